@@ -1,0 +1,66 @@
+/* bn_daemon.h: the parts every bananad is made of, with clear init / run /
+ * shutdown steps so that controller code (control socket, store,
+ * reconciler) plugs in between them:
+ *
+ *     struct bn_daemon d;
+ *     bn_daemon_init(&d, &opts);      hv, main loop, workers, registries,
+ *                                     device classes, xenbus serving
+ *     ... controller start hooks (socket, store) on d.loop ...
+ *     bn_daemon_run(&d);              until SIGTERM/SIGINT or bn_daemon_stop
+ *     ... controller stop hooks ...
+ *     bn_daemon_shutdown(&d);         devices closed the Xen way, freed
+ */
+#ifndef BN_DAEMON_H
+#define BN_DAEMON_H
+
+#include <stdbool.h>
+
+#include "bn_devclass.h"
+#include "bn_endpoint.h"
+#include "bn_wire.h"
+
+struct bn_loop;
+struct bn_hv;
+struct bn_workers;
+struct bn_xenbus;
+
+struct bn_daemon_opts {
+        const char *host;       /* NULL: gethostname() (sanitised) */
+        const char *hypervisor; /* "xen", "xensim", "auto" (NULL: auto) */
+        const char *xensim_dir; /* NULL: $XENSIM_DIR or /run/xensim */
+        const char *state_dir;  /* NULL: /var/lib/banana */
+        const char *control;    /* control socket path (for the controller) */
+        unsigned workers;       /* 0: number of online CPUs */
+        bool serve_xenbus;      /* start the xenbus back-end for each class */
+};
+
+struct bn_daemon {
+        char host[64];
+        char state_dir[256];
+        char control[256];
+        struct bn_hv *hv;
+        struct bn_loop *loop;       /* main loop: xenstore, control, store */
+        struct bn_workers *workers; /* device I/O loops */
+        struct bn_devclass_registry classes;
+        struct bn_wire_registry wires;
+        struct bn_ep_registry eps;
+        struct bn_xenbus *xenbus; /* NULL when not serving */
+        int signal_fd;            /* signalfd for SIGTERM/SIGINT */
+        int exit_code;
+        void *ctl; /* the controller's state (owned by controller/) */
+};
+
+/* Everything up to a ready main loop. Blocks SIGTERM/SIGINT/SIGPIPE and
+ * watches them with a signalfd (SIGTERM/SIGINT stop the loop). On failure
+ * logs why, cleans up and returns -errno. Wire classes are registered by
+ * the caller (bn_wire_registry_add on d->wires) before or after. */
+int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts);
+/* Run the main loop until stopped. */
+int bn_daemon_run(struct bn_daemon *d);
+/* Thread-safe: make bn_daemon_run return. */
+void bn_daemon_stop(struct bn_daemon *d);
+/* Close devices (Closing → Closed), stop workers, free. Safe after a failed
+ * or partial init. */
+void bn_daemon_shutdown(struct bn_daemon *d);
+
+#endif

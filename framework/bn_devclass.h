@@ -1,0 +1,116 @@
+/* bn_devclass.h: the device-class plug-in point. A device class ("vif",
+ * "vbd", "test") is one struct bn_devclass of documented callbacks; it owns
+ * only its protocol and its Corms. The framework owns xenbus, rings, event
+ * channels, endpoints and wires.
+ *
+ * Adding a class: one folder devices/<name>/ whose meson.build builds the
+ * class and ends with its ONE registration line
+ *     devclasses += {'symbol' : 'bn_<name>_class', 'lib' : <its static_library>}
+ * (devices/meson.build generates the table that bn_devices_register_all()
+ * walks). See docs/adding-a-device-class.md.
+ *
+ * Life of a Spike (a guest's device), driven by bn_xenbus.h:
+ *   probe      the device appeared in backend/<type>/<fe>/<devid>; the
+ *              endpoint exists (DOWN); allocate state in ep->priv, read the
+ *              toolstack's back-end keys, write the feature keys. Then the
+ *              framework writes state InitWait.
+ *   connect    the front-end is Initialised (or Connected): read its ring
+ *              refs and event channels through the bn_xb_* helpers, map, bind,
+ *              and start I/O on ep->loop. On success the framework writes
+ *              Connected. On failure return -errno (and say why with
+ *              bn_xb_fatal or a log): the framework reports the fatal error.
+ *   disconnect the front-end closes, restarts (Initialising) or died, or the
+ *              device goes away: stop I/O on ep->loop (bn_loop_call_wait),
+ *              unbind, unmap. Called only after a successful connect. Must
+ *              not block long, must not fail.
+ *   remove     the device is gone: free what probe allocated (not ep->priv
+ *              itself). Called once, after disconnect if connected.
+ * probe, connect, disconnect and remove run on the main thread, one at a
+ * time. The class may keep xenbus device pointers only between probe and
+ * remove.
+ *
+ * Life of a Corm (the device-facing half), driven by the controller:
+ *   corm_open  with params (validate them, reject unknown keys), on ep->loop
+ *   corm_close on ep->loop
+ *
+ * Wire ports, both kinds, on ep->loop:
+ *   port_attach / port_detach   a wire end was attached to / is leaving the
+ *                               endpoint (a Spike has at most one)
+ *   port_rx                     messages arrived from the wire: consume them
+ *                               (write into the guest's ring, the TAP, the
+ *                               disk); the framework releases them after the
+ *                               call returns, so copy what must outlive it.
+ *   port_writable               a port that refused messages has room again.
+ * The Spike produces messages for its wire with bn_endpoint_send(); a Corm
+ * with bn_wire_send() on the port the reply belongs to.
+ */
+#ifndef BN_DEVCLASS_H
+#define BN_DEVCLASS_H
+
+#include <stddef.h>
+
+#include "bn_params.h"
+
+struct bn_endpoint;
+struct bn_wire_port;
+struct bn_wire_msg;
+struct bn_xb_dev;
+
+#define BN_DEVCLASS_TYPES_MAX 4
+
+struct bn_devclass {
+        const char *name; /* "vif", "vbd", "test": also the Corm class name */
+        /* xenstore back-end types served (backend/<type>/), NULL-terminated;
+         * may be empty ({NULL}) for a Corm-only class. */
+        const char *backend_types[BN_DEVCLASS_TYPES_MAX + 1];
+        /* Largest ring-page-order the Spike accepts (0: one page). */
+        unsigned max_ring_page_order;
+        /* Largest number of queues (multi-queue-max-queues), >= 1. */
+        unsigned max_queues;
+
+        size_t spike_priv_size; /* bytes of ep->priv for a Spike */
+        size_t corm_priv_size;  /* bytes of ep->priv for a Corm */
+
+        /* ---- Spike (all optional except probe and connect when
+         * backend_types is not empty). Return 0 or -errno. ---- */
+        int (*probe)(struct bn_xb_dev *dev, struct bn_endpoint *ep);
+        int (*connect)(struct bn_xb_dev *dev, struct bn_endpoint *ep);
+        void (*disconnect)(struct bn_xb_dev *dev, struct bn_endpoint *ep);
+        void (*remove)(struct bn_xb_dev *dev, struct bn_endpoint *ep);
+
+        /* ---- Corm (optional: a class without corm_open has no Corms) ---- */
+        /* Must validate params and fill err ("bridge 'br9' does not exist"). */
+        int (*corm_open)(struct bn_endpoint *ep, const struct bn_params *params, char *err,
+                         size_t errlen);
+        void (*corm_close)(struct bn_endpoint *ep);
+
+        /* ---- wire ports, Spike and Corm (optional) ---- */
+        int (*port_attach)(struct bn_endpoint *ep, struct bn_wire_port *port);
+        void (*port_detach)(struct bn_endpoint *ep, struct bn_wire_port *port);
+        void (*port_rx)(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
+                        unsigned n);
+        void (*port_writable)(struct bn_endpoint *ep, struct bn_wire_port *port);
+};
+
+/* ---- registry of device classes (one per daemon) ---------------------- */
+
+#define BN_DEVCLASSES_MAX 16
+
+struct bn_devclass_registry {
+        const struct bn_devclass *cls[BN_DEVCLASSES_MAX];
+        unsigned n;
+};
+
+void bn_devclass_registry_init(struct bn_devclass_registry *r);
+/* -EEXIST (same name or a back-end type already served), -ENOSPC, -EINVAL
+ * (missing mandatory callbacks). */
+int bn_devclass_register(struct bn_devclass_registry *r, const struct bn_devclass *cls);
+const struct bn_devclass *bn_devclass_find(const struct bn_devclass_registry *r, const char *name);
+const struct bn_devclass *bn_devclass_find_backend(const struct bn_devclass_registry *r,
+                                                   const char *backend_type);
+
+/* Implemented by the generated table in devices/ (devices_dep): registers
+ * every class built into this binary. */
+int bn_devices_register_all(struct bn_devclass_registry *r);
+
+#endif

@@ -1,0 +1,86 @@
+/* bn_loop.h: the epoll event loop, and the pool of worker threads that each
+ * run one.
+ *
+ * A loop belongs to the thread that runs it (bn_loop_run). All bn_loop_*
+ * functions except bn_loop_call(), bn_loop_call_wait() and bn_loop_stop()
+ * must be called on that thread (or before the loop runs). Callbacks run on
+ * the loop's thread, one at a time, and must not block: a callback that
+ * waits stalls every device served by the loop.
+ *
+ * Removing an fd or cancelling a timer from inside any callback of the same
+ * loop is safe, including the callback's own fd or timer: no callback of a
+ * removed fd/cancelled timer runs afterwards.
+ */
+#ifndef BN_LOOP_H
+#define BN_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct bn_loop;
+struct bn_timer;
+
+/* events: the EPOLLIN/EPOLLOUT/... bits that are ready (EPOLLERR/EPOLLHUP
+ * included as epoll reports them). */
+typedef void (*bn_fd_cb)(struct bn_loop *loop, int fd, uint32_t events, void *arg);
+typedef void (*bn_timer_cb)(struct bn_loop *loop, struct bn_timer *t, void *arg);
+typedef void (*bn_call_fn)(void *arg);
+
+/* name: for logs and the thread name (may be NULL). */
+int bn_loop_new(struct bn_loop **out, const char *name);
+/* Free a loop that is not running. Pending bn_loop_call()s are dropped
+ * (not run); timers are cancelled; fds are not closed. */
+void bn_loop_free(struct bn_loop *loop);
+const char *bn_loop_name(const struct bn_loop *loop);
+
+/* Watch fd for events (EPOLLIN, EPOLLOUT, EPOLLET ...). One registration per
+ * fd per loop: -EEXIST if fd is already added. The loop never closes fd. */
+int bn_loop_add_fd(struct bn_loop *loop, int fd, uint32_t events, bn_fd_cb cb, void *arg);
+int bn_loop_mod_fd(struct bn_loop *loop, int fd, uint32_t events);
+/* -ENOENT when fd is not registered. Call before close(fd). */
+int bn_loop_del_fd(struct bn_loop *loop, int fd);
+
+/* A timer that fires first after delay_ms, then every period_ms (0: once).
+ * A one-shot timer is freed after its callback returns (do not cancel it
+ * afterwards); *out may be NULL when the caller never cancels. */
+int bn_loop_timer_add(struct bn_loop *loop, uint64_t delay_ms, uint64_t period_ms, bn_timer_cb cb,
+                      void *arg, struct bn_timer **out);
+/* Cancel and free a timer that has not yet fired (one-shot) or a periodic
+ * one. Safe from the timer's own callback. */
+void bn_loop_timer_cancel(struct bn_loop *loop, struct bn_timer *t);
+
+/* Thread-safe: queue fn(arg) to run on the loop's thread (FIFO, never
+ * inline, even when called on the loop's thread). -ENOMEM on failure. */
+int bn_loop_call(struct bn_loop *loop, bn_call_fn fn, void *arg);
+/* Thread-safe: run fn(arg) on the loop's thread and wait until it returned.
+ * Runs fn inline when called on the loop's thread itself. The loop must be
+ * running (or be run by another thread later). */
+int bn_loop_call_wait(struct bn_loop *loop, bn_call_fn fn, void *arg);
+
+/* Run until bn_loop_stop(). Returns 0, or -errno if epoll fails. */
+int bn_loop_run(struct bn_loop *loop);
+/* Thread-safe and async-signal-safe: make bn_loop_run() return after the
+ * current callback. */
+void bn_loop_stop(struct bn_loop *loop);
+/* True when called on the thread currently running the loop. */
+bool bn_loop_in_thread(const struct bn_loop *loop);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t bn_now_ms(void);
+
+/* ---- worker pool: N threads, each running its own loop ---------------- */
+
+struct bn_workers;
+
+/* Start n (>= 1) threads named "<name>N" each running a loop. */
+int bn_workers_start(struct bn_workers **out, unsigned n, const char *name);
+/* Stop every loop, join the threads, free. Devices must have been removed
+ * from the loops before (their fds and timers deleted). */
+void bn_workers_stop(struct bn_workers *w);
+unsigned bn_workers_count(const struct bn_workers *w);
+struct bn_loop *bn_workers_loop(struct bn_workers *w, unsigned i);
+/* Thread-safe round robin: the loop a new device should use. */
+struct bn_loop *bn_workers_pick(struct bn_workers *w);
+
+#endif

@@ -1,0 +1,138 @@
+/* bn_xenbus.h: the xenbus back-end state machine shared by every device
+ * class, and the helpers a class uses to read its front-end's keys, map its
+ * rings and bind its event channels.
+ *
+ * bn_xenbus watches backend/<type>/ under this domain's path (from
+ * xs_get_domain_path) for each type a registered class serves, with real
+ * libxenstore (bn_hv_xs_open) whose watches are dispatched from the main
+ * loop (xs_fileno). For each device <type>/<fe-domid>/<devid> it:
+ *  - reads and validates `frontend` and `frontend-id` (the front-end path
+ *    must be /local/domain/<frontend-id>/device/<type>/<devid>; a guest can
+ *    lie), creates the Spike endpoint "<host>/<vm name>/<type><devid>"
+ *    (vm name from /local/domain/<fe>/name, else "dom<fe>"), calls the
+ *    class's probe and writes state InitWait (2);
+ *  - follows the front-end's `state` with a watch: Initialised (3) or
+ *    Connected (4) → class connect → back-end Connected (4); Closing (5) /
+ *    Closed (6) → disconnect → Closing then Closed; Initialising (1) or
+ *    InitWait after having been connected (guest reboot, kexec) →
+ *    disconnect, back to InitWait;
+ *  - removes the device when the back-end directory disappears, `online`
+ *    becomes 0 and the front-end is closed, the front-end's state node
+ *    vanishes, or its domain is released (@releaseDomain): disconnect,
+ *    Closed when the directory still exists, remove, endpoint freed;
+ *  - reports a fatal error as Xen does: error/<backend path>/error under
+ *    this domain's path (e.g. /local/domain/0/error/backend/test/1/0/error)
+ *    holds "<errno> <message>", and the back-end goes to Closing.
+ * A misbehaving or dying front-end affects its own device only.
+ *
+ * Threads: everything here runs on the main loop's thread, except
+ * bn_xb_fail() which any thread may call.
+ */
+#ifndef BN_XENBUS_H
+#define BN_XENBUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/io/xenbus.h>
+
+struct bn_loop;
+struct bn_hv;
+struct bn_gnt;
+struct bn_evtchn;
+struct bn_workers;
+struct bn_devclass;
+struct bn_devclass_registry;
+struct bn_ep_registry;
+struct bn_endpoint;
+struct bn_xenbus;
+struct bn_xb_dev;
+
+struct bn_xenbus_config {
+        struct bn_loop *loop; /* main loop */
+        struct bn_hv *hv;
+        struct bn_workers *workers; /* Spike I/O loops (bn_workers_pick) */
+        struct bn_ep_registry *eps; /* Spike endpoints are added here */
+        const char *host;           /* first component of endpoint names */
+};
+
+/* Connect to xenstore and start watching @releaseDomain. Main thread. */
+int bn_xenbus_start(struct bn_xenbus **out, const struct bn_xenbus_config *cfg);
+/* Serve every back-end type of cls (watch backend/<type>/; devices already
+ * there are picked up). -EEXIST when a type is already served. */
+int bn_xenbus_serve(struct bn_xenbus *xb, const struct bn_devclass *cls);
+/* Close every device the Xen way (disconnect, Closing, Closed), remove them,
+ * unwatch, disconnect from xenstore, free. */
+void bn_xenbus_stop(struct bn_xenbus *xb);
+/* Number of devices currently known (any state). */
+unsigned bn_xenbus_count(const struct bn_xenbus *xb);
+
+/* ---- a device, for its class ------------------------------------------- */
+
+const char *bn_xb_dev_type(const struct bn_xb_dev *dev); /* "vif" */
+uint32_t bn_xb_dev_frontend_id(const struct bn_xb_dev *dev);
+uint32_t bn_xb_dev_devid(const struct bn_xb_dev *dev);
+const char *bn_xb_dev_backend_path(const struct bn_xb_dev *dev); /* absolute */
+const char *bn_xb_dev_frontend_path(const struct bn_xb_dev *dev);
+struct bn_endpoint *bn_xb_dev_endpoint(const struct bn_xb_dev *dev);
+struct bn_hv *bn_xb_dev_hv(const struct bn_xb_dev *dev);
+/* Grant and event-channel handles of this device, opened before connect and
+ * closed after disconnect. Use them on the main thread during connect /
+ * disconnect and on ep->loop in between (hand over with bn_loop_call*). */
+struct bn_gnt *bn_xb_dev_gnt(const struct bn_xb_dev *dev);
+struct bn_evtchn *bn_xb_dev_evtchn(const struct bn_xb_dev *dev);
+/* The back-end state last written. */
+enum xenbus_state bn_xb_dev_state(const struct bn_xb_dev *dev);
+
+/* Write <backend path>/<key> = printf(fmt, ...). 0 or -errno. */
+int bn_xb_write(struct bn_xb_dev *dev, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Read the back-end's own key (written by the toolstack, e.g. "mac",
+ * "params") into buf, NUL-terminated. -ENOENT absent, -E2BIG too long. */
+int bn_xb_read_be(struct bn_xb_dev *dev, const char *key, char *buf, size_t len);
+/* Read <frontend path>/<key> into buf. -ENOENT absent, -E2BIG too long. */
+int bn_xb_read_fe(struct bn_xb_dev *dev, const char *key, char *buf, size_t len);
+/* Read an unsigned decimal front-end key within [min, max]. -ENOENT absent
+ * (*out = def), -EINVAL not a number or out of range (logged). */
+int bn_xb_read_fe_uint(struct bn_xb_dev *dev, const char *key, uint64_t min, uint64_t max,
+                       uint64_t def, uint64_t *out);
+
+/* Number of queues the front-end asked for: multi-queue-num-queues (absent:
+ * 1), -EINVAL when 0 or above the class's max_queues. */
+int bn_xb_num_queues(struct bn_xb_dev *dev, unsigned *n);
+
+/* A mapped ring of one queue. */
+struct bn_xb_ring {
+        void *addr;      /* npages contiguous pages */
+        unsigned npages; /* 1 << order */
+        unsigned order;
+};
+
+/* Read the ring refs of one queue and map them writable with the device's
+ * grant handle. queue < 0: keys directly in the front-end dir (single
+ * queue); else in queue-<queue>/ (multi-queue). name is the key prefix
+ * ("ring-ref", "tx-ring-ref", "rx-ring-ref"). With ring-page-order present
+ * (bounded by the class's max_ring_page_order) the refs are <name>0..N-1,
+ * else the single <name>. Errors are -errno and are reported with
+ * bn_xb_fatal by the helper (with the key and value at fault). */
+int bn_xb_map_ring(struct bn_xb_dev *dev, int queue, const char *name, struct bn_xb_ring *ring);
+void bn_xb_unmap_ring(struct bn_xb_dev *dev, struct bn_xb_ring *ring);
+
+/* Read event channel key `name` ("event-channel", "event-channel-tx") of a
+ * queue and bind it on the device's evtchn handle; *local_port gets the
+ * local port. Errors reported with bn_xb_fatal as above. */
+int bn_xb_bind_evtchn(struct bn_xb_dev *dev, int queue, const char *name, uint32_t *local_port);
+void bn_xb_unbind_evtchn(struct bn_xb_dev *dev, uint32_t local_port);
+
+/* Report a fatal error for the device the Xen way: write
+ * error/<backend path>/error = "<-err> <message>" and go to Closing (the
+ * class's disconnect runs when it was connected). err is -errno or errno.
+ * Main thread only; logs the message with the endpoint name. */
+void bn_xb_fatal(struct bn_xb_dev *dev, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same from any thread (e.g. a worker that found a bad ring request):
+ * queued to the main loop, ignored if the device is gone by then. */
+void bn_xb_fail(struct bn_xb_dev *dev, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
