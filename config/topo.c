@@ -1,0 +1,336 @@
+/* topo.c: topology model helpers: lookups, wire policy, name syntax,
+ * key/value lists, error collection and freeing. The YAML reader is in
+ * topo_parse.c.
+ */
+#include "bn_topo.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bn_topo_err(struct bn_topo_errs *e, const char *file, struct bn_topo_loc loc, const char *fmt,
+                 ...)
+{
+        char *body = NULL, *line = NULL, **nv;
+        va_list ap;
+
+        if (e->n >= BN_TOPO_MAX_ERRS)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&body, fmt, ap) < 0)
+                body = NULL;
+        va_end(ap);
+        if (!body)
+                return;
+        if (e->n == BN_TOPO_MAX_ERRS - 1) {
+                free(body);
+                body = strdup("too many errors, giving up");
+                if (!body)
+                        return;
+        }
+        if (loc.line > 0) {
+                if (asprintf(&line, "%s:%d:%d: %s", file ? file : "<input>", loc.line, loc.col,
+                             body) < 0)
+                        line = NULL;
+        } else if (asprintf(&line, "%s: %s", file ? file : "<input>", body) < 0) {
+                line = NULL;
+        }
+        free(body);
+        if (!line)
+                return;
+        nv = realloc(e->msg, (e->n + 1) * sizeof(*nv));
+        if (!nv) {
+                free(line);
+                return;
+        }
+        e->msg = nv;
+        e->msg[e->n++] = line;
+}
+
+void bn_topo_errs_free(struct bn_topo_errs *e)
+{
+        for (size_t i = 0; i < e->n; i++)
+                free(e->msg[i]);
+        free(e->msg);
+        e->msg = NULL;
+        e->n = 0;
+}
+
+int bn_kvlist_add(struct bn_kvlist *l, const char *key, const char *value)
+{
+        struct bn_kv *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+
+        if (!nv)
+                return -ENOMEM;
+        l->v = nv;
+        nv[l->n].key = strdup(key);
+        nv[l->n].value = strdup(value);
+        if (!nv[l->n].key || !nv[l->n].value) {
+                free(nv[l->n].key);
+                free(nv[l->n].value);
+                return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
+const char *bn_kvlist_get(const struct bn_kvlist *l, const char *key)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (strcmp(l->v[i].key, key) == 0)
+                        return l->v[i].value;
+        return NULL;
+}
+
+void bn_kvlist_free(struct bn_kvlist *l)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->v[i].key);
+                free(l->v[i].value);
+        }
+        free(l->v);
+        l->v = NULL;
+        l->n = 0;
+}
+
+int bn_kvlist_equal(const struct bn_kvlist *a, const struct bn_kvlist *b)
+{
+        if (a->n != b->n)
+                return 0;
+        for (size_t i = 0; i < a->n; i++) {
+                const char *v = bn_kvlist_get(b, a->v[i].key);
+                if (!v || strcmp(v, a->v[i].value) != 0)
+                        return 0;
+        }
+        return 1;
+}
+
+static void policy_free(struct bn_topo_policy *p)
+{
+        free(p->same_host);
+        free(p->same_site);
+        free(p->same_domain);
+        free(p->other_domain);
+        memset(p, 0, sizeof(*p));
+}
+
+void bn_topo_free(struct bn_topo *t)
+{
+        if (!t)
+                return;
+        for (size_t i = 0; i < t->n_hosts; i++) {
+                free(t->hosts[i].name);
+                free(t->hosts[i].site);
+                free(t->hosts[i].domain);
+        }
+        for (size_t i = 0; i < t->n_eps; i++) {
+                struct bn_topo_ep *e = &t->eps[i];
+                free(e->name);
+                free(e->home);
+                free(e->location);
+                free(e->cls);
+                free(e->vm);
+                free(e->dev);
+                bn_kvlist_free(&e->params);
+        }
+        for (size_t i = 0; i < t->n_wires; i++) {
+                struct bn_topo_wire *w = &t->wires[i];
+                free(w->name);
+                free(w->end[0]);
+                free(w->end[1]);
+                free(w->type);
+                bn_kvlist_free(&w->opts);
+        }
+        free(t->hosts);
+        free(t->eps);
+        free(t->wires);
+        policy_free(&t->policy);
+        free(t->file);
+        free(t);
+}
+
+const struct bn_topo_host *bn_topo_host_find(const struct bn_topo *t, const char *name)
+{
+        for (size_t i = 0; i < t->n_hosts; i++)
+                if (strcmp(t->hosts[i].name, name) == 0)
+                        return &t->hosts[i];
+        return NULL;
+}
+
+const struct bn_topo_ep *bn_topo_ep_find(const struct bn_topo *t, const char *name)
+{
+        for (size_t i = 0; i < t->n_eps; i++)
+                if (strcmp(t->eps[i].name, name) == 0)
+                        return &t->eps[i];
+        return NULL;
+}
+
+const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char *name)
+{
+        for (size_t i = 0; i < t->n_wires; i++)
+                if (strcmp(t->wires[i].name, name) == 0)
+                        return &t->wires[i];
+        return NULL;
+}
+
+void bn_topo_policy_defaults(struct bn_topo_policy *p)
+{
+        if (!p->same_host)
+                p->same_host = strdup("shm");
+        if (!p->same_site)
+                p->same_site = strdup("vxlan");
+        if (!p->same_domain)
+                p->same_domain = strdup("vxlan");
+        if (!p->other_domain)
+                p->other_domain = strdup("vpn");
+}
+
+static int same_attr(const char *a, const char *b)
+{
+        return a && b && strcmp(a, b) == 0;
+}
+
+const char *bn_topo_policy_pick(const struct bn_topo_policy *p, const char *host_a,
+                                const struct bn_topo_host *ha, const char *host_b,
+                                const struct bn_topo_host *hb)
+{
+        if (strcmp(host_a, host_b) == 0)
+                return p->same_host ? p->same_host : "shm";
+        if (ha && hb && same_attr(ha->site, hb->site) &&
+            (same_attr(ha->domain, hb->domain) || (!ha->domain && !hb->domain)))
+                return p->same_site ? p->same_site : "vxlan";
+        if (ha && hb && same_attr(ha->domain, hb->domain))
+                return p->same_domain ? p->same_domain : "vxlan";
+        return p->other_domain ? p->other_domain : "vpn";
+}
+
+static int name_char(char c, const char *extra)
+{
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+                return 1;
+        return c && strchr("._:@-", c) != NULL ? 1 : (c && extra && strchr(extra, c) != NULL);
+}
+
+const char *bn_topo_check_ep_name(const char *name)
+{
+        size_t len = strlen(name);
+        const char *comp = name;
+
+        if (len == 0)
+                return "empty name";
+        if (len > BN_TOPO_NAME_MAX)
+                return "name longer than 255 bytes";
+        for (const char *s = name;; s++) {
+                if (*s == '/' || *s == '\0') {
+                        size_t cl = (size_t)(s - comp);
+                        if (cl == 0)
+                                return "empty name component (leading, trailing or double '/')";
+                        if ((cl == 1 && comp[0] == '.') ||
+                            (cl == 2 && comp[0] == '.' && comp[1] == '.'))
+                                return "'.' or '..' is not a name component";
+                        if (*s == '\0')
+                                break;
+                        comp = s + 1;
+                } else if (!name_char(*s, NULL)) {
+                        return "bad character (names use A-Z a-z 0-9 . _ : @ - and '/')";
+                }
+        }
+        return NULL;
+}
+
+const char *bn_topo_check_wire_name(const char *name)
+{
+        size_t len = strlen(name);
+
+        if (len == 0)
+                return "empty wire name";
+        if (len > BN_TOPO_NAME_MAX)
+                return "wire name longer than 255 bytes";
+        for (const char *s = name; *s; s++)
+                if (!name_char(*s, "/+"))
+                        return "bad character in wire name (A-Z a-z 0-9 . _ : @ - / +)";
+        return NULL;
+}
+
+const char *bn_topo_check_ident(const char *name)
+{
+        size_t len = strlen(name);
+
+        if (len == 0 || len > 32)
+                return "must be 1 to 32 characters";
+        for (const char *s = name; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+                      *s == '-'))
+                        return "must be made of a-z 0-9 _ -";
+        return NULL;
+}
+
+static int parse_ulong(const char *s, unsigned long *out)
+{
+        char *end;
+
+        if (!*s || *s == '-' || *s == '+')
+                return -EINVAL;
+        errno = 0;
+        *out = strtoul(s, &end, 10);
+        return (errno || *end) ? -EINVAL : 0;
+}
+
+const char *bn_topo_check_wire_opt(const char *key, const char *value)
+{
+        unsigned long v;
+
+        if (strcmp(key, "vni") == 0) {
+                if (parse_ulong(value, &v) || v > 0xffffff)
+                        return "vni must be an integer from 0 to 16777215";
+        } else if (strcmp(key, "port") == 0) {
+                if (parse_ulong(value, &v) || v < 1 || v > 65535)
+                        return "port must be an integer from 1 to 65535";
+        } else if (strcmp(key, "mtu") == 0) {
+                if (parse_ulong(value, &v) || v < 68 || v > 65535)
+                        return "mtu must be an integer from 68 to 65535";
+        } else if (strcmp(key, "ring-pages") == 0) {
+                if (parse_ulong(value, &v) || v < 1 || v > 256)
+                        return "ring-pages must be an integer from 1 to 256";
+        }
+        return NULL;
+}
+
+char *bn_topo_home(const char *name)
+{
+        const char *slash = strchr(name, '/');
+
+        return slash ? strndup(name, (size_t)(slash - name)) : strdup(name);
+}
+
+int bn_topo_split_spike(const char *name, char **vm, char **dev)
+{
+        const char *a = strchr(name, '/'), *b;
+
+        *vm = *dev = NULL;
+        if (!a)
+                return -EINVAL;
+        b = strchr(a + 1, '/');
+        if (!b || strchr(b + 1, '/') || b == a + 1 || !b[1])
+                return -EINVAL;
+        *vm = strndup(a + 1, (size_t)(b - a - 1));
+        *dev = strdup(b + 1);
+        if (!*vm || !*dev) {
+                free(*vm);
+                free(*dev);
+                *vm = *dev = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+const char *bn_topo_spike_class(const char *dev)
+{
+        if (strncmp(dev, "vif", 3) == 0)
+                return "vif";
+        if (strncmp(dev, "vbd", 3) == 0 || strncmp(dev, "xvd", 3) == 0)
+                return "vbd";
+        return NULL;
+}

@@ -1,0 +1,197 @@
+/* test_topo.c: unit tests of the YAML topology parser (config/), no daemon:
+ * the example topologies parse with the right contents and policy choices;
+ * files with mistakes give exactly one file:line:column error per mistake.
+ * argv[1] is the config/examples directory.
+ */
+#include "bn_topo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+        do {                                                                                       \
+                if (!(cond)) {                                                                     \
+                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
+                        fprintf(stderr, __VA_ARGS__);                                              \
+                        fputc('\n', stderr);                                                       \
+                        failures++;                                                                \
+                }                                                                                  \
+        } while (0)
+
+static struct bn_topo *parse_ok(const char *dir, const char *name)
+{
+        struct bn_topo_errs errs = {0};
+        struct bn_topo *t = NULL;
+        char path[4096];
+        int r;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        r = bn_topo_parse_file(path, &t, &errs);
+        for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "  %s\n", errs.msg[i]);
+        CHECK(r == 0 && t, "%s should parse (r=%d)", name, r);
+        bn_topo_errs_free(&errs);
+        return t;
+}
+
+static const char *wtype(struct bn_topo *t, const char *w)
+{
+        const struct bn_topo_wire *x = bn_topo_wire_find(t, w);
+        return x ? x->type : "(none)";
+}
+
+static void test_examples(const char *dir)
+{
+        struct bn_topo *t;
+
+        t = parse_ok(dir, "one-host.yaml");
+        if (t) {
+                const struct bn_topo_ep *br = bn_topo_ep_find(t, "hostA/br0");
+                const struct bn_topo_ep *vm = bn_topo_ep_find(t, "hostA/vm1/vif0");
+                CHECK(t->n_hosts == 1 && t->n_eps == 3 && t->n_wires == 2, "one-host counts");
+                CHECK(br && br->kind == BN_EP_CORM && strcmp(br->cls, "vif") == 0 &&
+                          strcmp(bn_kvlist_get(&br->params, "bridge"), "br0") == 0,
+                      "bridge corm");
+                CHECK(vm && vm->kind == BN_EP_SPIKE && strcmp(vm->vm, "vm1") == 0 &&
+                          strcmp(vm->dev, "vif0") == 0 && strcmp(vm->cls, "vif") == 0 &&
+                          strcmp(vm->location, "hostA") == 0,
+                      "spike fields");
+                CHECK(strcmp(wtype(t, "vm1-net"), "shm") == 0, "same host -> shm, got %s",
+                      wtype(t, "vm1-net"));
+                CHECK(bn_topo_wire_find(t, "vm1-net")->type_auto, "policy chose the type");
+                CHECK(strcmp(bn_kvlist_get(&bn_topo_wire_find(t, "vm2-net")->opts, "mtu"),
+                             "1500") == 0,
+                      "mtu option");
+                bn_topo_free(t);
+        }
+        t = parse_ok(dir, "two-hosts.yaml");
+        if (t) {
+                CHECK(t->n_hosts == 3 && t->n_eps == 6 && t->n_wires == 3, "two-hosts counts");
+                CHECK(strcmp(wtype(t, "vm7-lan"), "vxlan") == 0, "same site -> vxlan, got %s",
+                      wtype(t, "vm7-lan"));
+                CHECK(strcmp(wtype(t, "vm7-partner"), "vpn") == 0, "other domain -> vpn");
+                CHECK(strcmp(wtype(t, "vm7-disk"), "nbd") == 0, "explicit type kept");
+                CHECK(strcmp(bn_topo_ep_find(t, "hostA/vm7/vbd0")->cls, "vbd") == 0,
+                      "vbd class from device name");
+                bn_topo_free(t);
+        }
+        t = parse_ok(dir, "many-200.yaml");
+        if (t) {
+                CHECK(t->n_eps == 201 && t->n_wires == 200, "many-200 counts: %zu eps %zu wires",
+                      t->n_eps, t->n_wires);
+                bn_topo_free(t);
+        }
+}
+
+/* Parse text; the errors must be exactly `want` (in order). */
+static void expect_errs(const char *what, const char *text, const char *const *want, size_t n)
+{
+        struct bn_topo_errs errs = {0};
+        struct bn_topo *t = NULL;
+        int r = bn_topo_parse("bad.yaml", text, strlen(text), &t, &errs);
+
+        CHECK(r == -EINVAL && !t, "%s: must be refused (r=%d)", what, r);
+        CHECK(errs.n == n, "%s: %zu errors, want %zu", what, errs.n, n);
+        for (size_t i = 0; i < errs.n; i++) {
+                int ok = i < n && strcmp(errs.msg[i], want[i]) == 0;
+                CHECK(ok, "%s: error %zu is\n    %s\n  want\n    %s", what, i, errs.msg[i],
+                      i < n ? want[i] : "(none)");
+        }
+        bn_topo_errs_free(&errs);
+        bn_topo_free(t);
+}
+
+static void test_errors(void)
+{
+        static const char three[] = "version: 1\n"
+                                    "hosts:\n"
+                                    "  hostA: {site: lab}\n"
+                                    "endpoints:\n"
+                                    "  hostA/br0:\n"
+                                    "    kind: corm\n"
+                                    "    class: vif\n"
+                                    "  hostA/vm1/vif0:\n"
+                                    "    kind: spiek\n"
+                                    "  hostA/vm2/vif0:\n"
+                                    "    kind: spike\n"
+                                    "wires:\n"
+                                    "  w1:\n"
+                                    "    ends: [hostA/vm2/vif0, hostA/br9]\n"
+                                    "    options: {vni: 99999999}\n";
+        static const char *const three_want[] = {
+            "bad.yaml:9:11: kind must be spike or corm, not 'spiek'",
+            "bad.yaml:15:20: vni must be an integer from 0 to 16777215",
+            "bad.yaml:14:28: wire 'w1': endpoint 'hostA/br9' is not declared under endpoints",
+        };
+        static const char misc[] = "version: 2\n"
+                                   "colour: blue\n"
+                                   "hosts:\n"
+                                   "  hostA:\n"
+                                   "  hostA:\n"
+                                   "endpoints:\n"
+                                   "  hostB/br0: {kind: corm, class: vif}\n"
+                                   "  hostA/x: {kind: spike}\n"
+                                   "  hostA/vm1/vif0: {kind: spike}\n"
+                                   "  hostA/vm2/vif0: {kind: spike}\n"
+                                   "  hostA/d: {kind: corm, class: vbd}\n"
+                                   "wires:\n"
+                                   "  a: {ends: [hostA/vm1/vif0]}\n"
+                                   "  b: {ends: [hostA/vm2/vif0, hostA/d]}\n"
+                                   "  c: {ends: [hostA/vm1/vif0, hostA/vm2/vif0], type: Bad}\n";
+        static const char *const misc_want[] = {
+            "bad.yaml:1:10: unsupported version '2' (this banana reads version 1)",
+            "bad.yaml:2:1: unknown top-level key 'colour' (expected version, hosts, policy, "
+            "endpoints, wires)",
+            "bad.yaml:5:3: duplicate key 'hostA'",
+            "bad.yaml:8:3: spike 'hostA/x' must be named host/vm/device (e.g. hostA/vm7/vif0)",
+            "bad.yaml:13:13: a wire has exactly two ends, not 1",
+            "bad.yaml:15:53: bad wire type 'Bad': must be made of a-z 0-9 _ -",
+            "bad.yaml:7:3: endpoint 'hostB/br0': host 'hostB' is not declared under hosts",
+            "bad.yaml:14:3: wire 'b' joins 'hostA/vm2/vif0' (class vif) to 'hostA/d' (class "
+            "vbd)",
+        };
+        static const char syntax[] = "hosts:\n  hostA: {site: lab\nendpoints: {}\n";
+        static const char *const syntax_want[] = {
+            "bad.yaml:3:10: YAML syntax: did not find expected ',' or '}' while parsing a flow "
+            "mapping",
+        };
+        static const char *const empty_want[] = {"bad.yaml: empty topology"};
+
+        expect_errs("three mistakes", three, three_want, 3);
+        expect_errs("misc", misc, misc_want, sizeof(misc_want) / sizeof(misc_want[0]));
+        expect_errs("syntax", syntax, syntax_want, 1);
+        expect_errs("empty", "", empty_want, 1);
+}
+
+static void test_names(void)
+{
+        CHECK(!bn_topo_check_ep_name("hostA/vm7/vif0"), "good name");
+        CHECK(bn_topo_check_ep_name("hostA//x"), "double slash");
+        CHECK(bn_topo_check_ep_name("hostA/../x"), "dot dot");
+        CHECK(bn_topo_check_ep_name("host A"), "space");
+        CHECK(bn_topo_check_ep_name("/x"), "leading slash");
+        CHECK(!bn_topo_check_wire_opt("vni", "16777215"), "max vni");
+        CHECK(bn_topo_check_wire_opt("port", "0"), "port 0");
+        CHECK(bn_topo_check_wire_opt("mtu", "-1"), "negative mtu");
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2) {
+                fprintf(stderr, "usage: %s EXAMPLES_DIR\n", argv[0]);
+                return 2;
+        }
+        test_examples(argv[1]);
+        test_errors();
+        test_names();
+        if (failures) {
+                fprintf(stderr, "%d failure(s)\n", failures);
+                return 1;
+        }
+        printf("ok\n");
+        return 0;
+}
