@@ -39,13 +39,13 @@ struct bn_topo_host {
         struct bn_topo_loc loc;
 };
 
-enum bn_ep_kind { BN_EP_SPIKE = 0, BN_EP_CORM = 1 };
+enum bn_topo_kind { BN_TOPO_SPIKE = 0, BN_TOPO_CORM = 1 };
 
 struct bn_topo_ep {
         char *name;     /* hierarchical, rooted at its home host: hostA/vm7/vif0 */
         char *home;     /* first component of name */
         char *location; /* host it runs on now (defaults to home) */
-        enum bn_ep_kind kind;
+        enum bn_topo_kind kind;
         char *cls;               /* device class: vif, vbd, test, ... */
         char *vm;                /* spikes: VM name or UUID (second component) */
         char *dev;               /* spikes: device (third component): vif0, vbd0 */
@@ -119,13 +119,14 @@ const char *bn_topo_policy_pick(const struct bn_topo_policy *p, const char *host
                                 const struct bn_topo_host *hb);
 void bn_topo_policy_defaults(struct bn_topo_policy *p);
 
-/* Name syntax. An endpoint name is 1+ components of [A-Za-z0-9._:@-],
- * separated by '/', no "." or ".." component, at most BN_TOPO_NAME_MAX
- * bytes. A wire name uses the same characters plus '/' and '+'. A type or
- * class name is [a-z0-9_-]{1,32}. Each returns NULL when valid, else a
- * static string saying what is wrong. */
+/* Name syntax (the framework's, bn_endpoint.h). An endpoint name is 2+
+ * components of 1..63 [A-Za-z0-9._:-], separated by '/', no "." or ".."
+ * component, at most BN_TOPO_NAME_MAX bytes. A wire name uses the same characters plus '/' and '+'.
+ * A type or class name is [a-z0-9_-]{1,32}. Each returns NULL when valid, else a static string
+ * saying what is wrong. */
 const char *bn_topo_check_ep_name(const char *name);
 const char *bn_topo_check_wire_name(const char *name);
+const char *bn_topo_check_host_name(const char *name);
 const char *bn_topo_check_ident(const char *name);
 /* Check a wire option's value (vni, port, mtu are numbers in range; others
  * are free strings). NULL when valid. */

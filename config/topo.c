@@ -210,13 +210,14 @@ static int name_char(char c, const char *extra)
 {
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
                 return 1;
-        return c && strchr("._:@-", c) != NULL ? 1 : (c && extra && strchr(extra, c) != NULL);
+        return c && strchr("._:-", c) != NULL ? 1 : (c && extra && strchr(extra, c) != NULL);
 }
 
 const char *bn_topo_check_ep_name(const char *name)
 {
         size_t len = strlen(name);
         const char *comp = name;
+        int ncomp = 0;
 
         if (len == 0)
                 return "empty name";
@@ -230,13 +231,32 @@ const char *bn_topo_check_ep_name(const char *name)
                         if ((cl == 1 && comp[0] == '.') ||
                             (cl == 2 && comp[0] == '.' && comp[1] == '.'))
                                 return "'.' or '..' is not a name component";
+                        if (cl > 63)
+                                return "name component longer than 63 bytes";
+                        ncomp++;
                         if (*s == '\0')
                                 break;
                         comp = s + 1;
                 } else if (!name_char(*s, NULL)) {
-                        return "bad character (names use A-Z a-z 0-9 . _ : @ - and '/')";
+                        return "bad character (names use A-Z a-z 0-9 . _ : - and '/')";
                 }
         }
+        if (ncomp < 2)
+                return "an endpoint name is host/something (at least two components)";
+        return NULL;
+}
+
+const char *bn_topo_check_host_name(const char *name)
+{
+        size_t len = strlen(name);
+
+        if (len == 0 || len > 63)
+                return "a host name is 1 to 63 characters";
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                return "'.' and '..' are not host names";
+        for (const char *s = name; *s; s++)
+                if (!name_char(*s, NULL))
+                        return "bad character (host names use A-Z a-z 0-9 . _ : -)";
         return NULL;
 }
 
@@ -250,7 +270,7 @@ const char *bn_topo_check_wire_name(const char *name)
                 return "wire name longer than 255 bytes";
         for (const char *s = name; *s; s++)
                 if (!name_char(*s, "/+"))
-                        return "bad character in wire name (A-Z a-z 0-9 . _ : @ - / +)";
+                        return "bad character in wire name (A-Z a-z 0-9 . _ : - / +)";
         return NULL;
 }
 

@@ -181,9 +181,8 @@ static void host_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
         const char *why;
 
         (void)arg;
-        if (strchr(key, '/') || (why = bn_topo_check_ep_name(key))) {
-                ERR(c, k, "bad host name '%s': %s", key,
-                    strchr(key, '/') ? "a host name has no '/'" : why);
+        if ((why = bn_topo_check_host_name(key))) {
+                ERR(c, k, "bad host name '%s': %s", key, why);
                 return;
         }
         nh = realloc(t->hosts, (t->n_hosts + 1) * sizeof(*nh));
@@ -250,9 +249,9 @@ static void ep_field(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_
                 if (!(s = nonempty(c, v, "kind")))
                         return;
                 if (strcmp(s, "spike") == 0) {
-                        e->kind = BN_EP_SPIKE;
+                        e->kind = BN_TOPO_SPIKE;
                 } else if (strcmp(s, "corm") == 0) {
-                        e->kind = BN_EP_CORM;
+                        e->kind = BN_TOPO_CORM;
                 } else {
                         ERR(c, v, "kind must be spike or corm, not '%s'", s);
                         return;
@@ -316,7 +315,7 @@ static void ep_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t
                 ERR(c, k, "endpoint '%s' has no kind (spike or corm)", key);
                 return;
         }
-        if (e->kind == BN_EP_SPIKE) {
+        if (e->kind == BN_TOPO_SPIKE) {
                 int r = bn_topo_split_spike(key, &e->vm, &e->dev);
                 if (r == -ENOMEM) {
                         c->oom = 1;
@@ -512,7 +511,7 @@ static void check_refs(struct pctx *c)
                 }
                 for (int j = 0; j < 2; j++) {
                         size_t idx = (size_t)(ep[j] - t->eps);
-                        if (ep[j]->kind != BN_EP_SPIKE)
+                        if (ep[j]->kind != BN_TOPO_SPIKE)
                                 continue;
                         if (spike_wire[idx]) {
                                 bn_topo_err(c->errs, c->file, w->loc,

@@ -53,10 +53,10 @@ static void test_examples(const char *dir)
                 const struct bn_topo_ep *br = bn_topo_ep_find(t, "hostA/br0");
                 const struct bn_topo_ep *vm = bn_topo_ep_find(t, "hostA/vm1/vif0");
                 CHECK(t->n_hosts == 1 && t->n_eps == 3 && t->n_wires == 2, "one-host counts");
-                CHECK(br && br->kind == BN_EP_CORM && strcmp(br->cls, "vif") == 0 &&
+                CHECK(br && br->kind == BN_TOPO_CORM && strcmp(br->cls, "vif") == 0 &&
                           strcmp(bn_kvlist_get(&br->params, "bridge"), "br0") == 0,
                       "bridge corm");
-                CHECK(vm && vm->kind == BN_EP_SPIKE && strcmp(vm->vm, "vm1") == 0 &&
+                CHECK(vm && vm->kind == BN_TOPO_SPIKE && strcmp(vm->vm, "vm1") == 0 &&
                           strcmp(vm->dev, "vif0") == 0 && strcmp(vm->cls, "vif") == 0 &&
                           strcmp(vm->location, "hostA") == 0,
                       "spike fields");
