@@ -1,0 +1,73 @@
+/* bn_store.h: the controller's store of desired state, a small key/value
+ * interface with a revision, and the plug-in point for its backends.
+ *
+ * Keys are strings such as "endpoints/hostA/vm7/vif0", "wires/vm7-net",
+ * "hosts/hostA"; values are strings (the controller stores JSON text).
+ * Every successful change bumps the store's revision by one; a commit of
+ * several operations is all-or-nothing and counts as one revision.
+ *
+ * Backends: "embedded" (store_embedded.c: in memory, persisted to
+ * <state_dir>/store.json atomically: write a temp file, fsync, rename,
+ * fsync the directory). A later issue adds "etcd" behind the same struct.
+ * Not thread-safe: the controller uses the store from the main thread.
+ */
+#ifndef BN_STORE_H
+#define BN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum bn_store_op_kind { BN_STORE_PUT, BN_STORE_DEL };
+
+struct bn_store_op {
+        enum bn_store_op_kind kind;
+        const char *key;
+        const char *value; /* PUT only */
+};
+
+/* Called by list for each pair, in key order; a non-zero return stops the
+ * listing and is returned by list. */
+typedef int (*bn_store_list_fn)(void *arg, const char *key, const char *value);
+
+/* A store backend. Every callback returns 0 or -errno and must leave the
+ * store unchanged when it fails; err (may be NULL) gets a reason. */
+struct bn_store_backend {
+        const char *name;
+        /* Copy the value of key into *value (malloc'd, caller frees).
+         * -ENOENT when absent. Must not block for long. */
+        int (*get)(void *be, const char *key, char **value);
+        /* Every pair whose key starts with prefix ("" = all), in key order.
+         * fn must not change the store. */
+        int (*list)(void *be, const char *prefix, bn_store_list_fn fn, void *arg);
+        /* Apply n operations at once, durably (persisted before it returns),
+         * all or nothing. Deleting an absent key is not an error. On success
+         * *rev (may be NULL) is the new revision. */
+        int (*commit)(void *be, const struct bn_store_op *ops, size_t n, uint64_t *rev, char *err,
+                      size_t errlen);
+        /* The current revision (0 for a new, empty store). */
+        uint64_t (*revision)(void *be);
+        /* Free everything (the persisted data stays). */
+        void (*close)(void *be);
+};
+
+struct bn_store {
+        const struct bn_store_backend *ops;
+        void *be;
+};
+
+/* Open the embedded backend on state_dir (created 0700 if missing): loads
+ * <state_dir>/store.json when present. A file that cannot be read or is
+ * corrupt fails with err naming the file (the controller refuses to start
+ * rather than forget its state). */
+int bn_store_open_embedded(struct bn_store **out, const char *state_dir, char *err, size_t errlen);
+void bn_store_close(struct bn_store *s);
+
+int bn_store_get(struct bn_store *s, const char *key, char **value);
+int bn_store_list(struct bn_store *s, const char *prefix, bn_store_list_fn fn, void *arg);
+int bn_store_commit(struct bn_store *s, const struct bn_store_op *ops, size_t n, uint64_t *rev,
+                    char *err, size_t errlen);
+int bn_store_put(struct bn_store *s, const char *key, const char *value, char *err, size_t errlen);
+int bn_store_del(struct bn_store *s, const char *key, char *err, size_t errlen);
+uint64_t bn_store_revision(struct bn_store *s);
+
+#endif
