@@ -51,7 +51,7 @@ static size_t frame_len(uint64_t *s)
         /* Mostly small, some MTU-sized, some 64 KiB GSO-sized. */
         switch (r % 8) {
         case 0:
-                return BN_SHM_FRAME_MAX - r % 2000;
+                return (r & 8 ? BN_SHM_FRAME_MAX : 65536u) - r % 2000;
         case 1:
         case 2:
                 return 1500 - r % 100;
@@ -77,7 +77,7 @@ static void produce(struct bn_shm_port *p, unsigned n, uint64_t seed)
                 m.sum = fnv(buf, m.len);
                 iov.iov_base = buf;
                 iov.iov_len = m.len;
-                while ((rc = bn_shm_port_send(p, &m, sizeof(m), &iov, 1, false)) == -ENOBUFS) {
+                while ((rc = bn_shm_port_send(p, 1, &m, sizeof(m), &iov, 1, false)) == -ENOBUFS) {
                         CHECK(bn_shm_port_flush(p) >= 0);
                         rc = bn_shm_port_wait(p, BN_SHM_WANT_SPACE, 10000);
                         CHECK(rc > 0);
@@ -94,12 +94,13 @@ struct rx_state {
         unsigned bad;
 };
 
-static int on_frame(void *arg, const void *meta, size_t meta_len, const void *data, size_t len)
+static int on_frame(void *arg, uint16_t type, const void *meta, size_t meta_len, const void *data,
+                    size_t len)
 {
         struct rx_state *st = arg;
         struct meta m;
 
-        if (meta_len != sizeof(m)) {
+        if (meta_len != sizeof(m) || type != 1) {
                 st->bad++;
                 return 1;
         }
@@ -147,7 +148,7 @@ static void test_inproc(void)
         struct bn_shm_stats sa, sb;
         struct prod_arg pa;
         pthread_t t;
-        const unsigned n = 20000;
+        const unsigned n = 10000;
 
         CHECK(bn_shm_pair("test-inproc", BN_SHM_RING_MIN, &a, &b) == 0);
         pa.p = a;
@@ -171,7 +172,7 @@ static void test_cross_process(void)
         char path[108];
         struct bn_shm_port *p;
         int lfd, status;
-        const unsigned n = 20000;
+        const unsigned n = 10000;
         pid_t pid;
 
         snprintf(path, sizeof(path), "@banana-test-shm-%d", (int)getpid());
@@ -203,9 +204,11 @@ static void test_cross_process(void)
         printf("cross-process: %u frames each way intact and in order\n", n);
 }
 
-static int count_frames(void *arg, const void *meta, size_t ml, const void *d, size_t len)
+static int count_frames(void *arg, uint16_t type, const void *meta, size_t ml, const void *d,
+                        size_t len)
 {
         (void)meta;
+        (void)type;
         (void)ml;
         (void)d;
         (void)len;
@@ -223,17 +226,17 @@ static void test_backpressure_and_drops(void)
         int rc;
 
         CHECK(bn_shm_pair("test-bp", BN_SHM_RING_MIN, &a, &b) == 0);
-        while ((rc = bn_shm_port_send(a, NULL, 0, &iov, 1, false)) == 0)
+        while ((rc = bn_shm_port_send(a, 1, NULL, 0, &iov, 1, false)) == 0)
                 sent++;
         CHECK(rc == -ENOBUFS);
         CHECK(sent > 100 && sent < BN_SHM_RING_MIN / 1500 + 1);
         CHECK(bn_shm_port_flush(a) == (int)sent);
         /* Full: waiting for space times out, then a drop is counted. */
         CHECK(bn_shm_port_wait(a, BN_SHM_WANT_SPACE, 50) == 0);
-        CHECK(bn_shm_port_send(a, NULL, 0, &iov, 1, true) == -ENOBUFS);
+        CHECK(bn_shm_port_send(a, 1, NULL, 0, &iov, 1, true) == -ENOBUFS);
         /* Oversize frames are dropped and counted. */
         iov.iov_len = sizeof(big);
-        CHECK(bn_shm_port_send(a, NULL, 0, &iov, 1, true) == -EMSGSIZE);
+        CHECK(bn_shm_port_send(a, 1, NULL, 0, &iov, 1, true) == -EMSGSIZE);
         bn_shm_port_stats(a, &st);
         CHECK(st.drop_ring_full == 1 && st.drop_oversize == 1 && st.tx_frames == sent);
         /* The consumer frees room: the producer's armed wait is rung. */
@@ -255,10 +258,10 @@ static void test_garbage(void)
         unsigned got = 0;
         uint8_t *d;
         void *m;
-        uint32_t bogus[2] = {0x7fffffffu, 0x46520000u}; /* len huge, type FRAME */
+        uint32_t bogus[2] = {0x7fffffffu, 0x00014600u}; /* len huge, kind FRAME */
 
         CHECK(bn_shm_pair("test-garbage", BN_SHM_RING_MIN, &a, &b) == 0);
-        d = bn_shm_port_reserve(a, 0, 100, &m);
+        d = bn_shm_port_reserve(a, 1, 0, 100, &m);
         CHECK(d);
         bn_shm_port_commit(a, 100);
         memcpy(d - 8, bogus, sizeof(bogus)); /* a hostile producer rewrites the header */
@@ -306,7 +309,7 @@ static void test_peer_dies(void)
         rc = bn_shm_port_wait(p, BN_SHM_WANT_RX, 10000);
         CHECK(rc == -EPIPE);
         CHECK(bn_shm_port_recv(p, 10, count_frames, &got) == -EPIPE);
-        CHECK(bn_shm_port_send(p, NULL, 0, &iov, 1, true) == -EPIPE);
+        CHECK(bn_shm_port_send(p, 1, NULL, 0, &iov, 1, true) == -EPIPE);
         bn_shm_port_close(p);
         printf("peer death: noticed (EPIPE), no crash\n");
 }

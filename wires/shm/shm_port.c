@@ -249,7 +249,8 @@ static int send_error(struct bn_shm_port *p, int rc, bool drop_if_full)
         return rc;
 }
 
-void *bn_shm_port_reserve(struct bn_shm_port *p, size_t meta_len, size_t max_len, void **meta)
+void *bn_shm_port_reserve(struct bn_shm_port *p, uint16_t type, size_t meta_len, size_t max_len,
+                          void **meta)
 {
         int64_t off;
 
@@ -265,7 +266,7 @@ void *bn_shm_port_reserve(struct bn_shm_port *p, size_t meta_len, size_t max_len
                 errno = EPIPE;
                 return NULL;
         }
-        off = bn_shm_ring_reserve(&p->tx, meta_len, max_len);
+        off = bn_shm_ring_reserve(&p->tx, type, meta_len, max_len);
         if (off < 0) {
                 send_error(p, (int)off, false);
                 errno = (int)-off;
@@ -284,7 +285,7 @@ void bn_shm_port_commit(struct bn_shm_port *p, size_t len)
         bn_shm_ring_commit(&p->tx, len);
 }
 
-int bn_shm_port_send(struct bn_shm_port *p, const void *meta, size_t meta_len,
+int bn_shm_port_send(struct bn_shm_port *p, uint16_t type, const void *meta, size_t meta_len,
                      const struct iovec *iov, int iovcnt, bool drop_if_full)
 {
         size_t len = 0;
@@ -302,7 +303,7 @@ int bn_shm_port_send(struct bn_shm_port *p, const void *meta, size_t meta_len,
                 p->st.drop_peer_gone++;
                 return -EPIPE;
         }
-        d = bn_shm_port_reserve(p, meta_len, len, &m);
+        d = bn_shm_port_reserve(p, type, meta_len, len, &m);
         if (!d)
                 return send_error(p, -errno, drop_if_full);
         if (meta_len)
@@ -326,7 +327,7 @@ int bn_shm_port_flush(struct bn_shm_port *p)
         return n;
 }
 
-int bn_shm_port_recv(struct bn_shm_port *p, unsigned max, bn_shm_rx_fn fn, void *arg)
+static int recv_frames(struct bn_shm_port *p, unsigned max, bn_shm_rx_fn fn, void *arg, bool hold)
 {
         uint8_t meta[BN_SHM_META_MAX];
         struct bn_shm_view v;
@@ -353,12 +354,12 @@ int bn_shm_port_recv(struct bn_shm_port *p, unsigned max, bn_shm_rx_fn fn, void 
                 n++;
                 p->st.rx_frames++;
                 p->st.rx_bytes += v.len;
-                rc = fn(arg, meta, v.meta_len, v.data, v.len);
+                rc = fn(arg, v.msg_type, meta, v.meta_len, v.data, v.len);
                 p->rx.cons += v.total;
                 if (rc)
                         break;
         }
-        if (p->rx.cons != old_cons && bn_shm_ring_release(&p->rx))
+        if (!hold && p->rx.cons != old_cons && bn_shm_ring_release(&p->rx))
                 kick(p);
         if (n == 0 && !bn_shm_port_peer_alive(p))
                 return -EPIPE;
@@ -368,6 +369,22 @@ bad:
         p->st.rx_bad++;
         SHM_LOG(p, "malformed index or record from the peer at %u: port broken", p->rx.cons);
         return -EPROTO;
+}
+
+int bn_shm_port_recv(struct bn_shm_port *p, unsigned max, bn_shm_rx_fn fn, void *arg)
+{
+        return recv_frames(p, max, fn, arg, false);
+}
+
+int bn_shm_port_recv_hold(struct bn_shm_port *p, unsigned max, bn_shm_rx_fn fn, void *arg)
+{
+        return recv_frames(p, max, fn, arg, true);
+}
+
+void bn_shm_port_release(struct bn_shm_port *p)
+{
+        if (!p->broken && bn_shm_ring_release(&p->rx))
+                kick(p);
 }
 
 static unsigned ready(struct bn_shm_port *p, unsigned want)

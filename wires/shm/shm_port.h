@@ -40,11 +40,11 @@
 #include <sys/uio.h>
 
 /* Largest payload of one frame: a 64 KiB GSO frame plus link headers. */
-#define BN_SHM_FRAME_MAX (65536u + 64u)
+#define BN_SHM_FRAME_MAX (128u * 1024u) /* = BN_WIRE_DATA_MAX */
 /* Largest metadata blob carried with a frame. */
 #define BN_SHM_META_MAX 64u
 /* Ring size (bytes, per direction): power of two in [MIN, MAX]. */
-#define BN_SHM_RING_MIN     (256u * 1024u)
+#define BN_SHM_RING_MIN     (512u * 1024u)
 #define BN_SHM_RING_MAX     (256u * 1024u * 1024u)
 #define BN_SHM_RING_DEFAULT (4u * 1024u * 1024u)
 
@@ -82,6 +82,14 @@ int bn_shm_listen(const char *path);
 int bn_shm_accept(int listen_fd, const char *name, uint32_t ring_size, struct bn_shm_port **out);
 int bn_shm_connect(const char *path, const char *name, int timeout_ms, struct bn_shm_port **out);
 
+/* Non-blocking rendezvous for event loops: start connecting (returns the
+ * socket, or -ENOENT / -ECONNREFUSED while nobody listens: retry later);
+ * when the socket is readable, finish (receives the region). */
+int bn_shm_connect_start(const char *path);
+int bn_shm_connect_finish(int sock, const char *name, struct bn_shm_port **out);
+/* A non-blocking listening socket gives -EAGAIN from bn_shm_accept when no
+ * peer is waiting. */
+
 /* Marks our end closed (the peer sees bn_shm_port_peer_alive() false),
  * unmaps and closes everything. NULL is fine. */
 void bn_shm_port_close(struct bn_shm_port *p);
@@ -95,7 +103,7 @@ void bn_shm_port_close(struct bn_shm_port *p);
  * is full (counted as a drop when drop_if_full, else the caller may wait
  * with BN_SHM_WANT_SPACE and retry); -EPIPE when the peer is gone (counted);
  * -EPROTO when the port is broken. */
-int bn_shm_port_send(struct bn_shm_port *p, const void *meta, size_t meta_len,
+int bn_shm_port_send(struct bn_shm_port *p, uint16_t type, const void *meta, size_t meta_len,
                      const struct iovec *iov, int iovcnt, bool drop_if_full);
 
 /* Zero-copy variant: reserve room for a frame of at most max_len payload
@@ -103,7 +111,8 @@ int bn_shm_port_send(struct bn_shm_port *p, const void *meta, size_t meta_len,
  * area and in *meta the metadata area, or NULL (errno as for send, nothing
  * counted). Fill them, then bn_shm_port_commit(p, len) with the real length
  * (<= max_len), or reserve again to abandon. */
-void *bn_shm_port_reserve(struct bn_shm_port *p, size_t meta_len, size_t max_len, void **meta);
+void *bn_shm_port_reserve(struct bn_shm_port *p, uint16_t type, size_t meta_len, size_t max_len,
+                          void **meta);
 void bn_shm_port_commit(struct bn_shm_port *p, size_t len);
 
 /* Publish queued frames; rings the peer's doorbell when it is waiting.
@@ -116,14 +125,20 @@ int bn_shm_port_flush(struct bn_shm_port *p);
  * length); data points into the shared ring and is valid only during the
  * call (its bytes are the peer's: treat them as untrusted). Return 0 to
  * continue, non-zero to stop the burst after this frame. */
-typedef int (*bn_shm_rx_fn)(void *arg, const void *meta, size_t meta_len, const void *data,
-                            size_t len);
+typedef int (*bn_shm_rx_fn)(void *arg, uint16_t type, const void *meta, size_t meta_len,
+                            const void *data, size_t len);
 
 /* Deliver up to max frames, then release their room to the producer
  * (ringing its doorbell if it waits for space). Returns the number
  * delivered (0: none pending), or -EPROTO (peer wrote garbage; the port is
  * now broken), or -EPIPE (none pending and the peer is gone). */
 int bn_shm_port_recv(struct bn_shm_port *p, unsigned max, bn_shm_rx_fn fn, void *arg);
+
+/* The same, but keeps the delivered frames' room (their data stays valid)
+ * until bn_shm_port_release(): for callers that hand the data on. Further
+ * bn_shm_port_recv_hold calls continue after the held frames. */
+int bn_shm_port_recv_hold(struct bn_shm_port *p, unsigned max, bn_shm_rx_fn fn, void *arg);
+void bn_shm_port_release(struct bn_shm_port *p);
 
 /* ---- waiting ------------------------------------------------------------ */
 

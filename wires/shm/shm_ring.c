@@ -41,7 +41,8 @@ static int64_t used_bytes(struct bn_shm_ring *r)
         return used;
 }
 
-int64_t bn_shm_ring_reserve(struct bn_shm_ring *r, size_t meta_len, size_t max_len)
+int64_t bn_shm_ring_reserve(struct bn_shm_ring *r, uint16_t msg_type, size_t meta_len,
+                            size_t max_len)
 {
         uint32_t need = rec_total(meta_len, max_len);
         uint32_t pos = r->prod & r->mask;
@@ -56,20 +57,23 @@ int64_t bn_shm_ring_reserve(struct bn_shm_ring *r, size_t meta_len, size_t max_l
                 return -ENOBUFS;
         if (pad) {
                 struct bn_shm_rec rec = {
-                    .len = pad - (uint32_t)sizeof(rec), .meta_len = 0, .type = BN_SHM_REC_PAD};
+                    .len = pad - (uint32_t)sizeof(rec), .meta_len = 0, .kind = BN_SHM_REC_PAD};
                 memcpy(r->data + pos, &rec, sizeof(rec));
                 r->prod += pad;
                 pos = 0;
         }
         r->resv = pos;
         r->resv_ml = (uint32_t)meta_len;
+        r->resv_type = msg_type;
         return pos;
 }
 
 void bn_shm_ring_commit(struct bn_shm_ring *r, size_t len)
 {
-        struct bn_shm_rec rec = {
-            .len = (uint32_t)len, .meta_len = (uint16_t)r->resv_ml, .type = BN_SHM_REC_FRAME};
+        struct bn_shm_rec rec = {.len = (uint32_t)len,
+                                 .meta_len = (uint8_t)r->resv_ml,
+                                 .kind = BN_SHM_REC_FRAME,
+                                 .msg_type = r->resv_type};
 
         if (r->resv == UINT32_MAX)
                 return;
@@ -145,15 +149,16 @@ int bn_shm_ring_next(struct bn_shm_ring *r, uint32_t *avail, struct bn_shm_view 
                 if (*avail < sizeof(rec))
                         return -EPROTO;
                 memcpy(&rec, r->data + pos, sizeof(rec)); /* copy, then validate */
-                if (rec.type == BN_SHM_REC_PAD) {
+                if (rec.kind == BN_SHM_REC_PAD) {
                         /* A pad fills exactly the tail of the ring. */
-                        if (rec.meta_len != 0 || rec.len != contig - sizeof(rec) || contig > *avail)
+                        if (rec.meta_len != 0 || rec.msg_type != 0 ||
+                            rec.len != contig - sizeof(rec) || contig > *avail)
                                 return -EPROTO;
                         r->cons += contig;
                         *avail -= contig;
                         continue;
                 }
-                if (rec.type != BN_SHM_REC_FRAME || rec.meta_len > BN_SHM_META_MAX ||
+                if (rec.kind != BN_SHM_REC_FRAME || rec.meta_len > BN_SHM_META_MAX ||
                     rec.len > BN_SHM_FRAME_MAX)
                         return -EPROTO;
                 total = rec_total(rec.meta_len, rec.len);
@@ -161,6 +166,7 @@ int bn_shm_ring_next(struct bn_shm_ring *r, uint32_t *avail, struct bn_shm_view 
                         return -EPROTO;
                 v->meta = r->data + pos + sizeof(rec);
                 v->meta_len = rec.meta_len;
+                v->msg_type = rec.msg_type;
                 v->data = v->meta + rec.meta_len;
                 v->len = rec.len;
                 v->total = total;

@@ -20,14 +20,15 @@
 #define BN_SHM_VERSION  1u
 #define BN_SHM_HDR_SIZE 4096u
 
-#define BN_SHM_REC_FRAME 0x4652u /* "FR" */
-#define BN_SHM_REC_PAD   0x5041u /* "PA" */
+#define BN_SHM_REC_FRAME 0x46u /* 'F' */
+#define BN_SHM_REC_PAD   0x50u /* 'P' */
 
 /* One record header in the ring; 8 bytes, 8-aligned. */
 struct bn_shm_rec {
         uint32_t len;      /* payload bytes (pad: bytes after this header) */
-        uint16_t meta_len; /* metadata bytes following this header */
-        uint16_t type;     /* BN_SHM_REC_* */
+        uint8_t meta_len;  /* metadata bytes following this header */
+        uint8_t kind;      /* BN_SHM_REC_* */
+        uint16_t msg_type; /* the message type the sender gave (opaque) */
 };
 
 /* Control block of one ring, in shared memory. Indexes are free-running
@@ -59,12 +60,13 @@ struct bn_shm_ring {
         struct bn_shm_ctl *ctl;
         uint8_t *data;
         uint32_t size, mask;
-        uint32_t prod;    /* producer: local, not yet published index */
-        uint32_t pub;     /* producer: last published index */
-        uint32_t cons;    /* consumer: local index */
-        uint32_t resv;    /* producer: offset of the reserved record, or UINT32_MAX */
-        uint32_t resv_ml; /* producer: metadata length of the reserved record */
-        unsigned pending; /* producer: frames queued since the last publish */
+        uint32_t prod;      /* producer: local, not yet published index */
+        uint32_t pub;       /* producer: last published index */
+        uint32_t cons;      /* consumer: local index */
+        uint32_t resv;      /* producer: offset of the reserved record, or UINT32_MAX */
+        uint32_t resv_ml;   /* producer: metadata length of the reserved record */
+        uint16_t resv_type; /* producer: message type of the reserved record */
+        unsigned pending;   /* producer: frames queued since the last publish */
 };
 
 void bn_shm_ring_init(struct bn_shm_ring *r, struct bn_shm_ctl *ctl, uint8_t *data, uint32_t size);
@@ -72,7 +74,8 @@ void bn_shm_ring_init(struct bn_shm_ring *r, struct bn_shm_ctl *ctl, uint8_t *da
 /* Producer. reserve returns the offset of a record with room for meta_len +
  * max_len (after a pad record if needed), -ENOBUFS when full, -EPROTO when
  * the consumer's index is impossible. */
-int64_t bn_shm_ring_reserve(struct bn_shm_ring *r, size_t meta_len, size_t max_len);
+int64_t bn_shm_ring_reserve(struct bn_shm_ring *r, uint16_t msg_type, size_t meta_len,
+                            size_t max_len);
 void bn_shm_ring_commit(struct bn_shm_ring *r, size_t len);
 /* Publish; returns true when the consumer asked to be woken. */
 bool bn_shm_ring_publish(struct bn_shm_ring *r);
@@ -89,6 +92,7 @@ bool bn_shm_ring_arm_data(struct bn_shm_ring *r);
 struct bn_shm_view {
         const uint8_t *meta, *data;
         uint32_t meta_len, len, total;
+        uint16_t msg_type;
 };
 /* Snapshot the producer's index (validated): returns bytes available or
  * -EPROTO. */
