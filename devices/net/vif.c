@@ -1,0 +1,447 @@
+/* vif.c: the vif Spike's device class ("vif", back-end type "vif"): xenbus
+ * probe (feature keys), connect (front-end keys, rings, event channels,
+ * handing the rings to ep->loop), disconnect, remove; the event-channel
+ * handler; the per-vif rate limit; wire port callbacks.
+ * Ring work itself lives in vif_tx.c and vif_rx.c.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bn_devclass.h"
+#include "bn_endpoint.h"
+#include "bn_log.h"
+#include "bn_loop.h"
+#include "vif_int.h"
+
+static uint64_t now_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void bn_vif_fatal(struct bn_vif *vif, int err, const char *fmt, ...)
+{
+        char msg[256];
+        va_list ap;
+
+        if (vif->dead)
+                return;
+        vif->dead = true;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        /* Stop listening at once: the fd stays readable otherwise. */
+        if (vif->running)
+                bn_loop_del_fd(vif->ep->loop, vif->evt_fd);
+        bn_xb_fail(vif->dev, err, "%s", msg);
+}
+
+/* ---- rate limit ("rate" = "bytes,usec", credit based, as netback) ---- */
+
+static void rate_timer_cb(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct bn_vif *vif = arg;
+        unsigned i;
+
+        (void)loop;
+        (void)t;
+        vif->rate_timer = NULL; /* one-shot: freed by the loop */
+        if (!vif->running || vif->dead)
+                return;
+        for (i = 0; i < vif->nq; i++)
+                bn_vif_tx_work(&vif->q[i]);
+}
+
+bool bn_vif_rate_allow(struct bn_vif *vif, uint32_t len)
+{
+        uint64_t now;
+
+        if (!vif->rate_usec)
+                return true;
+        now = now_us();
+        if (now >= vif->credit_next_us) {
+                vif->credit_left = vif->rate_bytes;
+                vif->credit_next_us = now + vif->rate_usec;
+        }
+        if (len <= vif->credit_left) {
+                vif->credit_left -= len;
+                return true;
+        }
+        /* A packet larger than a whole window goes alone in a full window. */
+        if (len > vif->rate_bytes && vif->credit_left == vif->rate_bytes) {
+                vif->credit_left = 0;
+                return true;
+        }
+        if (!vif->rate_timer) {
+                uint64_t ms = (vif->credit_next_us - now + 999) / 1000;
+
+                if (bn_loop_timer_add(vif->ep->loop, ms ? ms : 1, 0, rate_timer_cb, vif,
+                                      &vif->rate_timer) < 0)
+                        vif->rate_timer = NULL;
+        }
+        return false;
+}
+
+static int parse_rate(const char *s, uint64_t *bytes, uint64_t *usec)
+{
+        char *end;
+        unsigned long long b, u;
+
+        errno = 0;
+        b = strtoull(s, &end, 10);
+        if (errno || end == s || *end != ',')
+                return -EINVAL;
+        s = end + 1;
+        u = strtoull(s, &end, 10);
+        if (errno || end == s || *end || u == 0 || b == 0 || u > 10000000ull)
+                return -EINVAL;
+        *bytes = b;
+        *usec = u;
+        return 0;
+}
+
+/* ---- event channel ---------------------------------------------------- */
+
+static void evtchn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct bn_vif *vif = arg;
+        bool tx[BN_VIF_MAX_QUEUES] = {false};
+        unsigned i;
+        int port;
+
+        (void)loop;
+        (void)fd;
+        (void)events;
+        while ((port = bn_evtchn_pending(vif->evt)) >= 0) {
+                for (i = 0; i < vif->nq; i++)
+                        if ((uint32_t)port == vif->q[i].tx_port)
+                                tx[i] = true;
+                /* RX kicks need no action: frames without posted buffers are
+                 * dropped, never queued. */
+                bn_evtchn_unmask(vif->evt, (uint32_t)port);
+        }
+        for (i = 0; i < vif->nq && !vif->dead; i++)
+                if (tx[i])
+                        bn_vif_tx_work(&vif->q[i]);
+}
+
+/* ---- xenbus ------------------------------------------------------------- */
+
+static int vif_probe(struct bn_xb_dev *dev, struct bn_endpoint *ep)
+{
+        struct bn_vif *vif = ep->priv;
+        char buf[64];
+        int rc;
+
+        memset(vif, 0, sizeof(*vif));
+        vif->dev = dev;
+        vif->ep = ep;
+        vif->name = ep->name;
+        vif->evt_fd = -1;
+        vif->fe_domid = bn_xb_dev_frontend_id(dev);
+        vif->mtu = 1500;
+
+        if (bn_xb_read_be(dev, "mac", vif->mac, sizeof(vif->mac)) < 0)
+                snprintf(vif->mac, sizeof(vif->mac), "00:16:3e:00:00:00");
+        if (bn_xb_read_be(dev, "mtu", buf, sizeof(buf)) == 0) {
+                char *end;
+                unsigned long m = strtoul(buf, &end, 10);
+
+                if (*end || m < 68 || m > 65535 - 18)
+                        bn_warn(ep->name, "ignoring bad mtu '%s' (68..65517)", buf);
+                else
+                        vif->mtu = (unsigned)m;
+        }
+        if (bn_xb_read_be(dev, "rate", buf, sizeof(buf)) == 0) {
+                if (parse_rate(buf, &vif->rate_bytes, &vif->rate_usec) < 0) {
+                        bn_warn(ep->name, "ignoring bad rate '%s' (want \"bytes,usec\")", buf);
+                        vif->rate_bytes = vif->rate_usec = 0;
+                } else {
+                        bn_info(ep->name, "rate limit %" PRIu64 " bytes per %" PRIu64 " us",
+                                vif->rate_bytes, vif->rate_usec);
+                }
+        }
+
+        const struct {
+                const char *key;
+                unsigned val;
+        } feat[] = {
+            {"feature-rx-copy", 1},
+            {"feature-rx-flip", 0},
+            {"feature-sg", 1},
+            {"feature-gso-tcpv4", 1},
+            {"feature-gso-tcpv6", 1},
+            {"feature-ipv6-csum-offload", 1},
+            {"feature-rx-notify", 1},
+            {"feature-split-event-channels", 1},
+            {"multi-queue-max-queues", BN_VIF_MAX_QUEUES},
+        };
+        for (size_t k = 0; k < sizeof(feat) / sizeof(feat[0]); k++) {
+                rc = bn_xb_write(dev, feat[k].key, "%u", feat[k].val);
+                if (rc < 0) {
+                        bn_err(ep->name, "cannot write %s: %s", feat[k].key, strerror(-rc));
+                        return rc;
+                }
+        }
+        /* xl waits for this (on a real host the hotplug script writes it). */
+        bn_xb_write(dev, "hotplug-status", "connected");
+        return 0;
+}
+
+static bool fe_flag(struct bn_xb_dev *dev, const char *key, bool def)
+{
+        uint64_t v;
+
+        if (bn_xb_read_fe_uint(dev, key, 0, 1, def, &v) < 0)
+                return def;
+        return v != 0;
+}
+
+static int fe_has(struct bn_xb_dev *dev, int queue, const char *key)
+{
+        char path[64], buf[32];
+
+        if (queue < 0)
+                snprintf(path, sizeof(path), "%s", key);
+        else
+                snprintf(path, sizeof(path), "queue-%d/%s", queue, key);
+        return bn_xb_read_fe(dev, path, buf, sizeof(buf)) == 0;
+}
+
+static void queue_release(struct bn_vif *vif, struct bn_vif_queue *q)
+{
+        if (q->tx_bound)
+                bn_xb_unbind_evtchn(vif->dev, q->tx_port);
+        if (q->rx_bound && (!q->tx_bound || q->rx_port != q->tx_port))
+                bn_xb_unbind_evtchn(vif->dev, q->rx_port);
+        q->tx_bound = q->rx_bound = false;
+        if (q->tx_map.addr)
+                bn_xb_unmap_ring(vif->dev, &q->tx_map);
+        if (q->rx_map.addr)
+                bn_xb_unmap_ring(vif->dev, &q->rx_map);
+        q->tx_map.addr = q->rx_map.addr = NULL;
+        free(q->txbuf);
+        q->txbuf = NULL;
+}
+
+static void release_all(struct bn_vif *vif)
+{
+        unsigned i;
+
+        for (i = 0; vif->q && i < vif->nq; i++)
+                queue_release(vif, &vif->q[i]);
+        free(vif->q);
+        vif->q = NULL;
+        vif->nq = 0;
+}
+
+static int queue_setup(struct bn_vif *vif, unsigned idx)
+{
+        struct bn_vif_queue *q = &vif->q[idx];
+        int qk = vif->nq == 1 ? -1 : (int)idx;
+        int rc;
+
+        q->vif = vif;
+        q->idx = idx;
+        q->txbuf = malloc(BN_VIF_TX_BUF);
+        if (!q->txbuf)
+                return -ENOMEM;
+        rc = bn_xb_map_ring(vif->dev, qk, "tx-ring-ref", &q->tx_map);
+        if (rc < 0)
+                return rc;
+        rc = bn_xb_map_ring(vif->dev, qk, "rx-ring-ref", &q->rx_map);
+        if (rc < 0)
+                return rc;
+        BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_map.addr,
+                       (size_t)BN_PAGE_SIZE * q->tx_map.npages);
+        BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_map.addr,
+                       (size_t)BN_PAGE_SIZE * q->rx_map.npages);
+
+        if (fe_has(vif->dev, qk, "event-channel-tx")) {
+                rc = bn_xb_bind_evtchn(vif->dev, qk, "event-channel-tx", &q->tx_port);
+                if (rc < 0)
+                        return rc;
+                q->tx_bound = true;
+                rc = bn_xb_bind_evtchn(vif->dev, qk, "event-channel-rx", &q->rx_port);
+                if (rc < 0)
+                        return rc;
+                q->rx_bound = true;
+                vif->split = true;
+        } else {
+                rc = bn_xb_bind_evtchn(vif->dev, qk, "event-channel", &q->tx_port);
+                if (rc < 0)
+                        return rc;
+                q->tx_bound = true;
+                q->rx_port = q->tx_port;
+        }
+        return 0;
+}
+
+struct start_arg {
+        struct bn_vif *vif;
+        int rc;
+};
+
+static void start_on_loop(void *arg)
+{
+        struct start_arg *a = arg;
+        struct bn_vif *vif = a->vif;
+        unsigned i;
+
+        a->rc = bn_loop_add_fd(vif->ep->loop, vif->evt_fd, EPOLLIN, evtchn_cb, vif);
+        if (a->rc < 0)
+                return;
+        vif->running = true;
+        /* The front-end may have queued packets before we listened. */
+        for (i = 0; i < vif->nq && !vif->dead; i++)
+                bn_vif_tx_work(&vif->q[i]);
+}
+
+static void stop_on_loop(void *arg)
+{
+        struct bn_vif *vif = arg;
+
+        if (vif->running && !vif->dead)
+                bn_loop_del_fd(vif->ep->loop, vif->evt_fd);
+        if (vif->rate_timer)
+                bn_loop_timer_cancel(vif->ep->loop, vif->rate_timer);
+        vif->rate_timer = NULL;
+        vif->running = false;
+}
+
+static int vif_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
+{
+        struct bn_vif *vif = ep->priv;
+        struct start_arg sa = {.vif = vif};
+        uint64_t v;
+        unsigned nq, i;
+        int rc;
+
+        vif->dead = false;
+        rc = bn_xb_read_fe_uint(dev, "request-rx-copy", 0, 1, 0, &v);
+        if (rc < 0 || v != 1) {
+                bn_xb_fatal(dev, -EOPNOTSUPP,
+                            "front-end must request rx-copy (request-rx-copy = 1)");
+                return -EOPNOTSUPP;
+        }
+        vif->fe_sg = fe_flag(dev, "feature-sg", false);
+        vif->fe_gso4 = fe_flag(dev, "feature-gso-tcpv4", false);
+        vif->fe_gso6 = fe_flag(dev, "feature-gso-tcpv6", false);
+        vif->fe_csum4 = !fe_flag(dev, "feature-no-csum-offload", false);
+        vif->fe_csum6 = fe_flag(dev, "feature-ipv6-csum-offload", false);
+        /* feature-rx-notify: we never hold frames for later, so it is not
+         * needed; read for the log only. */
+        bool rx_notify = fe_flag(dev, "feature-rx-notify", false);
+
+        memset(&vif->lim, 0, sizeof(vif->lim));
+        vif->lim.max_len = XEN_NETIF_MAX_TX_SIZE;
+
+        rc = bn_xb_num_queues(dev, &nq);
+        if (rc < 0) {
+                bn_xb_fatal(dev, rc, "bad multi-queue-num-queues (1..%u)", BN_VIF_MAX_QUEUES);
+                return rc;
+        }
+        vif->q = calloc(nq, sizeof(*vif->q));
+        if (!vif->q) {
+                rc = -ENOMEM;
+                goto out;
+        }
+        vif->nq = nq;
+        vif->split = false;
+        for (i = 0; i < nq; i++) {
+                rc = queue_setup(vif, i);
+                if (rc < 0)
+                        goto out;
+        }
+        vif->gnt = bn_xb_dev_gnt(dev);
+        vif->evt = bn_xb_dev_evtchn(dev);
+        vif->evt_fd = bn_evtchn_fd(vif->evt);
+        vif->credit_left = vif->rate_bytes;
+        vif->credit_next_us = 0;
+
+        rc = bn_loop_call_wait(ep->loop, start_on_loop, &sa);
+        if (rc == 0)
+                rc = sa.rc;
+        if (rc < 0) {
+                bn_err(ep->name, "cannot start ring work: %s", strerror(-rc));
+                goto out;
+        }
+        bn_info(ep->name,
+                "connected: %u queue(s)%s, mac %s, mtu %u, sg %d, gso v4 %d v6 %d, csum v4 %d "
+                "v6 %d, rx-notify %d",
+                nq, vif->split ? " split event channels" : "", vif->mac, vif->mtu, vif->fe_sg,
+                vif->fe_gso4, vif->fe_gso6, vif->fe_csum4, vif->fe_csum6, rx_notify);
+        rc = 0;
+out:
+        if (rc < 0)
+                release_all(vif);
+        return rc;
+}
+
+static void vif_disconnect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
+{
+        struct bn_vif *vif = ep->priv;
+
+        (void)dev;
+        bn_loop_call_wait(ep->loop, stop_on_loop, vif);
+        bn_info(ep->name,
+                "disconnected: tx %" PRIu64 " pkts %" PRIu64 " bytes (%" PRIu64 " errors, %" PRIu64
+                " dropped); rx %" PRIu64 " pkts %" PRIu64 " bytes (%" PRIu64
+                " dropped without buffers, %" PRIu64 " bad)",
+                atomic_load(&vif->st.tx_pkts), atomic_load(&vif->st.tx_bytes),
+                atomic_load(&vif->st.tx_err), atomic_load(&vif->st.tx_drop),
+                atomic_load(&vif->st.rx_pkts), atomic_load(&vif->st.rx_bytes),
+                atomic_load(&vif->st.rx_drop_nobuf), atomic_load(&vif->st.rx_drop_bad));
+        release_all(vif);
+}
+
+static void vif_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)
+{
+        struct bn_vif *vif = ep->priv;
+
+        (void)dev;
+        release_all(vif);
+}
+
+/* ---- wire ports ------------------------------------------------------- */
+
+static void vif_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
+                        unsigned n)
+{
+        (void)port;
+        bn_vif_rx_frames(ep->priv, msgs, n);
+}
+
+static void vif_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        struct bn_vif *vif = ep->priv;
+        unsigned i;
+
+        (void)port;
+        if (ep->kind != BN_EP_SPIKE || !vif->running)
+                return;
+        for (i = 0; i < vif->nq && !vif->dead; i++)
+                bn_vif_tx_work(&vif->q[i]);
+}
+
+const struct bn_devclass bn_vif_class = {
+    .name = "vif",
+    .backend_types = {"vif", NULL},
+    .max_ring_page_order = 0,
+    .max_queues = BN_VIF_MAX_QUEUES,
+    .spike_priv_size = sizeof(struct bn_vif),
+    .corm_priv_size = 0,
+    .probe = vif_probe,
+    .connect = vif_connect,
+    .disconnect = vif_disconnect,
+    .remove = vif_remove,
+    .port_rx = vif_port_rx,
+    .port_writable = vif_port_writable,
+};

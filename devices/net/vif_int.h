@@ -1,0 +1,125 @@
+/* vif_int.h: state of the vif Spike shared by its files: vif.c (the device
+ * class: xenbus probe / connect / disconnect, feature negotiation, rate
+ * limit), vif_tx.c (guest TX ring -> wire), vif_rx.c (wire -> guest RX
+ * ring). Not a public interface.
+ *
+ * Threads: probe/connect/disconnect/remove run on the main thread; all ring
+ * work runs on ep->loop (the event-channel fd, the rate timer, port_rx and
+ * port_writable). connect hands the rings over to ep->loop with
+ * bn_loop_call_wait and disconnect takes them back the same way.
+ */
+#ifndef BN_NET_VIF_INT_H
+#define BN_NET_VIF_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bn_hv.h"
+#include "bn_wire.h"
+#include "bn_xenbus.h"
+#include "vif_parse.h"
+
+#define BN_VIF_MAX_QUEUES 4
+#define BN_VIF_TX_BATCH   64             /* packets per grant-copy batch */
+#define BN_VIF_TX_BUF     (512u * 1024u) /* local bytes per TX batch */
+#define BN_VIF_RX_BATCH   64             /* frames per RX grant-copy batch */
+#define BN_VIF_RX_SEGS    (BN_VIF_RX_BATCH * 18)
+
+/* Wire message type of a frame (hdr: struct virtio_net_hdr, 10 bytes). */
+#define BN_MSG_NET_FRAME 1
+
+struct bn_vif;
+
+/* One packet of a TX batch. */
+struct bn_vif_txp {
+        struct bn_net_tx_pkt pkt;
+        uint32_t buf_off; /* where its bytes land in txbuf */
+        uint32_t seg0;    /* its first grant-copy segment */
+};
+
+/* One frame of an RX batch. */
+struct bn_vif_rxf {
+        struct bn_vif_queue *q;
+        uint32_t rsp_idx;  /* ring index of its first slot */
+        uint16_t nfrag;    /* data slots */
+        uint16_t rx_flags; /* NETRXF_csum_blank / data_validated */
+        uint8_t gso_type;
+        uint16_t gso_size;
+        uint32_t len;
+        uint32_t seg0;
+        uint16_t ids[BN_NET_TX_MAX_SLOTS];
+};
+
+struct bn_vif_queue {
+        struct bn_vif *vif;
+        unsigned idx;
+        struct bn_xb_ring tx_map, rx_map;
+        netif_tx_back_ring_t tx;
+        netif_rx_back_ring_t rx;
+        uint32_t tx_port, rx_port; /* local ports (equal without split channels) */
+        bool tx_bound, rx_bound;
+
+        /* TX batch state */
+        union bn_net_tx_slot slots[BN_NET_TX_RING_SIZE];
+        struct bn_vif_txp txp[BN_VIF_TX_BATCH];
+        struct bn_gnt_copy_seg txsegs[BN_VIF_TX_BATCH * BN_NET_TX_FATAL_FRAGS];
+        struct bn_wire_msg msgs[BN_VIF_TX_BATCH];
+        unsigned npend, pend_first; /* messages refused by the wire, to resend */
+        uint8_t *txbuf;
+        bool rx_pushed; /* RX responses written since the last push */
+};
+
+struct bn_vif_stats {
+        _Atomic uint64_t tx_pkts, tx_bytes, tx_err, tx_drop;
+        _Atomic uint64_t rx_pkts, rx_bytes, rx_drop_nobuf, rx_drop_bad;
+};
+
+struct bn_vif {
+        struct bn_xb_dev *dev;
+        struct bn_endpoint *ep;
+        struct bn_gnt *gnt;
+        struct bn_evtchn *evt;
+        int evt_fd;
+        uint32_t fe_domid;
+        const char *name; /* ep->name, for logs */
+
+        /* from the toolstack (back-end keys) */
+        char mac[32];
+        unsigned mtu;
+        uint64_t rate_bytes, rate_usec; /* 0: unlimited */
+
+        /* negotiated with the front-end */
+        bool fe_sg, fe_gso4, fe_gso6, fe_csum4, fe_csum6, split;
+        struct bn_net_tx_limits lim;
+
+        unsigned nq;
+        struct bn_vif_queue *q;
+
+        /* loop state */
+        bool running; /* rings handed to ep->loop */
+        bool dead;    /* a fatal error was reported: no more ring work */
+        uint64_t credit_left, credit_next_us;
+        struct bn_timer *rate_timer;
+
+        /* RX batch (port_rx) */
+        struct bn_vif_rxf rxf[BN_VIF_RX_BATCH];
+        struct bn_gnt_copy_seg rxsegs[BN_VIF_RX_SEGS];
+        unsigned nrxf, nrxsegs;
+
+        struct bn_vif_stats st;
+};
+
+/* vif.c */
+void bn_vif_fatal(struct bn_vif *vif, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Rate limit: may a packet of len bytes go now? If not, a timer is armed
+ * that re-runs TX work when credit returns. */
+bool bn_vif_rate_allow(struct bn_vif *vif, uint32_t len);
+
+/* vif_tx.c: consume the guest's TX ring of q (on ep->loop). */
+void bn_vif_tx_work(struct bn_vif_queue *q);
+/* vif_rx.c: frames from the wire into the guest's RX rings. */
+void bn_vif_rx_frames(struct bn_vif *vif, struct bn_wire_msg *msgs, unsigned n);
+
+#endif
