@@ -17,8 +17,10 @@
  *   connect    the front-end is Initialised (or Connected): read its ring
  *              refs and event channels through the bn_xb_* helpers, map, bind,
  *              and start I/O on ep->loop. On success the framework writes
- *              Connected. On failure return -errno (and say why with
- *              bn_xb_fatal or a log): the framework reports the fatal error.
+ *              Connected. On failure undo what was done (disconnect is not
+ *              called) and return -errno; the framework reports the fatal
+ *              error unless the class already did (bn_xb_fatal; the
+ *              bn_xb_map_ring / bn_xb_bind_evtchn helpers do it themselves).
  *   disconnect the front-end closes, restarts (Initialising) or died, or the
  *              device goes away: stop I/O on ep->loop (bn_loop_call_wait),
  *              unbind, unmap. Called only after a successful connect. Must

@@ -1,0 +1,283 @@
+/* bn_xenbus_helpers.c: what a device class uses from xenbus (see
+ * bn_xenbus.h): keys of both ends, front-end validation, the Spike's
+ * endpoint, ring mapping and event-channel binding. Everything read from
+ * the front-end is validated before use. */
+#include "bn_xenbus_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xenstore.h>
+
+#include "bn_devclass.h"
+#include "bn_hv.h"
+#include "bn_log.h"
+#include "bn_loop.h"
+
+#define MAX_EVTCHN_PORT (1u << 17)
+
+const char *bn_xb_dev_type(const struct bn_xb_dev *dev)
+{
+        return dev->type;
+}
+uint32_t bn_xb_dev_frontend_id(const struct bn_xb_dev *dev)
+{
+        return dev->fe_domid;
+}
+uint32_t bn_xb_dev_devid(const struct bn_xb_dev *dev)
+{
+        return dev->devid;
+}
+const char *bn_xb_dev_backend_path(const struct bn_xb_dev *dev)
+{
+        return dev->be_path;
+}
+const char *bn_xb_dev_frontend_path(const struct bn_xb_dev *dev)
+{
+        return dev->fe_path;
+}
+struct bn_endpoint *bn_xb_dev_endpoint(const struct bn_xb_dev *dev)
+{
+        return dev->ep;
+}
+struct bn_hv *bn_xb_dev_hv(const struct bn_xb_dev *dev)
+{
+        return dev->xb->cfg.hv;
+}
+struct bn_gnt *bn_xb_dev_gnt(const struct bn_xb_dev *dev)
+{
+        return dev->gnt;
+}
+struct bn_evtchn *bn_xb_dev_evtchn(const struct bn_xb_dev *dev)
+{
+        return dev->evtchn;
+}
+enum xenbus_state bn_xb_dev_state(const struct bn_xb_dev *dev)
+{
+        return dev->be_state;
+}
+
+int bn_xb_write(struct bn_xb_dev *dev, const char *key, const char *fmt, ...)
+{
+        char path[BN_XB_PATH_MAX + 64], val[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(val, sizeof(val), fmt, ap);
+        va_end(ap);
+        snprintf(path, sizeof(path), "%s/%s", dev->be_path, key);
+        if (!xs_write(dev->xb->xs, XBT_NULL, path, val, strlen(val))) {
+                int rc = -errno;
+                bn_warn(dev->name, "cannot write %s: %s", path, strerror(errno));
+                return rc;
+        }
+        return 0;
+}
+
+static int read_key(struct bn_xb_dev *dev, const char *dir, const char *key, char *buf, size_t len)
+{
+        char path[BN_XB_PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/%s", dir, key);
+        unsigned l;
+        char *v = xs_read(dev->xb->xs, XBT_NULL, path, &l);
+        if (!v)
+                return errno == ENOENT ? -ENOENT : -(errno ? errno : EIO);
+        int rc = 0;
+        if (l >= len)
+                rc = -E2BIG;
+        else
+                snprintf(buf, len, "%s", v);
+        free(v);
+        return rc;
+}
+
+int bn_xb_read_be(struct bn_xb_dev *dev, const char *key, char *buf, size_t len)
+{
+        return read_key(dev, dev->be_path, key, buf, len);
+}
+
+int bn_xb_read_fe(struct bn_xb_dev *dev, const char *key, char *buf, size_t len)
+{
+        return read_key(dev, dev->fe_path, key, buf, len);
+}
+
+int bn_xb_read_fe_uint(struct bn_xb_dev *dev, const char *key, uint64_t min, uint64_t max,
+                       uint64_t def, uint64_t *out)
+{
+        char buf[32];
+        *out = def;
+        int rc = bn_xb_read_fe(dev, key, buf, sizeof(buf));
+        if (rc == -ENOENT)
+                return rc;
+        uint64_t v;
+        if (rc || bn_xb_parse_uint(buf, max, &v) || v < min) {
+                bn_warn(dev->name, "front-end key %s: bad value (want %llu..%llu)", key,
+                        (unsigned long long)min, (unsigned long long)max);
+                return -EINVAL;
+        }
+        *out = v;
+        return 0;
+}
+
+int bn_xb_check_frontend(struct bn_xb_dev *dev)
+{
+        char fe[BN_XB_PATH_MAX], idbuf[16], want[BN_XB_PATH_MAX];
+        uint64_t id;
+        int rc = bn_xb_read_be(dev, "frontend-id", idbuf, sizeof(idbuf));
+        if (rc || bn_xb_parse_uint(idbuf, 0x7fefu, &id) || id != dev->fe_domid) {
+                bn_xb_fatal(dev, EINVAL, "frontend-id is missing or is not %u", dev->fe_domid);
+                return -EINVAL;
+        }
+        rc = bn_xb_read_be(dev, "frontend", fe, sizeof(fe));
+        snprintf(want, sizeof(want), "/local/domain/%u/device/%s/%u", dev->fe_domid, dev->type,
+                 dev->devid);
+        if (rc || strcmp(fe, want)) {
+                bn_xb_fatal(dev, EINVAL, "frontend path '%.100s' is not %s", rc ? "(missing)" : fe,
+                            want);
+                return -EINVAL;
+        }
+        snprintf(dev->fe_path, sizeof(dev->fe_path), "%s", fe);
+        return 0;
+}
+
+int bn_xb_make_endpoint(struct bn_xb_dev *dev)
+{
+        struct bn_xenbus *xb = dev->xb;
+        char path[64], vm[BN_NAME_COMPONENT_MAX], name[BN_NAME_MAX];
+        snprintf(path, sizeof(path), "/local/domain/%u/name", dev->fe_domid);
+        char *v = bn_xb_xs_read(xb, path);
+        if (v && *v)
+                bn_name_sanitize_component(v, vm, sizeof(vm));
+        else
+                snprintf(vm, sizeof(vm), "dom%u", dev->fe_domid);
+        free(v);
+        struct bn_loop *loop = bn_workers_pick(xb->cfg.workers);
+        int rc = -EEXIST;
+        for (int attempt = 0; attempt < 2 && rc == -EEXIST; attempt++) {
+                if (attempt)
+                        snprintf(vm, sizeof(vm), "dom%u", dev->fe_domid);
+                snprintf(name, sizeof(name), "%s/%s/%s%u", xb->host, vm, dev->type, dev->devid);
+                if (bn_ep_registry_find(xb->cfg.eps, name))
+                        continue;
+                rc = bn_endpoint_new(&dev->ep, name, BN_EP_SPIKE, dev->cls, loop,
+                                     dev->cls->spike_priv_size, NULL, 0);
+                if (rc)
+                        return rc;
+                dev->ep->xbdev = dev;
+                rc = bn_ep_registry_add(xb->cfg.eps, dev->ep);
+                if (rc) {
+                        bn_endpoint_free(dev->ep);
+                        dev->ep = NULL;
+                }
+        }
+        if (!rc) {
+                bn_info(dev->name, "spike endpoint %s on %s", name, bn_loop_name(loop));
+                snprintf(dev->name, sizeof(dev->name), "%s", name);
+        }
+        return rc;
+}
+
+int bn_xb_num_queues(struct bn_xb_dev *dev, unsigned *n)
+{
+        uint64_t v;
+        unsigned max = dev->cls->max_queues ? dev->cls->max_queues : 1;
+        int rc = bn_xb_read_fe_uint(dev, "multi-queue-num-queues", 1, max, 1, &v);
+        if (rc == -ENOENT) {
+                *n = 1;
+                return 0;
+        }
+        if (rc) {
+                bn_xb_fatal(dev, EINVAL, "multi-queue-num-queues must be 1..%u", max);
+                return rc;
+        }
+        *n = (unsigned)v;
+        return 0;
+}
+
+int bn_xb_map_ring(struct bn_xb_dev *dev, int queue, const char *name, struct bn_xb_ring *ring)
+{
+        char dir[BN_XB_PATH_MAX + 32], key[80], buf[32];
+        uint32_t refs[16];
+        uint64_t order = 0, v;
+        int rc;
+        memset(ring, 0, sizeof(*ring));
+        if (queue >= 0)
+                snprintf(dir, sizeof(dir), "%s/queue-%d", dev->fe_path, queue);
+        else
+                snprintf(dir, sizeof(dir), "%s", dev->fe_path);
+        unsigned maxo = dev->cls->max_ring_page_order;
+        if (maxo > 4)
+                maxo = 4;
+        rc = bn_xb_read_fe(dev, "ring-page-order", buf, sizeof(buf));
+        bool multi = rc == 0;
+        if (multi && (bn_xb_parse_uint(buf, maxo, &order))) {
+                bn_xb_fatal(dev, EINVAL, "ring-page-order '%.16s' is not 0..%u", buf, maxo);
+                return -EINVAL;
+        }
+        unsigned npages = 1u << order;
+        for (unsigned i = 0; i < npages; i++) {
+                if (multi)
+                        snprintf(key, sizeof(key), "%s%u", name, i);
+                else
+                        snprintf(key, sizeof(key), "%s", name);
+                rc = read_key(dev, dir, key, buf, sizeof(buf));
+                if (rc || bn_xb_parse_uint(buf, UINT32_MAX, &v)) {
+                        bn_xb_fatal(dev, rc == -ENOENT ? ENOENT : EINVAL, "reading %s/%s: %s", dir,
+                                    key, rc == -ENOENT ? "missing" : "not a grant reference");
+                        return rc ? rc : -EINVAL;
+                }
+                refs[i] = (uint32_t)v;
+        }
+        void *addr = NULL;
+        rc = bn_gnt_map(dev->gnt, dev->fe_domid, npages, refs, 1, &addr);
+        if (rc) {
+                bn_xb_fatal(dev, rc, "mapping ring %s (%u page(s), first ref %u) of domain %u",
+                            name, npages, refs[0], dev->fe_domid);
+                return rc;
+        }
+        ring->addr = addr;
+        ring->npages = npages;
+        ring->order = (unsigned)order;
+        return 0;
+}
+
+void bn_xb_unmap_ring(struct bn_xb_dev *dev, struct bn_xb_ring *ring)
+{
+        if (!ring->addr)
+                return;
+        int rc = bn_gnt_unmap(dev->gnt, ring->addr, ring->npages);
+        if (rc)
+                bn_warn(dev->name, "unmapping a ring: %s", strerror(-rc));
+        ring->addr = NULL;
+}
+
+int bn_xb_bind_evtchn(struct bn_xb_dev *dev, int queue, const char *name, uint32_t *local_port)
+{
+        char dir[BN_XB_PATH_MAX + 32], buf[32];
+        uint64_t v;
+        if (queue >= 0)
+                snprintf(dir, sizeof(dir), "%s/queue-%d", dev->fe_path, queue);
+        else
+                snprintf(dir, sizeof(dir), "%s", dev->fe_path);
+        int rc = read_key(dev, dir, name, buf, sizeof(buf));
+        if (rc || bn_xb_parse_uint(buf, MAX_EVTCHN_PORT, &v)) {
+                bn_xb_fatal(dev, rc == -ENOENT ? ENOENT : EINVAL, "reading %s/%s: %s", dir, name,
+                            rc == -ENOENT ? "missing" : "not an event channel");
+                return rc ? rc : -EINVAL;
+        }
+        rc = bn_evtchn_bind_interdomain(dev->evtchn, dev->fe_domid, (uint32_t)v);
+        if (rc < 0) {
+                bn_xb_fatal(dev, rc, "binding event channel %u of domain %u", (unsigned)v,
+                            dev->fe_domid);
+                return rc;
+        }
+        *local_port = (uint32_t)rc;
+        return 0;
+}
+
+void bn_xb_unbind_evtchn(struct bn_xb_dev *dev, uint32_t local_port)
+{
+        if (dev->evtchn)
+                bn_evtchn_unbind(dev->evtchn, local_port);
+}

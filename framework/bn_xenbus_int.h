@@ -1,0 +1,65 @@
+/* bn_xenbus_int.h: internals shared by bn_xenbus.c (the state machine) and
+ * bn_xenbus_helpers.c (class helpers). Not for use outside framework/. */
+#ifndef BN_XENBUS_INT_H
+#define BN_XENBUS_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bn_endpoint.h"
+#include "bn_xenbus.h"
+
+#define BN_XB_PATH_MAX  256
+#define BN_XB_TYPES_MAX 16
+
+struct bn_xb_type {
+        char type[32];
+        char path[BN_XB_PATH_MAX];
+        char token[40];
+        const struct bn_devclass *cls;
+};
+
+struct bn_xb_dev {
+        struct bn_xenbus *xb;
+        const struct bn_devclass *cls;
+        uint64_t serial;
+        char type[32];
+        uint32_t fe_domid, devid;
+        char be_path[BN_XB_PATH_MAX];
+        char fe_path[BN_XB_PATH_MAX];
+        char token[32];
+        char name[BN_NAME_MAX]; /* log context: the endpoint name once known */
+        struct bn_endpoint *ep;
+        struct bn_gnt *gnt;
+        struct bn_evtchn *evtchn;
+        int fe_state;               /* last seen, -1 unknown */
+        enum xenbus_state be_state; /* last written */
+        bool probed, connected, failed, dead, online, fe_watched;
+        struct bn_xb_dev *next;
+};
+
+struct bn_xenbus {
+        struct bn_xenbus_config cfg;
+        char host[BN_NAME_COMPONENT_MAX];
+        struct xs_handle *xs;
+        char dom_path[128];
+        struct bn_xb_type types[BN_XB_TYPES_MAX];
+        unsigned ntypes;
+        struct bn_xb_dev *devs;
+        unsigned ndevs;
+        uint64_t serial;
+};
+
+const char *bn_xb_state_name(int st);
+char *bn_xb_xs_read(struct bn_xenbus *xb, const char *path);
+/* Strict unsigned decimal, <= max. */
+int bn_xb_parse_uint(const char *s, uint64_t max, uint64_t *out);
+void bn_xb_fatal_v(struct bn_xb_dev *dev, int err, const char *fmt, va_list ap);
+/* Read and validate frontend / frontend-id into dev->fe_path; fatal on
+ * error (returns -errno). */
+int bn_xb_check_frontend(struct bn_xb_dev *dev);
+/* Create and register the Spike endpoint of dev. */
+int bn_xb_make_endpoint(struct bn_xb_dev *dev);
+
+#endif
