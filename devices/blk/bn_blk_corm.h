@@ -43,6 +43,7 @@ struct bn_blk_io {
         struct bn_blk_io *next, *prev;
         uint32_t pending; /* sub-commands outstanding */
         int error;
+        int state;
 };
 
 #define BN_BLK_IO_IOV_MAX 1024
