@@ -1,0 +1,42 @@
+/* bn_ctl.h: bananad's controller: the control socket, the store of desired
+ * state and the reconciler that makes this host match it. bananad's main
+ * calls bn_controller_start() between bn_daemon_init() and bn_daemon_run(),
+ * and bn_controller_stop() after bn_daemon_run() returns.
+ *
+ * Control protocol (docs/cli.md): newline-delimited JSON over a Unix stream
+ * socket. A request is one line {"op": "...", ...arguments}; each gets one
+ * reply line {"ok": true, ...} or {"ok": false, "error": "...", "errors":
+ * [...]}. A line longer than BN_CTL_MSG_MAX or not a JSON object gets an
+ * error reply and the connection is closed; the daemon keeps serving.
+ */
+#ifndef BN_CTL_H
+#define BN_CTL_H
+
+#include <stdbool.h>
+
+#define BN_CTL_MSG_MAX          (4u << 20) /* one request or reply line */
+#define BN_CTL_DEFAULT_SOCKET   "/run/banana/control.sock"
+#define BN_CTL_DEFAULT_STATEDIR "/var/lib/banana"
+
+struct bn_daemon;
+
+struct bn_ctl_opts {
+        /* Group admitted to the control socket besides root (mode 0660,
+         * chowned to it); NULL: root only (mode 0600). */
+        const char *control_group;
+        /* Tell systemd we are ready (sd_notify READY=1) once serving. */
+        bool notify;
+};
+
+/* Open the store in d->state_dir, reconcile this host (d->host) with the
+ * desired state it holds (restart recovery: Corms and wires come back,
+ * Spikes are re-wired as their guests' devices reappear), then listen on
+ * d->control. Runs on the main thread, before bn_daemon_run(). 0 or -errno
+ * (logged with the reason). */
+int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts);
+/* Close the socket and clients, tear down the wires and Corms this
+ * controller made (the desired state stays in the store), free. Safe when
+ * start failed or was not called. */
+void bn_controller_stop(struct bn_daemon *d);
+
+#endif

@@ -1,0 +1,107 @@
+/* ctl_int.h: the controller's internal state and the functions its files
+ * share (ctl_model.c: desired state <-> JSON and store, diff; ctl_run.c: the
+ * reconciler; ctl_server.c: socket and clients; ctl_ops.c: operations).
+ */
+#ifndef BN_CTL_INT_H
+#define BN_CTL_INT_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "bn_ctl.h"
+#include "bn_store.h"
+#include "bn_topo.h"
+
+struct bn_daemon;
+struct bn_endpoint;
+struct bn_wire_port;
+struct ctl_client;
+
+/* A Corm this controller created. */
+struct rt_corm {
+        char *name;
+        char *cls;
+        struct bn_kvlist params;
+        struct bn_endpoint *ep; /* NULL when opening failed */
+        char error[256];
+};
+
+/* A wire with at least one end on this host. */
+struct rt_wire {
+        char *name;
+        char *type;
+        char *end[2];
+        struct bn_kvlist opts;
+        bool local[2];                /* end j is located on this host */
+        struct bn_wire_port *port[2]; /* open ends (NULL: not open) */
+        struct bn_endpoint *ep[2];    /* endpoints holding port[j] */
+        char error[256];              /* last failure, "" when fine */
+};
+
+struct bn_ctl {
+        struct bn_daemon *d;
+        struct bn_store *store;
+        struct bn_ctl_opts opts;
+        int listen_fd;
+        struct ctl_client *clients;
+        time_t started;
+        struct rt_corm *corms;
+        size_t n_corms;
+        struct rt_wire *wires;
+        size_t n_wires;
+        bool reconciling;
+};
+
+/* ---- ctl_model.c ---- */
+/* Store keys. */
+#define CTL_K_EP     "endpoints/"
+#define CTL_K_WIRE   "wires/"
+#define CTL_K_HOST   "hosts/"
+#define CTL_K_POLICY "policy"
+
+/* Load the desired state from the store into a topology (never NULL on 0). */
+int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen);
+/* JSON values stored for items. */
+json_object *ctl_ep_json(const struct bn_topo_ep *e);
+json_object *ctl_wire_json(const struct bn_topo_wire *w);
+json_object *ctl_host_json(const struct bn_topo_host *h);
+json_object *ctl_policy_json(const struct bn_topo_policy *p);
+/* Compare have (stored) with want (a file): append change records
+ * {"change": "create"|"remove"|"swap"|"update", "kind": "endpoint"|"wire"|
+ * "host"|"policy", "name", "detail"} to changes, and, when ops is not NULL,
+ * the store operations that turn have into want (strings in *keep, freed
+ * by the caller with ctl_ops_free). Returns the number of changes or -errno. */
+struct ctl_opbuf {
+        struct bn_store_op *ops;
+        size_t n;
+        char **keep;
+        size_t nkeep;
+};
+int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, json_object *changes,
+             struct ctl_opbuf *ops);
+void ctl_ops_free(struct ctl_opbuf *ops);
+int ctl_opbuf_put(struct ctl_opbuf *b, const char *prefix, const char *name, json_object *val);
+int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name);
+
+/* ---- ctl_run.c: the reconciler ---- */
+/* Make this host match the desired state in the store: creates, removes,
+ * swaps only what differs. Failures are kept per item (rt->error). */
+int ctl_reconcile(struct bn_ctl *c);
+/* Close every wire end and Corm this controller made. */
+void ctl_teardown(struct bn_ctl *c);
+/* Registry watch: a Spike came or went. */
+void ctl_ep_watch(void *arg, struct bn_endpoint *ep, bool added);
+struct rt_wire *ctl_rt_wire(struct bn_ctl *c, const char *name);
+/* State of a wire for display: "up", "waiting: ...", "error: ...", "remote". */
+void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len);
+/* Counters of a wire's local ends, summed (adds fields to obj). */
+void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj);
+
+/* ---- ctl_ops.c ---- */
+/* Handle one request; returns the reply object (never NULL unless ENOMEM). */
+json_object *ctl_handle(struct bn_ctl *c, json_object *req);
+json_object *ctl_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,474 @@
+/* ctl_model.c: the desired state as the controller stores it (one JSON
+ * value per host, endpoint, wire and the policy), loading it back into a
+ * struct bn_topo, and the diff between two topologies that apply and diff
+ * are built on.
+ */
+#include "ctl_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_object *kv_json(const struct bn_kvlist *l)
+{
+        json_object *o = json_object_new_object();
+
+        for (size_t i = 0; o && i < l->n; i++)
+                json_object_object_add(o, l->v[i].key, json_object_new_string(l->v[i].value));
+        return o;
+}
+
+static int kv_from_json(json_object *o, struct bn_kvlist *l)
+{
+        if (!o || !json_object_is_type(o, json_type_object))
+                return 0;
+        json_object_object_foreach(o, k, v)
+        {
+                if (bn_kvlist_add(l, k, json_object_get_string(v)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+        if (v)
+                json_object_object_add(o, k, json_object_new_string(v));
+}
+
+json_object *ctl_ep_json(const struct bn_topo_ep *e)
+{
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        add_str(o, "kind", e->kind == BN_TOPO_SPIKE ? "spike" : "corm");
+        add_str(o, "class", e->cls);
+        add_str(o, "location", e->location);
+        json_object_object_add(o, "params", kv_json(&e->params));
+        return o;
+}
+
+json_object *ctl_wire_json(const struct bn_topo_wire *w)
+{
+        json_object *o = json_object_new_object(), *ends = json_object_new_array();
+
+        if (!o || !ends) {
+                json_object_put(o);
+                json_object_put(ends);
+                return NULL;
+        }
+        json_object_array_add(ends, json_object_new_string(w->end[0]));
+        json_object_array_add(ends, json_object_new_string(w->end[1]));
+        json_object_object_add(o, "ends", ends);
+        add_str(o, "type", w->type);
+        json_object_object_add(o, "auto", json_object_new_boolean(w->type_auto));
+        json_object_object_add(o, "options", kv_json(&w->opts));
+        return o;
+}
+
+json_object *ctl_host_json(const struct bn_topo_host *h)
+{
+        json_object *o = json_object_new_object();
+
+        if (o) {
+                add_str(o, "site", h->site);
+                add_str(o, "domain", h->domain);
+        }
+        return o;
+}
+
+json_object *ctl_policy_json(const struct bn_topo_policy *p)
+{
+        json_object *o = json_object_new_object();
+
+        if (o) {
+                add_str(o, "same-host", p->same_host);
+                add_str(o, "same-site", p->same_site);
+                add_str(o, "same-domain", p->same_domain);
+                add_str(o, "other-domain", p->other_domain);
+        }
+        return o;
+}
+
+static char *jstr(json_object *o, const char *k)
+{
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return strdup(json_object_get_string(v));
+}
+
+struct load_ctx {
+        struct bn_topo *t;
+        size_t plen;
+        int r;
+        char *err;
+        size_t errlen;
+};
+
+static json_object *parse_val(struct load_ctx *lc, const char *key, const char *value)
+{
+        json_object *o = json_tokener_parse(value);
+
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                snprintf(lc->err, lc->errlen, "store: value of '%s' is not a JSON object", key);
+                json_object_put(o);
+                lc->r = -EBADMSG;
+                return NULL;
+        }
+        return o;
+}
+
+static int load_host(void *arg, const char *key, const char *value)
+{
+        struct load_ctx *lc = arg;
+        struct bn_topo *t = lc->t;
+        json_object *o = parse_val(lc, key, value);
+        struct bn_topo_host *nh;
+
+        if (!o)
+                return lc->r;
+        nh = realloc(t->hosts, (t->n_hosts + 1) * sizeof(*nh));
+        if (!nh) {
+                json_object_put(o);
+                return lc->r = -ENOMEM;
+        }
+        t->hosts = nh;
+        nh = &t->hosts[t->n_hosts++];
+        memset(nh, 0, sizeof(*nh));
+        nh->name = strdup(key + lc->plen);
+        nh->site = jstr(o, "site");
+        nh->domain = jstr(o, "domain");
+        json_object_put(o);
+        return nh->name ? 0 : (lc->r = -ENOMEM);
+}
+
+static int load_ep(void *arg, const char *key, const char *value)
+{
+        struct load_ctx *lc = arg;
+        struct bn_topo *t = lc->t;
+        json_object *o = parse_val(lc, key, value), *params;
+        struct bn_topo_ep *e;
+        char *kind;
+
+        if (!o)
+                return lc->r;
+        e = realloc(t->eps, (t->n_eps + 1) * sizeof(*e));
+        if (!e) {
+                json_object_put(o);
+                return lc->r = -ENOMEM;
+        }
+        t->eps = e;
+        e = &t->eps[t->n_eps++];
+        memset(e, 0, sizeof(*e));
+        e->name = strdup(key + lc->plen);
+        e->home = e->name ? bn_topo_home(e->name) : NULL;
+        kind = jstr(o, "kind");
+        e->kind = kind && strcmp(kind, "corm") == 0 ? BN_TOPO_CORM : BN_TOPO_SPIKE;
+        free(kind);
+        e->cls = jstr(o, "class");
+        e->location = jstr(o, "location");
+        if (!e->location && e->home)
+                e->location = strdup(e->home);
+        if (e->kind == BN_TOPO_SPIKE && e->name)
+                bn_topo_split_spike(e->name, &e->vm, &e->dev);
+        json_object_object_get_ex(o, "params", &params);
+        if (kv_from_json(params, &e->params) || !e->name || !e->home || !e->location)
+                lc->r = -ENOMEM;
+        json_object_put(o);
+        return lc->r;
+}
+
+static int load_wire(void *arg, const char *key, const char *value)
+{
+        struct load_ctx *lc = arg;
+        struct bn_topo *t = lc->t;
+        json_object *o = parse_val(lc, key, value), *ends, *opts, *au;
+        struct bn_topo_wire *w;
+
+        if (!o)
+                return lc->r;
+        w = realloc(t->wires, (t->n_wires + 1) * sizeof(*w));
+        if (!w) {
+                json_object_put(o);
+                return lc->r = -ENOMEM;
+        }
+        t->wires = w;
+        w = &t->wires[t->n_wires++];
+        memset(w, 0, sizeof(*w));
+        w->name = strdup(key + lc->plen);
+        if (json_object_object_get_ex(o, "ends", &ends) &&
+            json_object_is_type(ends, json_type_array) && json_object_array_length(ends) == 2) {
+                w->end[0] = strdup(json_object_get_string(json_object_array_get_idx(ends, 0)));
+                w->end[1] = strdup(json_object_get_string(json_object_array_get_idx(ends, 1)));
+        }
+        w->type = jstr(o, "type");
+        if (json_object_object_get_ex(o, "auto", &au))
+                w->type_auto = json_object_get_boolean(au);
+        json_object_object_get_ex(o, "options", &opts);
+        if (kv_from_json(opts, &w->opts))
+                lc->r = -ENOMEM;
+        if (!lc->r && (!w->name || !w->end[0] || !w->end[1] || !w->type)) {
+                snprintf(lc->err, lc->errlen, "store: wire '%s' is incomplete", key + lc->plen);
+                lc->r = -EBADMSG;
+        }
+        json_object_put(o);
+        return lc->r;
+}
+
+int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen)
+{
+        struct load_ctx lc = {.err = err, .errlen = errlen};
+        char *pol = NULL;
+        int r;
+
+        *out = NULL;
+        lc.t = calloc(1, sizeof(*lc.t));
+        if (!lc.t || !(lc.t->file = strdup("store")))
+                goto nomem;
+        lc.plen = strlen(CTL_K_HOST);
+        if ((r = bn_store_list(c->store, CTL_K_HOST, load_host, &lc)))
+                goto fail;
+        lc.plen = strlen(CTL_K_EP);
+        if ((r = bn_store_list(c->store, CTL_K_EP, load_ep, &lc)))
+                goto fail;
+        lc.plen = strlen(CTL_K_WIRE);
+        if ((r = bn_store_list(c->store, CTL_K_WIRE, load_wire, &lc)))
+                goto fail;
+        if (bn_store_get(c->store, CTL_K_POLICY, &pol) == 0) {
+                json_object *o = json_tokener_parse(pol);
+                if (o) {
+                        lc.t->policy.same_host = jstr(o, "same-host");
+                        lc.t->policy.same_site = jstr(o, "same-site");
+                        lc.t->policy.same_domain = jstr(o, "same-domain");
+                        lc.t->policy.other_domain = jstr(o, "other-domain");
+                }
+                json_object_put(o);
+                free(pol);
+        }
+        bn_topo_policy_defaults(&lc.t->policy);
+        *out = lc.t;
+        return 0;
+nomem:
+        r = -ENOMEM;
+        snprintf(err, errlen, "out of memory loading the desired state");
+fail:
+        bn_topo_free(lc.t);
+        return r;
+}
+
+/* ---- store operations ---- */
+
+static int keep(struct ctl_opbuf *b, char *s)
+{
+        char **nk;
+
+        if (!s)
+                return -ENOMEM;
+        nk = realloc(b->keep, (b->nkeep + 1) * sizeof(*nk));
+        if (!nk) {
+                free(s);
+                return -ENOMEM;
+        }
+        b->keep = nk;
+        b->keep[b->nkeep++] = s;
+        return 0;
+}
+
+static int add_op(struct ctl_opbuf *b, enum bn_store_op_kind k, char *key, char *val)
+{
+        struct bn_store_op *no;
+
+        if (keep(b, key) || (val && keep(b, val)))
+                return -ENOMEM;
+        no = realloc(b->ops, (b->n + 1) * sizeof(*no));
+        if (!no)
+                return -ENOMEM;
+        b->ops = no;
+        no[b->n].kind = k;
+        no[b->n].key = key;
+        no[b->n].value = val;
+        b->n++;
+        return 0;
+}
+
+int ctl_opbuf_put(struct ctl_opbuf *b, const char *prefix, const char *name, json_object *val)
+{
+        char *key = NULL, *text;
+
+        if (!val)
+                return -ENOMEM;
+        if (asprintf(&key, "%s%s", prefix, name) < 0)
+                key = NULL;
+        text = strdup(json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
+        json_object_put(val);
+        if (!key || !text) {
+                free(key);
+                free(text);
+                return -ENOMEM;
+        }
+        return add_op(b, BN_STORE_PUT, key, text);
+}
+
+int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name)
+{
+        char *key = NULL;
+
+        if (asprintf(&key, "%s%s", prefix, name) < 0)
+                return -ENOMEM;
+        return add_op(b, BN_STORE_DEL, key, NULL);
+}
+
+void ctl_ops_free(struct ctl_opbuf *b)
+{
+        for (size_t i = 0; i < b->nkeep; i++)
+                free(b->keep[i]);
+        free(b->keep);
+        free(b->ops);
+        memset(b, 0, sizeof(*b));
+}
+
+/* ---- diff ---- */
+
+static int change(json_object *changes, const char *what, const char *kind, const char *name,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int change(json_object *changes, const char *what, const char *kind, const char *name,
+                  const char *fmt, ...)
+{
+        json_object *o = json_object_new_object();
+        char *detail = NULL;
+        va_list ap;
+
+        if (!o)
+                return -ENOMEM;
+        va_start(ap, fmt);
+        if (vasprintf(&detail, fmt, ap) < 0)
+                detail = NULL;
+        va_end(ap);
+        add_str(o, "change", what);
+        add_str(o, "kind", kind);
+        add_str(o, "name", name);
+        add_str(o, "detail", detail ? detail : "");
+        free(detail);
+        json_object_array_add(changes, o);
+        return 0;
+}
+
+static int streq(const char *a, const char *b)
+{
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static const char *nz(const char *s)
+{
+        return s ? s : "-";
+}
+
+int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, json_object *changes,
+             struct ctl_opbuf *ops)
+{
+        int n = 0, r = 0;
+
+#define PUT(prefix, name, json)                                                                    \
+        do {                                                                                       \
+                if (ops && (r = ctl_opbuf_put(ops, prefix, name, json)))                           \
+                        return r;                                                                  \
+        } while (0)
+#define DEL(prefix, name)                                                                          \
+        do {                                                                                       \
+                if (ops && (r = ctl_opbuf_del(ops, prefix, name)))                                 \
+                        return r;                                                                  \
+        } while (0)
+
+        /* policy */
+        if (!streq(have->policy.same_host, want->policy.same_host) ||
+            !streq(have->policy.same_site, want->policy.same_site) ||
+            !streq(have->policy.same_domain, want->policy.same_domain) ||
+            !streq(have->policy.other_domain, want->policy.other_domain)) {
+                change(changes, "update", "policy", "policy",
+                       "same-host %s, same-site %s, "
+                       "same-domain %s, other-domain %s",
+                       want->policy.same_host, want->policy.same_site, want->policy.same_domain,
+                       want->policy.other_domain);
+                PUT(CTL_K_POLICY, "", ctl_policy_json(&want->policy));
+                n++;
+        }
+        /* hosts */
+        for (size_t i = 0; i < want->n_hosts; i++) {
+                const struct bn_topo_host *w = &want->hosts[i];
+                const struct bn_topo_host *h = bn_topo_host_find(have, w->name);
+                if (h && streq(h->site, w->site) && streq(h->domain, w->domain))
+                        continue;
+                change(changes, h ? "update" : "create", "host", w->name, "site %s, domain %s",
+                       nz(w->site), nz(w->domain));
+                PUT(CTL_K_HOST, w->name, ctl_host_json(w));
+                n++;
+        }
+        for (size_t i = 0; i < have->n_hosts; i++) {
+                if (bn_topo_host_find(want, have->hosts[i].name))
+                        continue;
+                change(changes, "remove", "host", have->hosts[i].name, "%s", "");
+                DEL(CTL_K_HOST, have->hosts[i].name);
+                n++;
+        }
+        /* endpoints */
+        for (size_t i = 0; i < want->n_eps; i++) {
+                const struct bn_topo_ep *w = &want->eps[i];
+                const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
+                if (h && h->kind == w->kind && streq(h->cls, w->cls) &&
+                    streq(h->location, w->location) && bn_kvlist_equal(&h->params, &w->params))
+                        continue;
+                change(changes, h ? "update" : "create", "endpoint", w->name, "%s %s on %s",
+                       w->kind == BN_TOPO_SPIKE ? "spike" : "corm", nz(w->cls), nz(w->location));
+                PUT(CTL_K_EP, w->name, ctl_ep_json(w));
+                n++;
+        }
+        for (size_t i = 0; i < have->n_eps; i++) {
+                if (bn_topo_ep_find(want, have->eps[i].name))
+                        continue;
+                change(changes, "remove", "endpoint", have->eps[i].name, "%s %s",
+                       have->eps[i].kind == BN_TOPO_SPIKE ? "spike" : "corm", nz(have->eps[i].cls));
+                DEL(CTL_K_EP, have->eps[i].name);
+                n++;
+        }
+        /* wires */
+        for (size_t i = 0; i < want->n_wires; i++) {
+                const struct bn_topo_wire *w = &want->wires[i];
+                const struct bn_topo_wire *h = bn_topo_wire_find(have, w->name);
+                const char *what = "create";
+                if (h) {
+                        int same_ends = streq(h->end[0], w->end[0]) && streq(h->end[1], w->end[1]);
+                        int same_opts = bn_kvlist_equal(&h->opts, &w->opts);
+                        if (same_ends && same_opts && streq(h->type, w->type)) {
+                                if (h->type_auto != w->type_auto)
+                                        PUT(CTL_K_WIRE, w->name, ctl_wire_json(w));
+                                continue;
+                        }
+                        what = same_ends && same_opts ? "swap" : "update";
+                }
+                if (h && strcmp(what, "swap") == 0)
+                        change(changes, what, "wire", w->name, "%s -> %s", h->type, w->type);
+                else
+                        change(changes, what, "wire", w->name, "%s: %s -- %s", w->type, w->end[0],
+                               w->end[1]);
+                PUT(CTL_K_WIRE, w->name, ctl_wire_json(w));
+                n++;
+        }
+        for (size_t i = 0; i < have->n_wires; i++) {
+                const struct bn_topo_wire *h = &have->wires[i];
+                if (bn_topo_wire_find(want, h->name))
+                        continue;
+                change(changes, "remove", "wire", h->name, "%s: %s -- %s", h->type, h->end[0],
+                       h->end[1]);
+                DEL(CTL_K_WIRE, h->name);
+                n++;
+        }
+#undef PUT
+#undef DEL
+        return n;
+}

@@ -1,0 +1,738 @@
+/* ctl_ops.c: the operations of the control protocol (docs/cli.md): status,
+ * endpoints, wires, connect, disconnect, swap, apply, diff (migrate is
+ * reserved). Each takes the request object and returns one reply object;
+ * failures say which endpoint or wire and what is wrong.
+ */
+#include "ctl_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bn_daemon.h"
+#include "bn_hv.h"
+#include "bn_log.h"
+
+#define CTX "control"
+
+json_object *ctl_reply_error(const char *fmt, ...)
+{
+        json_object *o = json_object_new_object();
+        char *msg = NULL;
+        va_list ap;
+
+        if (!o)
+                return NULL;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        json_object_object_add(o, "ok", json_object_new_boolean(0));
+        json_object_object_add(o, "error", json_object_new_string(msg ? msg : "out of memory"));
+        free(msg);
+        return o;
+}
+
+static json_object *reply_ok(void)
+{
+        json_object *o = json_object_new_object();
+
+        if (o)
+                json_object_object_add(o, "ok", json_object_new_boolean(1));
+        return o;
+}
+
+static const char *arg_str(json_object *req, const char *key)
+{
+        json_object *v;
+
+        if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+/* "shm, vxlan" */
+static void wire_types(struct bn_ctl *c, char *buf, size_t len)
+{
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (unsigned i = 0; i < c->d->wires.n && o < len; i++)
+                o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+                                      c->d->wires.cls[i]->name);
+        if (!c->d->wires.n)
+                snprintf(buf, len, "none");
+}
+
+static void dev_classes(struct bn_ctl *c, char *buf, size_t len)
+{
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (unsigned i = 0; i < c->d->classes.n && o < len; i++)
+                o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+                                      c->d->classes.cls[i]->name);
+        if (!c->d->classes.n)
+                snprintf(buf, len, "none");
+}
+
+static int type_available(struct bn_ctl *c, const char *type)
+{
+        void *ctx;
+
+        return bn_wire_registry_find(&c->d->wires, type, &ctx) != NULL;
+}
+
+static int commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen)
+{
+        int r = bn_store_commit(c->store, ops->ops, ops->n, NULL, err, errlen);
+
+        if (r && !err[0])
+                snprintf(err, errlen, "store: %s", strerror(-r));
+        return r;
+}
+
+/* ---- status ---- */
+
+static json_object *op_status(struct bn_ctl *c)
+{
+        json_object *o = reply_ok(), *cls = json_object_new_array(), *wt = json_object_new_array(),
+                    *st = json_object_new_object();
+
+        if (!o || !cls || !wt || !st) {
+                json_object_put(o);
+                json_object_put(cls);
+                json_object_put(wt);
+                json_object_put(st);
+                return NULL;
+        }
+        for (unsigned i = 0; i < c->d->classes.n; i++)
+                json_object_array_add(cls, json_object_new_string(c->d->classes.cls[i]->name));
+        for (unsigned i = 0; i < c->d->wires.n; i++)
+                json_object_array_add(wt, json_object_new_string(c->d->wires.cls[i]->name));
+        json_object_object_add(st, "backend", json_object_new_string(c->store->ops->name));
+        json_object_object_add(st, "revision",
+                               json_object_new_int64((int64_t)bn_store_revision(c->store)));
+        json_object_object_add(o, "host", json_object_new_string(c->d->host));
+        json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
+        json_object_object_add(o, "hypervisor",
+                               json_object_new_string(c->d->hv ? bn_hv_name(c->d->hv) : "none"));
+        json_object_object_add(o, "uptime",
+                               json_object_new_int64((int64_t)(time(NULL) - c->started)));
+        json_object_object_add(o, "store", st);
+        json_object_object_add(o, "endpoints", json_object_new_int((int)c->d->eps.count));
+        json_object_object_add(o, "wires", json_object_new_int((int)c->n_wires));
+        json_object_object_add(o, "classes", cls);
+        json_object_object_add(o, "wire_types", wt);
+        return o;
+}
+
+/* ---- endpoints ---- */
+
+static json_object *ep_entry(struct bn_ctl *c, const char *name, const struct bn_topo_ep *de,
+                             struct bn_endpoint *ep, const struct bn_topo *t)
+{
+        json_object *o = json_object_new_object(), *wires = json_object_new_array();
+        char msg[256] = "";
+
+        if (!o || !wires) {
+                json_object_put(o);
+                json_object_put(wires);
+                return NULL;
+        }
+        json_object_object_add(o, "name", json_object_new_string(name));
+        if (ep) {
+                enum bn_ep_state s = bn_endpoint_get_state(ep, msg, sizeof(msg));
+                json_object_object_add(o, "kind",
+                                       json_object_new_string(bn_ep_kind_name(ep->kind)));
+                json_object_object_add(o, "class",
+                                       json_object_new_string(ep->cls ? ep->cls->name : "-"));
+                json_object_object_add(o, "location", json_object_new_string(c->d->host));
+                json_object_object_add(o, "state", json_object_new_string(bn_ep_state_name(s)));
+                json_object_object_add(o, "msgs_in",
+                                       json_object_new_int64((int64_t)ep->counters.msgs_in));
+                json_object_object_add(o, "bytes_in",
+                                       json_object_new_int64((int64_t)ep->counters.bytes_in));
+                json_object_object_add(o, "msgs_out",
+                                       json_object_new_int64((int64_t)ep->counters.msgs_out));
+                json_object_object_add(o, "bytes_out",
+                                       json_object_new_int64((int64_t)ep->counters.bytes_out));
+                json_object_object_add(o, "drops",
+                                       json_object_new_int64((int64_t)ep->counters.drops));
+                json_object_object_add(o, "errors",
+                                       json_object_new_int64((int64_t)ep->counters.errors));
+        } else {
+                const char *state = "absent";
+                if (de && strcmp(de->location, c->d->host) != 0) {
+                        state = "remote";
+                } else if (de && de->kind == BN_TOPO_CORM) {
+                        for (size_t i = 0; i < c->n_corms; i++)
+                                if (strcmp(c->corms[i].name, name) == 0 && c->corms[i].error[0])
+                                        snprintf(msg, sizeof(msg), "%s", c->corms[i].error);
+                        state = "error";
+                } else if (de) {
+                        snprintf(msg, sizeof(msg), "waiting for the guest's device");
+                }
+                json_object_object_add(
+                    o, "kind",
+                    json_object_new_string(de->kind == BN_TOPO_SPIKE ? "spike" : "corm"));
+                json_object_object_add(o, "class", json_object_new_string(de->cls ? de->cls : "-"));
+                json_object_object_add(o, "location", json_object_new_string(de->location));
+                json_object_object_add(o, "state", json_object_new_string(state));
+        }
+        json_object_object_add(o, "declared", json_object_new_boolean(de != NULL));
+        if (msg[0])
+                json_object_object_add(o, "error", json_object_new_string(msg));
+        for (size_t i = 0; t && i < t->n_wires; i++)
+                if (strcmp(t->wires[i].end[0], name) == 0 || strcmp(t->wires[i].end[1], name) == 0)
+                        json_object_array_add(wires, json_object_new_string(t->wires[i].name));
+        json_object_object_add(o, "wires", wires);
+        return o;
+}
+
+struct ep_list {
+        struct bn_ctl *c;
+        const struct bn_topo *t;
+        json_object *arr;
+        const char *only;
+};
+
+static int ep_list_running(struct bn_endpoint *ep, void *arg)
+{
+        struct ep_list *l = arg;
+
+        if (bn_topo_ep_find(l->t, ep->name))
+                return 0; /* listed with the declared ones */
+        if (l->only && strcmp(l->only, ep->name) != 0)
+                return 0;
+        json_object_array_add(l->arr, ep_entry(l->c, ep->name, NULL, ep, l->t));
+        return 0;
+}
+
+static json_object *op_endpoints(struct bn_ctl *c, json_object *req)
+{
+        struct ep_list l = {.c = c, .only = arg_str(req, "name")};
+        struct bn_topo *t = NULL;
+        json_object *o;
+        char err[256] = "";
+
+        if (ctl_desired_load(c, &t, err, sizeof(err)))
+                return ctl_reply_error("%s", err);
+        l.t = t;
+        l.arr = json_object_new_array();
+        for (size_t i = 0; l.arr && i < t->n_eps; i++) {
+                const struct bn_topo_ep *e = &t->eps[i];
+                if (l.only && strcmp(l.only, e->name) != 0)
+                        continue;
+                json_object_array_add(
+                    l.arr, ep_entry(c, e->name, e, bn_ep_registry_find(&c->d->eps, e->name), t));
+        }
+        bn_ep_registry_foreach(&c->d->eps, ep_list_running, &l);
+        bn_topo_free(t);
+        if (l.only && json_object_array_length(l.arr) == 0) {
+                json_object_put(l.arr);
+                return ctl_reply_error("no endpoint named '%s'", l.only);
+        }
+        o = reply_ok();
+        json_object_object_add(o, "endpoints", l.arr);
+        return o;
+}
+
+/* ---- wires ---- */
+
+static json_object *op_wires(struct bn_ctl *c, json_object *req)
+{
+        const char *only = arg_str(req, "name");
+        struct bn_topo *t = NULL;
+        json_object *arr, *o;
+        char err[256] = "";
+
+        if (ctl_desired_load(c, &t, err, sizeof(err)))
+                return ctl_reply_error("%s", err);
+        arr = json_object_new_array();
+        for (size_t i = 0; arr && i < t->n_wires; i++) {
+                const struct bn_topo_wire *w = &t->wires[i];
+                struct rt_wire *rw = ctl_rt_wire(c, w->name);
+                json_object *e = json_object_new_object(), *ends = json_object_new_array(),
+                            *opts = json_object_new_object();
+                char state[400];
+                if (only && strcmp(only, w->name) != 0) {
+                        json_object_put(e);
+                        json_object_put(ends);
+                        json_object_put(opts);
+                        continue;
+                }
+                json_object_array_add(ends, json_object_new_string(w->end[0]));
+                json_object_array_add(ends, json_object_new_string(w->end[1]));
+                for (size_t k = 0; k < w->opts.n; k++)
+                        json_object_object_add(opts, w->opts.v[k].key,
+                                               json_object_new_string(w->opts.v[k].value));
+                json_object_object_add(e, "name", json_object_new_string(w->name));
+                json_object_object_add(e, "type", json_object_new_string(w->type));
+                json_object_object_add(e, "policy", json_object_new_boolean(w->type_auto));
+                json_object_object_add(e, "ends", ends);
+                json_object_object_add(e, "options", opts);
+                if (rw) {
+                        ctl_wire_state(c, rw, state, sizeof(state));
+                        ctl_wire_counters(c, rw, e);
+                } else {
+                        snprintf(state, sizeof(state), "remote");
+                }
+                json_object_object_add(e, "state", json_object_new_string(state));
+                json_object_array_add(arr, e);
+        }
+        bn_topo_free(t);
+        if (only && json_object_array_length(arr) == 0) {
+                json_object_put(arr);
+                return ctl_reply_error("no wire named '%s'", only);
+        }
+        o = reply_ok();
+        json_object_object_add(o, "wires", arr);
+        return o;
+}
+
+/* ---- connect / disconnect / swap ---- */
+
+/* The endpoint as a desired-state record: declared, or running here. */
+static int resolve_end(struct bn_ctl *c, const struct bn_topo *t, const char *name,
+                       struct bn_topo_ep *tmp, const struct bn_topo_ep **out, char *err,
+                       size_t errlen)
+{
+        const char *why = bn_topo_check_ep_name(name);
+        struct bn_endpoint *ep;
+
+        *out = NULL;
+        if (why) {
+                snprintf(err, errlen, "bad endpoint name '%s': %s", name, why);
+                return -EINVAL;
+        }
+        if ((*out = bn_topo_ep_find(t, name)))
+                return 0;
+        ep = bn_ep_registry_find(&c->d->eps, name);
+        if (!ep) {
+                snprintf(err, errlen,
+                         "endpoint '%s' does not exist: not in the store and not running on %s",
+                         name, c->d->host);
+                return -ENOENT;
+        }
+        memset(tmp, 0, sizeof(*tmp));
+        tmp->name = (char *)name;
+        tmp->home = tmp->location = c->d->host;
+        tmp->kind = ep->kind == BN_EP_SPIKE ? BN_TOPO_SPIKE : BN_TOPO_CORM;
+        tmp->cls = (char *)(ep->cls ? ep->cls->name : "");
+        *out = tmp;
+        return 1; /* to be added to the store */
+}
+
+static const char *wire_at(const struct bn_topo *t, const char *ep)
+{
+        for (size_t i = 0; i < t->n_wires; i++)
+                if (strcmp(t->wires[i].end[0], ep) == 0 || strcmp(t->wires[i].end[1], ep) == 0)
+                        return t->wires[i].name;
+        return NULL;
+}
+
+/* After a change: the wire's local ends must have opened (or be waiting for
+ * a Spike). Returns 0, or -EIO with the reason in err. */
+static int wire_outcome(struct bn_ctl *c, const char *name, char *err, size_t errlen)
+{
+        struct rt_wire *w = ctl_rt_wire(c, name);
+
+        if (!w || !w->error[0] || strncmp(w->error, "waiting", 7) == 0)
+                return 0;
+        snprintf(err, errlen, "%s", w->error);
+        return -EIO;
+}
+
+static json_object *op_connect(struct bn_ctl *c, json_object *req)
+{
+        const char *a = arg_str(req, "a"), *b = arg_str(req, "b"), *type = arg_str(req, "type");
+        const char *name = arg_str(req, "name"), *why;
+        const struct bn_topo_ep *ea, *eb;
+        struct bn_topo_ep ta, tb;
+        struct bn_topo_wire w = {0};
+        struct ctl_opbuf ops = {0};
+        struct bn_topo *t = NULL;
+        json_object *opts = NULL, *o = NULL;
+        char err[512] = "", *defname = NULL;
+        int ra, rb;
+
+        if (!a || !b)
+                return ctl_reply_error("connect needs two endpoints (a and b)");
+        if (ctl_desired_load(c, &t, err, sizeof(err)))
+                return ctl_reply_error("%s", err);
+        if ((ra = resolve_end(c, t, a, &ta, &ea, err, sizeof(err))) < 0 ||
+            (rb = resolve_end(c, t, b, &tb, &eb, err, sizeof(err))) < 0) {
+                o = ctl_reply_error("connect %s %s: %s", a, b, err);
+                goto out;
+        }
+        if (strcmp(a, b) == 0) {
+                o = ctl_reply_error("connect %s %s: an endpoint cannot be wired to itself", a, b);
+                goto out;
+        }
+        if (ea->cls && eb->cls && strcmp(ea->cls, eb->cls) != 0) {
+                o = ctl_reply_error("connect %s %s: %s is class %s but %s is class %s", a, b, a,
+                                    ea->cls, b, eb->cls);
+                goto out;
+        }
+        for (int j = 0; j < 2; j++) {
+                const struct bn_topo_ep *e = j ? eb : ea;
+                const char *at = wire_at(t, e->name);
+                if (e->kind == BN_TOPO_SPIKE && at) {
+                        o = ctl_reply_error("connect %s %s: spike %s is already an end of wire %s",
+                                            a, b, e->name, at);
+                        goto out;
+                }
+        }
+        if (!name) {
+                if (asprintf(&defname, "%s--%s", a, b) < 0) {
+                        defname = NULL;
+                        goto out;
+                }
+                name = defname;
+        }
+        if ((why = bn_topo_check_wire_name(name))) {
+                o = ctl_reply_error("bad wire name '%s': %s", name, why);
+                goto out;
+        }
+        if (bn_topo_wire_find(t, name)) {
+                o = ctl_reply_error("wire '%s' already exists", name);
+                goto out;
+        }
+        w.name = (char *)name;
+        w.end[0] = (char *)a;
+        w.end[1] = (char *)b;
+        if (type) {
+                if ((why = bn_topo_check_ident(type))) {
+                        o = ctl_reply_error("bad wire type '%s': %s", type, why);
+                        goto out;
+                }
+                w.type = (char *)type;
+        } else {
+                w.type = (char *)bn_topo_policy_pick(
+                    &t->policy, ea->location, bn_topo_host_find(t, ea->location), eb->location,
+                    bn_topo_host_find(t, eb->location));
+                w.type_auto = true;
+        }
+        if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&
+            !type_available(c, w.type)) {
+                char list[256];
+                wire_types(c, list, sizeof(list));
+                o = ctl_reply_error("connect %s %s: wire type '%s' is not available on %s "
+                                    "(available: %s)",
+                                    a, b, w.type, c->d->host, list);
+                goto out;
+        }
+        if (json_object_object_get_ex(req, "options", &opts) &&
+            json_object_is_type(opts, json_type_object)) {
+                json_object_object_foreach(opts, k, v)
+                {
+                        const char *val = json_object_get_string(v);
+                        if ((why = bn_topo_check_ident(k)) ||
+                            (why = bn_topo_check_wire_opt(k, val))) {
+                                o = ctl_reply_error("connect %s %s: option '%s': %s", a, b, k, why);
+                                goto out;
+                        }
+                        if (bn_kvlist_add(&w.opts, k, val))
+                                goto out;
+                }
+        }
+        if ((ra == 1 && ctl_opbuf_put(&ops, CTL_K_EP, a, ctl_ep_json(ea))) ||
+            (rb == 1 && ctl_opbuf_put(&ops, CTL_K_EP, b, ctl_ep_json(eb))) ||
+            ctl_opbuf_put(&ops, CTL_K_WIRE, name, ctl_wire_json(&w)))
+                goto out;
+        if (commit(c, &ops, err, sizeof(err))) {
+                o = ctl_reply_error("connect %s %s: %s", a, b, err);
+                goto out;
+        }
+        ctl_reconcile(c);
+        if (wire_outcome(c, name, err, sizeof(err))) {
+                /* refused by the wire or the endpoint: undo */
+                char e2[256] = "";
+                ctl_ops_free(&ops);
+                ctl_opbuf_del(&ops, CTL_K_WIRE, name);
+                if (ra == 1)
+                        ctl_opbuf_del(&ops, CTL_K_EP, a);
+                if (rb == 1)
+                        ctl_opbuf_del(&ops, CTL_K_EP, b);
+                commit(c, &ops, e2, sizeof(e2));
+                ctl_reconcile(c);
+                o = ctl_reply_error("connect %s %s: %s", a, b, err);
+                goto out;
+        }
+        bn_info(CTX, "connected %s and %s with wire %s (%s)", a, b, name, w.type);
+        o = reply_ok();
+        json_object_object_add(o, "wire", json_object_new_string(name));
+        json_object_object_add(o, "type", json_object_new_string(w.type));
+out:
+        bn_kvlist_free(&w.opts);
+        ctl_ops_free(&ops);
+        bn_topo_free(t);
+        free(defname);
+        return o;
+}
+
+static json_object *op_disconnect(struct bn_ctl *c, json_object *req)
+{
+        const char *name = arg_str(req, "wire");
+        struct ctl_opbuf ops = {0};
+        struct bn_topo *t = NULL;
+        json_object *o = NULL, *gone;
+        char err[512] = "";
+
+        if (!name)
+                return ctl_reply_error("disconnect needs a wire name");
+        if (ctl_desired_load(c, &t, err, sizeof(err)))
+                return ctl_reply_error("%s", err);
+        gone = json_object_new_array();
+        if (bn_topo_wire_find(t, name)) {
+                ctl_opbuf_del(&ops, CTL_K_WIRE, name);
+                json_object_array_add(gone, json_object_new_string(name));
+        } else {
+                /* an endpoint's name: every wire at it */
+                for (size_t i = 0; i < t->n_wires; i++)
+                        if (strcmp(t->wires[i].end[0], name) == 0 ||
+                            strcmp(t->wires[i].end[1], name) == 0) {
+                                ctl_opbuf_del(&ops, CTL_K_WIRE, t->wires[i].name);
+                                json_object_array_add(gone,
+                                                      json_object_new_string(t->wires[i].name));
+                        }
+        }
+        if (!ops.n) {
+                json_object_put(gone);
+                o = ctl_reply_error("no wire named '%s' (and no wire at an endpoint of that name)",
+                                    name);
+                goto out;
+        }
+        if (commit(c, &ops, err, sizeof(err))) {
+                json_object_put(gone);
+                o = ctl_reply_error("disconnect %s: %s", name, err);
+                goto out;
+        }
+        ctl_reconcile(c);
+        o = reply_ok();
+        json_object_object_add(o, "removed", gone);
+out:
+        ctl_ops_free(&ops);
+        bn_topo_free(t);
+        return o;
+}
+
+static json_object *op_swap(struct bn_ctl *c, json_object *req)
+{
+        const char *name = arg_str(req, "wire"), *type = arg_str(req, "type"), *why;
+        struct bn_topo_wire *w;
+        struct ctl_opbuf ops = {0};
+        struct bn_topo *t = NULL;
+        json_object *o = NULL;
+        char err[512] = "", *old = NULL;
+        bool old_auto;
+
+        if (!name || !type)
+                return ctl_reply_error("swap needs a wire name and a type");
+        if ((why = bn_topo_check_ident(type)))
+                return ctl_reply_error("bad wire type '%s': %s", type, why);
+        if (ctl_desired_load(c, &t, err, sizeof(err)))
+                return ctl_reply_error("%s", err);
+        w = (struct bn_topo_wire *)bn_topo_wire_find(t, name);
+        if (!w) {
+                o = ctl_reply_error("no wire named '%s'", name);
+                goto out;
+        }
+        if (ctl_rt_wire(c, name) && !type_available(c, type)) {
+                char list[256];
+                wire_types(c, list, sizeof(list));
+                o = ctl_reply_error("swap %s: wire type '%s' is not available on %s "
+                                    "(available: %s)",
+                                    name, type, c->d->host, list);
+                goto out;
+        }
+        old = w->type;
+        old_auto = w->type_auto;
+        w->type = (char *)type;
+        w->type_auto = false;
+        if (ctl_opbuf_put(&ops, CTL_K_WIRE, name, ctl_wire_json(w)) ||
+            commit(c, &ops, err, sizeof(err))) {
+                w->type = old;
+                o = ctl_reply_error("swap %s: %s", name, err[0] ? err : "out of memory");
+                goto out;
+        }
+        ctl_reconcile(c);
+        if (wire_outcome(c, name, err, sizeof(err))) {
+                char e2[256] = "";
+                ctl_ops_free(&ops);
+                w->type = old;
+                w->type_auto = old_auto;
+                ctl_opbuf_put(&ops, CTL_K_WIRE, name, ctl_wire_json(w));
+                commit(c, &ops, e2, sizeof(e2));
+                ctl_reconcile(c);
+                o = ctl_reply_error("swap %s to %s: %s (kept %s)", name, type, err, old);
+                goto out;
+        }
+        bn_info(CTX, "wire %s swapped from %s to %s", name, old, type);
+        o = reply_ok();
+        json_object_object_add(o, "wire", json_object_new_string(name));
+        json_object_object_add(o, "from", json_object_new_string(old));
+        json_object_object_add(o, "type", json_object_new_string(type));
+        w->type = old;
+out:
+        ctl_ops_free(&ops);
+        bn_topo_free(t);
+        return o;
+}
+
+/* ---- apply / diff ---- */
+
+/* What this host cannot run: file:line:column errors. */
+static void check_local(struct bn_ctl *c, const struct bn_topo *t, struct bn_topo_errs *errs)
+{
+        char list[256];
+
+        for (size_t i = 0; i < t->n_eps; i++) {
+                const struct bn_topo_ep *e = &t->eps[i];
+                const struct bn_devclass *cls;
+                if (strcmp(e->location, c->d->host) != 0)
+                        continue;
+                cls = bn_devclass_find(&c->d->classes, e->cls);
+                if (!cls) {
+                        dev_classes(c, list, sizeof(list));
+                        bn_topo_err(errs, t->file, e->cls_loc.line ? e->cls_loc : e->loc,
+                                    "endpoint '%s': device class '%s' is not available on %s "
+                                    "(available: %s)",
+                                    e->name, e->cls, c->d->host, list);
+                } else if (e->kind == BN_TOPO_CORM && !cls->corm_open) {
+                        bn_topo_err(errs, t->file, e->loc,
+                                    "endpoint '%s': device class '%s' has no corms", e->name,
+                                    e->cls);
+                }
+        }
+        for (size_t i = 0; i < t->n_wires; i++) {
+                const struct bn_topo_wire *w = &t->wires[i];
+                const struct bn_topo_ep *a = bn_topo_ep_find(t, w->end[0]);
+                const struct bn_topo_ep *b = bn_topo_ep_find(t, w->end[1]);
+                if (!a || !b ||
+                    (strcmp(a->location, c->d->host) != 0 && strcmp(b->location, c->d->host) != 0))
+                        continue;
+                if (!type_available(c, w->type)) {
+                        wire_types(c, list, sizeof(list));
+                        bn_topo_err(errs, t->file, w->type_loc,
+                                    "wire '%s': wire type '%s' is not available on %s "
+                                    "(available: %s)%s",
+                                    w->name, w->type, c->d->host, list,
+                                    w->type_auto ? " (chosen by the policy)" : "");
+                }
+        }
+}
+
+static json_object *errs_reply(struct bn_topo_errs *errs)
+{
+        json_object *o = ctl_reply_error("topology refused: %zu error%s, nothing changed", errs->n,
+                                         errs->n == 1 ? "" : "s");
+        json_object *arr = json_object_new_array();
+
+        for (size_t i = 0; arr && i < errs->n; i++)
+                json_object_array_add(arr, json_object_new_string(errs->msg[i]));
+        if (o)
+                json_object_object_add(o, "errors", arr);
+        else
+                json_object_put(arr);
+        return o;
+}
+
+static json_object *op_apply(struct bn_ctl *c, json_object *req, bool apply)
+{
+        const char *file = arg_str(req, "file"), *content = arg_str(req, "content");
+        struct bn_topo_errs errs = {0};
+        struct bn_topo *want = NULL, *have = NULL;
+        struct ctl_opbuf ops = {0};
+        json_object *o = NULL, *changes = NULL, *problems;
+        char err[512] = "";
+        int n;
+
+        if (!content)
+                return ctl_reply_error("%s needs the file's content", apply ? "apply" : "diff");
+        if (!file)
+                file = "<topology>";
+        if (bn_topo_parse(file, content, strlen(content), &want, &errs) == 0)
+                check_local(c, want, &errs);
+        if (errs.n) {
+                o = errs_reply(&errs);
+                goto out;
+        }
+        if (ctl_desired_load(c, &have, err, sizeof(err))) {
+                o = ctl_reply_error("%s", err);
+                goto out;
+        }
+        changes = json_object_new_array();
+        n = ctl_diff(have, want, changes, apply ? &ops : NULL);
+        if (n < 0 || !changes) {
+                o = ctl_reply_error("out of memory");
+                goto out;
+        }
+        if (apply && ops.n && commit(c, &ops, err, sizeof(err))) {
+                o = ctl_reply_error("apply %s: %s, nothing changed", file, err);
+                goto out;
+        }
+        o = reply_ok();
+        json_object_object_add(o, "changes", changes);
+        changes = NULL;
+        json_object_object_add(o, "revision",
+                               json_object_new_int64((int64_t)bn_store_revision(c->store)));
+        if (!apply)
+                goto out;
+        ctl_reconcile(c);
+        bn_info(CTX, "applied %s: %d change%s", file, n, n == 1 ? "" : "s");
+        problems = json_object_new_array();
+        for (size_t i = 0; i < c->n_corms; i++)
+                if (c->corms[i].error[0]) {
+                        snprintf(err, sizeof(err), "corm %s: %s", c->corms[i].name,
+                                 c->corms[i].error);
+                        json_object_array_add(problems, json_object_new_string(err));
+                }
+        for (size_t i = 0; i < c->n_wires; i++)
+                if (c->wires[i].error[0] && strncmp(c->wires[i].error, "waiting", 7) != 0) {
+                        snprintf(err, sizeof(err), "wire %s: %s", c->wires[i].name,
+                                 c->wires[i].error);
+                        json_object_array_add(problems, json_object_new_string(err));
+                }
+        json_object_object_add(o, "problems", problems);
+out:
+        json_object_put(changes);
+        ctl_ops_free(&ops);
+        bn_topo_free(want);
+        bn_topo_free(have);
+        bn_topo_errs_free(&errs);
+        return o;
+}
+
+json_object *ctl_handle(struct bn_ctl *c, json_object *req)
+{
+        const char *op = arg_str(req, "op");
+
+        if (!op)
+                return ctl_reply_error("request has no \"op\"");
+        if (strcmp(op, "status") == 0)
+                return op_status(c);
+        if (strcmp(op, "endpoints") == 0)
+                return op_endpoints(c, req);
+        if (strcmp(op, "wires") == 0)
+                return op_wires(c, req);
+        if (strcmp(op, "connect") == 0)
+                return op_connect(c, req);
+        if (strcmp(op, "disconnect") == 0)
+                return op_disconnect(c, req);
+        if (strcmp(op, "swap") == 0)
+                return op_swap(c, req);
+        if (strcmp(op, "apply") == 0)
+                return op_apply(c, req, true);
+        if (strcmp(op, "diff") == 0)
+                return op_apply(c, req, false);
+        if (strcmp(op, "migrate") == 0)
+                return ctl_reply_error("migrate: not implemented yet");
+        return ctl_reply_error("unknown op '%.64s' (known: status, endpoints, wires, connect, "
+                               "disconnect, swap, apply, diff, migrate)",
+                               op);
+}

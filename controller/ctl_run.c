@@ -1,0 +1,431 @@
+/* ctl_run.c: the reconciler. Makes this host's running Corms and wire ends
+ * match the desired state in the store, changing only what differs:
+ * creates what is missing, removes what is no longer wanted, swaps a wire's
+ * type in place (its endpoints stay). Spikes are made by the xenbus
+ * back-end when a guest's device appears; the registry watch re-wires them
+ * when they come (and lets go of them when they leave).
+ */
+#include "ctl_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bn_daemon.h"
+#include "bn_log.h"
+#include "bn_loop.h"
+
+#define CTX "controller"
+
+static int params_from_kv(struct bn_params *p, const struct bn_kvlist *l)
+{
+        int r;
+
+        bn_params_init(p);
+        for (size_t i = 0; i < l->n; i++)
+                if ((r = bn_params_set(p, l->v[i].key, l->v[i].value)))
+                        return r;
+        return 0;
+}
+
+struct rt_wire *ctl_rt_wire(struct bn_ctl *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_wires; i++)
+                if (strcmp(c->wires[i].name, name) == 0)
+                        return &c->wires[i];
+        return NULL;
+}
+
+static struct rt_corm *rt_corm(struct bn_ctl *c, const char *name)
+{
+        for (size_t i = 0; i < c->n_corms; i++)
+                if (strcmp(c->corms[i].name, name) == 0)
+                        return &c->corms[i];
+        return NULL;
+}
+
+static int port_still_attached(struct bn_endpoint *ep, struct bn_wire_port *p)
+{
+        for (unsigned i = 0; i < ep->nports; i++)
+                if (ep->ports[i] == p)
+                        return 1;
+        return 0;
+}
+
+static void close_end(struct rt_wire *w, int j)
+{
+        if (w->port[j] && w->ep[j] && port_still_attached(w->ep[j], w->port[j]))
+                bn_wire_port_close(w->port[j]);
+        w->port[j] = NULL;
+        w->ep[j] = NULL;
+}
+
+static void rt_wire_free(struct rt_wire *w)
+{
+        close_end(w, 0);
+        close_end(w, 1);
+        free(w->name);
+        free(w->type);
+        free(w->end[0]);
+        free(w->end[1]);
+        bn_kvlist_free(&w->opts);
+}
+
+static void rt_wire_remove(struct bn_ctl *c, size_t i)
+{
+        bn_info(CTX, "wire %s: removed", c->wires[i].name);
+        rt_wire_free(&c->wires[i]);
+        memmove(&c->wires[i], &c->wires[i + 1], (c->n_wires - i - 1) * sizeof(*c->wires));
+        c->n_wires--;
+}
+
+/* Close every wire end held on ep (before the endpoint goes away). */
+static void release_ep(struct bn_ctl *c, struct bn_endpoint *ep, const char *why)
+{
+        for (size_t i = 0; i < c->n_wires; i++)
+                for (int j = 0; j < 2; j++)
+                        if (c->wires[i].ep[j] == ep) {
+                                close_end(&c->wires[i], j);
+                                snprintf(c->wires[i].error, sizeof(c->wires[i].error), "%s", why);
+                        }
+}
+
+static void rt_corm_remove(struct bn_ctl *c, size_t i)
+{
+        struct rt_corm *k = &c->corms[i];
+
+        if (k->ep) {
+                release_ep(c, k->ep, "");
+                bn_corm_destroy(&c->d->eps, k->ep);
+                bn_info(CTX, "corm %s: removed", k->name);
+        }
+        free(k->name);
+        free(k->cls);
+        bn_kvlist_free(&k->params);
+        memmove(k, k + 1, (c->n_corms - i - 1) * sizeof(*k));
+        c->n_corms--;
+}
+
+static void corm_open(struct bn_ctl *c, struct rt_corm *k)
+{
+        const struct bn_devclass *cls = bn_devclass_find(&c->d->classes, k->cls);
+        struct bn_params p;
+        int r;
+
+        k->error[0] = '\0';
+        if (!cls) {
+                snprintf(k->error, sizeof(k->error), "device class '%s' is not available", k->cls);
+                return;
+        }
+        if (!cls->corm_open) {
+                snprintf(k->error, sizeof(k->error), "device class '%s' has no corms", k->cls);
+                return;
+        }
+        if (params_from_kv(&p, &k->params)) {
+                snprintf(k->error, sizeof(k->error), "bad parameters");
+                bn_params_clear(&p);
+                return;
+        }
+        r = bn_corm_create(&c->d->eps, cls, k->name, bn_workers_pick(c->d->workers), &p, &k->ep,
+                           k->error, sizeof(k->error));
+        bn_params_clear(&p);
+        if (r) {
+                k->ep = NULL;
+                if (!k->error[0])
+                        snprintf(k->error, sizeof(k->error), "%s", strerror(-r));
+                bn_err(k->name, "corm not created: %s", k->error);
+        } else {
+                k->error[0] = '\0';
+                bn_info(k->name, "corm created (class %s)", k->cls);
+        }
+}
+
+static int add_corm(struct bn_ctl *c, const struct bn_topo_ep *e)
+{
+        struct rt_corm *nk = realloc(c->corms, (c->n_corms + 1) * sizeof(*nk)), *k;
+
+        if (!nk)
+                return -ENOMEM;
+        c->corms = nk;
+        k = &c->corms[c->n_corms];
+        memset(k, 0, sizeof(*k));
+        k->name = strdup(e->name);
+        k->cls = strdup(e->cls ? e->cls : "");
+        if (!k->name || !k->cls) {
+                free(k->name);
+                free(k->cls);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < e->params.n; i++)
+                if (bn_kvlist_add(&k->params, e->params.v[i].key, e->params.v[i].value))
+                        return -ENOMEM;
+        c->n_corms++;
+        corm_open(c, k);
+        return 0;
+}
+
+static int add_wire(struct bn_ctl *c, const struct bn_topo_wire *dw, const bool local[2])
+{
+        struct rt_wire *nw = realloc(c->wires, (c->n_wires + 1) * sizeof(*nw)), *w;
+
+        if (!nw)
+                return -ENOMEM;
+        c->wires = nw;
+        w = &c->wires[c->n_wires];
+        memset(w, 0, sizeof(*w));
+        w->name = strdup(dw->name);
+        w->type = strdup(dw->type);
+        w->end[0] = strdup(dw->end[0]);
+        w->end[1] = strdup(dw->end[1]);
+        w->local[0] = local[0];
+        w->local[1] = local[1];
+        c->n_wires++;
+        for (size_t i = 0; i < dw->opts.n; i++)
+                if (bn_kvlist_add(&w->opts, dw->opts.v[i].key, dw->opts.v[i].value))
+                        return -ENOMEM;
+        return (w->name && w->type && w->end[0] && w->end[1]) ? 0 : -ENOMEM;
+}
+
+/* Open the local ends of w that are not open yet. */
+static void wire_open_ends(struct bn_ctl *c, struct rt_wire *w)
+{
+        void *ctx;
+
+        w->error[0] = '\0';
+        if (!bn_wire_registry_find(&c->d->wires, w->type, &ctx)) {
+                snprintf(w->error, sizeof(w->error), "wire type '%s' is not available on %s",
+                         w->type, c->d->host);
+                return;
+        }
+        for (int j = 0; j < 2; j++) {
+                struct bn_endpoint *ep;
+                struct bn_params p;
+                char err[256] = "";
+                int r;
+
+                if (!w->local[j] || w->port[j])
+                        continue;
+                ep = bn_ep_registry_find(&c->d->eps, w->end[j]);
+                if (!ep) {
+                        snprintf(w->error, sizeof(w->error), "waiting for endpoint %s", w->end[j]);
+                        continue;
+                }
+                if (params_from_kv(&p, &w->opts)) {
+                        bn_params_clear(&p);
+                        snprintf(w->error, sizeof(w->error), "bad options");
+                        continue;
+                }
+                r = bn_wire_port_open(&c->d->wires, w->type, w->name, (unsigned)j, ep, &p,
+                                      &w->port[j], err, sizeof(err));
+                bn_params_clear(&p);
+                if (r) {
+                        w->port[j] = NULL;
+                        snprintf(w->error, sizeof(w->error), "%s: %s", w->end[j],
+                                 err[0] ? err : strerror(-r));
+                        bn_err(CTX, "wire %s: end %d on %s not opened: %s", w->name, j, w->end[j],
+                               w->error);
+                        continue;
+                }
+                w->ep[j] = ep;
+                bn_info(CTX, "wire %s (%s): end %d attached to %s", w->name, w->type, j, w->end[j]);
+        }
+}
+
+/* Is the endpoint on this host? Its declared location, else its home. */
+static bool is_local(struct bn_ctl *c, const struct bn_topo *t, const char *name)
+{
+        const struct bn_topo_ep *e = bn_topo_ep_find(t, name);
+        const char *loc = e ? e->location : NULL;
+        size_t hl = strlen(c->d->host);
+
+        if (loc)
+                return strcmp(loc, c->d->host) == 0;
+        return strncmp(name, c->d->host, hl) == 0 && name[hl] == '/';
+}
+
+static int same_corm(const struct rt_corm *k, const struct bn_topo_ep *e)
+{
+        return e->kind == BN_TOPO_CORM && e->cls && strcmp(k->cls, e->cls) == 0 &&
+               bn_kvlist_equal(&k->params, &e->params);
+}
+
+int ctl_reconcile(struct bn_ctl *c)
+{
+        struct bn_topo *t = NULL;
+        char err[256] = "";
+        int r;
+
+        if (c->reconciling)
+                return 0;
+        c->reconciling = true;
+        if ((r = ctl_desired_load(c, &t, err, sizeof(err)))) {
+                bn_err(CTX, "cannot load the desired state: %s", err);
+                goto out;
+        }
+        /* 1. wires no longer wanted here, or changed: remove; type changed: swap */
+        for (size_t i = 0; i < c->n_wires;) {
+                struct rt_wire *w = &c->wires[i];
+                const struct bn_topo_wire *dw = bn_topo_wire_find(t, w->name);
+                bool l0 = dw && is_local(c, t, dw->end[0]), l1 = dw && is_local(c, t, dw->end[1]);
+                if (!dw || (!l0 && !l1) || strcmp(dw->end[0], w->end[0]) != 0 ||
+                    strcmp(dw->end[1], w->end[1]) != 0 || l0 != w->local[0] || l1 != w->local[1] ||
+                    !bn_kvlist_equal(&dw->opts, &w->opts)) {
+                        rt_wire_remove(c, i);
+                        continue;
+                }
+                if (strcmp(dw->type, w->type) != 0) {
+                        char *nt = strdup(dw->type);
+                        if (!nt) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        bn_info(CTX, "wire %s: swap %s -> %s", w->name, w->type, nt);
+                        close_end(w, 0);
+                        close_end(w, 1);
+                        free(w->type);
+                        w->type = nt;
+                }
+                i++;
+        }
+        /* 2. Corms no longer wanted here, or changed: remove */
+        for (size_t i = 0; i < c->n_corms;) {
+                const struct bn_topo_ep *e = bn_topo_ep_find(t, c->corms[i].name);
+                if (!e || !same_corm(&c->corms[i], e) || strcmp(e->location, c->d->host) != 0) {
+                        rt_corm_remove(c, i);
+                        continue;
+                }
+                i++;
+        }
+        /* 3. Corms wanted here: create (or retry a failed one) */
+        for (size_t i = 0; i < t->n_eps; i++) {
+                const struct bn_topo_ep *e = &t->eps[i];
+                struct rt_corm *k;
+                if (e->kind != BN_TOPO_CORM || strcmp(e->location, c->d->host) != 0)
+                        continue;
+                k = rt_corm(c, e->name);
+                if (!k) {
+                        if ((r = add_corm(c, e)))
+                                goto out;
+                } else if (!k->ep) {
+                        corm_open(c, k);
+                }
+        }
+        /* 4. wires touching this host: create, then open what can be */
+        for (size_t i = 0; i < t->n_wires; i++) {
+                const struct bn_topo_wire *dw = &t->wires[i];
+                bool local[2] = {is_local(c, t, dw->end[0]), is_local(c, t, dw->end[1])};
+                struct rt_wire *w;
+                if (!local[0] && !local[1])
+                        continue;
+                w = ctl_rt_wire(c, dw->name);
+                if (!w) {
+                        if ((r = add_wire(c, dw, local)))
+                                goto out;
+                        w = &c->wires[c->n_wires - 1];
+                }
+                wire_open_ends(c, w);
+        }
+        r = 0;
+out:
+        if (r == -ENOMEM)
+                bn_err(CTX, "reconcile: out of memory");
+        bn_topo_free(t);
+        c->reconciling = false;
+        return r;
+}
+
+void ctl_teardown(struct bn_ctl *c)
+{
+        while (c->n_wires)
+                rt_wire_remove(c, c->n_wires - 1);
+        while (c->n_corms)
+                rt_corm_remove(c, c->n_corms - 1);
+        free(c->wires);
+        free(c->corms);
+        c->wires = NULL;
+        c->corms = NULL;
+}
+
+static void reconcile_later(void *arg)
+{
+        ctl_reconcile(arg);
+}
+
+void ctl_ep_watch(void *arg, struct bn_endpoint *ep, bool added)
+{
+        struct bn_ctl *c = arg;
+
+        if (added) {
+                /* not from inside the registry call: the class is still
+                 * setting the endpoint up */
+                if (ep->kind == BN_EP_SPIKE)
+                        bn_loop_call(c->d->loop, reconcile_later, c);
+                return;
+        }
+        char why[300];
+
+        snprintf(why, sizeof(why), "waiting for endpoint %s", ep->name);
+        release_ep(c, ep, why);
+}
+
+void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len)
+{
+        int open = 0, want = 0;
+
+        (void)c;
+        for (int j = 0; j < 2; j++) {
+                want += w->local[j];
+                open += w->local[j] && w->port[j];
+        }
+        if (open == want)
+                snprintf(buf, len, "up");
+        else if (w->error[0] && strncmp(w->error, "waiting", 7) == 0)
+                snprintf(buf, len, "%s", w->error);
+        else if (w->error[0])
+                snprintf(buf, len, "error: %s", w->error);
+        else
+                snprintf(buf, len, "down");
+}
+
+struct stats_call {
+        struct bn_wire_port *port;
+        struct bn_wire_stats st;
+};
+
+static void stats_on_loop(void *arg)
+{
+        struct stats_call *sc = arg;
+
+        bn_wire_port_stats(sc->port, &sc->st);
+}
+
+void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj)
+{
+        struct bn_wire_stats sum = {0};
+
+        (void)c;
+        for (int j = 0; j < 2; j++) {
+                struct stats_call sc = {.port = w->port[j]};
+                if (!sc.port)
+                        continue;
+                bn_loop_call_wait(sc.port->loop, stats_on_loop, &sc);
+                sum.msgs_out += sc.st.msgs_out;
+                sum.bytes_out += sc.st.bytes_out;
+                sum.msgs_in += sc.st.msgs_in;
+                sum.bytes_in += sc.st.bytes_in;
+                sum.drop_full += sc.st.drop_full;
+                sum.drop_too_big += sc.st.drop_too_big;
+                sum.drop_malformed += sc.st.drop_malformed;
+                sum.drop_down += sc.st.drop_down;
+                sum.drop_other += sc.st.drop_other;
+        }
+        json_object_object_add(obj, "msgs_out", json_object_new_int64((int64_t)sum.msgs_out));
+        json_object_object_add(obj, "bytes_out", json_object_new_int64((int64_t)sum.bytes_out));
+        json_object_object_add(obj, "msgs_in", json_object_new_int64((int64_t)sum.msgs_in));
+        json_object_object_add(obj, "bytes_in", json_object_new_int64((int64_t)sum.bytes_in));
+        json_object_object_add(
+            obj, "drops",
+            json_object_new_int64((int64_t)(sum.drop_full + sum.drop_too_big + sum.drop_malformed +
+                                            sum.drop_down + sum.drop_other)));
+}

@@ -1,0 +1,395 @@
+/* ctl_server.c: the control socket of bananad: a Unix stream socket that
+ * admits root and one group (mode 0660, chowned to the group; 0600 without
+ * a group), newline-delimited JSON requests read without blocking on the
+ * main loop, one reply each. A line over BN_CTL_MSG_MAX bytes or one that
+ * is not a JSON object gets an error reply and that client is closed; the
+ * daemon keeps serving. Also bn_controller_start / bn_controller_stop.
+ */
+#include "ctl_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#ifdef BN_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "bn_daemon.h"
+#include "bn_log.h"
+#include "bn_loop.h"
+
+#define CTX      "control"
+#define READ_MAX (64u * 1024u)
+
+struct ctl_client {
+        struct bn_ctl *c;
+        int fd;
+        char *in;
+        size_t in_len, in_cap;
+        char *out;
+        size_t out_len, out_off;
+        bool closing; /* close once out is flushed */
+        bool want_out;
+        struct ctl_client *next;
+};
+
+static void client_free(struct ctl_client *cl)
+{
+        struct ctl_client **pp;
+
+        for (pp = &cl->c->clients; *pp; pp = &(*pp)->next)
+                if (*pp == cl) {
+                        *pp = cl->next;
+                        break;
+                }
+        bn_loop_del_fd(cl->c->d->loop, cl->fd);
+        close(cl->fd);
+        free(cl->in);
+        free(cl->out);
+        free(cl);
+}
+
+/* Write what is queued; returns 0 when done or waiting for EPOLLOUT, -1 when
+ * the client is gone (freed). */
+static int client_flush(struct ctl_client *cl)
+{
+        while (cl->out_off < cl->out_len) {
+                ssize_t n = write(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        if (!cl->want_out) {
+                                bn_loop_mod_fd(cl->c->d->loop, cl->fd, EPOLLOUT);
+                                cl->want_out = true;
+                        }
+                        return 0;
+                }
+                if (n < 0) {
+                        client_free(cl);
+                        return -1;
+                }
+                cl->out_off += (size_t)n;
+        }
+        cl->out_off = cl->out_len = 0;
+        if (cl->closing) {
+                client_free(cl);
+                return -1;
+        }
+        if (cl->want_out) {
+                bn_loop_mod_fd(cl->c->d->loop, cl->fd, EPOLLIN);
+                cl->want_out = false;
+        }
+        return 0;
+}
+
+static int client_queue(struct ctl_client *cl, json_object *reply)
+{
+        const char *text = reply ? json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN)
+                                 : "{\"ok\":false,\"error\":\"out of memory\"}";
+        size_t len = strlen(text);
+        char *nb = realloc(cl->out, cl->out_len + len + 1);
+
+        if (!nb) {
+                json_object_put(reply);
+                return -ENOMEM;
+        }
+        cl->out = nb;
+        memcpy(nb + cl->out_len, text, len);
+        nb[cl->out_len + len] = '\n';
+        cl->out_len += len + 1;
+        json_object_put(reply);
+        return 0;
+}
+
+/* A protocol violation: say why, then close this client only. */
+static void client_refuse(struct ctl_client *cl, const char *why)
+{
+        bn_warn(CTX, "client fd %d: %s; closing it", cl->fd, why);
+        client_queue(cl, ctl_reply_error("%s", why));
+        cl->closing = true;
+        bn_loop_mod_fd(cl->c->d->loop, cl->fd, EPOLLOUT);
+        cl->want_out = true;
+}
+
+static int only_space(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+                        return 0;
+        return 1;
+}
+
+/* Handle every complete line in cl->in. -1 when cl was freed or refused. */
+static int client_lines(struct ctl_client *cl)
+{
+        size_t start = 0;
+        char *nl;
+
+        while (!cl->closing && (nl = memchr(cl->in + start, '\n', cl->in_len - start)) != NULL) {
+                size_t len = (size_t)(nl - (cl->in + start));
+                json_tokener *tok;
+                json_object *req;
+
+                if (len == 0) {
+                        start++;
+                        continue;
+                }
+                if (len > BN_CTL_MSG_MAX) {
+                        client_refuse(cl, "message too large");
+                        break;
+                }
+                tok = json_tokener_new();
+                req = tok ? json_tokener_parse_ex(tok, cl->in + start, (int)len) : NULL;
+                if (!req || json_tokener_get_error(tok) != json_tokener_success ||
+                    !only_space(cl->in + start + json_tokener_get_parse_end(tok),
+                                len - json_tokener_get_parse_end(tok)) ||
+                    !json_object_is_type(req, json_type_object)) {
+                        json_object_put(req);
+                        json_tokener_free(tok);
+                        client_refuse(cl, "malformed request: not one JSON object per line");
+                        break;
+                }
+                json_tokener_free(tok);
+                client_queue(cl, ctl_handle(cl->c, req));
+                json_object_put(req);
+                start += len + 1;
+        }
+        memmove(cl->in, cl->in + start, cl->in_len - start);
+        cl->in_len -= start;
+        if (cl->closing)
+                return -1;
+        return client_flush(cl);
+}
+
+static void client_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct ctl_client *cl = arg;
+
+        (void)loop;
+        (void)fd;
+        if (events & EPOLLOUT) {
+                if (client_flush(cl) < 0)
+                        return;
+        }
+        if (cl->closing)
+                return;
+        if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return;
+        for (;;) {
+                ssize_t n;
+                if (cl->in_cap - cl->in_len < READ_MAX) {
+                        char *nb = realloc(cl->in, cl->in_cap + READ_MAX);
+                        if (!nb) {
+                                client_free(cl);
+                                return;
+                        }
+                        cl->in = nb;
+                        cl->in_cap += READ_MAX;
+                }
+                n = read(cl->fd, cl->in + cl->in_len, READ_MAX);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return;
+                if (n <= 0) {
+                        /* peer closed: answer what was complete, then close */
+                        if (client_lines(cl) == 0) {
+                                if (cl->out_len) {
+                                        cl->closing = true;
+                                } else {
+                                        client_free(cl);
+                                }
+                        }
+                        return;
+                }
+                cl->in_len += (size_t)n;
+                if (client_lines(cl) < 0)
+                        return;
+                if (cl->in_len > BN_CTL_MSG_MAX) {
+                        char why[96];
+                        snprintf(why, sizeof(why), "message too large (more than %u bytes)",
+                                 BN_CTL_MSG_MAX);
+                        client_refuse(cl, why);
+                        return;
+                }
+        }
+}
+
+static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct bn_ctl *c = arg;
+
+        (void)events;
+        for (;;) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                struct ctl_client *cl;
+                if (cfd < 0) {
+                        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                                bn_warn(CTX, "accept: %s", strerror(errno));
+                        return;
+                }
+                cl = calloc(1, sizeof(*cl));
+                if (!cl) {
+                        close(cfd);
+                        continue;
+                }
+                cl->c = c;
+                cl->fd = cfd;
+                if (bn_loop_add_fd(loop, cfd, EPOLLIN, client_cb, cl) < 0) {
+                        close(cfd);
+                        free(cl);
+                        continue;
+                }
+                cl->next = c->clients;
+                c->clients = cl;
+        }
+}
+
+/* Bind the control socket at path with the right owner and mode. */
+static int listen_socket(struct bn_ctl *c, const char *path)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct stat st;
+        char dir[sizeof(sa.sun_path)];
+        gid_t gid = (gid_t)-1;
+        mode_t old;
+        int fd = -1, r;
+
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                bn_err(CTX, "control socket path too long: %s", path);
+                return -ENAMETOOLONG;
+        }
+        if (c->opts.control_group) {
+                struct group *g = getgrnam(c->opts.control_group);
+                if (!g) {
+                        bn_err(CTX, "control group '%s' does not exist", c->opts.control_group);
+                        return -ENOENT;
+                }
+                gid = g->gr_gid;
+        }
+        snprintf(dir, sizeof(dir), "%s", path);
+        if (strrchr(dir, '/') && strrchr(dir, '/') != dir) {
+                *strrchr(dir, '/') = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        bn_warn(CTX, "cannot create %s: %s", dir, strerror(errno));
+        }
+        strcpy(sa.sun_path, path);
+        if (lstat(path, &st) == 0) {
+                int probe;
+                if (!S_ISSOCK(st.st_mode)) {
+                        bn_err(CTX, "%s exists and is not a socket", path);
+                        return -EEXIST;
+                }
+                probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+                        close(probe);
+                        bn_err(CTX, "%s is in use by another bananad", path);
+                        return -EADDRINUSE;
+                }
+                if (probe >= 0)
+                        close(probe);
+                unlink(path); /* stale, from a daemon that died */
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                r = -errno;
+                bn_err(CTX, "socket: %s", strerror(-r));
+                return r;
+        }
+        old = umask(0177);
+        r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (r < 0) {
+                r = -errno;
+                bn_err(CTX, "bind %s: %s", path, strerror(-r));
+                goto fail;
+        }
+        if (gid != (gid_t)-1 && (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0)) {
+                r = -errno;
+                bn_err(CTX, "cannot give %s to group %s: %s", path, c->opts.control_group,
+                       strerror(-r));
+                goto fail_unlink;
+        }
+        if (listen(fd, 64) < 0) {
+                r = -errno;
+                bn_err(CTX, "listen %s: %s", path, strerror(-r));
+                goto fail_unlink;
+        }
+        if ((r = bn_loop_add_fd(c->d->loop, fd, EPOLLIN, accept_cb, c)) < 0)
+                goto fail_unlink;
+        c->listen_fd = fd;
+        bn_info(CTX, "listening on %s (mode %s)", path, gid != (gid_t)-1 ? "0660" : "0600");
+        return 0;
+fail_unlink:
+        unlink(path);
+fail:
+        close(fd);
+        return r;
+}
+
+int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
+{
+        struct bn_ctl *c = calloc(1, sizeof(*c));
+        char err[512] = "";
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->d = d;
+        c->listen_fd = -1;
+        c->started = time(NULL);
+        if (opts)
+                c->opts = *opts;
+        d->ctl = c;
+        if ((r = bn_store_open_embedded(&c->store,
+                                        d->state_dir[0] ? d->state_dir : BN_CTL_DEFAULT_STATEDIR,
+                                        err, sizeof(err)))) {
+                bn_err(CTX, "store: %s", err[0] ? err : strerror(-r));
+                goto fail;
+        }
+        bn_info(CTX, "store: embedded in %s at revision %llu", d->state_dir,
+                (unsigned long long)bn_store_revision(c->store));
+        bn_ep_registry_set_watch(&d->eps, ctl_ep_watch, c);
+        ctl_reconcile(c);
+        if ((r = listen_socket(c, d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET)))
+                goto fail;
+#ifdef BN_HAVE_SYSTEMD
+        if (c->opts.notify)
+                sd_notify(0, "READY=1\nSTATUS=serving the control socket");
+#endif
+        return 0;
+fail:
+        bn_controller_stop(d);
+        return r;
+}
+
+void bn_controller_stop(struct bn_daemon *d)
+{
+        struct bn_ctl *c = d->ctl;
+
+        if (!c)
+                return;
+#ifdef BN_HAVE_SYSTEMD
+        if (c->opts.notify)
+                sd_notify(0, "STOPPING=1");
+#endif
+        while (c->clients)
+                client_free(c->clients);
+        if (c->listen_fd >= 0) {
+                bn_loop_del_fd(d->loop, c->listen_fd);
+                close(c->listen_fd);
+                unlink(d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET);
+        }
+        bn_ep_registry_set_watch(&d->eps, NULL, NULL);
+        ctl_teardown(c);
+        bn_store_close(c->store);
+        free(c);
+        d->ctl = NULL;
+}
