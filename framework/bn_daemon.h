@@ -32,6 +32,9 @@ struct bn_daemon_opts {
         const char *control;    /* control socket path (for the controller) */
         unsigned workers;       /* 0: number of online CPUs */
         bool serve_xenbus;      /* start the xenbus back-end for each class */
+        /* Registers the device classes (bananad: bn_devices_register_all from
+         * devices_dep). NULL: none. */
+        int (*register_classes)(struct bn_devclass_registry *r);
 };
 
 struct bn_daemon {
