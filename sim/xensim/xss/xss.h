@@ -33,4 +33,9 @@ int xss_domain_add(struct xss *s, uint32_t domid, const char *name, const char *
  * /local/domain/<id>, unlink its socket, fire @releaseDomain. */
 int xss_domain_remove(struct xss *s, uint32_t domid);
 
+/* Added: route the server's log lines (level 0 error, 1 warn, 2 info,
+ * 3 debug, as enum bn_log_level) to fn; without it warnings and errors go
+ * to stderr. msg has no trailing newline. */
+void xss_set_log(struct xss *s, void (*fn)(void *opaque, int level, const char *msg), void *opaque);
+
 #endif
