@@ -1,0 +1,131 @@
+/* test_loop.c: bn_loop and bn_workers: fd callbacks, removal from inside a
+ * callback, one-shot and periodic timers, cross-thread calls, call_wait. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bn_log.h"
+#include "bn_loop.h"
+#include "fw_test.h"
+
+struct ctx {
+        int reads;
+        int pipefd[2];
+        int oneshot, periodic;
+        struct bn_timer *per;
+        _Atomic int calls;
+        pthread_t call_thread;
+        struct bn_loop *loop;
+};
+
+static void on_read(struct bn_loop *l, int fd, uint32_t ev, void *arg)
+{
+        struct ctx *c = arg;
+        char buf[16];
+        CHECK(ev & EPOLLIN);
+        ssize_t n = read(fd, buf, sizeof(buf));
+        CHECK(n > 0);
+        c->reads++;
+        /* remove ourselves from inside our own callback */
+        CHECK(bn_loop_del_fd(l, fd) == 0);
+}
+
+static void on_oneshot(struct bn_loop *l, struct bn_timer *t, void *arg)
+{
+        (void)l;
+        (void)t;
+        struct ctx *c = arg;
+        c->oneshot++;
+}
+
+static void on_periodic(struct bn_loop *l, struct bn_timer *t, void *arg)
+{
+        struct ctx *c = arg;
+        c->periodic++;
+        if (c->periodic == 3) {
+                bn_loop_timer_cancel(l, t); /* from its own callback */
+                bn_loop_stop(l);
+        }
+}
+
+static void count_call(void *arg)
+{
+        struct ctx *c = arg;
+        CHECK(bn_loop_in_thread(c->loop));
+        atomic_fetch_add(&c->calls, 1);
+}
+
+static void *caller(void *arg)
+{
+        struct ctx *c = arg;
+        for (int i = 0; i < 1000; i++)
+                CHECK(bn_loop_call(c->loop, count_call, c) == 0);
+        return NULL;
+}
+
+static void set_flag(void *arg)
+{
+        *(int *)arg = 42;
+}
+
+int main(void)
+{
+        bn_log_init("test_loop", 0);
+        struct ctx c = {0};
+        struct bn_loop *l;
+        CHECK(bn_loop_new(&l, "test") == 0);
+        c.loop = l;
+
+        /* fds */
+        CHECK(pipe(c.pipefd) == 0);
+        CHECK(bn_loop_add_fd(l, c.pipefd[0], EPOLLIN, on_read, &c) == 0);
+        CHECK(bn_loop_add_fd(l, c.pipefd[0], EPOLLIN, on_read, &c) == -EEXIST);
+        CHECK(bn_loop_mod_fd(l, 12345, EPOLLIN) == -ENOENT);
+        CHECK(write(c.pipefd[1], "x", 1) == 1);
+        CHECK(write(c.pipefd[1], "y", 1) == 1);
+
+        /* timers */
+        CHECK(bn_loop_timer_add(l, 0, 0, on_oneshot, &c, NULL) == 0);
+        CHECK(bn_loop_timer_add(l, 20, 0, on_oneshot, &c, NULL) == 0);
+        struct bn_timer *never;
+        CHECK(bn_loop_timer_add(l, 60000, 0, on_oneshot, &c, &never) == 0);
+        bn_loop_timer_cancel(l, never);
+        CHECK(bn_loop_timer_add(l, 30, 10, on_periodic, &c, &c.per) == 0);
+
+        /* cross-thread calls, queued before the loop runs */
+        CHECK(pthread_create(&c.call_thread, NULL, caller, &c) == 0);
+        pthread_join(c.call_thread, NULL);
+
+        uint64_t t0 = bn_now_ms();
+        CHECK(bn_loop_run(l) == 0);
+        CHECK(bn_now_ms() - t0 >= 30);
+        CHECK(c.reads == 1); /* removed after the first read */
+        CHECK(c.oneshot == 2);
+        CHECK(c.periodic == 3);
+        CHECK(atomic_load(&c.calls) == 1000);
+        close(c.pipefd[0]);
+        close(c.pipefd[1]);
+        bn_loop_free(l);
+
+        /* workers: call_wait runs on the worker's thread and waits */
+        struct bn_workers *w;
+        CHECK(bn_workers_start(&w, 3, "tw") == 0);
+        CHECK(bn_workers_count(w) == 3);
+        struct bn_loop *a = bn_workers_pick(w), *b = bn_workers_pick(w), *d = bn_workers_pick(w);
+        CHECK(a != b && b != d && a != d);
+        CHECK(bn_workers_pick(w) == a);
+        for (unsigned i = 0; i < 3; i++) {
+                int flag = 0;
+                CHECK(bn_loop_call_wait(bn_workers_loop(w, i), set_flag, &flag) == 0);
+                CHECK(flag == 42);
+                struct ctx c2 = {0};
+                c2.loop = bn_workers_loop(w, i);
+                CHECK(bn_loop_call_wait(c2.loop, count_call, &c2) == 0);
+                CHECK(atomic_load(&c2.calls) == 1);
+        }
+        CHECK(bn_workers_loop(w, 3) == NULL);
+        bn_workers_stop(w);
+        FW_DONE();
+}
