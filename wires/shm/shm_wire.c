@@ -411,6 +411,7 @@ static int shm_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigne
                 goto down;
         return 0;
 down:
+        bn_shm_port_ack(s->sp); /* leave nothing readable: no busy loop */
         if (!s->peer_down) {
                 s->peer_down = true;
                 if (bn_shm_port_peer_fd(s->sp) >= 0)

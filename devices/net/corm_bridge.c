@@ -1,0 +1,343 @@
+/* corm_bridge.c: the bridge Corm of class "vif" (see corm_bridge.h): the
+ * bridge, one TAP per attached wire end, frames between them, link state,
+ * and software segmentation when metadata cannot travel.
+ */
+#include "corm_bridge.h"
+#include "bn_endpoint.h"
+#include "bn_log.h"
+#include "bn_loop.h"
+#include "bn_wire.h"
+#include "corm_gso.h"
+#include "tap_dev.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TAP_BATCH 32
+
+struct corm_port {
+        struct corm *c;
+        struct bn_wire_port *port;
+        char ifname[IFNAMSIZ];
+        int fd;
+        bool paused;            /* the wire refused: TAP reads stop until writable */
+        unsigned pend, pend_at; /* frames read but not yet accepted by the wire */
+        struct bn_wire_msg msgs[TAP_BATCH];
+        uint8_t *bufs; /* TAP_BATCH frames of BN_NET_TAP_FRAME_MAX */
+        struct corm_port *next;
+};
+
+struct corm {
+        struct bn_endpoint *ep;
+        char bridge[IFNAMSIZ];
+        bool created, offload;
+        unsigned mtu;
+        uint8_t *scratch; /* one segment, for software segmentation */
+        struct corm_port *ports;
+};
+
+static const char *const corm_known[] = {"bridge", "create", "offload", "mtu", NULL};
+
+static struct corm *corm_of(struct bn_endpoint *ep)
+{
+        return *(struct corm **)ep->priv;
+}
+
+int bn_net_corm_bridge_open(struct bn_endpoint *ep, const struct bn_params *params, char *err,
+                            size_t errlen)
+{
+        struct corm *c = NULL;
+        const char *br;
+        bool create;
+        uint64_t mtu;
+        int rc;
+
+        rc = bn_params_check_known(params, corm_known, err, errlen);
+        if (rc < 0)
+                return rc;
+        if ((rc = bn_params_get_str(params, "bridge", true, NULL, &br, err, errlen)) < 0 ||
+            (rc = bn_params_get_bool(params, "create", false, false, &create, err, errlen)) < 0 ||
+            (rc = bn_params_get_uint(params, "mtu", false, 0, 0, 65521, &mtu, err, errlen)) < 0)
+                return rc;
+        if (strlen(br) == 0 || strlen(br) >= IFNAMSIZ || strchr(br, '/')) {
+                snprintf(err, errlen, "parameter 'bridge': '%s' is not an interface name", br);
+                return -EINVAL;
+        }
+        if (mtu && mtu < 68) {
+                snprintf(err, errlen, "parameter 'mtu': %llu is out of range 68..65521",
+                         (unsigned long long)mtu);
+                return -EINVAL;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->ep = ep;
+        c->mtu = (unsigned)mtu;
+        snprintf(c->bridge, sizeof(c->bridge), "%s", br);
+        rc = bn_params_get_bool(params, "offload", false, true, &c->offload, err, errlen);
+        if (rc < 0)
+                goto fail;
+        c->scratch = malloc(BN_NET_TAP_FRAME_MAX);
+        if (!c->scratch) {
+                rc = -ENOMEM;
+                goto fail;
+        }
+        rc = bn_net_bridge_ensure(c->bridge, create, &c->created);
+        if (rc < 0) {
+                if (rc == -ENODEV)
+                        snprintf(err, errlen, "bridge '%s' does not exist (create=no)", br);
+                else
+                        snprintf(err, errlen, "bridge '%s': %s", br, strerror(-rc));
+                goto fail;
+        }
+        *(struct corm **)ep->priv = c;
+        bn_info(ep->name, "bridge Corm on %s%s (offload %s)", c->bridge,
+                c->created ? " (created)" : "", c->offload ? "on" : "off");
+        return 0;
+fail:
+        free(c->scratch);
+        free(c);
+        return rc;
+}
+
+void bn_net_corm_bridge_close(struct bn_endpoint *ep)
+{
+        struct corm *c = corm_of(ep);
+
+        if (!c)
+                return;
+        while (c->ports) /* normally detached already */
+                bn_net_corm_bridge_port_detach(ep, c->ports->port);
+        if (c->created && bn_net_link_delete(c->bridge) == 0)
+                bn_info(ep->name, "bridge %s deleted", c->bridge);
+        free(c->scratch);
+        free(c);
+        *(struct corm **)ep->priv = NULL;
+}
+
+static struct corm_port *find_port(struct corm *c, struct bn_wire_port *port)
+{
+        struct corm_port *p;
+
+        for (p = c->ports; p; p = p->next)
+                if (p->port == port)
+                        return p;
+        return NULL;
+}
+
+/* Offer the pending frames to the wire; true when all went. */
+static bool flush_pending(struct corm_port *p)
+{
+        while (p->pend_at < p->pend) {
+                int rc = bn_wire_send(p->port, p->msgs + p->pend_at, p->pend - p->pend_at);
+
+                if (rc < 0) { /* the wire broke: the link goes down, frames are lost */
+                        atomic_fetch_add(&p->c->ep->counters.drops, p->pend - p->pend_at);
+                        bn_net_tap_set_carrier(p->fd, p->ifname, false);
+                        p->pend = p->pend_at = 0;
+                        return true;
+                }
+                if (rc == 0)
+                        return false;
+                p->pend_at += (unsigned)rc;
+        }
+        p->pend = p->pend_at = 0;
+        return true;
+}
+
+static void pause_reads(struct corm_port *p, bool pause)
+{
+        if (p->paused == pause)
+                return;
+        p->paused = pause;
+        bn_loop_mod_fd(p->port->loop, p->fd, pause ? 0 : EPOLLIN);
+}
+
+/* TAP readable: read a batch of frames and send them on the wire. */
+static void tap_readable(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct corm_port *p = arg;
+        unsigned n = 0;
+
+        (void)loop;
+        (void)events;
+        if (!flush_pending(p)) {
+                pause_reads(p, true);
+                return;
+        }
+        while (n < TAP_BATCH) {
+                struct bn_wire_msg *m = &p->msgs[n];
+                uint8_t *buf = p->bufs + (size_t)n * BN_NET_TAP_FRAME_MAX;
+                struct virtio_net_hdr h;
+                int len = bn_net_tap_read(fd, &h, buf, BN_NET_TAP_FRAME_MAX);
+
+                if (len < 0) {
+                        if (len != -EAGAIN)
+                                bn_warn(p->ifname, "reading the TAP: %s", strerror(-len));
+                        break;
+                }
+                memset(m, 0, sizeof(*m));
+                m->type = BN_MSG_NET_FRAME;
+                m->hdr_len = BN_NET_VNET_HDR_LEN;
+                memcpy(m->hdr, &h, sizeof(h));
+                m->data = buf;
+                m->len = (uint32_t)len;
+                n++;
+        }
+        p->pend = n;
+        p->pend_at = 0;
+        if (!flush_pending(p))
+                pause_reads(p, true);
+}
+
+static int write_segment(void *arg, const uint8_t *frame, size_t len)
+{
+        struct corm_port *p = arg;
+        int rc = bn_net_tap_write(p->fd, NULL, frame, len);
+
+        if (rc < 0)
+                atomic_fetch_add(&p->c->ep->counters.drops, 1);
+        return 0;
+}
+
+void bn_net_corm_bridge_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port,
+                                struct bn_wire_msg *msgs, unsigned n)
+{
+        struct corm *c = corm_of(ep);
+        struct corm_port *p = c ? find_port(c, port) : NULL;
+
+        for (unsigned i = 0; i < n; i++) {
+                struct bn_wire_msg *m = &msgs[i];
+                struct virtio_net_hdr h = {0};
+                int rc;
+
+                if (!p || m->type != BN_MSG_NET_FRAME || m->len < 14 ||
+                    m->len > BN_NET_TAP_FRAME_MAX) {
+                        atomic_fetch_add(&ep->counters.drops, 1);
+                        continue;
+                }
+                if (m->hdr_len >= sizeof(h))
+                        memcpy(&h, m->hdr, sizeof(h));
+                if (!c->offload && (h.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+                                    (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))) {
+                        rc = bn_net_gso_segment(&h, m->data, m->len, c->scratch,
+                                                BN_NET_TAP_FRAME_MAX, write_segment, p);
+                } else {
+                        rc = bn_net_tap_write(p->fd, &h, m->data, m->len);
+                        if (rc == -EINVAL && h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+                                /* the kernel refused the metadata: do it here */
+                                rc = bn_net_gso_segment(&h, m->data, m->len, c->scratch,
+                                                        BN_NET_TAP_FRAME_MAX, write_segment, p);
+                }
+                if (rc < 0) {
+                        atomic_fetch_add(&ep->counters.drops, 1);
+                        bn_debug(p->ifname, "frame of %u bytes dropped: %s", m->len, strerror(-rc));
+                }
+        }
+}
+
+void bn_net_corm_bridge_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        struct corm *c = corm_of(ep);
+        struct corm_port *p = c ? find_port(c, port) : NULL;
+
+        if (p && flush_pending(p))
+                pause_reads(p, false);
+}
+
+static uint32_t fnv(uint32_t h, const char *s)
+{
+        while (*s)
+                h = (h ^ (uint8_t)*s++) * 16777619u;
+        return h;
+}
+
+int bn_net_corm_bridge_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        struct corm *c = corm_of(ep);
+        struct corm_port *p;
+        uint32_t h;
+        int rc, salt;
+
+        if (!c)
+                return -ENODEV;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->c = c;
+        p->port = port;
+        p->fd = -1;
+        p->bufs = malloc((size_t)TAP_BATCH * BN_NET_TAP_FRAME_MAX);
+        if (!p->bufs) {
+                rc = -ENOMEM;
+                goto fail;
+        }
+        h = fnv(fnv(2166136261u, ep->name), port->wire) ^ port->end;
+        for (salt = 0; salt < 8; salt++) {
+                snprintf(p->ifname, sizeof(p->ifname), "bn%08x", h + (uint32_t)salt * 0x9e3779b9u);
+                rc = bn_net_tap_create(p->ifname, c->offload);
+                if (rc != -EEXIST)
+                        break;
+        }
+        if (rc < 0) {
+                bn_err(ep->name, "wire %s: cannot create TAP %s: %s", port->wire, p->ifname,
+                       strerror(-rc));
+                goto fail;
+        }
+        p->fd = rc;
+        if (c->mtu && (rc = bn_net_link_set_mtu(p->ifname, c->mtu)) < 0)
+                goto fail;
+        rc = bn_net_link_enslave(p->ifname, c->bridge);
+        if (rc < 0) {
+                bn_err(ep->name, "wire %s: cannot put TAP %s on bridge %s: %s", port->wire,
+                       p->ifname, c->bridge, strerror(-rc));
+                goto fail;
+        }
+        bn_net_tap_set_carrier(p->fd, p->ifname, true);
+        rc = bn_loop_add_fd(port->loop, p->fd, EPOLLIN, tap_readable, p);
+        if (rc < 0)
+                goto fail;
+        p->next = c->ports;
+        c->ports = p;
+        bn_info(ep->name, "wire %s end %u: TAP %s on bridge %s", port->wire, port->end, p->ifname,
+                c->bridge);
+        return 0;
+fail:
+        if (p->fd >= 0)
+                close(p->fd);
+        free(p->bufs);
+        free(p);
+        return rc;
+}
+
+void bn_net_corm_bridge_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        struct corm *c = corm_of(ep);
+        struct corm_port **pp, *p;
+
+        if (!c)
+                return;
+        for (pp = &c->ports; *pp && (*pp)->port != port; pp = &(*pp)->next)
+                ;
+        p = *pp;
+        if (!p)
+                return;
+        *pp = p->next;
+        bn_net_tap_set_carrier(p->fd, p->ifname, false);
+        bn_loop_del_fd(port->loop, p->fd);
+        close(p->fd); /* the TAP disappears with its fd */
+        bn_info(ep->name, "wire %s: TAP %s removed", port->wire, p->ifname);
+        free(p->bufs);
+        free(p);
+}
+
+const char *bn_net_corm_bridge_tap_name(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        struct corm *c = corm_of(ep);
+        struct corm_port *p = c ? find_port(c, port) : NULL;
+
+        return p ? p->ifname : "";
+}
