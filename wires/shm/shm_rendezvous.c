@@ -122,51 +122,48 @@ fail:
         return rc;
 }
 
-static int connect_retry(const char *path, int timeout_ms)
+int bn_shm_connect_start(const char *path)
 {
         struct sockaddr_un sa;
-        struct timespec t0, t;
         socklen_t len;
         int fd, rc;
 
         rc = make_addr(path, &sa, &len);
         if (rc < 0)
                 return rc;
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        /* A Unix connect completes at once (or fails): nothing in progress. */
+        if (connect(fd, (struct sockaddr *)&sa, len) == 0)
+                return fd;
+        rc = -errno;
+        close(fd);
+        return rc == -EAGAIN ? -ECONNREFUSED : rc;
+}
+
+static int connect_retry(const char *path, int timeout_ms)
+{
+        struct timespec t0, t;
+        int fd;
+
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (;;) {
-                fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-                if (fd < 0)
-                        return -errno;
-                if (connect(fd, (struct sockaddr *)&sa, len) == 0)
+                fd = bn_shm_connect_start(path);
+                if (fd >= 0 || (fd != -ENOENT && fd != -ECONNREFUSED))
                         return fd;
-                rc = -errno;
-                close(fd);
-                if (rc != -ENOENT && rc != -ECONNREFUSED)
-                        return rc;
                 clock_gettime(CLOCK_MONOTONIC, &t);
                 if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
                     timeout_ms)
-                        return rc;
+                        return fd;
                 usleep(10000);
         }
 }
 
 int bn_shm_connect(const char *path, const char *name, int timeout_ms, struct bn_shm_port **out)
 {
-        struct hello h;
-        union {
-                char buf[CMSG_SPACE(3 * sizeof(int))];
-                struct cmsghdr align;
-        } u;
-        struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
-        struct msghdr msg = {.msg_iov = &iov,
-                             .msg_iovlen = 1,
-                             .msg_control = u.buf,
-                             .msg_controllen = sizeof(u.buf)};
         struct pollfd pfd;
-        struct cmsghdr *c;
-        int fd, fds[3] = {-1, -1, -1}, nfds = 0, rc, i;
-        ssize_t n;
+        int fd, rc;
 
         fd = connect_retry(path, timeout_ms);
         if (fd < 0) {
@@ -178,9 +175,30 @@ int bn_shm_connect(const char *path, const char *name, int timeout_ms, struct bn
         rc = poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : 1);
         if (rc <= 0) {
                 rc = rc == 0 ? -ETIMEDOUT : -errno;
-                goto fail;
+                fprintf(stderr, "shm wire %s: no region from %s: %s\n", name, path, strerror(-rc));
+                close(fd);
+                return rc;
         }
-        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+        return bn_shm_connect_finish(fd, name, out);
+}
+
+int bn_shm_connect_finish(int fd, const char *name, struct bn_shm_port **out)
+{
+        struct hello h;
+        union {
+                char buf[CMSG_SPACE(3 * sizeof(int))];
+                struct cmsghdr align;
+        } u;
+        struct iovec iov = {.iov_base = &h, .iov_len = sizeof(h)};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = u.buf,
+                             .msg_controllen = sizeof(u.buf)};
+        struct cmsghdr *c;
+        int fds[3] = {-1, -1, -1}, nfds = 0, rc, i;
+        ssize_t n;
+
+        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0) {
                 rc = -errno;
                 goto fail;
@@ -196,7 +214,7 @@ int bn_shm_connect(const char *path, const char *name, int timeout_ms, struct bn
         if (n != (ssize_t)sizeof(h) || nfds != 3 || (msg.msg_flags & MSG_CTRUNC) ||
             h.magic != BN_SHM_MAGIC || h.version != BN_SHM_VERSION ||
             !bn_shm_ring_size_ok(h.ring_size)) {
-                fprintf(stderr, "shm wire %s: bad hello from %s\n", name, path);
+                fprintf(stderr, "shm wire %s: bad hello from the listening end\n", name);
                 rc = -EPROTO;
                 goto fail;
         }
