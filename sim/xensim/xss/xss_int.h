@@ -21,6 +21,7 @@
 #define XSS_Q_ENTRY_SIZE   2048          /* bytes of one node's value */
 #define XSS_Q_WATCHES      128           /* watches of a domain */
 #define XSS_Q_TX           10            /* open transactions of a domain */
+#define XSS_Q_TX_NODES     1024          /* nodes one transaction of a domain tracks */
 #define XSS_Q_PERMS        5             /* entries in one node's permission list */
 #define XSS_Q_CONNS        16            /* connections of one domain */
 #define XSS_OUT_STOP_READ  (64 * 1024)   /* stop reading requests above */

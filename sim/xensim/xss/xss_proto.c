@@ -272,7 +272,9 @@ static void do_get_perms(struct req *r, struct xss_view *v)
                 len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%c%u", p->p[i].perm,
                                         p->p[i].id) +
                        1;
-        reply(r, buf, (uint32_t)len);
+        rc = i < p->n ? -E2BIG : 0;
+        if (!rc)
+                reply(r, buf, (uint32_t)len);
 out:
         if (rc)
                 reply_err(r, rc);
@@ -438,6 +440,13 @@ void xss_handle(struct xss_conn *c, const struct xsd_sockmsg *hdr, const char *b
                 v.tx = xss_tx_find(c, hdr->tx_id);
                 if (!v.tx && hdr->type != XS_TRANSACTION_END) {
                         reply_err(&r, ENOENT);
+                        return;
+                }
+                /* Bound what a domain's transaction may track (xenstored:
+                 * quota-transaction-nodes). */
+                if (v.tx && !c->priv && hdr->type != XS_TRANSACTION_END &&
+                    v.tx->access.n + v.tx->overlay.n >= XSS_Q_TX_NODES) {
+                        reply_err(&r, ENOSPC);
                         return;
                 }
         }
