@@ -9,18 +9,21 @@
 #include "bn_daemon.h"
 #include "bn_devclass.h"
 #include "bn_log.h"
+#include "bn_ctl.h" /* ctl: controller hooks */
 
 struct bananad_opts {
         struct bn_daemon_opts d;
         bool foreground;
         const char *log_level;
+        const char *control_group; /* ctl: --control-group */
 };
 
 static void usage(FILE *f)
 {
         fprintf(f, "usage: bananad [--foreground] [--host NAME] [--hypervisor xen|xensim|auto]\n"
                    "               [--xensim-dir DIR] [--state-dir DIR] [--control PATH]\n"
-                   "               [--workers N] [--log-level error|warn|info|debug]\n");
+                   "               [--workers N] [--log-level error|warn|info|debug]\n"
+                   "               [--control-group GROUP]\n");
 }
 
 static int parse_args(int argc, char **argv, struct bananad_opts *o)
@@ -35,10 +38,11 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
             {"workers", required_argument, NULL, 'w'},
             {"log-level", required_argument, NULL, 'l'},
             {"help", no_argument, NULL, 'h'},
+            {"control-group", required_argument, NULL, 'g'}, /* ctl */
             {NULL, 0, NULL, 0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "fH:y:x:s:c:w:l:h", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "fH:y:x:s:c:w:l:hg:", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'f':
                         o->foreground = true;
@@ -79,6 +83,9 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
                 case 'l':
                         o->log_level = optarg;
                         break;
+                case 'g': /* ctl */
+                        o->control_group = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -104,9 +111,14 @@ int main(int argc, char **argv)
 
         if (parse_args(argc, argv, &o))
                 return 2;
-        /* Daemonising and sd_notify belong to the controller (helper "ctl");
-         * until then bananad logs to stderr in the foreground. */
-        bn_log_init("bananad", 0);
+        /* ctl: in the background (no --foreground), fork before any thread
+         * and log to syslog; the parent exits once the control socket is up. */
+        struct bn_ctl_opts co = {.control_group = o.control_group, .notify = true, .ready_fd = -1};
+        if (!o.foreground && bn_ctl_daemonize(&co.ready_fd) < 0) {
+                perror("bananad: cannot go to the background");
+                return 1;
+        }
+        bn_log_init("bananad", !o.foreground);
         if (o.log_level) {
                 enum bn_log_level l;
                 if (bn_log_parse_level(o.log_level, &l)) {
@@ -119,10 +131,13 @@ int main(int argc, char **argv)
         rc = bn_daemon_init(&d, &o.d);
         if (rc)
                 return 1;
-        /* Controller hooks go here: control socket, store, reconciler
-         * (started on d.loop, state in d.ctl). */
+        /* ctl: control socket, store, reconciler (restart recovery) */
+        if (bn_controller_start(&d, &co)) {
+                bn_daemon_shutdown(&d);
+                return 1;
+        }
         rc = bn_daemon_run(&d);
-        /* Controller stop hooks go here. */
+        bn_controller_stop(&d); /* ctl */
         bn_daemon_shutdown(&d);
         bn_info("bananad", "stopped");
         return rc ? 1 : 0;

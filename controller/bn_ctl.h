@@ -26,6 +26,9 @@ struct bn_ctl_opts {
         const char *control_group;
         /* Tell systemd we are ready (sd_notify READY=1) once serving. */
         bool notify;
+        /* From bn_ctl_daemonize(): written (one byte) and closed once
+         * serving; -1 when in the foreground. */
+        int ready_fd;
 };
 
 /* Open the store in d->state_dir, reconcile this host (d->host) with the
@@ -38,5 +41,16 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts);
  * controller made (the desired state stays in the store), free. Safe when
  * start failed or was not called. */
 void bn_controller_stop(struct bn_daemon *d);
+
+/* Go to the background before any thread exists: fork; the parent exits 0
+ * once the child reports ready through *ready_fd (pass it in
+ * bn_ctl_opts.ready_fd), 1 if the child fails first. The child gets a new
+ * session, cwd /, stdio on /dev/null. 0 in the child or -errno. */
+int bn_ctl_daemonize(int *ready_fd);
+
+struct bn_wire_registry;
+/* Register the wire types built into this binary (those not already
+ * registered). 0 or -errno. */
+int bn_ctl_register_wires(struct bn_wire_registry *r);
 
 #endif

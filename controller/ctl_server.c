@@ -345,6 +345,7 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
         c->d = d;
         c->listen_fd = -1;
         c->started = time(NULL);
+        c->opts.ready_fd = -1;
         if (opts)
                 c->opts = *opts;
         d->ctl = c;
@@ -356,6 +357,8 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
         }
         bn_info(CTX, "store: embedded in %s at revision %llu", d->state_dir,
                 (unsigned long long)bn_store_revision(c->store));
+        if ((r = bn_ctl_register_wires(&d->wires)))
+                goto fail;
         bn_ep_registry_set_watch(&d->eps, ctl_ep_watch, c);
         ctl_reconcile(c);
         if ((r = listen_socket(c, d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET)))
@@ -364,6 +367,12 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
         if (c->opts.notify)
                 sd_notify(0, "READY=1\nSTATUS=serving the control socket");
 #endif
+        if (c->opts.ready_fd >= 0) {
+                ssize_t w = write(c->opts.ready_fd, "R", 1);
+                (void)w;
+                close(c->opts.ready_fd);
+                c->opts.ready_fd = -1;
+        }
         return 0;
 fail:
         bn_controller_stop(d);

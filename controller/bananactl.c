@@ -1,0 +1,437 @@
+/* bananactl.c: the command-line client of bananad's control socket
+ * (docs/cli.md). One request per run: builds the JSON request, sends it as
+ * one line, reads the one-line reply and prints it as a table (default) or
+ * as JSON (--json). Exit codes: 0 ok, 1 refused (or bananad unreachable),
+ * 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bn_ctl.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE   2
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
+                "commands:\n"
+                "  status                         daemon, host, store, what is available\n"
+                "  endpoints [NAME]               endpoints with state and counters\n"
+                "  wires [NAME]                   wires with type, ends, state, counters\n"
+                "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
+                "                                 wire endpoint A to endpoint B\n"
+                "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
+                "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
+                "  apply FILE                     make the topology in FILE the desired state\n"
+                "  diff FILE                      what apply FILE would change\n"
+                "  migrate ...                    reserved\n"
+                "The socket is $BANANA_CONTROL, else %s.\n",
+                BN_CTL_DEFAULT_SOCKET);
+}
+
+static char *read_file(const char *path, size_t max)
+{
+        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+        size_t len = 0, cap = 0;
+        char *buf = NULL;
+
+        if (!f) {
+                fprintf(stderr, "bananactl: cannot open %s: %s\n", path, strerror(errno));
+                return NULL;
+        }
+        for (;;) {
+                size_t n;
+                if (cap - len < 65536) {
+                        char *nb = realloc(buf, cap + 65536 + 1);
+                        if (!nb)
+                                break;
+                        buf = nb;
+                        cap += 65536;
+                }
+                n = fread(buf + len, 1, cap - len, f);
+                len += n;
+                if (n == 0)
+                        break;
+                if (len > max) {
+                        fprintf(stderr, "bananactl: %s is larger than %zu bytes\n", path, max);
+                        free(buf);
+                        buf = NULL;
+                        break;
+                }
+        }
+        if (buf && ferror(f)) {
+                fprintf(stderr, "bananactl: cannot read %s\n", path);
+                free(buf);
+                buf = NULL;
+        }
+        if (buf)
+                buf[len] = '\0';
+        if (f != stdin)
+                fclose(f);
+        return buf;
+}
+
+/* Send req, return the parsed reply (NULL with a message on failure). */
+static json_object *call(const char *path, json_object *req)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+        size_t len = strlen(text), off = 0, cap = 0, got = 0;
+        char *buf = NULL, *nl = NULL;
+        json_object *reply = NULL;
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                fprintf(stderr, "bananactl: control socket path too long\n");
+                return NULL;
+        }
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                fprintf(stderr, "bananactl: cannot reach bananad at %s: %s\n", path,
+                        strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return NULL;
+        }
+        while (off <= len) {
+                const char *p = off < len ? text + off : "\n";
+                size_t n = off < len ? len - off : 1;
+                ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0) {
+                        fprintf(stderr, "bananactl: sending to bananad: %s\n", strerror(errno));
+                        goto out;
+                }
+                off += (size_t)w;
+        }
+        while (!nl) {
+                ssize_t n;
+                if (cap - got < 65536) {
+                        char *nb = realloc(buf, cap + 65536 + 1);
+                        if (!nb)
+                                goto out;
+                        buf = nb;
+                        cap += 65536;
+                }
+                n = read(fd, buf + got, cap - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        fprintf(stderr, "bananactl: bananad closed the connection without a "
+                                        "reply\n");
+                        goto out;
+                }
+                buf[got + (size_t)n] = '\0';
+                nl = memchr(buf + got, '\n', (size_t)n);
+                got += (size_t)n;
+                if (got > BN_CTL_MSG_MAX) {
+                        fprintf(stderr, "bananactl: reply too large\n");
+                        goto out;
+                }
+        }
+        *nl = '\0';
+        reply = json_tokener_parse(buf);
+        if (!reply || !json_object_is_type(reply, json_type_object)) {
+                fprintf(stderr, "bananactl: bananad sent a malformed reply\n");
+                json_object_put(reply);
+                reply = NULL;
+        }
+out:
+        free(buf);
+        close(fd);
+        return reply;
+}
+
+static const char *s(json_object *o, const char *k)
+{
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
+                return "-";
+        return json_object_get_string(v);
+}
+
+static long long num(json_object *o, const char *k)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, k, &v) ? (long long)json_object_get_int64(v) : 0;
+}
+
+static json_object *arr(json_object *o, const char *k)
+{
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_array))
+                return NULL;
+        return v;
+}
+
+static void print_status(json_object *r)
+{
+        json_object *st, *a;
+
+        printf("host:       %s\n", s(r, "host"));
+        printf("pid:        %lld\n", num(r, "pid"));
+        printf("hypervisor: %s\n", s(r, "hypervisor"));
+        printf("uptime:     %llds\n", num(r, "uptime"));
+        if (json_object_object_get_ex(r, "store", &st))
+                printf("store:      %s, revision %lld\n", s(st, "backend"), num(st, "revision"));
+        printf("endpoints:  %lld running\n", num(r, "endpoints"));
+        printf("wires:      %lld on this host\n", num(r, "wires"));
+        printf("classes:   ");
+        a = arr(r, "classes");
+        for (size_t i = 0; a && i < json_object_array_length(a); i++)
+                printf(" %s", json_object_get_string(json_object_array_get_idx(a, i)));
+        printf("\nwire types:");
+        a = arr(r, "wire_types");
+        for (size_t i = 0; a && i < json_object_array_length(a); i++)
+                printf(" %s", json_object_get_string(json_object_array_get_idx(a, i)));
+        printf("\n");
+}
+
+static void print_endpoints(json_object *r)
+{
+        json_object *a = arr(r, "endpoints");
+
+        printf("%-32s %-5s %-5s %-10s %-10s %10s %10s %8s  %s\n", "NAME", "KIND", "CLASS",
+               "LOCATION", "STATE", "MSGS_IN", "MSGS_OUT", "DROPS", "WIRES");
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                json_object *e = json_object_array_get_idx(a, i), *w = arr(e, "wires");
+                printf("%-32s %-5s %-5s %-10s %-10s %10lld %10lld %8lld  ", s(e, "name"),
+                       s(e, "kind"), s(e, "class"), s(e, "location"), s(e, "state"),
+                       num(e, "msgs_in"), num(e, "msgs_out"), num(e, "drops"));
+                for (size_t j = 0; w && j < json_object_array_length(w); j++)
+                        printf("%s%s", j ? "," : "",
+                               json_object_get_string(json_object_array_get_idx(w, j)));
+                if (!w || !json_object_array_length(w))
+                        printf("-");
+                if (strcmp(s(e, "error"), "-") != 0)
+                        printf("  (%s)", s(e, "error"));
+                printf("\n");
+        }
+}
+
+static void print_wires(json_object *r)
+{
+        json_object *a = arr(r, "wires");
+
+        printf("%-24s %-6s %-28s %-28s %10s %10s %8s  %s\n", "NAME", "TYPE", "END A", "END B",
+               "MSGS_OUT", "MSGS_IN", "DROPS", "STATE");
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+                json_object *w = json_object_array_get_idx(a, i), *ends = arr(w, "ends");
+                printf("%-24s %-6s %-28s %-28s %10lld %10lld %8lld  %s\n", s(w, "name"),
+                       s(w, "type"),
+                       ends ? json_object_get_string(json_object_array_get_idx(ends, 0)) : "-",
+                       ends ? json_object_get_string(json_object_array_get_idx(ends, 1)) : "-",
+                       num(w, "msgs_out"), num(w, "msgs_in"), num(w, "drops"), s(w, "state"));
+        }
+}
+
+static void print_changes(json_object *r, bool applied)
+{
+        json_object *a = arr(r, "changes"), *p = arr(r, "problems");
+        size_t n = a ? json_object_array_length(a) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *c = json_object_array_get_idx(a, i);
+                const char *ch = s(c, "change");
+                char sign = strcmp(ch, "create") == 0 ? '+' : strcmp(ch, "remove") == 0 ? '-' : '~';
+                printf("%c %-6s %-8s %s  %s\n", sign, ch, s(c, "kind"), s(c, "name"),
+                       s(c, "detail"));
+        }
+        if (!n)
+                printf("no change\n");
+        else if (applied)
+                printf("%zu change%s applied (store revision %lld)\n", n, n == 1 ? "" : "s",
+                       num(r, "revision"));
+        for (size_t i = 0; p && i < json_object_array_length(p); i++)
+                printf("problem: %s\n", json_object_get_string(json_object_array_get_idx(p, i)));
+}
+
+/* Build the request from the command line; NULL on a usage error. */
+static json_object *build(int argc, char **argv, const char **cmd)
+{
+        json_object *req = json_object_new_object();
+        const char *c;
+
+        if (argc < 1) {
+                fprintf(stderr, "bananactl: missing command\n");
+                goto usage;
+        }
+        c = *cmd = argv[0];
+        json_object_object_add(req, "op", json_object_new_string(c));
+        if (strcmp(c, "status") == 0 || strcmp(c, "endpoints") == 0 || strcmp(c, "wires") == 0) {
+                if (argc > 2 || (argc == 2 && strcmp(c, "status") == 0))
+                        goto extra;
+                if (argc == 2)
+                        json_object_object_add(req, "name", json_object_new_string(argv[1]));
+        } else if (strcmp(c, "connect") == 0) {
+                json_object *opts = json_object_new_object();
+                int pos = 0;
+                for (int i = 1; i < argc; i++) {
+                        const char *a = argv[i];
+                        if ((strcmp(a, "--wire") == 0 || strcmp(a, "--type") == 0) &&
+                            i + 1 < argc) {
+                                json_object_object_add(req, "type",
+                                                       json_object_new_string(argv[++i]));
+                        } else if (strcmp(a, "--name") == 0 && i + 1 < argc) {
+                                json_object_object_add(req, "name",
+                                                       json_object_new_string(argv[++i]));
+                        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--option") == 0) &&
+                                   i + 1 < argc) {
+                                char *kv = argv[++i], *eq = strchr(kv, '=');
+                                if (!eq || eq == kv) {
+                                        fprintf(stderr, "bananactl: option '%s' is not KEY=VALUE\n",
+                                                kv);
+                                        json_object_put(opts);
+                                        goto usage;
+                                }
+                                *eq = '\0';
+                                json_object_object_add(opts, kv, json_object_new_string(eq + 1));
+                                *eq = '=';
+                        } else if (a[0] == '-') {
+                                fprintf(stderr, "bananactl: connect: unknown flag '%s'\n", a);
+                                json_object_put(opts);
+                                goto usage;
+                        } else if (pos < 2) {
+                                json_object_object_add(req, pos++ ? "b" : "a",
+                                                       json_object_new_string(a));
+                        } else {
+                                json_object_put(opts);
+                                goto extra;
+                        }
+                }
+                json_object_object_add(req, "options", opts);
+                if (pos != 2) {
+                        fprintf(stderr, "bananactl: connect needs two endpoints\n");
+                        goto usage;
+                }
+        } else if (strcmp(c, "disconnect") == 0) {
+                if (argc != 2) {
+                        fprintf(stderr, "bananactl: disconnect needs one wire\n");
+                        goto usage;
+                }
+                json_object_object_add(req, "wire", json_object_new_string(argv[1]));
+        } else if (strcmp(c, "swap") == 0) {
+                if (argc != 3) {
+                        fprintf(stderr, "bananactl: swap needs a wire and a type\n");
+                        goto usage;
+                }
+                json_object_object_add(req, "wire", json_object_new_string(argv[1]));
+                json_object_object_add(req, "type", json_object_new_string(argv[2]));
+        } else if (strcmp(c, "apply") == 0 || strcmp(c, "diff") == 0) {
+                char *content;
+                if (argc != 2) {
+                        fprintf(stderr, "bananactl: %s needs one file\n", c);
+                        goto usage;
+                }
+                content = read_file(argv[1], BN_CTL_MSG_MAX / 2);
+                if (!content) {
+                        json_object_put(req);
+                        *cmd = NULL; /* refused, not usage */
+                        return NULL;
+                }
+                json_object_object_add(req, "file", json_object_new_string(argv[1]));
+                json_object_object_add(req, "content", json_object_new_string(content));
+                free(content);
+        } else if (strcmp(c, "migrate") == 0) {
+                /* reserved: the daemon answers */
+        } else {
+                fprintf(stderr, "bananactl: unknown command '%s'\n", c);
+                goto usage;
+        }
+        return req;
+extra:
+        fprintf(stderr, "bananactl: too many arguments for %s\n", c);
+usage:
+        json_object_put(req);
+        usage(stderr);
+        return NULL;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+            {"control", required_argument, NULL, 'c'},
+            {"json", no_argument, NULL, 'j'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+        };
+        const char *path = getenv("BANANA_CONTROL"), *cmd = "";
+        json_object *req, *reply, *ok;
+        bool json = false;
+        int opt, rc;
+
+        if (!path || !*path)
+                path = BN_CTL_DEFAULT_SOCKET;
+        /* '+': stop at the command, so its flags (connect --wire) are its own */
+        while ((opt = getopt_long(argc, argv, "+c:jh", longopts, NULL)) != -1) {
+                switch (opt) {
+                case 'c':
+                        path = optarg;
+                        break;
+                case 'j':
+                        json = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return EXIT_USAGE;
+                }
+        }
+        req = build(argc - optind, argv + optind, &cmd);
+        if (!req)
+                return cmd ? EXIT_USAGE : EXIT_REFUSED;
+        reply = call(path, req);
+        json_object_put(req);
+        if (!reply)
+                return EXIT_REFUSED;
+        rc = json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)
+                 ? 0
+                 : EXIT_REFUSED;
+        if (json) {
+                printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+        } else if (rc) {
+                json_object *errs = arr(reply, "errors");
+                fprintf(stderr, "bananactl: %s\n", s(reply, "error"));
+                for (size_t i = 0; errs && i < json_object_array_length(errs); i++)
+                        fprintf(stderr, "%s\n",
+                                json_object_get_string(json_object_array_get_idx(errs, i)));
+        } else if (strcmp(cmd, "status") == 0) {
+                print_status(reply);
+        } else if (strcmp(cmd, "endpoints") == 0) {
+                print_endpoints(reply);
+        } else if (strcmp(cmd, "wires") == 0) {
+                print_wires(reply);
+        } else if (strcmp(cmd, "apply") == 0 || strcmp(cmd, "diff") == 0) {
+                print_changes(reply, strcmp(cmd, "apply") == 0);
+                if (arr(reply, "problems") && json_object_array_length(arr(reply, "problems")))
+                        rc = EXIT_REFUSED;
+        } else if (strcmp(cmd, "connect") == 0) {
+                printf("connected: wire %s (%s)\n", s(reply, "wire"), s(reply, "type"));
+        } else if (strcmp(cmd, "disconnect") == 0) {
+                json_object *a = arr(reply, "removed");
+                for (size_t i = 0; a && i < json_object_array_length(a); i++)
+                        printf("removed wire %s\n",
+                               json_object_get_string(json_object_array_get_idx(a, i)));
+        } else if (strcmp(cmd, "swap") == 0) {
+                printf("wire %s: %s -> %s\n", s(reply, "wire"), s(reply, "from"), s(reply, "type"));
+        }
+        json_object_put(reply);
+        return rc;
+}
