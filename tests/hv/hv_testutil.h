@@ -38,6 +38,15 @@ struct hv_sim {
         pid_t pid;
 };
 
+/* The running xensim, killed at exit if a check failed before the stop. */
+static pid_t hv_sim_pid;
+
+static inline void hv_sim_atexit(void)
+{
+        if (hv_sim_pid > 1)
+                kill(hv_sim_pid, SIGTERM);
+}
+
 static inline void hv_sleep_ms(int ms)
 {
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -66,6 +75,8 @@ static inline void hv_sim_start(struct hv_sim *s, const char *xensim)
         CHECK(fscanf(f, "%d", &s->pid) == 1);
         fclose(f);
         CHECK(s->pid > 1);
+        hv_sim_pid = s->pid;
+        atexit(hv_sim_atexit);
         setenv("XENSIM_DIR", s->dir, 1);
 }
 
@@ -76,6 +87,7 @@ static inline void hv_sim_stop(struct hv_sim *s)
         int i;
 
         CHECK(kill(s->pid, SIGTERM) == 0);
+        hv_sim_pid = 0;
         for (i = 0; i < 3000 && kill(s->pid, 0) == 0; i++)
                 hv_sleep_ms(10);
         CHECK(kill(s->pid, 0) < 0 && errno == ESRCH);
