@@ -176,6 +176,7 @@ static int echo(struct tf *t)
                 if (notify)
                         bn_guest_evtchn_notify(t->g, (uint32_t)t->port);
                 int more;
+                unsigned before = answered;
                 do {
                         RING_IDX rp = t->front.sring->rsp_prod;
                         xen_rmb();
@@ -198,6 +199,8 @@ static int echo(struct tf *t)
                 } while (more);
                 if (answered >= t->requests)
                         break;
+                if (answered != before)
+                        continue; /* room on the ring again: send more first */
                 struct pollfd pfd = {.fd = efd, .events = POLLIN};
                 int n = poll(&pfd, 1, (int)t->timeout_ms);
                 if (n == 0) {
