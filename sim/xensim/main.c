@@ -46,6 +46,16 @@ void xlog(const struct xsim *x, int level, const char *fmt, ...)
                 ts.tv_nsec / 1000000, (int)getpid(), names[level], buf);
 }
 
+/* xss's log lines, at its levels (0 error .. 3 debug, as ours). */
+static void xss_log(void *opaque, int level, const char *msg)
+{
+        if (level < XLOG_ERR)
+                level = XLOG_ERR;
+        if (level > XLOG_DEBUG)
+                level = XLOG_DEBUG;
+        xlog(opaque, level, "xenstore: %s", msg);
+}
+
 static void usage(FILE *f)
 {
         fprintf(f, "usage: xensim --dir DIR [--foreground] [--pidfile FILE] [-v] [-q]\n"
@@ -232,6 +242,7 @@ int main(int argc, char **argv)
                 goto out;
         }
         rc = 1;
+        xss_set_log(x->xss, xss_log, x);
         ev.data.u64 = TAG_XSS;
         if (epoll_ctl(x->epfd, EPOLL_CTL_ADD, xss_fd(x->xss), &ev) < 0) {
                 xlog(x, XLOG_ERR, "epoll add xenstore: %s", strerror(errno));
