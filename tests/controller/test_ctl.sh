@@ -1,0 +1,305 @@
+#!/bin/bash
+# test_ctl.sh: bananad + bananactl end to end on xensim (suite 'controller').
+# usage: test_ctl.sh MODE BANANAD BANANACTL XENSIM TESTFRONT
+# MODE: cli      protocol and CLI: status, apply/diff idempotence, wires,
+#                endpoints, connect/disconnect/swap, every error path,
+#                malformed and oversized messages (the daemon keeps serving)
+#       yaml     a file with 3 mistakes: 3 file:line:column errors, nothing changed
+#       restart  SIGKILL of bananad with a connected simulated guest, restart:
+#                every endpoint and wire comes back, the guest's spike re-wired
+#       scale    200 endpoints and 200 wires applied from one file
+# Each run starts its own xensim and bananad in a mktemp dir and stops them
+# by PID, leaving nothing behind.
+set -u
+MODE=$1 BANANAD=$2 CTL=$3 XENSIM=$4 TESTFRONT=$5
+base=$(mktemp -d /tmp/bn-ctl-test.XXXXXX)
+sim=$base/sim sock=$base/control.sock state=$base/state
+tag=bnctl$$
+bpid= gpid=
+cleanup() {
+    [ -n "$gpid" ] && kill "$gpid" 2>/dev/null && wait "$gpid" 2>/dev/null
+    [ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
+    [ -f "$base/xensim.pid" ] && kill "$(cat "$base/xensim.pid")" 2>/dev/null
+    for i in $(seq 50); do [ -d "$sim" ] || break; sleep 0.1; done
+    rm -rf "$base"
+}
+fail() {
+    echo "FAIL: $*"
+    echo "--- bananad log"; cat "$base"/bananad*.log 2>/dev/null | tail -40
+    cleanup
+    exit 1
+}
+wait_for() { # wait_for SECONDS COMMAND...
+    local n=$(($1 * 10)); shift
+    while ! "$@" >/dev/null 2>&1; do
+        n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.1
+    done
+}
+ctl() { "$CTL" --control "$sock" "$@"; }
+# expect RC CMD...: run bananactl, check its exit code; output in $out
+expect() {
+    local want=$1; shift
+    out=$(ctl "$@" 2>&1); local rc=$?
+    [ $rc -eq "$want" ] || fail "bananactl $* exited $rc, want $want: $out"
+}
+start_bananad() {
+    "$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$sim" \
+        --state-dir "$state" --control "$sock" --workers 2 2>>"$base/bananad.log" &
+    bpid=$!
+    wait_for 20 ctl status || fail "bananad did not answer on $sock"
+}
+
+"$XENSIM" --dir "$sim" --pidfile "$base/xensim.pid" 2>"$base/xensim.log" || fail "xensim did not start"
+export XENSIM_DIR=$sim XENSTORED_PATH=$sim/xenstored.sock
+start_bananad
+
+# A topology of test-class Corms; wires carry a rendezvous path so each is unique.
+topo() { # topo FILE NCORMS: corms hostA/sinkI, wires wI from sinkI to sink(I+1)
+    local f=$1 n=$2
+    {
+        echo "version: 1"
+        echo "hosts:"
+        echo "  hostA: {site: lab, domain: test}"
+        echo "endpoints:"
+        for i in $(seq 1 "$n"); do echo "  hostA/sink$i: {kind: corm, class: test}"; done
+        echo "wires:"
+        for i in $(seq 1 "$n"); do
+            j=$((i % n + 1))
+            [ "$n" -eq 2 ] && [ "$i" -eq 2 ] && break
+            echo "  w$i: {ends: [hostA/sink$i, hostA/sink$j], options: {ring: 524288, path: \"@$tag-w$i\"}}"
+        done
+    } >"$f"
+}
+
+case $MODE in
+cli)
+    expect 0 status
+    echo "$out" | grep -q "host: *hostA" || fail "status: $out"
+    echo "$out" | grep -q "wire types: .*shm" || fail "status has no shm: $out"
+    topo "$base/t.yaml" 3
+    expect 0 diff "$base/t.yaml"
+    echo "$out" | grep -q "create wire *w1" || fail "diff before apply: $out"
+    expect 0 apply "$base/t.yaml"
+    echo "$out"
+    echo "$out" | grep -q "7 changes applied" || fail "apply: $out"
+    expect 0 diff "$base/t.yaml"
+    [ "$out" = "no change" ] || fail "diff after apply: $out"
+    rev=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["revision"])')
+    expect 0 apply "$base/t.yaml"
+    [ "$out" = "no change" ] || fail "second apply changed something: $out"
+    rev2=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["revision"])')
+    [ "$rev" = "$rev2" ] || fail "second apply bumped the store revision $rev -> $rev2"
+    expect 0 wires
+    echo "$out"
+    [ "$(echo "$out" | grep -c ' up$')" -eq 3 ] || fail "3 wires up: $out"
+    expect 0 endpoints
+    echo "$out" | grep -q "hostA/sink1 .*connected" || fail "endpoints: $out"
+    expect 0 --json wires w2
+    echo "$out" | grep -q '"state":"up"' || fail "wires --json: $out"
+
+    # connect / swap / disconnect
+    expect 0 connect hostA/sink1 hostA/sink3 --name extra -o ring=524288 -o path=@$tag-extra
+    expect 0 wires extra
+    echo "$out" | grep -q "extra .*shm .* up" || fail "connected wire: $out"
+    expect 1 swap extra vxlan
+    echo "$out" | grep -q "wire type 'vxlan' is not available" || fail "swap error: $out"
+    expect 0 wires extra
+    echo "$out" | grep -q "extra .*shm .* up" || fail "refused swap changed the wire: $out"
+    expect 0 disconnect extra
+    expect 1 wires extra
+    echo "$out" | grep -q "no wire named 'extra'" || fail "disconnected wire: $out"
+    # diff sees no change after connect+disconnect
+    expect 0 diff "$base/t.yaml"
+    [ "$out" = "no change" ] || fail "diff after disconnect: $out"
+
+    # error paths: each refused with exit 1 and a message naming the culprit
+    expect 1 connect hostA/sink1 hostA/nothere
+    echo "$out" | grep -q "endpoint 'hostA/nothere' does not exist" || fail "$out"
+    expect 1 connect 'hostA//bad' hostA/sink1
+    echo "$out" | grep -q "bad endpoint name 'hostA//bad'" || fail "$out"
+    expect 1 connect 'bad name' hostA/sink1
+    echo "$out" | grep -q "bad endpoint name 'bad name'" || fail "$out"
+    expect 1 connect hostA/sink1 hostA/sink2 --wire vxlan
+    echo "$out" | grep -q "wire type 'vxlan' is not available on hostA" || fail "$out"
+    expect 1 connect hostA/sink1 hostA/sink2 --wire 'No!'
+    echo "$out" | grep -q "bad wire type" || fail "$out"
+    expect 1 connect hostA/sink1 hostA/sink2 --name w1
+    echo "$out" | grep -q "wire 'w1' already exists" || fail "$out"
+    expect 1 connect hostA/sink1 hostA/sink1
+    echo "$out" | grep -q "cannot be wired to itself" || fail "$out"
+    expect 1 connect hostA/sink1 hostA/sink2 -o mtu=9 -o path=@$tag-x
+    echo "$out" | grep -q "mtu must be" || fail "$out"
+    expect 1 connect hostA/sink1 hostA/sink2 --name bogus -o colour=blue
+    echo "$out" | grep -q "colour" || fail "unknown wire option not reported: $out"
+    expect 1 wires bogus
+    expect 1 disconnect nosuchwire
+    echo "$out" | grep -q "no wire named 'nosuchwire'" || fail "$out"
+    expect 1 swap nosuchwire shm
+    echo "$out" | grep -q "no wire named 'nosuchwire'" || fail "$out"
+    expect 1 endpoints hostA/nothere
+    expect 1 migrate
+    echo "$out" | grep -q "not implemented yet" || fail "$out"
+    expect 1 apply "$base/missing.yaml"
+    # usage errors
+    expect 2 frobnicate
+    expect 2 connect onlyone
+    expect 2 swap w1
+    expect 2
+    expect 2 --bogus status
+
+    # malformed, oversized and unknown requests: that client is closed, the daemon serves on
+    python3 - "$sock" <<'PY' || fail "protocol abuse test"
+import socket, sys
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(path); return s
+def reply_then_eof(s):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        d = s.recv(65536)
+        if not d: break
+        buf += d
+    # (a reset while reading the reply would lose it: that is a failure)
+    try:
+        rest = s.recv(10)
+    except ConnectionResetError:  # closed with our unread bytes in its queue
+        rest = b""
+    return buf, rest == b""
+s = conn(); s.sendall(b'{not json\n'); r, eof = reply_then_eof(s)
+assert b'"ok":false' in r and b"malformed" in r and eof, (r, eof)
+s = conn(); s.sendall(b'[1,2]\n'); r, eof = reply_then_eof(s)
+assert b"malformed" in r and eof, r
+s = conn(); s.sendall(b'{"op":"status"} trailing\n'); r, eof = reply_then_eof(s)
+assert b"malformed" in r and eof, r
+s = conn()
+try:
+    s.sendall(b"x" * (5 << 20))
+except OSError:
+    pass
+r, eof = reply_then_eof(s)
+assert b"too large" in r, r
+s = conn(); s.sendall(b'{"op":"nope"}\n{"op":"status"}\n')
+f = s.makefile("rb")
+a = f.readline(); b = f.readline()
+assert b"unknown op 'nope'" in a and b'"ok":true' in b, (a, b)
+s = conn(); s.sendall(b'{"noop":1}\n'); r = s.makefile("rb").readline()
+assert b'no \\"op\\"' in r, r
+print("protocol abuse: ok")
+PY
+    expect 0 status
+    kill -0 "$bpid" || fail "bananad died"
+    ;;
+yaml)
+    topo "$base/t.yaml" 2
+    expect 0 apply "$base/t.yaml"
+    rev=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["revision"])')
+    # three schema mistakes
+    cat >"$base/bad.yaml" <<'Y'
+version: 1
+hosts:
+  hostA: {site: lab}
+endpoints:
+  hostA/sink1: {kind: corm, class: test, colour: red}
+  hostA/sink2: {kind: corm, class: test}
+  hostA/sink3: {kind: korm, class: test}
+wires:
+  w1:
+    ends: [hostA/sink1, hostA/sink2]
+    type: Fast!
+Y
+    expect 1 apply "$base/bad.yaml"
+    echo "$out"
+    n=$(echo "$out" | grep -c "^$base/bad.yaml:[0-9]*:[0-9]*: ")
+    [ "$n" -eq 3 ] || fail "want 3 file:line:column errors, got $n: $out"
+    echo "$out" | grep -q "bad.yaml:5:42: unknown endpoint key 'colour'" || fail "colour: $out"
+    echo "$out" | grep -q "bad.yaml:7:23: kind must be spike or corm, not 'korm'" || fail "korm: $out"
+    echo "$out" | grep -q "bad.yaml:11:11: bad wire type 'Fast!'" || fail "type: $out"
+    # three things this host cannot run
+    cat >"$base/bad2.yaml" <<'Y'
+version: 1
+hosts:
+  hostA: {site: lab}
+endpoints:
+  hostA/sink1: {kind: corm, class: test}
+  hostA/sink2: {kind: corm, class: test}
+  hostA/disk: {kind: corm, class: tset}
+  hostA/vm9/xyz0: {kind: spike, class: nope}
+wires:
+  w1: {ends: [hostA/sink1, hostA/sink2], type: carrier-pigeon}
+Y
+    expect 1 diff "$base/bad2.yaml"
+    expect 1 apply "$base/bad2.yaml"
+    echo "$out"
+    n=$(echo "$out" | grep -c "^$base/bad2.yaml:[0-9]*:[0-9]*: ")
+    [ "$n" -eq 3 ] || fail "want 3 file:line:column errors, got $n: $out"
+    echo "$out" | grep -q "bad2.yaml:7:35: endpoint 'hostA/disk': device class 'tset' is not available on hostA" || fail "tset: $out"
+    echo "$out" | grep -q "bad2.yaml:8:40: endpoint 'hostA/vm9/xyz0': device class 'nope' is not available" || fail "nope: $out"
+    echo "$out" | grep -q "bad2.yaml:10:48: wire 'w1': wire type 'carrier-pigeon' is not available on hostA" || fail "pigeon: $out"
+    # nothing changed
+    rev2=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["revision"])')
+    [ "$rev" = "$rev2" ] || fail "a refused file changed the store revision $rev -> $rev2"
+    expect 0 diff "$base/t.yaml"
+    [ "$out" = "no change" ] || fail "refused file changed the desired state: $out"
+    expect 0 wires w1
+    echo "$out" | grep -q "w1 .*shm .* up" || fail "w1 changed: $out"
+    ;;
+restart)
+    [ -x "$TESTFRONT" ] || { echo "SKIP: no sim-testfront"; cleanup; exit 77; }
+    topo "$base/t.yaml" 3
+    cat >>"$base/t.yaml" <<Y
+  g1-wire: {ends: [hostA/g1/test0, hostA/sink1], options: {ring: 524288, path: "@$tag-g1"}}
+Y
+    sed -i "s|^endpoints:|endpoints:\n  hostA/g1/test0: {kind: spike, class: test}|" "$base/t.yaml"
+    expect 0 apply "$base/t.yaml"
+    expect 0 wires g1-wire
+    echo "$out" | grep -q "waiting for endpoint hostA/g1/test0" || fail "wire before the guest: $out"
+    "$TESTFRONT" --xensim-dir "$sim" --name g1 --stay >"$base/guest.log" 2>&1 &
+    gpid=$!
+    wait_for 20 grep -q "front-end is Connected" "$base/guest.log" || fail "guest did not connect: $(cat "$base/guest.log")"
+    wait_for 20 bash -c "'$CTL' --control '$sock' wires g1-wire | grep -q ' up$'" || fail "guest wire not up: $(ctl wires)"
+    before_w=$(ctl wires | awk 'NR>1 {print $1, $2, $NF}' | sort)
+    before_e=$(ctl endpoints | awk 'NR>1 {print $1, $2, $3}' | sort)
+    kill -9 "$bpid"; wait "$bpid" 2>/dev/null; bpid=
+    start_bananad
+    wait_for 20 bash -c "[ \$('$CTL' --control '$sock' wires | grep -c ' up$') -eq 4 ]" ||
+        fail "after restart not every wire is up: $(ctl wires)"
+    after_w=$(ctl wires | awk 'NR>1 {print $1, $2, $NF}' | sort)
+    after_e=$(ctl endpoints | awk 'NR>1 {print $1, $2, $3}' | sort)
+    [ "$before_w" = "$after_w" ] || fail "wires differ after restart: $before_w / $after_w"
+    [ "$before_e" = "$after_e" ] || fail "endpoints differ after restart: $before_e / $after_e"
+    expect 0 endpoints hostA/g1/test0
+    echo "$out"
+    kill -0 "$gpid" || fail "the guest died across the restart: $(cat "$base/guest.log")"
+    expect 0 diff "$base/t.yaml"
+    [ "$out" = "no change" ] || fail "diff after restart: $out"
+    ;;
+scale)
+    topo "$base/t.yaml" 200
+    expect 0 apply "$base/t.yaml"
+    echo "$out" | tail -1
+    echo "$out" | grep -q "401 changes applied" || fail "apply 200: $(echo "$out" | tail -3)"
+    expect 0 wires
+    [ "$(echo "$out" | grep -c ' up$')" -eq 200 ] || fail "not 200 wires up: $(echo "$out" | grep -v ' up$' | head)"
+    expect 0 endpoints
+    [ "$(echo "$out" | grep -c 'connected')" -eq 200 ] || fail "not 200 endpoints connected"
+    expect 0 diff "$base/t.yaml"
+    [ "$out" = "no change" ] || fail "diff after apply: $out"
+    # shrink to 100: only the difference changes
+    topo "$base/t100.yaml" 100
+    expect 0 apply "$base/t100.yaml"
+    echo "$out" | tail -1
+    expect 0 wires
+    [ "$(echo "$out" | grep -c ' up$')" -eq 100 ] || fail "not 100 wires after shrinking"
+    ;;
+*)
+    fail "unknown mode $MODE"
+    ;;
+esac
+
+# SIGTERM: clean stop, socket removed
+kill "$bpid"; wait "$bpid"; rc=$?; bpid=
+[ $rc -eq 0 ] || fail "bananad exited $rc on SIGTERM"
+[ -e "$sock" ] && fail "control socket left behind"
+cleanup
+echo "ok ($MODE)"
+exit 0
