@@ -445,6 +445,78 @@ static int test_framing(struct xs_handle *h, const char *sockname)
         return 0;
 }
 
+/* Many pipelined requests for large values from a client that does not
+ * read at first: the server holds back (stops reading its requests) instead
+ * of queueing replies without bound, and every reply arrives, in order,
+ * once the client reads. */
+static int test_backpressure(struct xs_handle *h, const char *sockname)
+{
+        enum { N = 5000, VLEN = 4000 };
+        struct xs_permissions all_read = {.id = 0, .perms = XS_PERM_READ};
+        struct xsd_sockmsg m = {.type = XS_READ, .len = 5};
+        static char val[VLEN], buf[2 * (sizeof(m) + VLEN)];
+        char req[sizeof(m) + 5];
+        unsigned sent = 0, got = 0, phase1;
+        size_t off = 0, rlen = 0;
+        int fd = raw_connect(sockname), fl;
+
+        CHECK(fd >= 0);
+        memset(val, 'v', sizeof(val));
+        CHECK(xs_write(h, XBT_NULL, "/big", val, VLEN));
+        CHECK(xs_set_permissions(h, XBT_NULL, "/big", &all_read, 1));
+        fl = fcntl(fd, F_GETFL);
+        CHECK(fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0);
+        for (phase1 = 1; got < N;) {
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+                /* Phase 1 writes until the socket is full, reading nothing. */
+                if (!phase1)
+                        p.events = POLLIN | (sent < N ? POLLOUT : 0);
+                CHECK(poll(&p, 1, phase1 ? 0 : TIMEOUT_MS) == 1 || phase1);
+                if (phase1 && !(p.revents & POLLOUT)) {
+                        printf("     %u requests written before the socket filled up\n", sent);
+                        phase1 = 0;
+                        continue;
+                }
+                if (p.revents & POLLIN) {
+                        ssize_t n = read(fd, buf + rlen, sizeof(buf) - rlen);
+                        struct xsd_sockmsg r;
+
+                        CHECK(n > 0 || (n < 0 && errno == EAGAIN));
+                        rlen += n > 0 ? (size_t)n : 0;
+                        while (rlen >= sizeof(r)) {
+                                memcpy(&r, buf, sizeof(r));
+                                if (rlen < sizeof(r) + r.len)
+                                        break;
+                                CHECK(r.type == XS_READ && r.req_id == got && r.len == VLEN);
+                                CHECK(memcmp(buf + sizeof(r), val, VLEN) == 0);
+                                got++;
+                                rlen -= sizeof(r) + r.len;
+                                memmove(buf, buf + sizeof(r) + r.len, rlen);
+                        }
+                }
+                if (sent < N && (p.revents & POLLOUT)) {
+                        ssize_t n;
+
+                        m.req_id = sent;
+                        memcpy(req, &m, sizeof(m));
+                        memcpy(req + sizeof(m), "/big", 5);
+                        n = send(fd, req + off, sizeof(req) - off, MSG_NOSIGNAL);
+                        CHECK(n > 0 || (n < 0 && errno == EAGAIN));
+                        off += n > 0 ? (size_t)n : 0;
+                        if (off == sizeof(req)) {
+                                off = 0;
+                                sent++;
+                        }
+                } else if (phase1 && sent == N) {
+                        phase1 = 0;
+                }
+        }
+        close(fd);
+        CHECK(xs_rm(h, XBT_NULL, "/big"));
+        return 0;
+}
+
 static int test_scale(struct xs_handle *h)
 {
         char path[64], val[16];
@@ -518,6 +590,7 @@ int main(int argc, char **argv)
         RUN(test_domains(h));
         RUN(test_framing(h, "xenstored.sock"));
         RUN(test_framing(h, "dom7.sock"));
+        RUN(test_backpressure(h, "dom7.sock"));
         RUN(test_scale(h));
 out:
         xs_close(d7);

@@ -165,10 +165,17 @@ static void conn_process(struct xss_conn *c)
         }
 }
 
-static void conn_readable(struct xss_conn *c)
+static void conn_readable(struct xss_conn *c, uint32_t events)
 {
-        ssize_t n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+        ssize_t n;
 
+        if (!c->reading || c->inlen == sizeof(c->in)) {
+                /* Held back (replies pile up): only a hang-up matters now. */
+                if (events & (EPOLLHUP | EPOLLERR))
+                        xss_conn_close(c, "hang-up");
+                return;
+        }
+        n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
         if (n == 0) {
                 xss_conn_close(c, "end of file");
                 return;
@@ -182,9 +189,10 @@ static void conn_readable(struct xss_conn *c)
         conn_process(c);
 }
 
-static void conn_flush(struct xss_conn *c)
+/* Send what the socket takes: 0, or -1 when the connection was closed. */
+static int conn_send_queue(struct xss_conn *c)
 {
-        while (!c->dead && c->out_head) {
+        while (c->out_head) {
                 struct xss_outmsg *m = c->out_head;
                 ssize_t n =
                     send(c->fd, m->data + m->off, m->len - m->off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -193,7 +201,7 @@ static void conn_flush(struct xss_conn *c)
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
                         xss_conn_close(c, strerror(errno));
-                        return;
+                        return -1;
                 }
                 m->off += (uint32_t)n;
                 c->out_bytes -= (size_t)n;
@@ -204,9 +212,24 @@ static void conn_flush(struct xss_conn *c)
                         c->out_tail = &c->out_head;
                 free(m);
         }
-        /* Requests held back while replies piled up can go on now. */
-        if (!c->dead && !c->reading && c->out_bytes < XSS_OUT_STOP_READ)
+        return 0;
+}
+
+/* Send queued messages; requests held back while replies piled up are
+ * handled as soon as the queue is short enough again. */
+static void conn_flush(struct xss_conn *c)
+{
+        while (!c->dead) {
+                uint32_t before = c->inlen;
+
+                if (conn_send_queue(c) < 0)
+                        return;
+                if (c->out_bytes >= XSS_OUT_STOP_READ || c->inlen < XSS_HDR_LEN)
+                        break;
                 conn_process(c);
+                if (c->inlen == before)
+                        break; /* only an incomplete message is left */
+        }
         conn_update_epoll(c);
 }
 
@@ -216,7 +239,7 @@ static void flush_all(struct xss *s)
 
         for (c = s->conns; c; c = next) {
                 next = c->next;
-                if (c->out_head || !c->reading)
+                if (c->out_head || c->inlen >= XSS_HDR_LEN)
                         conn_flush(c);
         }
 }
@@ -428,7 +451,7 @@ int xss_dispatch(struct xss *s)
                 struct xss_conn *c = (struct xss_conn *)ep;
 
                 if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-                        conn_readable(c);
+                        conn_readable(c, evs[i].events);
                 if (!c->dead && (evs[i].events & EPOLLOUT))
                         conn_flush(c);
         }

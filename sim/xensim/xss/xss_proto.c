@@ -333,9 +333,12 @@ out:
                 struct xss_watch *w;
 
                 /* The initial event, right after the acknowledgement. */
-                for (w = r->c->watches; w; w = w->next)
-                        if (strcmp(w->path, path) == 0 && strcmp(w->token, r->argv[1]) == 0)
+                for (w = r->c->watches; w; w = w->next) {
+                        if (strcmp(w->path, path) == 0 && strcmp(w->token, r->argv[1]) == 0) {
                                 xss_watch_send(r->c, w, path);
+                                break;
+                        }
+                }
         }
 }
 

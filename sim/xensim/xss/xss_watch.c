@@ -96,18 +96,20 @@ void xss_watch_send(struct xss_conn *c, const struct xss_watch *w, const char *p
 
 void xss_fire(struct xss *s, const struct xss_event *ev)
 {
-        struct xss_conn *c;
+        struct xss_conn *c, *next;
 
-        for (c = s->conns; c; c = c->next) {
-                const struct xss_watch *w;
+        for (c = s->conns; c; c = next) {
+                const struct xss_watch *w, *wn;
                 bool may_read;
 
+                next = c->next; /* c may be closed (out of memory) below */
                 if (c->dead || !c->watches)
                         continue;
                 may_read = xss_perms_for(c, &ev->perms) & XSS_PERM_R;
-                for (w = c->watches; w; w = w->next) {
+                for (w = c->watches; w && !c->dead; w = wn) {
                         const char *p = NULL;
 
+                        wn = w->next; /* w is freed if c is closed */
                         if (w->path[0] == '@')
                                 continue;
                         if (xss_path_is_child(ev->path, w->path))
@@ -122,15 +124,18 @@ void xss_fire(struct xss *s, const struct xss_event *ev)
 
 void xss_fire_special(struct xss *s, const char *name, const struct xss_perms *p)
 {
-        struct xss_conn *c;
+        struct xss_conn *c, *next;
 
-        for (c = s->conns; c; c = c->next) {
-                const struct xss_watch *w;
+        for (c = s->conns; c; c = next) {
+                const struct xss_watch *w, *wn;
 
+                next = c->next;
                 if (c->dead || !(xss_perms_for(c, p) & XSS_PERM_R))
                         continue;
-                for (w = c->watches; w; w = w->next)
+                for (w = c->watches; w && !c->dead; w = wn) {
+                        wn = w->next;
                         if (strcmp(w->path, name) == 0)
                                 xss_watch_send(c, w, name);
+                }
         }
 }
