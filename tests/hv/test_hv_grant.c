@@ -171,6 +171,111 @@ static void test_copy(struct bn_hv *hv, struct bn_guest *g)
         bn_guest_free_pages(g, pfn, 3);
 }
 
+/* Two handles map the same grant: it stays busy until both unmap. */
+static void test_pin_count(struct bn_hv *hv, struct bn_guest *g)
+{
+        uint32_t dom = bn_guest_domid(g), pfn, ref;
+        struct bn_gnt *a, *b;
+        void *pa, *pb, *pc;
+
+        CHECK_EQ(bn_gnt_open(hv, &a), 0);
+        CHECK_EQ(bn_gnt_open(hv, &b), 0);
+        CHECK_EQ(bn_guest_alloc_pages(g, 1, &pfn), 0);
+        ref = (uint32_t)bn_guest_grant(g, pfn, 0, 0);
+        CHECK_EQ(bn_gnt_map(a, dom, 1, &ref, 1, &pa), 0);
+        CHECK_EQ(bn_gnt_map(b, dom, 1, &ref, 0, &pb), 0);
+        CHECK_EQ(bn_gnt_map(b, dom, 1, &ref, 0, &pc), 0);
+        *(uint8_t *)pa = 0x77;
+        CHECK_EQ(*(uint8_t *)pb, 0x77);
+        CHECK_EQ(bn_gnt_unmap(a, pa, 1), 0);
+        CHECK_EQ(bn_gnt_unmap(b, pa, 1), -EINVAL); /* not b's mapping */
+        CHECK_EQ(bn_guest_revoke(g, ref), -EBUSY);
+        CHECK_EQ(bn_gnt_unmap(b, pb, 1), 0);
+        CHECK_EQ(bn_guest_revoke(g, ref), -EBUSY);
+        CHECK_EQ(bn_gnt_unmap(b, pc, 1), 0);
+        CHECK_EQ(bn_guest_revoke(g, ref), 0);
+        bn_gnt_close(a);
+        bn_gnt_close(b);
+        bn_guest_free_pages(g, pfn, 1);
+}
+
+/* A guest dies with a page mapped and a copy view cached: the mapping
+ * stays readable (no fault in Dom0), unmap works, copies fail cleanly. */
+static void test_death(struct bn_hv *hv, const char *dir)
+{
+        struct bn_gnt_copy_seg seg;
+        struct bn_guest *g;
+        struct bn_gnt *gnt;
+        uint32_t pfn, ref, dom;
+        uint8_t buf[64];
+        void *p;
+        int i;
+
+        CHECK_EQ(bn_guest_create(&g, dir, "short-lived", 8), 0);
+        dom = bn_guest_domid(g);
+        CHECK_EQ(bn_gnt_open(hv, &gnt), 0);
+        CHECK_EQ(bn_guest_alloc_pages(g, 1, &pfn), 0);
+        memset(bn_guest_page(g, pfn), 0x3c, 4096);
+        ref = (uint32_t)bn_guest_grant(g, pfn, 0, 0);
+        CHECK_EQ(bn_gnt_map(gnt, dom, 1, &ref, 1, &p), 0);
+        memset(&seg, 0, sizeof(seg));
+        seg.source.foreign.ref = ref;
+        seg.source.foreign.domid = (uint16_t)dom;
+        seg.dest.virt = buf;
+        seg.len = sizeof(buf);
+        seg.flags = BN_GNTCOPY_SOURCE_GREF;
+        CHECK_EQ(bn_gnt_copy(gnt, 1, &seg), 0);
+        CHECK_EQ(seg.status, BN_GNTST_OKAY);
+        CHECK_EQ(buf[10], 0x3c);
+        bn_guest_destroy(g);
+        for (i = 0; i < 500; i++) {
+                CHECK_EQ(bn_gnt_copy(gnt, 1, &seg), 0);
+                if (seg.status != BN_GNTST_OKAY)
+                        break;
+                hv_sleep_ms(10);
+        }
+        CHECK_EQ(seg.status, BN_GNTST_BAD_DOMAIN);
+        CHECK_EQ(((uint8_t *)p)[100], 0x3c);
+        CHECK_EQ(bn_gnt_unmap(gnt, p, 1), 0);
+        CHECK_EQ(bn_gnt_map(gnt, dom, 1, &ref, 0, &p), -ESRCH);
+        bn_gnt_close(gnt);
+}
+
+/* Both sides foreign: guest page to guest page. */
+static void test_copy_both(struct bn_hv *hv, struct bn_guest *g)
+{
+        uint32_t dom = bn_guest_domid(g), pfn;
+        struct bn_gnt_copy_seg seg;
+        struct bn_gnt *gnt;
+        int src, dst;
+
+        CHECK_EQ(bn_gnt_open(hv, &gnt), 0);
+        CHECK_EQ(bn_guest_alloc_pages(g, 2, &pfn), 0);
+        memset(bn_guest_page(g, pfn), 0x61, 4096);
+        src = bn_guest_grant(g, pfn, 0, 1);
+        dst = bn_guest_grant(g, pfn + 1, 0, 0);
+        memset(&seg, 0, sizeof(seg));
+        seg.source.foreign.ref = (uint32_t)src;
+        seg.source.foreign.domid = (uint16_t)dom;
+        seg.source.foreign.offset = 10;
+        seg.dest.foreign.ref = (uint32_t)dst;
+        seg.dest.foreign.domid = (uint16_t)dom;
+        seg.dest.foreign.offset = 4000;
+        seg.len = 96;
+        seg.flags = BN_GNTCOPY_SOURCE_GREF | BN_GNTCOPY_DEST_GREF;
+        CHECK_EQ(bn_gnt_copy(gnt, 1, &seg), 0);
+        CHECK_EQ(seg.status, BN_GNTST_OKAY);
+        CHECK_EQ(((uint8_t *)bn_guest_page(g, pfn + 1))[4095], 0x61);
+        CHECK_EQ(((uint8_t *)bn_guest_page(g, pfn + 1))[3999], 0);
+        seg.len = 97; /* one byte past the destination page */
+        CHECK_EQ(bn_gnt_copy(gnt, 1, &seg), 0);
+        CHECK_EQ(seg.status, BN_GNTST_BAD_COPY_ARG);
+        CHECK_EQ(bn_guest_revoke(g, (uint32_t)src), 0);
+        CHECK_EQ(bn_guest_revoke(g, (uint32_t)dst), 0);
+        bn_gnt_close(gnt);
+        bn_guest_free_pages(g, pfn, 2);
+}
+
 int main(int argc, char **argv)
 {
         struct bn_guest *g;
@@ -185,6 +290,9 @@ int main(int argc, char **argv)
         CHECK(bn_guest_domid(g) > 0);
         test_map(hv, g);
         test_copy(hv, g);
+        test_pin_count(hv, g);
+        test_copy_both(hv, g);
+        test_death(hv, sim.dir);
         bn_guest_destroy(g);
         bn_hv_close(hv);
         hv_sim_stop(&sim);
