@@ -49,7 +49,7 @@ static size_t frame_len(uint64_t *s)
         uint32_t r = rnd(s);
 
         /* Mostly small, some MTU-sized, some 64 KiB GSO-sized. */
-        switch (r % 8) {
+        switch (r % 16) {
         case 0:
                 return (r & 8 ? BN_SHM_FRAME_MAX : 65536u) - r % 2000;
         case 1:

@@ -46,7 +46,7 @@
 /* Ring size (bytes, per direction): power of two in [MIN, MAX]. */
 #define BN_SHM_RING_MIN     (512u * 1024u)
 #define BN_SHM_RING_MAX     (256u * 1024u * 1024u)
-#define BN_SHM_RING_DEFAULT (4u * 1024u * 1024u)
+#define BN_SHM_RING_DEFAULT (1024u * 1024u) /* measured: stays in cache */
 
 struct bn_shm_port;
 

@@ -2,7 +2,7 @@
  * self-contained port API of shm_port.h.
  *
  * Parameters:
- *   ring=SIZE   bytes per direction (power of two, 512k..256M; default 4M)
+ *   ring=SIZE   bytes per direction (power of two, 512k..256M; default 1M)
  *   path=PATH   cross-process: end 0 listens on the Unix socket PATH ("@x"
  *               abstract), end 1 connects to it (retrying every 100 ms
  *               until end 0 appears). Without path, both ends live in this
