@@ -124,7 +124,8 @@ static int open_inproc(struct bn_wire_port *port, struct shm_priv *s, char *err,
         for (pp = &c->list; *pp; pp = &(*pp)->next)
                 if (strcmp((*pp)->wire, port->wire) == 0)
                         break;
-        if (*pp && (*pp)->end == port->end) {
+        if (*pp && (*pp)->end != port->end) {
+                /* The port left there is for the other end: ours is open. */
                 snprintf(err, errlen, "end %u of shm wire '%s' is already open", port->end,
                          port->wire);
                 rc = -EBUSY;
