@@ -261,9 +261,11 @@ static int close_fe(struct tf *t)
         if (rc)
                 return rc;
         say(t, "front-end is Closing");
-        rc = wait_be(t, XenbusStateClosing);
-        if (rc && rc != -EPIPE)
-                return rc;
+        if (bn_guest_xb_get_state(t->g, t->be) != XenbusStateClosed) {
+                rc = wait_be(t, XenbusStateClosing);
+                if (rc && rc != -EPIPE)
+                        return rc;
+        }
         rc = bn_guest_xb_set_state(t->g, t->fe, XenbusStateClosed);
         if (rc)
                 return rc;

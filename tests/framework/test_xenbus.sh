@@ -72,6 +72,27 @@ handshake)
         wait_log "hostA/vm1/test0: back-end state InitWait -> Connected" || fail "no Connected in log"
         wait_log "hostA/vm1/test0: back-end state Closing -> Closed" || fail "no Closed in log"
         wait_log "hostA/vm1/test0: test spike stopped after 200 echo" || fail "spike count wrong"
+        # bananad stopping closes a connected device the Xen way
+        timeout 60 "$TF" --xensim-dir "$SIM" --name vm2 --stay >"$T/vm2.out" 2>&1 &
+        VM2=$!
+        GUESTS+=("$VM2")
+        wait_out "$T/vm2.out" "front-end is Connected" 30 || fail "vm2 did not connect"
+        kill -TERM "$BPID"
+        wait "$BPID"
+        rc=$?
+        BPID=
+        [ $rc -eq 0 ] || fail "bananad exited $rc on SIGTERM with a connected guest"
+        wait_log "hostA/vm2/test0: releasing the device: bananad is stopping" ||
+                fail "bananad did not release vm2's device"
+        wait_log "hostA/vm2/test0: back-end state Closing -> Closed" || fail "vm2: no Closed"
+        wait_out "$T/vm2.out" "back-end left Connected (now Clos" 20 ||
+                fail "vm2 did not see its back-end close"
+        wait "$VM2"
+        GUESTS=()
+        grep -q "back-end is Closed" "$T/vm2.out" || fail "vm2 did not close cleanly"
+        sed "s/^/  | /" "$T/vm2.out"
+        echo "PASS ($scenario)"
+        exit 0
         ;;
 die)
         n=0
