@@ -147,6 +147,33 @@ hostile)
         [ $rc -eq 0 ] || fail "the good guest lost its connection or did not close cleanly ($rc)"
         grep -q "back-end is Closed" "$T/good.out" || fail "good guest: no Closed"
         ;;
+remove)
+        # The toolstack takes devices away: online=0 (detach), then removing
+        # the back-end directory. xenstore-utils talk to xensim as Dom0.
+        command -v xenstore-write >/dev/null || { echo "SKIP: xenstore-utils missing"; exit 77; }
+        export XENSTORED_PATH=$SIM/xenstored.sock
+        for vm in va vb; do
+                timeout 60 "$TF" --xensim-dir "$SIM" --name $vm --stay --timeout-ms 3000 \
+                        >"$T/$vm.out" 2>&1 &
+                GUESTS+=("$!")
+                wait_out "$T/$vm.out" "front-end is Connected" 30 || fail "$vm did not connect"
+        done
+        da=$(sed -n 's/.*guest va (domid \([0-9]*\)).*/\1/p' "$T/va.out" | head -1)
+        db=$(sed -n 's/.*guest vb (domid \([0-9]*\)).*/\1/p' "$T/vb.out" | head -1)
+        xenstore-write -s "/local/domain/0/backend/test/$da/0/online" 0 ||
+                fail "xenstore-write failed"
+        wait_log "hostA/va/test0: the toolstack set online=0: closing" || fail "online=0 ignored"
+        wait_log "hostA/va/test0: releasing the device: the device is offline and the front-end closed" 30 ||
+                fail "va's device was not released after online=0 and the front-end closing"
+        wait_out "$T/va.out" "back-end is Closed" 20 || fail "va did not see Closed"
+        xenstore-rm -s "/local/domain/0/backend/test/$db/0" || fail "xenstore-rm failed"
+        wait_log "hostA/vb/test0: releasing the device: the back-end directory was removed" ||
+                fail "vb's device was not released after its directory was removed"
+        for g in "${GUESTS[@]}"; do wait "$g"; done
+        GUESTS=()
+        timeout 60 "$TF" --xensim-dir "$SIM" --name vc --requests 5 >"$T/vc.out" 2>&1 ||
+                fail "a new guest after the removals failed: $(cat "$T/vc.out")"
+        ;;
 *)
         fail "unknown scenario"
         ;;
