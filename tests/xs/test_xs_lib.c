@@ -154,6 +154,42 @@ static int has_entry(char **list, unsigned n, const char *name)
         return 0;
 }
 
+static int raw_connect(const char *name)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >=
+            sizeof(sa.sun_path)) {
+                close(fd);
+                return -1;
+        }
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                close(fd);
+                fd = -1;
+        }
+        return fd;
+}
+
+/* Read exactly len bytes, or report EOF (0) / error (-1). */
+static int raw_read(int fd, void *buf, size_t len)
+{
+        size_t got = 0;
+
+        while (got < len) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                ssize_t n;
+
+                if (poll(&p, 1, TIMEOUT_MS) != 1)
+                        return -1;
+                n = read(fd, (char *)buf + got, len - got);
+                if (n <= 0)
+                        return (int)n;
+                got += (size_t)n;
+        }
+        return 1;
+}
+
 static int test_basic(struct xs_handle *h, struct xs_handle *d7)
 {
         unsigned n;
@@ -211,6 +247,13 @@ static int test_watch(struct xs_handle *h)
         CHECK(xs_write(h, XBT_NULL, "/sentinel", "x", 1));
         CHECK(expect_event(h, "/sentinel", "s") == 0); /* nothing for the removed watch */
         CHECK(xs_unwatch(h, "/sentinel", "s"));
+        CHECK(xs_watch(h, "/", "root"));
+        CHECK(expect_event(h, "/", "root") == 0);
+        CHECK(xs_write(h, XBT_NULL, "/anything/at/all", "x", 1));
+        CHECK(expect_event(h, "/anything/at/all", "root") == 0);
+        CHECK(xs_unwatch(h, "/", "root"));
+        CHECK(xs_rm(h, XBT_NULL, "/anything") && xs_rm(h, XBT_NULL, "/w"));
+        CHECK(xs_rm(h, XBT_NULL, "/sentinel"));
         return 0;
 }
 
@@ -311,8 +354,90 @@ static int test_perms(struct xs_handle *h, struct xs_handle *d7)
         return 0;
 }
 
-static int test_domains(struct xs_handle *h)
+/* A domain's quotas: watches (E2BIG), transactions (ENOSPC), permission
+ * list length, connections; and what an owner may change. */
+static int test_quota(struct xs_handle *h)
 {
+        struct xs_permissions mine[6] = {
+            {.id = 7, .perms = XS_PERM_NONE},  {.id = 8, .perms = XS_PERM_READ},
+            {.id = 9, .perms = XS_PERM_READ},  {.id = 10, .perms = XS_PERM_READ},
+            {.id = 11, .perms = XS_PERM_READ}, {.id = 12, .perms = XS_PERM_READ}};
+        struct xs_permissions give = {.id = 8, .perms = XS_PERM_NONE};
+        struct xs_handle *q = open_sock("dom7.sock"), *d8 = open_sock("dom8.sock");
+        xs_transaction_t t[11];
+        int fds[20], working = 0;
+        unsigned i, n;
+        long end;
+        char tok[16];
+
+        CHECK(q && d8);
+        for (i = 0; i < 200; i++) {
+                snprintf(tok, sizeof(tok), "w%u", i);
+                if (!xs_watch(q, "quota", tok))
+                        break;
+        }
+        CHECK(i < 200 && errno == E2BIG);
+        for (i = 0; i < 11; i++) {
+                t[i] = xs_transaction_start(q);
+                if (t[i] == XBT_NULL)
+                        break;
+        }
+        CHECK(i < 11 && errno == ENOSPC);
+        /* The owner may share its node, but not give it away, nor list 6 domains. */
+        CHECK(xs_write(q, XBT_NULL, "shared", "s", 1));
+        CHECK(!xs_read(d8, XBT_NULL, "/local/domain/7/shared", &n) && errno == EACCES);
+        CHECK(xs_set_permissions(q, XBT_NULL, "shared", mine, 2));
+        CHECK(read_is(d8, XBT_NULL, "/local/domain/7/shared", "s"));
+        CHECK(!xs_set_permissions(q, XBT_NULL, "shared", mine, 6) && errno == ENOSPC);
+        CHECK(!xs_set_permissions(q, XBT_NULL, "shared", &give, 1) && errno == EPERM);
+        CHECK(!xs_set_permissions(d8, XBT_NULL, "/local/domain/7/shared", &give, 1) &&
+              errno == EACCES);
+        CHECK(xs_rm(q, XBT_NULL, "shared"));
+        xs_close(q); /* drops its watches and transactions */
+        xs_close(d8);
+        /* Connections of one domain are limited (16). */
+        for (i = 0; i < 20; i++) {
+                struct xsd_sockmsg m = {.type = XS_GET_DOMAIN_PATH, .req_id = i, .len = 2};
+                char req[sizeof(m) + 2];
+
+                fds[i] = raw_connect("dom7.sock");
+                CHECK(fds[i] >= 0);
+                memcpy(req, &m, sizeof(m));
+                memcpy(req + sizeof(m), "7", 2);
+                if (write(fds[i], req, sizeof(req)) != (ssize_t)sizeof(req))
+                        continue; /* already closed */
+        }
+        for (i = 0; i < 20; i++) {
+                struct xsd_sockmsg r;
+
+                if (raw_read(fds[i], &r, sizeof(r)) == 1 && r.req_id == i)
+                        working++;
+        }
+        for (i = 0; i < 20; i++)
+                close(fds[i]); /* only now: a freed slot would admit a waiting one */
+        printf("     %d of 20 extra connections of dom7 served\n", working);
+        CHECK(working >= 1 && working <= 15);
+        /* Closing them makes room again (once the server saw the closes). */
+        for (end = now_ms() + TIMEOUT_MS;; usleep(50000)) {
+                char *v;
+
+                q = open_sock("dom7.sock");
+                v = q ? xs_read(q, XBT_NULL, "name", &n) : NULL;
+                xs_close(q);
+                if (v) {
+                        free(v);
+                        break;
+                }
+                CHECK(now_ms() < end);
+        }
+        (void)h;
+        return 0;
+}
+
+static int test_domains(struct xs_handle *h, struct xs_handle *d7)
+{
+        struct xs_permissions rel_perms[2] = {{.id = 0, .perms = XS_PERM_NONE},
+                                              {.id = 7, .perms = XS_PERM_READ}};
         char path[300];
         unsigned n;
         struct xs_handle *d9;
@@ -321,6 +446,10 @@ static int test_domains(struct xs_handle *h)
         CHECK(expect_event(h, "@introduceDomain", "intro") == 0);
         CHECK(xs_watch(h, "@releaseDomain", "rel"));
         CHECK(expect_event(h, "@releaseDomain", "rel") == 0);
+        /* Dom0 lets domain 7 see @releaseDomain. */
+        CHECK(xs_set_permissions(h, XBT_NULL, "@releaseDomain", rel_perms, 2));
+        CHECK(xs_watch(d7, "@releaseDomain", "rel7"));
+        CHECK(expect_event(d7, "@releaseDomain", "rel7") == 0);
         CHECK(ctl("add 9 guestC\n") == 0);
         CHECK(expect_event(h, "@introduceDomain", "intro") == 0);
         CHECK(read_is(h, XBT_NULL, "/local/domain/9/name", "guestC"));
@@ -330,6 +459,8 @@ static int test_domains(struct xs_handle *h)
         CHECK(read_is(d9, XBT_NULL, "name", "guestC"));
         CHECK(ctl("rm 9\n") == 0);
         CHECK(expect_event(h, "@releaseDomain", "rel") == 0);
+        CHECK(expect_event(d7, "@releaseDomain", "rel7") == 0);
+        CHECK(xs_unwatch(d7, "@releaseDomain", "rel7"));
         CHECK(!xs_read(h, XBT_NULL, "/local/domain/9", &n) && errno == ENOENT);
         CHECK(!xs_read(d9, XBT_NULL, "name", &n)); /* its connection is gone */
         xs_close(d9);
@@ -338,42 +469,6 @@ static int test_domains(struct xs_handle *h)
         CHECK(xs_unwatch(h, "@introduceDomain", "intro"));
         CHECK(xs_unwatch(h, "@releaseDomain", "rel"));
         return 0;
-}
-
-static int raw_connect(const char *name)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >=
-            sizeof(sa.sun_path)) {
-                close(fd);
-                return -1;
-        }
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                close(fd);
-                fd = -1;
-        }
-        return fd;
-}
-
-/* Read exactly len bytes, or report EOF (0) / error (-1). */
-static int raw_read(int fd, void *buf, size_t len)
-{
-        size_t got = 0;
-
-        while (got < len) {
-                struct pollfd p = {.fd = fd, .events = POLLIN};
-                ssize_t n;
-
-                if (poll(&p, 1, TIMEOUT_MS) != 1)
-                        return -1;
-                n = read(fd, (char *)buf + got, len - got);
-                if (n <= 0)
-                        return (int)n;
-                got += (size_t)n;
-        }
-        return 1;
 }
 
 static int test_framing(struct xs_handle *h, const char *sockname)
@@ -587,7 +682,8 @@ int main(int argc, char **argv)
         RUN(test_watch(h));
         RUN(test_tx(h, h2));
         RUN(test_perms(h, d7));
-        RUN(test_domains(h));
+        RUN(test_quota(h));
+        RUN(test_domains(h, d7));
         RUN(test_framing(h, "xenstored.sock"));
         RUN(test_framing(h, "dom7.sock"));
         RUN(test_backpressure(h, "dom7.sock"));

@@ -18,7 +18,7 @@
 
 #include "xss_int.h"
 
-void xss_log(struct xss *s, int level, const char *fmt, ...)
+void xss_logf(struct xss *s, int level, const char *fmt, ...)
 {
         char buf[512];
         va_list ap;
@@ -59,7 +59,7 @@ static void conn_update_epoll(struct xss_conn *c)
         ev.events = (want_in ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0);
         ev.data.ptr = &c->ep;
         if (epoll_ctl(c->s->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
-                xss_log(c->s, XSS_LOG_ERROR, "dom%u: epoll_ctl: %s", c->domid, strerror(errno));
+                xss_logf(c->s, XSS_LOG_ERROR, "dom%u: epoll_ctl: %s", c->domid, strerror(errno));
                 return;
         }
         c->reading = want_in;
@@ -74,7 +74,7 @@ void xss_conn_close(struct xss_conn *c, const char *why)
 
         if (c->dead)
                 return;
-        xss_log(s, XSS_LOG_INFO, "dom%u: closing client connection: %s", c->domid, why);
+        xss_logf(s, XSS_LOG_INFO, "dom%u: closing client connection: %s", c->domid, why);
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
         c->fd = -1;
@@ -109,7 +109,8 @@ int xss_send(struct xss_conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id,
         if (c->dead)
                 return -EPIPE;
         if (h.len > XENSTORE_PAYLOAD_MAX) {
-                xss_log(c->s, XSS_LOG_ERROR, "dom%u: reply of %u bytes too large", c->domid, h.len);
+                xss_logf(c->s, XSS_LOG_ERROR, "dom%u: reply of %u bytes too large", c->domid,
+                         h.len);
                 return -E2BIG;
         }
         m = malloc(sizeof(*m) + XSS_HDR_LEN + h.len);
@@ -143,14 +144,14 @@ static void conn_process(struct xss_conn *c)
 
                 memcpy(&h, c->in, XSS_HDR_LEN);
                 if (h.len > XENSTORE_PAYLOAD_MAX) {
-                        xss_log(c->s, XSS_LOG_WARN, "dom%u: message of %u bytes > %u", c->domid,
-                                h.len, XENSTORE_PAYLOAD_MAX);
+                        xss_logf(c->s, XSS_LOG_WARN, "dom%u: message of %u bytes > %u", c->domid,
+                                 h.len, XENSTORE_PAYLOAD_MAX);
                         xss_conn_close(c, "oversized message");
                         return;
                 }
                 if (h.type >= XS_TYPE_COUNT) {
-                        xss_log(c->s, XSS_LOG_WARN, "dom%u: message of unknown type %u", c->domid,
-                                h.type);
+                        xss_logf(c->s, XSS_LOG_WARN, "dom%u: message of unknown type %u", c->domid,
+                                 h.type);
                         xss_conn_close(c, "malformed message header");
                         return;
                 }
@@ -282,7 +283,7 @@ static int listener_new(struct xss *s, const char *path, uint32_t domid, bool pr
         unlink(path); /* a stale socket of an earlier run */
         if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l->fd, 64) < 0) {
                 rc = -errno;
-                xss_log(s, XSS_LOG_ERROR, "%s: bind/listen: %s", path, strerror(errno));
+                xss_logf(s, XSS_LOG_ERROR, "%s: bind/listen: %s", path, strerror(errno));
                 free(l->path);
                 l->path = NULL; /* not ours to unlink */
                 goto out;
@@ -309,11 +310,11 @@ static void accept_one(struct xss *s, struct xss_listener *l)
 
         if (fd < 0) {
                 if (errno != EAGAIN && errno != EINTR)
-                        xss_log(s, XSS_LOG_WARN, "%s: accept: %s", l->path, strerror(errno));
+                        xss_logf(s, XSS_LOG_WARN, "%s: accept: %s", l->path, strerror(errno));
                 return;
         }
         if (d && d->conns >= XSS_Q_CONNS) {
-                xss_log(s, XSS_LOG_WARN, "dom%u: too many connections, refusing one", l->domid);
+                xss_logf(s, XSS_LOG_WARN, "dom%u: too many connections, refusing one", l->domid);
                 close(fd);
                 return;
         }
@@ -332,7 +333,7 @@ static void accept_one(struct xss *s, struct xss_listener *l)
         snprintf(c->home, sizeof(c->home), "/local/domain/%u", c->domid);
         ev.data.ptr = &c->ep;
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                xss_log(s, XSS_LOG_ERROR, "%s: epoll_ctl: %s", l->path, strerror(errno));
+                xss_logf(s, XSS_LOG_ERROR, "%s: epoll_ctl: %s", l->path, strerror(errno));
                 close(fd);
                 free(c);
                 return;
@@ -382,7 +383,7 @@ int xss_create(struct xss **out, const char *dom0_sock)
                 goto out;
         rc = listener_new(s, dom0_sock, 0, true, &s->dom0);
         if (rc) {
-                xss_log(s, XSS_LOG_ERROR, "%s: cannot listen: %s", dom0_sock, strerror(-rc));
+                xss_logf(s, XSS_LOG_ERROR, "%s: cannot listen: %s", dom0_sock, strerror(-rc));
                 goto out;
         }
         s->sys.s = s;
@@ -483,8 +484,8 @@ int xss_domain_add(struct xss *s, uint32_t domid, const char *name, const char *
         d->domid = domid;
         rc = listener_new(s, sock_path, domid, false, &d->lis);
         if (rc) {
-                xss_log(s, XSS_LOG_ERROR, "dom%u: cannot listen on %s: %s", domid, sock_path,
-                        strerror(-rc));
+                xss_logf(s, XSS_LOG_ERROR, "dom%u: cannot listen on %s: %s", domid, sock_path,
+                         strerror(-rc));
                 goto out;
         }
         d->next = s->domains;
@@ -501,8 +502,8 @@ int xss_domain_add(struct xss *s, uint32_t domid, const char *name, const char *
         if (!rc)
                 rc = xss_tree_write(&v, path, name, (uint32_t)strlen(name), false);
         if (rc) {
-                xss_log(s, XSS_LOG_ERROR, "dom%u: cannot create %s: %s", domid, home,
-                        strerror(-rc));
+                xss_logf(s, XSS_LOG_ERROR, "dom%u: cannot create %s: %s", domid, home,
+                         strerror(-rc));
                 d = NULL; /* linked: xss_domain_remove cleans up */
                 xss_domain_remove(s, domid);
                 goto out;

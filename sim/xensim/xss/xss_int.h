@@ -172,7 +172,7 @@ struct xss_view {
 };
 
 /* xss_conn.c */
-void xss_log(struct xss *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void xss_logf(struct xss *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int xss_send(struct xss_conn *c, uint32_t type, uint32_t req_id, uint32_t tx_id, const void *p1,
              uint32_t l1, const void *p2, uint32_t l2);
 void xss_conn_close(struct xss_conn *c, const char *why);

@@ -414,7 +414,7 @@ static void do_control(struct req *r)
         if (rc)
                 goto out;
         if (strcmp(r->argv[0], "print") == 0 && r->argc >= 2) {
-                xss_log(r->c->s, XSS_LOG_INFO, "control: %s", r->argv[1]);
+                xss_logf(r->c->s, XSS_LOG_INFO, "control: %s", r->argv[1]);
         } else if (strcmp(r->argv[0], "help") == 0) {
                 static const char help[] = "Supported commands:\nhelp\nprint <string>\n";
 

@@ -136,7 +136,7 @@ void xss_view_event(struct xss_view *v, const char *path, bool rm, const struct 
         struct xss_event *ev = calloc(1, sizeof(*ev));
 
         if (!ev || !(ev->path = strdup(path)) || xss_perms_copy(&ev->perms, p)) {
-                xss_log(v->s, XSS_LOG_ERROR, "%s: out of memory, watch event lost", path);
+                xss_logf(v->s, XSS_LOG_ERROR, "%s: out of memory, watch event lost", path);
                 if (ev)
                         free(ev->path);
                 free(ev);

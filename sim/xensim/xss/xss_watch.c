@@ -85,9 +85,9 @@ void xss_watch_send(struct xss_conn *c, const struct xss_watch *w, const char *p
         if (w->rel && strncmp(path, c->home, hl) == 0 && path[hl] == '/')
                 rep = path + hl + 1;
         if (c->out_bytes > XSS_OUT_DROP_EVENT) {
-                xss_log(c->s, XSS_LOG_WARN,
-                        "dom%u: client does not read its events, dropping event %s (token %s)",
-                        c->domid, path, w->token);
+                xss_logf(c->s, XSS_LOG_WARN,
+                         "dom%u: client does not read its events, dropping event %s (token %s)",
+                         c->domid, path, w->token);
                 return;
         }
         xss_send(c, XS_WATCH_EVENT, 0, 0, rep, (uint32_t)strlen(rep) + 1, w->token,
