@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,6 @@
 
 struct sim_hv {
         char dir[PATH_MAX];
-        pthread_mutex_t env_lock; /* XENSTORED_PATH is process-global */
 };
 
 /* One bn_gnt_map() mapping, for unmap. */
@@ -105,7 +103,6 @@ static int sim_open(struct bn_hv *hv, const char *sim_dir)
         if (!h)
                 return -ENOMEM;
         snprintf(h->dir, sizeof(h->dir), "%s", dir);
-        pthread_mutex_init(&h->env_lock, NULL);
         hv->priv = h;
         hv->self_domid = 0;
         return 0;
@@ -113,24 +110,16 @@ static int sim_open(struct bn_hv *hv, const char *sim_dir)
 
 static void sim_close(struct bn_hv *hv)
 {
-        struct sim_hv *h = hv->priv;
-
-        pthread_mutex_destroy(&h->env_lock);
-        free(h);
+        free(hv->priv);
 }
 
 static struct xs_handle *sim_xs_open(struct bn_hv *hv)
 {
         struct sim_hv *h = hv->priv;
         char path[PATH_MAX + 32];
-        struct xs_handle *xs;
 
         snprintf(path, sizeof(path), "%s/xenstored.sock", h->dir);
-        pthread_mutex_lock(&h->env_lock);
-        setenv("XENSTORED_PATH", path, 1);
-        xs = xs_open(XS_OPEN_SOCKETONLY);
-        pthread_mutex_unlock(&h->env_lock);
-        return xs;
+        return xsim_xs_open(path);
 }
 
 /* ---- grants ---------------------------------------------------------- */

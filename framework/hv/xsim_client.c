@@ -3,6 +3,7 @@
 #include "xsim_client.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <xenstore.h>
 
 const char *xsim_dir(const char *sim_dir)
 {
@@ -95,6 +97,31 @@ int xsim_call(int sock, struct xsim_msg *m, int *fds, int max_fds)
         if (m->ret > 0)
                 return -EPROTO;
         return m->ret;
+}
+
+struct xs_handle *xsim_xs_open(const char *path)
+{
+        static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+        struct xs_handle *xs;
+        char *old = NULL;
+        const char *cur;
+        int err;
+
+        pthread_mutex_lock(&env_lock);
+        cur = getenv("XENSTORED_PATH");
+        if (cur)
+                old = strdup(cur);
+        setenv("XENSTORED_PATH", path, 1);
+        xs = xs_open(XS_OPEN_SOCKETONLY);
+        err = errno;
+        if (old)
+                setenv("XENSTORED_PATH", old, 1);
+        else
+                unsetenv("XENSTORED_PATH");
+        pthread_mutex_unlock(&env_lock);
+        free(old);
+        errno = err;
+        return xs;
 }
 
 const uint32_t *xsim_chan_map(int fd)

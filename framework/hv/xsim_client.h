@@ -27,6 +27,12 @@ int xsim_connect(const char *dir);
  * Returns the reply's ret (0 or -errno), or -errno for a transport error. */
 int xsim_call(int sock, struct xsim_msg *m, int *fds, int max_fds);
 
+/* xs_open(XS_OPEN_SOCKETONLY) on the xenstore socket at path. libxenstore
+ * takes the path from $XENSTORED_PATH: it is set for the call and then
+ * restored, under a process-wide lock (the only global state here, because
+ * the environment is process-global). NULL with errno set on failure. */
+struct xs_handle *xsim_xs_open(const char *path);
+
 /* Map a channel-state table fd read-only (XSIM_CHAN_BYTES). NULL on error. */
 const uint32_t *xsim_chan_map(int fd);
 void xsim_chan_unmap(const uint32_t *chan);

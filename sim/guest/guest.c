@@ -59,9 +59,7 @@ static int guest_xs_open(struct bn_guest *g, const char *dir)
         char path[PATH_MAX];
 
         snprintf(path, sizeof(path), "%s/dom%u.sock", dir, g->domid);
-        /* libxenstore takes the socket path from the environment. */
-        setenv("XENSTORED_PATH", path, 1);
-        g->xs = xs_open(XS_OPEN_SOCKETONLY);
+        g->xs = xsim_xs_open(path);
         if (!g->xs) {
                 fprintf(stderr, "bn_guest: dom%u: xenstore connection on %s failed: %s\n", g->domid,
                         path, strerror(errno));
