@@ -98,9 +98,7 @@ int main(void)
         CHECK(pthread_create(&c.call_thread, NULL, caller, &c) == 0);
         pthread_join(c.call_thread, NULL);
 
-        uint64_t t0 = bn_now_ms();
         CHECK(bn_loop_run(l) == 0);
-        CHECK(bn_now_ms() - t0 >= 30);
         CHECK(c.reads == 1); /* removed after the first read */
         CHECK(c.oneshot == 2);
         CHECK(c.periodic == 3);
