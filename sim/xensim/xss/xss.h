@@ -7,6 +7,25 @@
  * (<dir>/dom<ID>.sock) whose connections act as that domain, so a guest uses
  * the real libxenstore with XENSTORED_PATH pointing at its own socket.
  *
+ * Semantics follow C xenstored: permissions (first entry = owner + default
+ * for others, later entries per domain; owner and Dom0 get everything; new
+ * nodes inherit the parent's list, owned by the creating domain), watches
+ * (initial event; a change fires watches on the node and its ancestors; a
+ * removal also fires watches below the removed node; a domain only sees
+ * events for nodes it may read; @introduceDomain/@releaseDomain go to
+ * connections allowed by the special node's permissions, Dom0 only unless
+ * Dom0 grants more with XS_SET_PERMS), transactions (EAGAIN at commit when a
+ * node the transaction looked at changed; events fire at commit). Quotas for
+ * domains (not Dom0): 1000 nodes owned (ENOSPC), 2048-byte values (ENOSPC),
+ * 128 watches (E2BIG), 10 transactions (ENOSPC) tracking at most 1024 nodes
+ * each (ENOSPC), 5 permission entries (ENOSPC), 16 connections (more are
+ * closed at once); requests are not read while more than 64 KiB of replies
+ * wait for a client, and watch events are dropped (logged) above 1 MiB.
+ * A malformed header (unknown type, length > XENSTORE_PAYLOAD_MAX) closes
+ * that client only. XS_INTRODUCE answers OK for known domains (EINVAL
+ * otherwise: domains come from xss_domain_add); XS_RELEASE from Dom0 does
+ * what xss_domain_remove does.
+ *
  * All functions return 0 or -errno. Not thread-safe: call from one thread.
  */
 #ifndef BN_XSS_H
