@@ -61,9 +61,8 @@ struct xss_node {
         struct xss_perms perms;
         char **child; /* base names, in creation order */
         uint32_t nchild, cchild;
-        uint64_t gen;  /* changes whenever value, perms or children change */
-        bool deleted;  /* tombstone (transaction overlay only) */
-        bool modified; /* transaction overlay: to apply at commit */
+        uint64_t gen; /* changes whenever value, perms or children change */
+        bool deleted; /* tombstone (transaction overlay only) */
 };
 
 /* A change to report to watchers: written/created, or removed (subtree). */
@@ -209,7 +208,6 @@ void xss_account(struct xss *s, uint32_t owner, int delta);
 int xss_tree_init(struct xss *s);
 /* Tree operations through a view; they return 0 or -errno and record
  * events (fired at once, or at commit within a transaction). */
-const struct xss_node *xss_tree_get(struct xss_view *v, const char *path);
 int xss_tree_check_read(struct xss_view *v, const char *path, const struct xss_node **out);
 int xss_tree_write(struct xss_view *v, const char *path, const char *val, uint32_t vlen,
                    bool mkdir_only);

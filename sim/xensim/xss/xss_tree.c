@@ -409,11 +409,6 @@ int xss_tree_init(struct xss *s)
 
 /* ---- operations through a view ---- */
 
-const struct xss_node *xss_tree_get(struct xss_view *v, const char *path)
-{
-        return xss_view_lookup(v, path);
-}
-
 /* Nearest existing ancestor of a missing path (the root always exists). */
 static struct xss_node *existing_ancestor(struct xss_view *v, const char *path, char *buf)
 {

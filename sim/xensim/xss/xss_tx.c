@@ -66,7 +66,6 @@ struct xss_node *xss_view_mut(struct xss_view *v, const char *path)
         o = xss_node_dup(g);
         if (!o)
                 return NULL;
-        o->modified = true;
         xss_htab_put(&v->tx->overlay, &o->h);
         return o;
 }
@@ -86,7 +85,6 @@ int xss_view_insert(struct xss_view *v, struct xss_node *n)
         else
                 record_access(v->tx, n->h.key,
                               (struct xss_node *)xss_htab_get(&v->s->nodes, n->h.key));
-        n->modified = true;
         v->tx->new_nodes++;
         return xss_htab_put(&v->tx->overlay, &n->h);
 }
@@ -234,7 +232,6 @@ static void tx_apply(struct xss *s, struct xss_tx *tx)
                                 xss_node_free(n);
                                 continue;
                         }
-                        n->modified = false;
                         n->gen = ++s->gen;
                         xss_account(s, n->perms.p[0].id, 1);
                         xss_htab_put(&s->nodes, &n->h);
