@@ -71,11 +71,20 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
         for (unsigned rounds = 0; rounds < 64; rounds++) {
                 int n = port->cls->recv(port, msgs, RX_BATCH);
                 if (n < 0) {
-                        if (port->err != n)
+                        /* Stop polling a broken port (its fd may stay readable
+                         * for ever); the controller closes or replaces it. A
+                         * peer that left is not an error of this endpoint. */
+                        if (n == -EPIPE || n == -ECONNRESET || n == -ENOTCONN)
+                                bn_warn(ep->name, "wire %s: the peer has gone (%s)", port->wire,
+                                        strerror(-n));
+                        else
                                 bn_endpoint_set_error(ep, "wire %s: receive failed: %s", port->wire,
                                                       strerror(-n));
                         port->err = n;
-                        break;
+                        if (port->fd_added)
+                                bn_loop_del_fd(port->loop, port->cls->fd(port));
+                        port->fd_added = false;
+                        return;
                 }
                 if (n == 0)
                         break;

@@ -136,7 +136,9 @@ struct bn_wire_port {
         /* framework-private */
         bool tx_blocked;
         bool fd_added;
-        int err; /* last -errno of send/recv, 0 if fine */
+        int err; /* last -errno of send/recv, 0 if fine; after a recv error the
+                  * port is no longer polled (-EPIPE, -ECONNRESET, -ENOTCONN: the
+                  * peer left, logged as a warning, not an endpoint error) */
 };
 
 /* ---- registry of wire types (one per daemon) ---------------------------- */
