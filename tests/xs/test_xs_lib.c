@@ -612,6 +612,65 @@ static int test_backpressure(struct xs_handle *h, const char *sockname)
         return 0;
 }
 
+/* A domain that watches but never reads its events cannot make the server
+ * queue without bound nor stall others: Dom0's writes all complete (events
+ * beyond the limit are dropped), and the client still gets answers once it
+ * reads again. */
+static int test_slow_reader(struct xs_handle *h)
+{
+        enum { TOKLEN = 2000, WRITES = 2000 };
+        static char req[sizeof(struct xsd_sockmsg) + 64 + TOKLEN], buf[8192];
+        struct xsd_sockmsg m = {.type = XS_WATCH, .req_id = 1};
+        size_t len = sizeof(m), rlen = 0;
+        int fd = raw_connect("dom7.sock"), found = 0;
+        unsigned i, events = 0;
+
+        CHECK(fd >= 0);
+        memcpy(req + len, "slow", 5);
+        len += 5;
+        memset(req + len, 't', TOKLEN);
+        len += TOKLEN;
+        req[len++] = '\0';
+        m.len = (uint32_t)(len - sizeof(m));
+        memcpy(req, &m, sizeof(m));
+        CHECK(write(fd, req, len) == (ssize_t)len);
+        for (i = 0; i < WRITES; i++)
+                CHECK(xs_write(h, XBT_NULL, "/local/domain/7/slow", "x", 1));
+        /* Ask something, then read until its answer shows up. */
+        m.type = XS_GET_DOMAIN_PATH;
+        m.req_id = 99;
+        m.len = 2;
+        memcpy(req, &m, sizeof(m));
+        memcpy(req + sizeof(m), "7", 2);
+        CHECK(write(fd, req, sizeof(m) + 2) == (ssize_t)(sizeof(m) + 2));
+        while (!found) {
+                struct xsd_sockmsg r;
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                ssize_t n;
+
+                CHECK(poll(&p, 1, TIMEOUT_MS) == 1);
+                n = read(fd, buf + rlen, sizeof(buf) - rlen);
+                CHECK(n > 0);
+                rlen += (size_t)n;
+                while (rlen >= sizeof(r)) {
+                        memcpy(&r, buf, sizeof(r));
+                        CHECK(r.len <= XENSTORE_PAYLOAD_MAX);
+                        if (rlen < sizeof(r) + r.len)
+                                break;
+                        events += r.type == XS_WATCH_EVENT;
+                        found |= r.type == XS_GET_DOMAIN_PATH && r.req_id == 99;
+                        rlen -= sizeof(r) + r.len;
+                        memmove(buf, buf + sizeof(r) + r.len, rlen);
+                }
+        }
+        printf("     %u of %u watch events delivered to a client that did not read\n", events,
+               WRITES + 1);
+        CHECK(events < WRITES + 1); /* some were dropped, not queued forever */
+        close(fd);
+        CHECK(xs_rm(h, XBT_NULL, "/local/domain/7/slow"));
+        return 0;
+}
+
 static int test_scale(struct xs_handle *h)
 {
         char path[64], val[16];
@@ -687,6 +746,7 @@ int main(int argc, char **argv)
         RUN(test_framing(h, "xenstored.sock"));
         RUN(test_framing(h, "dom7.sock"));
         RUN(test_backpressure(h, "dom7.sock"));
+        RUN(test_slow_reader(h));
         RUN(test_scale(h));
 out:
         xs_close(d7);

@@ -133,6 +133,7 @@ struct xss_conn {
         uint32_t inlen;
         struct xss_outmsg *out_head, **out_tail;
         size_t out_bytes;
+        uint64_t dropped; /* watch events not queued (client too slow) */
         struct xss_watch *watches;
         struct xss_tx *txs;
         char home[32]; /* "/local/domain/<id>" */

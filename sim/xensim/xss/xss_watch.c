@@ -85,9 +85,12 @@ void xss_watch_send(struct xss_conn *c, const struct xss_watch *w, const char *p
         if (w->rel && strncmp(path, c->home, hl) == 0 && path[hl] == '/')
                 rep = path + hl + 1;
         if (c->out_bytes > XSS_OUT_DROP_EVENT) {
-                xss_logf(c->s, XSS_LOG_WARN,
-                         "dom%u: client does not read its events, dropping event %s (token %s)",
-                         c->domid, path, w->token);
+                /* Log the first drop and then every 1000th: no log flood. */
+                if (c->dropped++ % 1000 == 0)
+                        xss_logf(c->s, XSS_LOG_WARN,
+                                 "dom%u: client does not read its events, dropped %llu so far "
+                                 "(now %.200s, token %.64s)",
+                                 c->domid, (unsigned long long)c->dropped, path, w->token);
                 return;
         }
         xss_send(c, XS_WATCH_EVENT, 0, 0, rep, (uint32_t)strlen(rep) + 1, w->token,
