@@ -12,7 +12,7 @@ done
 dir=$(mktemp -d /tmp/bn-nbd.XXXXXX)
 pids=()
 cleanup() {
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+        for p in "${pids[@]}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
         rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -23,7 +23,12 @@ img=$dir/disk.img
 wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; pids=("${pids[@]/$1}"); }
+stop() {
+        kill "$1" 2>/dev/null; wait "$1" 2>/dev/null
+        local keep=() p
+        for p in "${pids[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done
+        pids=("${keep[@]}")
+}
 
 start_nbdkit_memory() { rm -f "$sock"; nbdkit -U "$sock" -f memory 32M & srv=$!; pids+=($srv); wait_sock "$sock"; }
 start_nbdkit_file() { rm -f "$sock"; nbdkit -U "$sock" -f file "$img" & srv=$!; pids+=($srv); wait_sock "$sock"; }
