@@ -333,6 +333,17 @@ static int run(struct tf *t)
         }
         say(t, "test device %u declared (back-end in Dom0)", t->devid);
         die_here(t, "added");
+        if (t->hostile && !strcmp(t->hostile, "ring-overflow")) {
+                /* connect properly, then claim more requests than the ring holds */
+                if ((rc = connect_fe(t)))
+                        return rc;
+                t->front.sring->req_prod = t->front.req_prod_pvt + 1000;
+                xen_wmb();
+                bn_guest_evtchn_notify(t->g, (uint32_t)t->port);
+                say(t, "claimed 1000 requests on a ring of %u slots",
+                    (unsigned)RING_SIZE(&t->front));
+                return expect_fatal(t);
+        }
         if (t->hostile) {
                 if (!strcmp(t->hostile, "frontend"))
                         return expect_fatal(t);
@@ -405,7 +416,7 @@ static void usage(FILE *f)
                 "usage: sim-testfront [--xensim-dir DIR] [--name NAME] [--devid N] [--requests N]\n"
                 "                     [--stay] [--reconnect N] [--timeout-ms MS]\n"
                 "                     [--die-at added|initwait|ring|initialised|connected]\n"
-                "                     [--hostile ring-ref|event-channel|frontend]\n");
+                "                     [--hostile ring-ref|event-channel|frontend|ring-overflow]\n");
 }
 
 int main(int argc, char **argv)
@@ -453,7 +464,7 @@ int main(int argc, char **argv)
                         break;
                 case 'H':
                         if (strcmp(optarg, "ring-ref") && strcmp(optarg, "event-channel") &&
-                            strcmp(optarg, "frontend")) {
+                            strcmp(optarg, "frontend") && strcmp(optarg, "ring-overflow")) {
                                 usage(stderr);
                                 return 2;
                         }

@@ -129,7 +129,7 @@ hostile)
         GOOD=$!
         GUESTS+=("$GOOD")
         wait_out "$T/good.out" "front-end is Connected" 30 || fail "the good guest did not connect"
-        for h in ring-ref event-channel frontend; do
+        for h in ring-ref event-channel frontend ring-overflow; do
                 guest "bad-$h" --hostile "$h" --timeout-ms 15000 || fail "hostile $h: no fatal error"
                 grep -Eq 'error/backend/test/[0-9]+/0/error = "[0-9]+ .+"' "$T/bad-$h.out" ||
                         fail "hostile $h: error node not '<errno> <message>'"
@@ -138,6 +138,7 @@ hostile)
         wait_log "fatal: mapping ring ring-ref" || fail "bad ring-ref not reported"
         wait_log "fatal: binding event channel 4000" || fail "bad event channel not reported"
         wait_log "fatal: frontend path" || fail "bad frontend path not reported"
+        wait_log "fatal: ring producer index .* is impossible" || fail "ring overflow not reported"
         kill -0 "$GOOD" 2>/dev/null || fail "the good guest exited early: $(cat "$T/good.out")"
         kill -TERM "$GOOD"
         wait "$GOOD"
