@@ -1,0 +1,154 @@
+# tests/xenlab/dom0/lib.sh: helpers for lab tests (sourced by
+# /lab/tests/*.sh inside Dom0). A test reports exactly one result line for
+# its own name ($LAB_TEST): pass / fail "reason" / skip "reason" (each
+# exits). Processes a test starts go through lab_bg so they are stopped by
+# PID when the test ends, whatever the outcome.
+LAB_TEST=${LAB_TEST:-$(basename "$0" .sh)}
+LAB_RUN=/run/lab
+LAB_HOST=$(hostname)
+LAB_GUEST_KERNEL=/lab/guest/vmlinuz
+LAB_GUEST_INITRD=/lab/guest/initrd.cpio
+mkdir -p "$LAB_RUN"
+
+_lab_pids=""
+_lab_cleanup() {
+        local p
+        for p in $_lab_pids; do
+                kill "$p" 2> /dev/null
+        done
+        for p in $_lab_pids; do
+                for _ in 1 2 3 4 5 6 7 8 9 10; do
+                        kill -0 "$p" 2> /dev/null || break
+                        sleep 0.5
+                done
+                kill -9 "$p" 2> /dev/null
+        done
+}
+trap _lab_cleanup EXIT
+
+log() { echo "[$LAB_TEST $(cut -d' ' -f1 /proc/uptime)] $*"; }
+pass() { echo "PASS $LAB_TEST"; exit 0; }
+fail() { echo "FAIL $LAB_TEST: $*"; exit 1; }
+skip() { echo "SKIP $LAB_TEST: $*"; exit 0; }
+# Sub-results (several checks in one test): check NAME CMD... reports
+# PASS/FAIL "$LAB_TEST/NAME" and returns the command's status.
+check() {
+        local n=$1
+        shift
+        if "$@"; then
+                echo "PASS $LAB_TEST/$n"
+                return 0
+        fi
+        echo "FAIL $LAB_TEST/$n: '$*' failed"
+        return 1
+}
+
+# lab_bg LOGFILE CMD...: start CMD in the background, remember its PID.
+lab_bg() {
+        local logf=$1
+        shift
+        "$@" > "$logf" 2>&1 &
+        LAB_BG_PID=$!
+        _lab_pids="$_lab_pids $LAB_BG_PID"
+        echo "$LAB_BG_PID" >> "$LAB_RUN/pids"
+}
+
+# wait_for SECONDS CMD...: poll CMD every half second until it succeeds.
+wait_for() {
+        local t=$1 i=0
+        shift
+        while [ $i -lt $((t * 2)) ]; do
+                "$@" && return 0
+                sleep 0.5
+                i=$((i + 1))
+        done
+        return 1
+}
+
+xs_read() { xenstore-read "$1" 2> /dev/null | tr -d "\\0"; }
+# xs_state_ge PATH N: the xenbus state at PATH/state is >= N.
+xs_state_ge() {
+        local s
+        s=$(xs_read "$1/state")
+        [ -n "$s" ] && [ "$s" -ge "$2" ]
+}
+xs_exists() { xenstore-exists "$1" 2> /dev/null; }
+
+domid_of() { xl domid "$1" 2> /dev/null; }
+guest_running() { xl list "$1" > /dev/null 2>&1; }
+guest_console() { echo "/var/log/xen/console/guest-$1.log"; }
+# console_has GUEST REGEX
+console_has() { grep -qE "$2" "$(guest_console "$1")" 2> /dev/null; }
+
+# guest_cfg NAME "VIF-LIST" "DISK-LIST" [EXTRA-KERNEL-ARGS]: write a PV
+# guest config booting the lab's guest kernel and initramfs; prints its path.
+# The lists are xl syntax without the brackets, e.g. "'mac=00:16:3e:00:00:01,bridge=br0,script=vif-banana'".
+guest_cfg() {
+        local f=$LAB_RUN/$1.cfg
+        cat > "$f" << CFG
+name = "$1"
+type = "pv"
+kernel = "$LAB_GUEST_KERNEL"
+ramdisk = "$LAB_GUEST_INITRD"
+extra = "console=hvc0 loglevel=4 lab.guest=$1 $4"
+memory = 96
+vcpus = 1
+vif = [ $2 ]
+disk = [ $3 ]
+on_crash = "preserve"
+CFG
+        echo "$f"
+}
+
+# guest_create CFG: xl create; returns 0 when the guest runs afterwards.
+# (xl create has been seen to return 3 after its monitor aborted while the
+# guest ran fine, so the guest's presence is what counts; xl's output is in
+# $LAB_RUN/<name>.create.log and echoed on failure.)
+guest_create() {
+        local cfg=$1 name rc
+        name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$cfg")
+        xl -v create "$cfg" > "$LAB_RUN/$name.create.log" 2>&1
+        rc=$?
+        LAB_CREATE_RC=$rc
+        if guest_running "$name"; then
+                [ $rc = 0 ] || log "xl create returned $rc but $name runs"
+                return 0
+        fi
+        log "xl create $cfg failed (exit $rc):"
+        grep -vE '^(libxl: debug|xc: debug|domainbuilder)' "$LAB_RUN/$name.create.log" | tail -15 | sed "s/^/[$LAB_TEST]   /"
+        return 1
+}
+
+# guest_destroy NAME: xl destroy and wait until it is gone.
+guest_destroy() {
+        xl destroy "$1" > "$LAB_RUN/$1.destroy.log" 2>&1
+        wait_for 20 sh -c "! xl list '$1' > /dev/null 2>&1"
+}
+
+# The shell stand-in back-end: moves every backend/{vif,vbd,vbd3}/<dom>/<dev>
+# in state 1 to InitWait (2) with the feature keys the front-ends need. Used
+# only by the tests that prove the lab itself, never with bananad.
+standin_backend() {
+        local B=/local/domain/0/backend t dom dev p
+        while true; do
+                for t in vif vbd vbd3; do
+                        for dom in $(xenstore-list $B/$t 2> /dev/null); do
+                                for dev in $(xenstore-list $B/$t/$dom 2> /dev/null); do
+                                        p=$B/$t/$dom/$dev
+                                        [ "$(xs_read $p/state)" = 1 ] || continue
+                                        if [ $t = vif ]; then
+                                                xenstore-write $p/feature-rx-copy 1 $p/feature-sg 1 \
+                                                        $p/feature-rx-notify 1
+                                        else
+                                                xenstore-write $p/feature-flush-cache 1 \
+                                                        $p/max-ring-page-order 0
+                                        fi
+                                        xenstore-write $p/state 2
+                                        echo "stand-in: $p -> InitWait"
+                                done
+                        done
+                done
+                sleep 0.5
+        done
+}
+start_standin_backend() { lab_bg "$LAB_RUN/standin.log" bash -c ". /lab/lib.sh; trap - EXIT; standin_backend"; }
