@@ -24,19 +24,19 @@ struct xs_handle;
 #define BN_PAGE_SHIFT 12
 
 /* Grant status codes, as Xen returns them (xen/grant_table.h GNTST_*). */
-#define BN_GNTST_OKAY           0
-#define BN_GNTST_GENERAL_ERROR  (-1)
-#define BN_GNTST_BAD_DOMAIN     (-2)
-#define BN_GNTST_BAD_GNTREF     (-3)
-#define BN_GNTST_BAD_HANDLE     (-4)
-#define BN_GNTST_BAD_VIRT_ADDR  (-5)
-#define BN_GNTST_BAD_DEV_ADDR   (-6)
-#define BN_GNTST_NO_DEVICE_SPACE (-7)
+#define BN_GNTST_OKAY              0
+#define BN_GNTST_GENERAL_ERROR     (-1)
+#define BN_GNTST_BAD_DOMAIN        (-2)
+#define BN_GNTST_BAD_GNTREF        (-3)
+#define BN_GNTST_BAD_HANDLE        (-4)
+#define BN_GNTST_BAD_VIRT_ADDR     (-5)
+#define BN_GNTST_BAD_DEV_ADDR      (-6)
+#define BN_GNTST_NO_DEVICE_SPACE   (-7)
 #define BN_GNTST_PERMISSION_DENIED (-8)
-#define BN_GNTST_BAD_PAGE       (-9)
-#define BN_GNTST_BAD_COPY_ARG   (-10)
-#define BN_GNTST_ADDRESS_TOO_BIG (-11)
-#define BN_GNTST_EAGAIN         (-12)
+#define BN_GNTST_BAD_PAGE          (-9)
+#define BN_GNTST_BAD_COPY_ARG      (-10)
+#define BN_GNTST_ADDRESS_TOO_BIG   (-11)
+#define BN_GNTST_EAGAIN            (-12)
 
 struct bn_hv;     /* one provider instance */
 struct bn_gnt;    /* a grant handle (like xengnttab_handle) */
@@ -49,7 +49,7 @@ struct bn_evtchn; /* an event-channel handle (like xenevtchn_handle) */
  * directory; NULL means $XENSIM_DIR, else /run/xensim. */
 int bn_hv_open(struct bn_hv **out, const char *kind, const char *sim_dir);
 void bn_hv_close(struct bn_hv *hv);
-const char *bn_hv_name(const struct bn_hv *hv); /* "xen" or "xensim" */
+const char *bn_hv_name(const struct bn_hv *hv);    /* "xen" or "xensim" */
 uint32_t bn_hv_self_domid(const struct bn_hv *hv); /* 0 for Dom0 */
 
 /* A new libxenstore connection with Dom0 privileges (the xensim provider
@@ -67,8 +67,8 @@ void bn_gnt_close(struct bn_gnt *g);
  * mapping faults. Fails whole: -EINVAL for count 0 or too large, -ENOENT
  * for a bad ref, -EPERM for a wrong domid or a read-only grant mapped
  * writable. */
-int bn_gnt_map(struct bn_gnt *g, uint32_t domid, uint32_t count, const uint32_t *refs,
-               int writable, void **addr);
+int bn_gnt_map(struct bn_gnt *g, uint32_t domid, uint32_t count, const uint32_t *refs, int writable,
+               void **addr);
 int bn_gnt_unmap(struct bn_gnt *g, void *addr, uint32_t count);
 
 /* One grant-copy segment, laid out as xengnttab_grant_copy_segment_t.
@@ -107,6 +107,9 @@ int bn_evtchn_bind_interdomain(struct bn_evtchn *e, uint32_t domid, uint32_t rem
 /* Allocate an unbound port that domid may bind; returns the port. */
 int bn_evtchn_bind_unbound(struct bn_evtchn *e, uint32_t domid);
 int bn_evtchn_unbind(struct bn_evtchn *e, uint32_t port);
+/* -ENOTCONN when the channel is not, or no longer, connected (the peer
+ * closed it or its domain died); the xen provider may return 0 there, as
+ * Xen does for a send on an unbound port. */
 int bn_evtchn_notify(struct bn_evtchn *e, uint32_t port);
 /* Next pending port (>= 0), or -EAGAIN when none. The port stays masked
  * until bn_evtchn_unmask(). */
