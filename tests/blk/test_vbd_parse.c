@@ -33,10 +33,17 @@ static struct bn_blk_geom geom(void)
 
 static struct bn_blk_req req;
 
-static enum bn_blk_verdict parse(const void *slot, const struct bn_blk_geom *g, const char **why)
+/* A ring slot is BN_BLK_SLOT_SIZE bytes whatever the request type: copy the
+ * (possibly smaller) request struct into a zeroed slot before parsing. */
+static enum bn_blk_verdict parse_sized(const void *r, size_t n, const struct bn_blk_geom *g,
+                                       const char **why)
 {
+        unsigned char slot[BN_BLK_SLOT_SIZE] = {0};
+
+        memcpy(slot, r, n < sizeof(slot) ? n : sizeof(slot));
         return bn_blk_parse_slot(slot, BN_BLK_SLOT_SIZE, g, &req, why);
 }
+#define parse(r, g, why) parse_sized((r), sizeof(*(r)), (g), (why))
 
 static void test_rw(void)
 {

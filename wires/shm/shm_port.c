@@ -309,6 +309,8 @@ int bn_shm_port_send(struct bn_shm_port *p, uint16_t type, const void *meta, siz
         if (meta_len)
                 memcpy(m, meta, meta_len);
         for (i = 0; i < iovcnt; i++) {
+                if (!iov[i].iov_len)
+                        continue; /* iov_base may be NULL */
                 memcpy(d, iov[i].iov_base, iov[i].iov_len);
                 d += iov[i].iov_len;
         }
