@@ -1,9 +1,8 @@
 /* corm_bridge.h: the bridge Corm of class "vif": a named Linux bridge and
  * one TAP port on it per wire end attached to the Corm.
  *
- * The vif class (devices/net/vif.c, helper "net") owns struct bn_devclass;
- * it plugs these callbacks into its Corm and port slots, dispatching on
- * ep->kind == BN_EP_CORM:
+ * The vif class (devices/net/vif.c) plugs these callbacks into its Corm
+ * and port slots, dispatching on ep->kind == BN_EP_CORM:
  *     .corm_priv_size = BN_NET_CORM_BRIDGE_PRIV_SIZE,
  *     .corm_open      = bn_net_corm_bridge_open,
  *     .corm_close     = bn_net_corm_bridge_close,
@@ -36,15 +35,12 @@
 
 #include <stddef.h>
 
+#include "bn_net.h"
 #include "bn_params.h"
 
 struct bn_endpoint;
 struct bn_wire_port;
 struct bn_wire_msg;
-
-#ifndef BN_MSG_NET_FRAME
-#define BN_MSG_NET_FRAME 1 /* as in vif_int.h: one Ethernet frame */
-#endif
 
 /* ep->priv holds one pointer to the Corm's state. */
 #define BN_NET_CORM_BRIDGE_PRIV_SIZE sizeof(void *)

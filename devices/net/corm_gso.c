@@ -158,7 +158,7 @@ static void fill_csums(uint8_t *f, const struct layout *L)
         put16(f + coff, c);
 }
 
-int bn_net_csum_complete(const struct virtio_net_hdr *h, uint8_t *frame, size_t len)
+int bn_net_gso_csum_complete(const struct virtio_net_hdr *h, uint8_t *frame, size_t len)
 {
         size_t start = h->csum_start, off = h->csum_offset;
         struct layout L;
@@ -190,7 +190,7 @@ int bn_net_gso_segment(const struct virtio_net_hdr *h, const uint8_t *frame, siz
                 if (len > scratch_len)
                         return -EMSGSIZE;
                 memcpy(scratch, frame, len);
-                rc = bn_net_csum_complete(h, scratch, len);
+                rc = bn_net_gso_csum_complete(h, scratch, len);
                 if (rc < 0)
                         return rc;
                 rc = fn(arg, scratch, len);

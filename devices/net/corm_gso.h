@@ -24,7 +24,7 @@ uint16_t bn_net_csum_fold(uint32_t sum);
 
 /* Fill the checksum a NEEDS_CSUM header asks for (csum_start/offset,
  * bounds-checked against len). A header without NEEDS_CSUM: nothing to do. */
-int bn_net_csum_complete(const struct virtio_net_hdr *h, uint8_t *frame, size_t len);
+int bn_net_gso_csum_complete(const struct virtio_net_hdr *h, uint8_t *frame, size_t len);
 
 /* Called once per segment; frame is valid during the call only. Non-zero
  * stops segmentation and is returned. */
@@ -34,7 +34,7 @@ typedef int (*bn_net_seg_fn)(void *arg, const uint8_t *frame, size_t len);
  * payload bytes, each with its own IP length, IPv4 id and checksum, TCP
  * sequence number, flags (FIN/PSH only on the last, CWR only on the first)
  * and full TCP checksum. A frame that is not GSO is only checksummed (as
- * bn_net_csum_complete) and emitted once. scratch must hold the largest
+ * bn_net_gso_csum_complete) and emitted once. scratch must hold the largest
  * segment (headers + gso_size). Returns the number of segments, or -errno. */
 int bn_net_gso_segment(const struct virtio_net_hdr *h, const uint8_t *frame, size_t len,
                        uint8_t *scratch, size_t scratch_len, bn_net_seg_fn fn, void *arg);

@@ -1,7 +1,9 @@
 /* vif.c: the vif Spike's device class ("vif", back-end type "vif"): xenbus
  * probe (feature keys), connect (front-end keys, rings, event channels,
  * handing the rings to ep->loop), disconnect, remove; the event-channel
- * handler; the per-vif rate limit; wire port callbacks.
+ * handler; the per-vif rate limit; wire port callbacks, which dispatch to
+ * the bridge Corm (corm_bridge.c, the class's Corm) when ep->kind is
+ * BN_EP_CORM.
  * Ring work itself lives in vif_tx.c and vif_rx.c.
  */
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include "bn_endpoint.h"
 #include "bn_log.h"
 #include "bn_loop.h"
+#include "corm_bridge.h"
 #include "vif_int.h"
 
 static uint64_t now_us(void)
@@ -410,12 +413,28 @@ static void vif_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         release_all(vif);
 }
 
-/* ---- wire ports ------------------------------------------------------- */
+/* ---- wire ports: Spike, or the bridge Corm (corm_bridge.c) ------------- */
+
+static int vif_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        if (ep->kind == BN_EP_CORM)
+                return bn_net_corm_bridge_port_attach(ep, port);
+        return 0;
+}
+
+static void vif_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        if (ep->kind == BN_EP_CORM)
+                bn_net_corm_bridge_port_detach(ep, port);
+}
 
 static void vif_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
                         unsigned n)
 {
-        (void)port;
+        if (ep->kind == BN_EP_CORM) {
+                bn_net_corm_bridge_port_rx(ep, port, msgs, n);
+                return;
+        }
         bn_vif_rx_frames(ep->priv, msgs, n);
 }
 
@@ -424,8 +443,11 @@ static void vif_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
         struct bn_vif *vif = ep->priv;
         unsigned i;
 
-        (void)port;
-        if (ep->kind != BN_EP_SPIKE || !vif->running)
+        if (ep->kind == BN_EP_CORM) {
+                bn_net_corm_bridge_port_writable(ep, port);
+                return;
+        }
+        if (!vif->running)
                 return;
         for (i = 0; i < vif->nq && !vif->dead; i++)
                 bn_vif_tx_work(&vif->q[i]);
@@ -437,11 +459,15 @@ const struct bn_devclass bn_vif_class = {
     .max_ring_page_order = 0,
     .max_queues = BN_VIF_MAX_QUEUES,
     .spike_priv_size = sizeof(struct bn_vif),
-    .corm_priv_size = 0,
+    .corm_priv_size = BN_NET_CORM_BRIDGE_PRIV_SIZE,
     .probe = vif_probe,
     .connect = vif_connect,
     .disconnect = vif_disconnect,
     .remove = vif_remove,
+    .corm_open = bn_net_corm_bridge_open,
+    .corm_close = bn_net_corm_bridge_close,
+    .port_attach = vif_port_attach,
+    .port_detach = vif_port_detach,
     .port_rx = vif_port_rx,
     .port_writable = vif_port_writable,
 };

@@ -17,6 +17,7 @@
 
 #include "bn_hv.h"
 #include "bn_wire.h"
+#include "bn_net.h"
 #include "bn_xenbus.h"
 #include "vif_parse.h"
 
@@ -25,9 +26,6 @@
 #define BN_VIF_TX_BUF     (512u * 1024u) /* local bytes per TX batch */
 #define BN_VIF_RX_BATCH   64             /* frames per RX grant-copy batch */
 #define BN_VIF_RX_SEGS    (BN_VIF_RX_BATCH * 18)
-
-/* Wire message type of a frame (hdr: struct virtio_net_hdr, 10 bytes). */
-#define BN_MSG_NET_FRAME 1
 
 struct bn_vif;
 

@@ -144,12 +144,12 @@ static void test_csum_complete(void)
 
         CHECK(bn_net_csum_verify(f, len) == -EBADMSG); /* partial only */
         h.gso_type = 0;
-        CHECK(bn_net_csum_complete(&h, f, len) == 0);
+        CHECK(bn_net_gso_csum_complete(&h, f, len) == 0);
         CHECK(bn_net_csum_verify(f, len) == 0);
         f[100] ^= 1;
         CHECK(bn_net_csum_verify(f, len) == -EBADMSG);
         h.csum_start = 1990;
-        CHECK(bn_net_csum_complete(&h, f, len) == -EINVAL);
+        CHECK(bn_net_gso_csum_complete(&h, f, len) == -EINVAL);
         printf("partial checksum completed and verified\n");
 }
 
