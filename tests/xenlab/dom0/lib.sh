@@ -6,7 +6,7 @@
 LAB_TEST=${LAB_TEST:-$(basename "$0" .sh)}
 LAB_RUN=/run/lab
 LAB_HOST=$(hostname)
-LAB_GUEST_KERNEL=/lab/guest/vmlinuz
+LAB_GUEST_KERNEL=/lab/guest/vmlinux
 LAB_GUEST_INITRD=/lab/guest/initrd.cpio
 mkdir -p "$LAB_RUN"
 
@@ -91,7 +91,7 @@ type = "pv"
 kernel = "$LAB_GUEST_KERNEL"
 ramdisk = "$LAB_GUEST_INITRD"
 extra = "console=hvc0 loglevel=4 lab.guest=$1 $4"
-memory = 96
+memory = 128
 vcpus = 1
 vif = [ $2 ]
 disk = [ $3 ]
@@ -126,16 +126,23 @@ guest_destroy() {
 }
 
 # The shell stand-in back-end: moves every backend/{vif,vbd,vbd3}/<dom>/<dev>
-# in state 1 to InitWait (2) with the feature keys the front-ends need. Used
+# in state 1 to InitWait (2) with the feature keys the front-ends need, and
+# answers libxl's Closing (5) with Closed (6) when a device goes. Used
 # only by the tests that prove the lab itself, never with bananad.
 standin_backend() {
-        local B=/local/domain/0/backend t dom dev p
+        local B=/local/domain/0/backend t dom dev p st
         while true; do
                 for t in vif vbd vbd3; do
                         for dom in $(xenstore-list $B/$t 2> /dev/null); do
                                 for dev in $(xenstore-list $B/$t/$dom 2> /dev/null); do
                                         p=$B/$t/$dom/$dev
-                                        [ "$(xs_read $p/state)" = 1 ] || continue
+                                        st=$(xs_read $p/state)
+                                        if [ "$st" = 5 ]; then
+                                                # libxl removes the device: Closing -> Closed
+                                                xenstore-write $p/state 6
+                                                echo "stand-in: $p -> Closed"
+                                        fi
+                                        [ "$st" = 1 ] || continue
                                         if [ $t = vif ]; then
                                                 xenstore-write $p/feature-rx-copy 1 $p/feature-sg 1 \
                                                         $p/feature-rx-notify 1

@@ -51,7 +51,9 @@ for i in $(seq 180); do
                 fe=$(xs_read /local/domain/$D/device/vif/0/state)
                 hp=$(xs_read /local/domain/0/backend/vif/$D/0/hotplug-status)
         fi
-        fds=$(xen_fds)
+        # the provider may open its handles only while a device is
+        # connected: keep every device seen
+        fds=$(echo "$fds $(xen_fds)" | tr ' ' '\n' | sort -u | grep . | tr '\n' ' ')
         kill -0 $BPID 2> /dev/null || break
         [ $max -ge 4 ] && break
         # InitWait reached, and xl create is done: give the front-end a moment.
@@ -60,7 +62,8 @@ for i in $(seq 180); do
 done
 wait $XLPID
 xlrc=$?
-log "xl create exit $xlrc; $(grep -m1 'script:' $LAB_RUN/$G.create.log)"
+log "xl create exit $xlrc"
+[ $xlrc = 0 ] || grep -E 'error|script:|warning' $LAB_RUN/$G.create.log | tail -15 | sed "s/^/[$LAB_TEST]   xl: /"
 log "back-end max state $max, front-end state ${fe:-?}, hotplug-status ${hp:-unset}, bananad xen fds: ${fds:-none}"
 log "bananad log (tail):"
 tail -15 $LAB_RUN/bananad.log | sed "s/^/[$LAB_TEST]   /"
