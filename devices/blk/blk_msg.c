@@ -114,3 +114,33 @@ int bn_blk_msg_rsp_decode(const struct bn_wire_msg *m, struct bn_blk_msg_rsp *r,
         memcpy(r, m->hdr, sizeof(*r));
         return check_rsp(r, m->len, why);
 }
+
+void bn_blk_msg_hello_encode(struct bn_wire_msg *m)
+{
+        memset(m, 0, sizeof(*m));
+        m->type = BN_MSG_BLK_HELLO;
+}
+
+void bn_blk_msg_info_encode(struct bn_wire_msg *m, const struct bn_blk_msg_info *i)
+{
+        memset(m, 0, sizeof(*m));
+        m->type = BN_MSG_BLK_INFO;
+        m->hdr_len = sizeof(*i);
+        memcpy(m->hdr, i, sizeof(*i));
+}
+
+int bn_blk_msg_info_decode(const struct bn_wire_msg *m, struct bn_blk_msg_info *i, const char **why)
+{
+        if (m->type != BN_MSG_BLK_INFO)
+                return bad("not a block info message", why);
+        if (m->hdr_len != sizeof(*i) || m->len)
+                return bad("bad info header or data length", why);
+        memcpy(i, m->hdr, sizeof(*i));
+        if (i->size % 512)
+                return bad("disk size not a multiple of 512", why);
+        if (i->flags & ~(BN_BLK_INFO_F_READONLY | BN_BLK_INFO_F_DISCARD | BN_BLK_INFO_F_FLUSH))
+                return bad("unknown info flags", why);
+        if (i->sector_size != 512 && i->sector_size != 4096)
+                return bad("sector size not 512 or 4096", why);
+        return 0;
+}

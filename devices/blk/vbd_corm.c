@@ -1,0 +1,437 @@
+/* vbd_corm.c: the Corm side of the "vbd" device class. One Corm endpoint
+ * serves one disk through a bn_blk_corm provider (io_uring on a file or
+ * block device, or libnbd on an NBD export) to every vbd Spike wired to it.
+ *
+ * Parameters (corm_open):
+ *   path=FILE[,direct=0|1][,readonly=0|1]   io_uring on FILE
+ *   uri=nbd+unix:///...|nbd://...           the NBD Corm (readonly refused)
+ *
+ * Each BN_MSG_BLK_REQ message arriving on a port becomes one bn_blk_io; its
+ * completion is answered with BN_MSG_BLK_RSP on the same port (queued when
+ * the port refuses it, sent again on port_writable). A port that leaves
+ * orphans its requests: they complete on the disk and their answers are
+ * dropped. Disk growth is noticed by a periodic size check and announced
+ * with BN_MSG_BLK_INFO to every port. Everything runs on ep->loop. */
+#include "vbd_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bn_blk_msg.h"
+#include "bn_endpoint.h"
+#include "bn_log.h"
+#include "bn_loop.h"
+#include "bn_wire.h"
+
+#define CORM_SIZE_CHECK_MS 300
+
+struct cport;
+
+struct cio {
+        struct bn_blk_io io;
+        struct iovec iov;
+        struct vbd_corm *c;
+        struct cport *port; /* NULL once the port left */
+        uint64_t tag;
+        struct cio *next, *prev; /* in flight (c->ios) or waiting to be answered (port->rsp) */
+        unsigned char data[];
+};
+
+struct cport {
+        struct bn_wire_port *port;
+        struct cio *rsp_head, *rsp_tail; /* answers the port refused */
+        struct cport *next;
+};
+
+static void list_add(struct cio **head, struct cio *x)
+{
+        x->prev = NULL;
+        x->next = *head;
+        if (*head)
+                (*head)->prev = x;
+        *head = x;
+}
+
+static void list_del(struct cio **head, struct cio *x)
+{
+        if (x->prev)
+                x->prev->next = x->next;
+        else
+                *head = x->next;
+        if (x->next)
+                x->next->prev = x->prev;
+        x->next = x->prev = NULL;
+}
+
+static struct cport *find_port(struct vbd_corm *c, struct bn_wire_port *port)
+{
+        for (struct cport *p = c->ports; p; p = p->next)
+                if (p->port == port)
+                        return p;
+        return NULL;
+}
+
+static void corm_info(struct vbd_corm *c, struct bn_blk_msg_info *i)
+{
+        memset(i, 0, sizeof(*i));
+        i->size = c->size & ~(uint64_t)511;
+        i->flags = BN_BLK_INFO_F_DISCARD | BN_BLK_INFO_F_FLUSH;
+        if (c->readonly)
+                i->flags = BN_BLK_INFO_F_READONLY;
+        i->sector_size = 512;
+}
+
+static void send_info(struct vbd_corm *c, struct bn_wire_port *port)
+{
+        struct bn_blk_msg_info i;
+        struct bn_wire_msg m;
+
+        corm_info(c, &i);
+        bn_blk_msg_info_encode(&m, &i);
+        if (bn_wire_send(port, &m, 1) != 1)
+                c->info_owed = true; /* sent again on port_writable */
+}
+
+/* Send queued answers of p; stop at the first refusal. */
+static void flush_rsp(struct vbd_corm *c, struct cport *p)
+{
+        while (p->rsp_head) {
+                struct cio *x = p->rsp_head;
+                struct bn_blk_msg_rsp r = {.tag = x->tag, .status = x->io.result};
+                struct bn_wire_msg m;
+
+                if (!r.status && x->io.op == BN_BLK_IO_READ)
+                        r.len = (uint32_t)x->io.len;
+                if (bn_blk_msg_rsp_encode(&m, &r, x->data) < 0) {
+                        r.status = -EIO;
+                        r.len = 0;
+                        bn_blk_msg_rsp_encode(&m, &r, NULL);
+                }
+                if (bn_wire_send(p->port, &m, 1) != 1)
+                        return;
+                p->rsp_head = x->next;
+                if (!p->rsp_head)
+                        p->rsp_tail = NULL;
+                free(x);
+        }
+        (void)c;
+}
+
+static void io_done(struct bn_blk_io *io)
+{
+        struct cio *x = (struct cio *)io;
+        struct vbd_corm *c = x->c;
+        struct cport *p = x->port;
+
+        list_del(&c->ios, x);
+        c->completed++;
+        if (!p) {
+                free(x);
+                return;
+        }
+        x->next = NULL;
+        if (p->rsp_tail)
+                p->rsp_tail->next = x;
+        else
+                p->rsp_head = x;
+        p->rsp_tail = x;
+        if (p->rsp_head == x)
+                flush_rsp(c, p);
+}
+
+static void corm_rearm(struct vbd_corm *c);
+
+static void corm_timer(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct vbd_corm *c = arg;
+        (void)loop;
+        (void)t;
+        c->timer = NULL;
+        bn_blk_corm_process(c->disk, 0);
+        corm_rearm(c);
+}
+
+static void corm_fd_ready(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct vbd_corm *c = arg;
+        short rev = 0;
+        (void)loop;
+        (void)fd;
+        if (events & EPOLLIN)
+                rev |= POLLIN;
+        if (events & EPOLLOUT)
+                rev |= POLLOUT;
+        if (events & (EPOLLERR | EPOLLHUP))
+                rev |= POLLERR | POLLHUP;
+        bn_blk_corm_process(c->disk, rev);
+        corm_rearm(c);
+}
+
+/* Follow what the provider wants to wait for (its fd may change). */
+static void corm_rearm(struct vbd_corm *c)
+{
+        int fd, tmo;
+        short ev;
+        uint32_t eev = 0;
+
+        bn_blk_corm_kick(c->disk);
+        bn_blk_corm_poll(c->disk, &fd, &ev, &tmo);
+        if (ev & POLLIN)
+                eev |= EPOLLIN;
+        if (ev & POLLOUT)
+                eev |= EPOLLOUT;
+        if (fd != c->fd) {
+                if (c->fd >= 0)
+                        bn_loop_del_fd(c->ep->loop, c->fd);
+                c->fd = -1;
+                if (fd >= 0 && bn_loop_add_fd(c->ep->loop, fd, eev, corm_fd_ready, c) == 0) {
+                        c->fd = fd;
+                        c->fd_events = eev;
+                }
+        } else if (fd >= 0 && eev != c->fd_events) {
+                bn_loop_mod_fd(c->ep->loop, fd, eev);
+                c->fd_events = eev;
+        }
+        if (c->timer) {
+                bn_loop_timer_cancel(c->ep->loop, c->timer);
+                c->timer = NULL;
+        }
+        if (tmo >= 0)
+                bn_loop_timer_add(c->ep->loop, (uint64_t)tmo, 0, corm_timer, c, &c->timer);
+}
+
+static void size_check(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct vbd_corm *c = arg;
+        uint64_t sz;
+        (void)loop;
+        (void)t;
+        if (bn_blk_corm_size(c->disk, &sz) < 0 || sz == c->size)
+                return;
+        bn_info(c->ep->name, "disk size changed from %" PRIu64 " to %" PRIu64 " bytes", c->size,
+                sz);
+        c->size = sz;
+        for (struct cport *p = c->ports; p; p = p->next)
+                send_info(c, p->port);
+}
+
+int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err, size_t errlen)
+{
+        static const char *const known[] = {"path", "direct", "readonly", "uri", NULL};
+        struct vbd_corm *c = ep->priv;
+        const char *path = NULL, *uri = NULL;
+        bool direct = false, ro = false;
+        int rc;
+
+        c->ep = ep;
+        c->fd = -1;
+        rc = bn_params_check_known(params, known, err, errlen);
+        if (!rc)
+                rc = bn_params_get_str(params, "path", false, NULL, &path, err, errlen);
+        if (!rc)
+                rc = bn_params_get_str(params, "uri", false, NULL, &uri, err, errlen);
+        if (!rc)
+                rc = bn_params_get_bool(params, "direct", false, false, &direct, err, errlen);
+        if (!rc)
+                rc = bn_params_get_bool(params, "readonly", false, false, &ro, err, errlen);
+        if (rc)
+                return rc;
+        if (!path == !uri) {
+                snprintf(err, errlen, "give exactly one of 'path' (a file) or 'uri' (NBD)");
+                return -EINVAL;
+        }
+        c->readonly = ro;
+        if (path) {
+                struct bn_blk_uring_opts o = {
+                    .readonly = ro, .direct = direct ? 1 : -1, .depth = 256};
+                rc = bn_blk_uring_open(&c->disk, path, &o);
+                if (rc) {
+                        snprintf(err, errlen, "cannot open '%s' with io_uring: %s", path,
+                                 strerror(-rc));
+                        return rc;
+                }
+        } else {
+                if (ro) {
+                        snprintf(err, errlen, "readonly is not supported with 'uri'");
+                        return -EINVAL;
+                }
+                rc = bn_blk_nbd_open(&c->disk, uri, NULL);
+                if (rc) {
+                        snprintf(err, errlen, "cannot open NBD '%s': %s", uri, strerror(-rc));
+                        return rc;
+                }
+        }
+        bn_blk_corm_size(c->disk, &c->size);
+        rc = bn_loop_timer_add(ep->loop, CORM_SIZE_CHECK_MS, CORM_SIZE_CHECK_MS, size_check, c,
+                               &c->size_timer);
+        if (rc) {
+                snprintf(err, errlen, "cannot add a timer");
+                bn_blk_corm_destroy(c->disk);
+                c->disk = NULL;
+                return rc;
+        }
+        corm_rearm(c);
+        bn_info(ep->name, "disk %s (%s) of %" PRIu64 " bytes%s", path ? path : uri,
+                path ? "io_uring" : "nbd", c->size, ro ? ", read-only" : "");
+        return 0;
+}
+
+void vbd_corm_close(struct bn_endpoint *ep)
+{
+        struct vbd_corm *c = ep->priv;
+
+        if (!c->disk)
+                return;
+        if (c->size_timer)
+                bn_loop_timer_cancel(ep->loop, c->size_timer);
+        c->size_timer = NULL;
+        if (c->timer)
+                bn_loop_timer_cancel(ep->loop, c->timer);
+        c->timer = NULL;
+        if (c->fd >= 0)
+                bn_loop_del_fd(ep->loop, c->fd);
+        c->fd = -1;
+        /* Completes (done callbacks) every outstanding io; ports are gone. */
+        for (struct cio *x = c->ios; x; x = x->next)
+                x->port = NULL;
+        bn_blk_corm_destroy(c->disk);
+        c->disk = NULL;
+        bn_info(ep->name, "disk corm closed after %" PRIu64 " request(s)", c->completed);
+}
+
+int vbd_corm_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        struct vbd_corm *c = ep->priv;
+        struct cport *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return -ENOMEM;
+        p->port = port;
+        p->next = c->ports;
+        c->ports = p;
+        send_info(c, port);
+        return 0;
+}
+
+void vbd_corm_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        struct vbd_corm *c = ep->priv;
+        struct cport **pp, *p = NULL;
+
+        for (pp = &c->ports; *pp; pp = &(*pp)->next)
+                if ((*pp)->port == port) {
+                        p = *pp;
+                        *pp = p->next;
+                        break;
+                }
+        if (!p)
+                return;
+        for (struct cio *x = c->ios; x; x = x->next)
+                if (x->port == p)
+                        x->port = NULL;
+        while (p->rsp_head) {
+                struct cio *x = p->rsp_head;
+                p->rsp_head = x->next;
+                free(x);
+        }
+        free(p);
+}
+
+void vbd_corm_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        struct vbd_corm *c = ep->priv;
+        struct cport *p = find_port(c, port);
+
+        if (!p)
+                return;
+        if (c->info_owed) {
+                c->info_owed = false;
+                send_info(c, port);
+        }
+        flush_rsp(c, p);
+}
+
+static void answer_now(struct vbd_corm *c, struct cport *p, uint64_t tag, int status)
+{
+        struct cio *x = calloc(1, sizeof(*x));
+
+        if (!x)
+                return;
+        x->c = c;
+        x->port = p;
+        x->tag = tag;
+        x->io.op = BN_BLK_IO_FLUSH;
+        x->io.result = status;
+        list_add(&c->ios, x);
+        io_done(&x->io);
+}
+
+void vbd_corm_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
+                      unsigned n)
+{
+        struct vbd_corm *c = ep->priv;
+        struct cport *p = find_port(c, port);
+        bool submitted = false;
+
+        if (!p || !c->disk)
+                return;
+        for (unsigned i = 0; i < n; i++) {
+                struct bn_wire_msg *m = &msgs[i];
+                struct bn_blk_msg_req r;
+                const char *why = NULL;
+                struct cio *x;
+                size_t dlen;
+                int rc;
+
+                if (m->type == BN_MSG_BLK_HELLO) {
+                        send_info(c, port);
+                        continue;
+                }
+                if (bn_blk_msg_req_decode(m, &r, &why) < 0) {
+                        atomic_fetch_add(&ep->counters.drops, 1);
+                        bn_warn(ep->name, "bad block message on wire %s: %s", port->wire,
+                                why ? why : "?");
+                        continue;
+                }
+                if (r.op != BN_BLK_IO_FLUSH && (r.offset > c->size || r.len > c->size - r.offset)) {
+                        answer_now(c, p, r.tag, -ENOSPC);
+                        continue;
+                }
+                dlen = (r.op == BN_BLK_IO_READ || r.op == BN_BLK_IO_WRITE) ? r.len : 0;
+                x = calloc(1, sizeof(*x) + dlen);
+                if (!x) {
+                        answer_now(c, p, r.tag, -ENOMEM);
+                        continue;
+                }
+                x->c = c;
+                x->port = p;
+                x->tag = r.tag;
+                x->io.op = (enum bn_blk_io_op)r.op;
+                x->io.offset = r.offset;
+                x->io.len = r.len;
+                x->io.done = io_done;
+                if (dlen) {
+                        if (r.op == BN_BLK_IO_WRITE)
+                                memcpy(x->data, m->data, dlen);
+                        x->iov.iov_base = x->data;
+                        x->iov.iov_len = dlen;
+                        x->io.iov = &x->iov;
+                        x->io.niov = 1;
+                }
+                list_add(&c->ios, x);
+                atomic_fetch_add(&ep->counters.msgs_in, 1);
+                atomic_fetch_add(&ep->counters.bytes_in, m->len);
+                rc = bn_blk_corm_submit(c->disk, &x->io);
+                if (rc < 0) {
+                        x->io.result = rc;
+                        x->io.niov = 0;
+                        io_done(&x->io);
+                        continue;
+                }
+                submitted = true;
+        }
+        if (submitted)
+                corm_rearm(c);
+}

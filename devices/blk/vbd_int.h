@@ -1,0 +1,150 @@
+/* vbd_int.h: internals of the "vbd" device class shared by its files:
+ * vbd.c (xenbus side of the Spike: probe, connect, feature keys, disk size),
+ * vbd_io.c (the Spike's I/O: rings, grant copy, wire messages, responses),
+ * vbd_corm.c (the disk Corm side). Not a public interface. */
+#ifndef BN_BLK_VBD_INT_H
+#define BN_BLK_VBD_INT_H
+
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bn_blk_corm.h"
+#include "bn_params.h"
+#include "bn_xenbus.h"
+#include "vbd_parse.h"
+
+/* xen/io/ring.h needs the barriers (see devices/test/bn_test_proto.h). */
+#ifndef __XEN_TOOLS__
+#define __XEN_TOOLS__ 1
+#endif
+#include <xen/io/blkif.h>
+#undef xen_mb
+#undef xen_rmb
+#undef xen_wmb
+#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+#define VBD_MAX_QUEUES     4u
+#define VBD_MAX_RING_ORDER 4u
+#define VBD_MAX_INDIRECT   256u
+/* Bytes of data carried by one wire message (bn_wire.h's limit). */
+#define VBD_CHUNK (128u * 1024u)
+/* A request's chunks: 256 segments = 1 MiB = 8 data chunks, + 1 flush. */
+#define VBD_CHUNKS_MAX 9u
+
+struct bn_endpoint;
+struct bn_wire_port;
+struct bn_wire_msg;
+struct bn_timer;
+struct bn_evtchn;
+struct bn_gnt;
+struct xs_handle;
+struct vbd;
+
+/* One guest request in flight between the ring and the wire. */
+struct vbd_req {
+        struct vbd_queue *q;
+        uint32_t idx;
+        bool used;
+        uint64_t id;
+        uint8_t ring_op;
+        enum bn_blk_op op;
+        bool secure;
+        uint64_t sector, nr_sectors;
+        uint32_t nr_segs;
+        struct bn_blk_seg *segs; /* nr_segs, malloc'd */
+        uint8_t *buf;            /* WRITE payload copied from the guest */
+        uint64_t bytes;          /* READ/WRITE: nr_sectors * 512 */
+        uint32_t ndata;          /* data chunks */
+        uint32_t nchunks;        /* ndata (+1 for a flush) or 1 (discard / flush alone) */
+        uint32_t unsent;         /* bit per chunk still to send */
+        uint32_t pending;        /* bit per chunk sent, unanswered */
+        int16_t status;          /* BLKIF_RSP_* so far */
+        bool in_sendq;
+        struct vbd_req *sendq_next;
+};
+
+struct vbd_queue {
+        struct vbd *v;
+        unsigned idx;
+        struct bn_xb_ring ring;
+        bool mapped, bound;
+        uint32_t port;
+        blkif_back_ring_t back;
+        struct vbd_req *reqs; /* ring size entries */
+        uint32_t *free_stack;
+        uint32_t nreqs, nfree;
+        bool dirty; /* responses produced, not yet pushed */
+};
+
+struct vbd {
+        struct bn_xb_dev *dev;
+        struct bn_endpoint *ep;
+        struct xs_handle *xs; /* own connection, for size updates from ep->loop */
+        char be_path[256];
+        /* what the toolstack / front-end said */
+        bool mode_ro; /* back-end "mode" = "r" */
+        /* the disk, from the Corm's INFO (ep->loop writes, main thread reads) */
+        _Atomic bool info_known;
+        _Atomic uint64_t size;
+        _Atomic bool corm_ro;
+        /* connection state (set by connect on the main thread before the
+         * I/O starts, then used on ep->loop only) */
+        bool connected, polling, broken;
+        unsigned nq;
+        struct vbd_queue q[VBD_MAX_QUEUES];
+        struct bn_gnt *gnt;
+        struct bn_evtchn *evtchn;
+        uint32_t fe_domid;
+        struct bn_wire_port *port; /* attached wire end (ep->loop) */
+        bool hello_owed;
+        uint32_t gen; /* bumped on each connect: stale answers are ignored */
+        struct vbd_req *sendq_head, *sendq_tail;
+        struct bn_blk_geom geom;
+        struct bn_blk_req scratch; /* parse scratch (big: 512 segments) */
+        uint8_t *indirect_pages;   /* BN_BLK_INDIRECT_PAGES_MAX pages */
+        uint64_t served, errors;
+};
+
+struct vbd_corm {
+        struct bn_endpoint *ep;
+        struct bn_blk_corm *disk;
+        bool readonly, info_owed;
+        uint64_t size;
+        int fd;
+        uint32_t fd_events;
+        struct bn_timer *timer, *size_timer;
+        struct cio *ios;
+        struct cport *ports;
+        uint64_t completed;
+};
+
+/* vbd_io.c (on ep->loop unless said) */
+void vbd_io_start(void *v); /* bn_loop_call_wait from connect */
+void vbd_io_stop(void *v);  /* bn_loop_call_wait from disconnect */
+int vbd_io_queue_init(struct vbd_queue *q);
+void vbd_io_queue_fini(struct vbd_queue *q);
+int vbd_spike_port_attach(struct vbd *v, struct bn_wire_port *port);
+void vbd_spike_port_detach(struct vbd *v, struct bn_wire_port *port);
+void vbd_spike_port_rx(struct vbd *v, struct bn_wire_msg *msgs, unsigned n);
+void vbd_spike_port_writable(struct vbd *v);
+/* vbd.c: the disk's size or properties changed (ep->loop). */
+void vbd_info_changed(struct vbd *v);
+/* Fill v->geom from what is known. */
+void vbd_geom_update(struct vbd *v);
+
+/* vbd_corm.c */
+int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err, size_t errlen);
+void vbd_corm_close(struct bn_endpoint *ep);
+int vbd_corm_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port);
+void vbd_corm_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port);
+void vbd_corm_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
+                      unsigned n);
+void vbd_corm_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port);
+
+#endif

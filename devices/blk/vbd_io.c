@@ -1,0 +1,560 @@
+/* vbd_io.c: the I/O path of the vbd Spike, on the endpoint's loop.
+ *
+ * Ring -> wire: each queue's ring is consumed slot by slot; a slot is copied
+ * once and validated (vbd_parse); indirect pages are fetched with grant copy
+ * and validated; a WRITE's data is grant-copied from the guest into a bounce
+ * buffer in one batch; the request becomes BN_MSG_BLK_REQ messages of at
+ * most 128 KiB (bn_blk_msg.h), tagged (generation, queue, slot, chunk).
+ * Consumption pauses while there is no wire, no disk INFO yet, or the wire
+ * refuses messages (resumed on port_attach / INFO / port_writable).
+ *
+ * Wire -> ring: a READ's data is grant-copied from the wire's buffer
+ * straight into the guest's pages; when every chunk of a request has
+ * answered, its blkif response goes on the ring; responses are pushed (and
+ * the guest notified only when it asked) once per batch.
+ *
+ * A wire that leaves takes nothing with it: the chunks it had not answered
+ * are sent again on the next wire attached (reads and writes are
+ * idempotent; a flush covers what completed before it).
+ *
+ * A request that breaks the protocol, or a grant the guest does not let us
+ * copy, disconnects this vbd (bn_xb_fail); other devices keep running. */
+#include "vbd_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bn_blk_msg.h"
+#include "bn_endpoint.h"
+#include "bn_hv.h"
+#include "bn_log.h"
+#include "bn_loop.h"
+#include "bn_wire.h"
+
+#define COPY_BATCH 64u
+
+static void serve_all(struct vbd *v);
+
+int vbd_io_queue_init(struct vbd_queue *q)
+{
+        uint32_t n = RING_SIZE(&q->back);
+
+        q->reqs = calloc(n, sizeof(*q->reqs));
+        q->free_stack = calloc(n, sizeof(*q->free_stack));
+        if (!q->reqs || !q->free_stack)
+                return -ENOMEM;
+        q->nreqs = n;
+        for (uint32_t i = 0; i < n; i++) {
+                q->reqs[i].q = q;
+                q->reqs[i].idx = i;
+                q->free_stack[i] = n - 1 - i;
+        }
+        q->nfree = n;
+        q->dirty = false;
+        return 0;
+}
+
+static void req_release(struct vbd_req *r)
+{
+        struct vbd_queue *q = r->q;
+
+        free(r->segs);
+        free(r->buf);
+        memset(r, 0, sizeof(*r));
+        r->q = q;
+        r->idx = (uint32_t)(r - q->reqs);
+        q->free_stack[q->nfree++] = r->idx;
+}
+
+void vbd_io_queue_fini(struct vbd_queue *q)
+{
+        if (q->reqs)
+                for (uint32_t i = 0; i < q->nreqs; i++)
+                        if (q->reqs[i].used) {
+                                free(q->reqs[i].segs);
+                                free(q->reqs[i].buf);
+                        }
+        free(q->reqs);
+        free(q->free_stack);
+        q->reqs = NULL;
+        q->free_stack = NULL;
+        q->nreqs = q->nfree = 0;
+}
+
+static void fail(struct vbd *v, int err, const char *what)
+{
+        if (v->broken)
+                return;
+        v->broken = true;
+        v->errors++;
+        bn_xb_fail(v->dev, err, "%s", what);
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+static void put_response(struct vbd_queue *q, uint64_t id, uint8_t op, int16_t status)
+{
+        blkif_response_t rsp = {.id = id, .operation = op, .status = status};
+
+        memcpy(RING_GET_RESPONSE(&q->back, q->back.rsp_prod_pvt), &rsp, sizeof(rsp));
+        q->back.rsp_prod_pvt++;
+        q->dirty = true;
+        q->v->served++;
+        if (status != BLKIF_RSP_OKAY)
+                q->v->errors++;
+}
+
+static void push_responses(struct vbd *v)
+{
+        for (unsigned i = 0; i < v->nq; i++) {
+                struct vbd_queue *q = &v->q[i];
+                int notify;
+
+                if (!q->dirty)
+                        continue;
+                q->dirty = false;
+                RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->back, notify);
+                if (notify)
+                        bn_evtchn_notify(v->evtchn, q->port);
+        }
+}
+
+static void req_finish(struct vbd_req *r)
+{
+        put_response(r->q, r->id, r->ring_op, r->status);
+        req_release(r);
+}
+
+/* ---- grant copy -------------------------------------------------------- */
+
+/* Copy bytes [off, off+len) of the request's data between local memory at
+ * local and the guest's segments. to_guest: READ data. 0 or -EFAULT. */
+static int copy_segs(struct vbd *v, struct vbd_req *r, uint64_t off, uint64_t len, uint8_t *local,
+                     bool to_guest)
+{
+        struct bn_gnt_copy_seg cs[COPY_BATCH];
+        unsigned n = 0;
+        uint64_t pos = 0, done = 0;
+
+        for (uint32_t i = 0; i < r->nr_segs && done < len; i++) {
+                const struct bn_blk_seg *s = &r->segs[i];
+                uint64_t slen = ((uint64_t)s->last_sect - s->first_sect + 1) << 9;
+                uint64_t sbeg = pos, send = pos + slen;
+
+                pos = send;
+                if (send <= off || sbeg >= off + len)
+                        continue;
+                uint64_t a = sbeg > off ? sbeg : off;
+                uint64_t b = send < off + len ? send : off + len;
+                struct bn_gnt_copy_seg *c = &cs[n++];
+
+                memset(c, 0, sizeof(*c));
+                if (to_guest) {
+                        c->source.virt = local + (a - off);
+                        c->dest.foreign.ref = s->gref;
+                        c->dest.foreign.offset = (uint16_t)((s->first_sect << 9) + (a - sbeg));
+                        c->dest.foreign.domid = (uint16_t)v->fe_domid;
+                        c->flags = BN_GNTCOPY_DEST_GREF;
+                } else {
+                        c->dest.virt = local + (a - off);
+                        c->source.foreign.ref = s->gref;
+                        c->source.foreign.offset = (uint16_t)((s->first_sect << 9) + (a - sbeg));
+                        c->source.foreign.domid = (uint16_t)v->fe_domid;
+                        c->flags = BN_GNTCOPY_SOURCE_GREF;
+                }
+                c->len = (uint16_t)(b - a);
+                done += b - a;
+                if (n == COPY_BATCH || done >= len) {
+                        if (bn_gnt_copy(v->gnt, n, cs) < 0)
+                                return -EFAULT;
+                        for (unsigned k = 0; k < n; k++)
+                                if (cs[k].status != BN_GNTST_OKAY)
+                                        return -EFAULT;
+                        n = 0;
+                }
+        }
+        if (n) {
+                if (bn_gnt_copy(v->gnt, n, cs) < 0)
+                        return -EFAULT;
+                for (unsigned k = 0; k < n; k++)
+                        if (cs[k].status != BN_GNTST_OKAY)
+                                return -EFAULT;
+        }
+        return done == len ? 0 : -EFAULT;
+}
+
+static int fetch_indirect(struct vbd *v, struct bn_blk_req *req)
+{
+        struct bn_gnt_copy_seg cs[BN_BLK_INDIRECT_PAGES_MAX];
+        const void *pages[BN_BLK_INDIRECT_PAGES_MAX];
+
+        for (uint32_t i = 0; i < req->nr_indirect; i++) {
+                memset(&cs[i], 0, sizeof(cs[i]));
+                cs[i].source.foreign.ref = req->indirect_gref[i];
+                cs[i].source.foreign.domid = (uint16_t)v->fe_domid;
+                cs[i].dest.virt = v->indirect_pages + (size_t)i * BN_PAGE_SIZE;
+                cs[i].len = BN_PAGE_SIZE;
+                cs[i].flags = BN_GNTCOPY_SOURCE_GREF;
+                pages[i] = v->indirect_pages + (size_t)i * BN_PAGE_SIZE;
+        }
+        if (bn_gnt_copy(v->gnt, req->nr_indirect, cs) < 0)
+                return -EFAULT;
+        for (uint32_t i = 0; i < req->nr_indirect; i++)
+                if (cs[i].status != BN_GNTST_OKAY)
+                        return -EFAULT;
+        (void)pages;
+        return 0;
+}
+
+/* ---- wire ---------------------------------------------------------------- */
+
+static uint64_t make_tag(struct vbd *v, struct vbd_req *r, uint32_t chunk)
+{
+        return ((uint64_t)(v->gen & 0xffffff) << 40) | ((uint64_t)r->q->idx << 32) |
+               ((uint64_t)r->idx << 8) | chunk;
+}
+
+static void sendq_add(struct vbd *v, struct vbd_req *r)
+{
+        if (r->in_sendq)
+                return;
+        r->in_sendq = true;
+        r->sendq_next = NULL;
+        if (v->sendq_tail)
+                v->sendq_tail->sendq_next = r;
+        else
+                v->sendq_head = r;
+        v->sendq_tail = r;
+}
+
+/* Send what is queued; false when the wire refused (or is absent). */
+static bool pump(struct vbd *v)
+{
+        while (v->sendq_head) {
+                struct vbd_req *r = v->sendq_head;
+
+                if (!v->port)
+                        return false;
+                while (r->unsent) {
+                        uint32_t k = (uint32_t)__builtin_ctz(r->unsent);
+                        struct bn_blk_msg_req h = {.tag = make_tag(v, r, k)};
+                        struct bn_wire_msg m;
+                        void *data = NULL;
+
+                        if (k < r->ndata) {
+                                uint64_t off = (uint64_t)k * VBD_CHUNK;
+                                uint64_t len =
+                                    r->bytes - off < VBD_CHUNK ? r->bytes - off : VBD_CHUNK;
+                                h.op = (r->op == BN_BLK_OP_READ) ? BN_BLK_IO_READ : BN_BLK_IO_WRITE;
+                                h.offset = (r->sector << 9) + off;
+                                h.len = len;
+                                data = r->buf ? r->buf + off : NULL;
+                        } else if (r->op == BN_BLK_OP_DISCARD) {
+                                h.op = BN_BLK_IO_DISCARD;
+                                h.offset = r->sector << 9;
+                                h.len = r->nr_sectors << 9;
+                        } else {
+                                h.op = BN_BLK_IO_FLUSH;
+                        }
+                        if (bn_blk_msg_req_encode(&m, &h, data) < 0) {
+                                /* cannot happen for a validated request */
+                                r->unsent &= ~(1u << k);
+                                r->status = BLKIF_RSP_ERROR;
+                                continue;
+                        }
+                        if (bn_endpoint_send(v->ep, &m, 1) != 1)
+                                return false;
+                        r->unsent &= ~(1u << k);
+                        r->pending |= 1u << k;
+                }
+                v->sendq_head = r->sendq_next;
+                if (!v->sendq_head)
+                        v->sendq_tail = NULL;
+                r->in_sendq = false;
+                r->sendq_next = NULL;
+                if (!r->pending) /* every chunk failed to encode */
+                        req_finish(r);
+        }
+        return true;
+}
+
+/* ---- ring -> requests ------------------------------------------------- */
+
+/* Handle one copied slot. false: stop (vbd broken). */
+static bool take_slot(struct vbd_queue *q, const void *slot)
+{
+        struct vbd *v = q->v;
+        struct bn_blk_req *p = &v->scratch;
+        const char *why = NULL;
+        enum bn_blk_verdict vd;
+        struct vbd_req *r;
+        char msg[160];
+
+        vd = bn_blk_parse_slot(slot, BN_BLK_SLOT_SIZE, &v->geom, p, &why);
+        if (vd == BN_BLK_V_OK && p->indirect) {
+                if (fetch_indirect(v, p) < 0) {
+                        fail(v, EFAULT, "cannot copy the indirect pages of a request");
+                        return false;
+                }
+                const void *pages[BN_BLK_INDIRECT_PAGES_MAX];
+                for (uint32_t i = 0; i < p->nr_indirect; i++)
+                        pages[i] = v->indirect_pages + (size_t)i * BN_PAGE_SIZE;
+                vd = bn_blk_parse_indirect(p, pages, &v->geom, &why);
+        }
+        if (vd == BN_BLK_V_DISCONNECT) {
+                snprintf(msg, sizeof(msg), "bad request on queue %u: %s", q->idx, why ? why : "?");
+                fail(v, EPROTO, msg);
+                return false;
+        }
+        if (vd != BN_BLK_V_OK || p->op == BN_BLK_OP_BARRIER) {
+                put_response(q, p->id, p->ring_op,
+                             vd == BN_BLK_V_OK ? BLKIF_RSP_EOPNOTSUPP : bn_blk_verdict_status(vd));
+                return true;
+        }
+        r = &q->reqs[q->free_stack[--q->nfree]];
+        r->used = true;
+        r->id = p->id;
+        r->ring_op = p->ring_op;
+        r->op = p->op;
+        r->secure = p->secure;
+        r->sector = p->sector;
+        r->nr_sectors = p->nr_sectors;
+        r->nr_segs = p->nr_segs;
+        r->status = BLKIF_RSP_OKAY;
+        if (p->nr_segs && p->op != BN_BLK_OP_DISCARD) {
+                r->segs = malloc(sizeof(*r->segs) * p->nr_segs);
+                if (!r->segs)
+                        goto nomem;
+                memcpy(r->segs, p->seg, sizeof(*r->segs) * p->nr_segs);
+                r->bytes = p->nr_sectors << 9;
+                r->ndata = (uint32_t)((r->bytes + VBD_CHUNK - 1) / VBD_CHUNK);
+        }
+        if (r->op == BN_BLK_OP_DISCARD || r->op == BN_BLK_OP_FLUSH)
+                r->nchunks = r->ndata + 1;
+        else
+                r->nchunks = r->ndata;
+        if (r->op != BN_BLK_OP_READ && r->bytes) {
+                r->buf = malloc(r->bytes);
+                if (!r->buf)
+                        goto nomem;
+                if (copy_segs(v, r, 0, r->bytes, r->buf, false) < 0) {
+                        req_release(r);
+                        fail(v, EFAULT, "cannot copy a write request's data from the guest");
+                        return false;
+                }
+        }
+        r->unsent = (1u << r->nchunks) - 1;
+        sendq_add(v, r);
+        return true;
+nomem:
+        r->status = BLKIF_RSP_ERROR;
+        req_finish(r);
+        return true;
+}
+
+/* Consume one queue's ring while we can. */
+static void serve_queue(struct vbd_queue *q)
+{
+        struct vbd *v = q->v;
+        blkif_back_ring_t *b = &q->back;
+        int more;
+
+        do {
+                RING_IDX rc = b->req_cons;
+                RING_IDX rp = b->sring->req_prod;
+
+                xen_rmb();
+                if (RING_REQUEST_PROD_OVERFLOW(b, rp)) {
+                        char msg[128];
+                        snprintf(msg, sizeof(msg),
+                                 "queue %u: producer index %u is impossible (consumer %u)", q->idx,
+                                 rp, rc);
+                        fail(v, EPROTO, msg);
+                        return;
+                }
+                while (rc != rp && !RING_REQUEST_CONS_OVERFLOW(b, rc)) {
+                        unsigned char slot[BN_BLK_SLOT_SIZE];
+
+                        if (!q->nfree || v->sendq_head || !v->port || !atomic_load(&v->info_known))
+                                return; /* resumed by a completion / the wire / INFO */
+                        memcpy(slot, RING_GET_REQUEST(b, rc), sizeof(slot)); /* copy once */
+                        b->req_cons = ++rc;
+                        if (!take_slot(q, slot) || v->broken)
+                                return;
+                        if (!pump(v))
+                                return;
+                }
+                RING_FINAL_CHECK_FOR_REQUESTS(b, more);
+        } while (more);
+}
+
+static void serve_all(struct vbd *v)
+{
+        if (v->broken || !v->polling)
+                return;
+        if (!pump(v))
+                goto out;
+        for (unsigned i = 0; i < v->nq && !v->broken; i++)
+                serve_queue(&v->q[i]);
+out:
+        push_responses(v);
+}
+
+static void evtchn_ready(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct vbd *v = arg;
+        int port;
+        (void)loop;
+        (void)fd;
+        (void)events;
+
+        while ((port = bn_evtchn_pending(v->evtchn)) >= 0)
+                bn_evtchn_unmask(v->evtchn, (uint32_t)port);
+        serve_all(v);
+}
+
+static void send_hello(struct vbd *v)
+{
+        struct bn_wire_msg m;
+
+        bn_blk_msg_hello_encode(&m);
+        v->hello_owed = bn_endpoint_send(v->ep, &m, 1) != 1;
+}
+
+void vbd_io_start(void *arg)
+{
+        struct vbd *v = arg;
+        int rc = bn_loop_add_fd(v->ep->loop, bn_evtchn_fd(v->evtchn), EPOLLIN, evtchn_ready, v);
+
+        if (rc) {
+                bn_err(v->ep->name, "cannot poll the event channel: %s", strerror(-rc));
+                return;
+        }
+        v->polling = true;
+        v->connected = true;
+        serve_all(v);
+}
+
+void vbd_io_stop(void *arg)
+{
+        struct vbd *v = arg;
+
+        if (v->polling)
+                bn_loop_del_fd(v->ep->loop, bn_evtchn_fd(v->evtchn));
+        v->polling = false;
+        v->connected = false;
+        /* Requests in flight are forgotten: their answers will not match
+         * the next generation's tags. */
+        v->sendq_head = v->sendq_tail = NULL;
+}
+
+/* ---- wire callbacks ------------------------------------------------------ */
+
+int vbd_spike_port_attach(struct vbd *v, struct bn_wire_port *port)
+{
+        v->port = port;
+        send_hello(v);
+        /* chunks a previous wire did not answer go out again */
+        for (unsigned i = 0; i < v->nq; i++) {
+                struct vbd_queue *q = &v->q[i];
+                for (uint32_t k = 0; k < q->nreqs; k++) {
+                        struct vbd_req *r = &q->reqs[k];
+                        if (r->used && r->pending) {
+                                r->unsent |= r->pending;
+                                r->pending = 0;
+                                sendq_add(v, r);
+                        }
+                }
+        }
+        serve_all(v);
+        return 0;
+}
+
+void vbd_spike_port_detach(struct vbd *v, struct bn_wire_port *port)
+{
+        if (v->port == port)
+                v->port = NULL;
+}
+
+void vbd_spike_port_writable(struct vbd *v)
+{
+        if (v->hello_owed)
+                send_hello(v);
+        serve_all(v);
+}
+
+static void on_info(struct vbd *v, const struct bn_wire_msg *m)
+{
+        struct bn_blk_msg_info i;
+        const char *why = NULL;
+        bool was = atomic_load(&v->info_known);
+
+        if (bn_blk_msg_info_decode(m, &i, &why) < 0) {
+                bn_warn(v->ep->name, "bad disk info from the wire: %s", why ? why : "?");
+                return;
+        }
+        if (was && i.size == atomic_load(&v->size) &&
+            !!(i.flags & BN_BLK_INFO_F_READONLY) == atomic_load(&v->corm_ro))
+                return;
+        atomic_store(&v->size, i.size);
+        atomic_store(&v->corm_ro, !!(i.flags & BN_BLK_INFO_F_READONLY));
+        atomic_store(&v->info_known, true);
+        vbd_info_changed(v);
+}
+
+static void on_rsp(struct vbd *v, const struct bn_wire_msg *m)
+{
+        struct bn_blk_msg_rsp h;
+        const char *why = NULL;
+        struct vbd_queue *q;
+        struct vbd_req *r;
+        uint32_t qi, idx, k;
+
+        if (bn_blk_msg_rsp_decode(m, &h, &why) < 0) {
+                bn_warn(v->ep->name, "bad block response from the wire: %s", why ? why : "?");
+                return;
+        }
+        if ((uint32_t)(h.tag >> 40) != (v->gen & 0xffffff))
+                return; /* from before a reconnect of the guest */
+        qi = (uint32_t)(h.tag >> 32) & 0xff;
+        idx = (uint32_t)(h.tag >> 8) & 0xffffff;
+        k = (uint32_t)h.tag & 0xff;
+        if (qi >= v->nq || idx >= v->q[qi].nreqs)
+                goto stale;
+        q = &v->q[qi];
+        r = &q->reqs[idx];
+        if (!r->used || k >= 32 || !(r->pending & (1u << k)))
+                goto stale;
+        r->pending &= ~(1u << k);
+        if (h.status) {
+                r->status = h.status == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+        } else if (k < r->ndata && r->op == BN_BLK_OP_READ) {
+                uint64_t off = (uint64_t)k * VBD_CHUNK;
+                uint64_t len = r->bytes - off < VBD_CHUNK ? r->bytes - off : VBD_CHUNK;
+
+                if (h.len != len) {
+                        r->status = BLKIF_RSP_ERROR;
+                } else if (copy_segs(v, r, off, len, m->data, true) < 0) {
+                        r->status = BLKIF_RSP_ERROR;
+                        fail(v, EFAULT, "cannot copy read data into the guest's pages");
+                }
+        }
+        if (!r->pending && !r->unsent)
+                req_finish(r);
+        return;
+stale:
+        bn_debug(v->ep->name, "answer with unknown tag %#" PRIx64 " ignored", h.tag);
+}
+
+void vbd_spike_port_rx(struct vbd *v, struct bn_wire_msg *msgs, unsigned n)
+{
+        for (unsigned i = 0; i < n; i++) {
+                if (msgs[i].type == BN_MSG_BLK_INFO)
+                        on_info(v, &msgs[i]);
+                else if (msgs[i].type == BN_MSG_BLK_RSP && v->polling)
+                        on_rsp(v, &msgs[i]);
+        }
+        serve_all(v);
+}

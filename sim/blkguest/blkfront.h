@@ -1,0 +1,84 @@
+/* blkfront.h: the blkfront of sim-blkguest (blkfront.c): xenbus handshake,
+ * rings (one per queue, 2^order pages), data pages granted per slot
+ * (persistently, or granted and revoked around each request), indirect
+ * descriptors, and the hostile requests of --evil. */
+#ifndef BN_BLKGUEST_BLKFRONT_H
+#define BN_BLKGUEST_BLKFRONT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "blk_load.h"
+
+#ifndef __XEN_TOOLS__
+#define __XEN_TOOLS__ 1
+#endif
+#include <xen/io/blkif.h>
+#undef xen_mb
+#undef xen_rmb
+#undef xen_wmb
+#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+#define BF_MAX_QUEUES 4u
+#define BF_MAX_SLOTS  256u
+#define BF_MAX_SEGS   256u
+
+struct bn_guest;
+
+struct bf_opts {
+        const char *name, *sim_dir, *evil;
+        uint32_t devid;
+        unsigned ring_order, queues, indirect;
+        bool persistent, expect_errors, readonly_mode;
+        double timeout;
+        uint64_t max_blocks, wait_sectors;
+        struct bn_blk_load_cfg cfg;
+};
+
+struct bf_slot {
+        bool busy;
+        unsigned q;
+        uint32_t pfn;     /* first of nseg data pages */
+        uint32_t ind_pfn; /* indirect page */
+        int ind_gref;
+        int grefs[BF_MAX_SEGS];
+        uint32_t nseg_used;
+        struct bn_blk_load_req *lr;
+};
+
+struct bf_queue {
+        blkif_front_ring_t front;
+        uint32_t ring_pfn;
+        int refs[16];
+        int port;
+};
+
+struct bf {
+        const struct bf_opts *o;
+        struct bn_guest *g;
+        uint32_t domid;
+        char fe_path[128], be_path[128];
+        unsigned nq, npages, max_indirect;
+        uint64_t sectors;
+        unsigned info;
+        struct bf_queue q[BF_MAX_QUEUES];
+        struct bf_slot slot[BF_MAX_SLOTS];
+        unsigned nslots, nfree, next_q;
+        uint32_t seg_pages; /* data pages per slot */
+};
+
+uint32_t bf_mem_pages(const struct bf_opts *o);
+int bf_connect(struct bf *f);
+int bf_wait_sectors(struct bf *f, uint64_t want, double deadline);
+bool bf_has_free_slot(struct bf *f);
+int bf_submit(struct bf *f, struct bn_blk_load_req *lr);
+void bf_push(struct bf *f);
+/* Take responses; returns how many. */
+unsigned bf_poll_responses(struct bf *f, struct bn_blk_load *load);
+bool bf_closed(struct bf *f);
+int bf_evil(struct bf *f, const char *mode, double deadline);
+void bf_close(struct bf *f);
+
+#endif

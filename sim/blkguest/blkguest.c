@@ -1,0 +1,329 @@
+/* blkguest.c: sim-blkguest, a simulated DomU with a blkfront over xensim
+ * (libbn_guest): the toolstack part (declares backend/vbd/<dom>/<devid>),
+ * the blkfront handshake (ring-page-order, multi-queue, indirect segments,
+ * persistent grants), and the load generator / verifier of blk_load.h
+ * driving the rings. Hostile modes (--evil) send one request that breaks the
+ * protocol and expect the back-end to close the vbd.
+ *
+ * Output: "blkguest: vbd ... connected, Q queue(s), ring of P page(s),
+ * S sectors, info I" then the load report line of bn_blk_load_report.
+ * Exit 0 when the run had no mismatch and no error (or, with
+ * --expect-errors, when it had errors but no mismatch; with --evil, when the
+ * back-end closed the vbd). */
+#include "blkfront.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xenstore.h>
+
+#include "bn_guest.h"
+#include "bn_hv.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        stop_flag = 1;
+}
+
+static double mono(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int xl_dev(const struct bf_opts *o, uint32_t domid, bool add)
+{
+        const char *extra[5] = {"params", "banana", NULL, NULL, NULL};
+        struct bn_hv *hv = NULL;
+        struct xs_handle *xs = NULL;
+        int rc;
+
+        if (o->readonly_mode) {
+                extra[2] = "mode";
+                extra[3] = "r";
+        }
+        rc = bn_hv_open(&hv, "xensim", o->sim_dir);
+        if (rc < 0)
+                goto out;
+        xs = bn_hv_xs_open(hv);
+        if (!xs) {
+                rc = -errno;
+                goto out;
+        }
+        if (add)
+                rc = bn_sim_xl_add_device(xs, domid, 0, "vbd", o->devid, extra);
+        else
+                rc = bn_sim_xl_remove_device(xs, domid, 0, "vbd", o->devid);
+out:
+        if (xs)
+                xs_close(xs);
+        if (hv)
+                bn_hv_close(hv);
+        if (rc < 0 && add)
+                fprintf(stderr, "blkguest: declaring vbd %u failed: %s\n", o->devid, strerror(-rc));
+        return rc;
+}
+
+static void usage(void)
+{
+        fprintf(stderr, "usage: sim-blkguest --name NAME [--devid N] [--sim-dir DIR]\n"
+                        "  [--ring-order N] [--queues N] [--indirect N] [--persistent 0|1]\n"
+                        "  [--bs BYTES] [--qd N] [--seconds S] [--write-pct P] [--seq] [--verify]\n"
+                        "  [--flush-every N] [--discard-every N] [--blocks N] [--seed N]\n"
+                        "  [--mode mixed|fill|check] [--gen G] [--expect-errors]\n"
+                        "  [--wait-sectors N] [--readonly-mode] [--timeout S]\n"
+                        "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n");
+}
+
+static int parse_opts(int argc, char **argv, struct bf_opts *o)
+{
+        static const struct option lo[] = {{"name", 1, 0, 'n'},
+                                           {"devid", 1, 0, 'i'},
+                                           {"sim-dir", 1, 0, 'D'},
+                                           {"ring-order", 1, 0, 'o'},
+                                           {"queues", 1, 0, 'Q'},
+                                           {"indirect", 1, 0, 'I'},
+                                           {"persistent", 1, 0, 'P'},
+                                           {"bs", 1, 0, 'b'},
+                                           {"qd", 1, 0, 'q'},
+                                           {"seconds", 1, 0, 's'},
+                                           {"write-pct", 1, 0, 'w'},
+                                           {"seq", 0, 0, 'S'},
+                                           {"verify", 0, 0, 'V'},
+                                           {"flush-every", 1, 0, 'f'},
+                                           {"discard-every", 1, 0, 'd'},
+                                           {"blocks", 1, 0, 'B'},
+                                           {"seed", 1, 0, 'z'},
+                                           {"mode", 1, 0, 'm'},
+                                           {"gen", 1, 0, 'g'},
+                                           {"expect-errors", 0, 0, 'E'},
+                                           {"wait-sectors", 1, 0, 'W'},
+                                           {"readonly-mode", 0, 0, 'R'},
+                                           {"timeout", 1, 0, 't'},
+                                           {"evil", 1, 0, 'e'},
+                                           {"help", 0, 0, 'h'},
+                                           {0, 0, 0, 0}};
+        int r;
+
+        o->queues = 1;
+        o->indirect = 256;
+        o->persistent = 1;
+        o->timeout = 60;
+        o->cfg.bs = 4096;
+        o->cfg.qd = 32;
+        o->cfg.seconds = 2;
+        o->cfg.write_pct = 50;
+        o->cfg.random = 1;
+        o->cfg.fill_gen = 1;
+        o->cfg.seed = 1;
+        while ((r = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+                switch (r) {
+                case 'n':
+                        o->name = optarg;
+                        break;
+                case 'i':
+                        o->devid = (uint32_t)strtoul(optarg, NULL, 0);
+                        break;
+                case 'D':
+                        o->sim_dir = optarg;
+                        break;
+                case 'o':
+                        o->ring_order = (unsigned)atoi(optarg);
+                        break;
+                case 'Q':
+                        o->queues = (unsigned)atoi(optarg);
+                        break;
+                case 'I':
+                        o->indirect = (unsigned)atoi(optarg);
+                        break;
+                case 'P':
+                        o->persistent = atoi(optarg) != 0;
+                        break;
+                case 'b':
+                        o->cfg.bs = (uint32_t)strtoul(optarg, NULL, 0);
+                        break;
+                case 'q':
+                        o->cfg.qd = (uint32_t)atoi(optarg);
+                        break;
+                case 's':
+                        o->cfg.seconds = atof(optarg);
+                        break;
+                case 'w':
+                        o->cfg.write_pct = (uint32_t)atoi(optarg);
+                        break;
+                case 'S':
+                        o->cfg.random = 0;
+                        break;
+                case 'V':
+                        o->cfg.verify = 1;
+                        break;
+                case 'f':
+                        o->cfg.flush_every = (uint32_t)atoi(optarg);
+                        break;
+                case 'd':
+                        o->cfg.discard_every = (uint32_t)atoi(optarg);
+                        break;
+                case 'B':
+                        o->max_blocks = strtoull(optarg, NULL, 0);
+                        break;
+                case 'z':
+                        o->cfg.seed = strtoull(optarg, NULL, 0);
+                        break;
+                case 'm':
+                        if (!strcmp(optarg, "fill"))
+                                o->cfg.mode = BN_BLK_LOAD_FILL;
+                        else if (!strcmp(optarg, "check"))
+                                o->cfg.mode = BN_BLK_LOAD_CHECK;
+                        else if (!strcmp(optarg, "mixed"))
+                                o->cfg.mode = BN_BLK_LOAD_MIXED;
+                        else
+                                return -EINVAL;
+                        break;
+                case 'g':
+                        o->cfg.fill_gen = (uint32_t)atoi(optarg);
+                        break;
+                case 'E':
+                        o->expect_errors = true;
+                        break;
+                case 'W':
+                        o->wait_sectors = strtoull(optarg, NULL, 0);
+                        break;
+                case 'R':
+                        o->readonly_mode = true;
+                        break;
+                case 't':
+                        o->timeout = atof(optarg);
+                        break;
+                case 'e':
+                        o->evil = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (!o->name || !o->cfg.bs || o->cfg.bs % 512 || o->cfg.bs > 256 * 4096 || !o->cfg.qd ||
+            o->cfg.qd > BF_MAX_SLOTS || o->queues < 1 || o->queues > BF_MAX_QUEUES ||
+            o->ring_order > 4)
+                return -EINVAL;
+        if (o->cfg.mode != BN_BLK_LOAD_MIXED)
+                o->cfg.verify = 1;
+        return 0;
+}
+
+/* Drive the load through the rings until it is over. */
+static int run_load(struct bf *f, struct bn_blk_load *load, double deadline)
+{
+        int evfd = bn_guest_evtchn_fd(f->g);
+
+        for (;;) {
+                struct bn_blk_load_req *lr;
+                int port;
+
+                while (bf_has_free_slot(f) && (lr = bn_blk_load_next(load))) {
+                        int rc = bf_submit(f, lr);
+                        if (rc < 0) {
+                                bn_blk_load_complete(load, lr, rc);
+                                continue;
+                        }
+                }
+                bf_push(f);
+                if (bn_blk_load_done(load))
+                        return 0;
+                if (stop_flag || mono() > deadline) {
+                        fprintf(stderr, "blkguest: %s with %u request(s) outstanding\n",
+                                stop_flag ? "stopped" : "timed out", bn_blk_load_outstanding(load));
+                        return -ETIMEDOUT;
+                }
+                if (bf_closed(f)) {
+                        fprintf(stderr, "blkguest: the back-end closed the vbd\n");
+                        return -EPIPE;
+                }
+                if (!bf_poll_responses(f, load)) {
+                        struct pollfd p = {evfd, POLLIN, 0};
+                        poll(&p, 1, 50);
+                        while ((port = bn_guest_evtchn_pending(f->g)) >= 0)
+                                bn_guest_evtchn_unmask(f->g, (uint32_t)port);
+                }
+        }
+}
+
+int main(int argc, char **argv)
+{
+        struct bf_opts o = {0};
+        struct bf f = {0};
+        struct bn_blk_load *load = NULL;
+        double deadline;
+        int ret = 1, rc;
+
+        if (parse_opts(argc, argv, &o) < 0) {
+                usage();
+                return 2;
+        }
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+        rc = bn_guest_create(&f.g, o.sim_dir, o.name, bf_mem_pages(&o));
+        if (rc < 0) {
+                fprintf(stderr, "blkguest: cannot create domain '%s': %s\n", o.name, strerror(-rc));
+                return 1;
+        }
+        f.o = &o;
+        f.domid = bn_guest_domid(f.g);
+        snprintf(f.fe_path, sizeof(f.fe_path), "/local/domain/%u/device/vbd/%u", f.domid, o.devid);
+        snprintf(f.be_path, sizeof(f.be_path), "/local/domain/0/backend/vbd/%u/%u", f.domid,
+                 o.devid);
+        deadline = mono() + o.timeout;
+        if (xl_dev(&o, f.domid, true) < 0 || bf_connect(&f) < 0)
+                goto out;
+        if (o.wait_sectors) {
+                if (bf_wait_sectors(&f, o.wait_sectors, deadline) < 0) {
+                        fprintf(stderr, "blkguest: the disk never reached %" PRIu64 " sectors\n",
+                                o.wait_sectors);
+                        goto out;
+                }
+                printf("blkguest: disk grew to %" PRIu64 " sectors\n", f.sectors);
+                fflush(stdout);
+        }
+        if (o.evil) {
+                ret = bf_evil(&f, o.evil, deadline) == 0 ? 0 : 1;
+                goto out;
+        }
+        o.cfg.nblocks = f.sectors * 512 / o.cfg.bs;
+        if (o.max_blocks && o.cfg.nblocks > o.max_blocks)
+                o.cfg.nblocks = o.max_blocks;
+        if (o.cfg.nblocks < o.cfg.qd * 2u) {
+                fprintf(stderr, "blkguest: disk of %" PRIu64 " sectors too small for the load\n",
+                        f.sectors);
+                goto out;
+        }
+        rc = bn_blk_load_new(&load, &o.cfg);
+        if (rc < 0) {
+                fprintf(stderr, "blkguest: bad load parameters: %s\n", strerror(-rc));
+                goto out;
+        }
+        deadline = mono() + o.cfg.seconds + o.timeout;
+        rc = run_load(&f, load, deadline);
+        bn_blk_load_report(load, stdout, "blkguest");
+        fflush(stdout);
+        if (rc == 0 && !bn_blk_load_mismatches(load) && bn_blk_load_ops(load) &&
+            (o.expect_errors ? bn_blk_load_errors(load) > 0 : !bn_blk_load_errors(load)))
+                ret = 0;
+out:
+        bn_blk_load_free(load);
+        if (f.g) {
+                bf_close(&f);
+                xl_dev(&o, f.domid, false);
+                bn_guest_destroy(f.g);
+        }
+        return ret;
+}
