@@ -1,0 +1,61 @@
+#!/bin/bash
+# test_demo.sh: the README's demo (scripts/demo.sh) against this build dir:
+#  1. --once: vm1 pings vm2 through bananad, the output says so, exit 0;
+#  2. without --once: it stays up pinging until Ctrl-C (SIGINT), then stops;
+# both times nothing is left behind: no process, netns, bridge, TAP or
+# temporary folder of the demo.
+# usage: test_demo.sh SOURCE_ROOT BUILD_DIR
+set -u
+SRC=$1 BUILDDIR=$2
+if [ "$(id -u)" != 0 ]; then echo "SKIP: the network demo needs root"; exit 77; fi
+ip netns add "bnprobe$$" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
+ip netns del "bnprobe$$"
+out=$(mktemp /tmp/bn-demo-test.XXXXXX)
+trap 'rm -f "$out"' EXIT
+fail() { echo "FAIL: $*"; echo "== demo output"; cat "$out"; exit 1; }
+
+snapshot() { # what a demo could leave behind
+    { ip netns list | grep -o 'banana-d[0-9]*-vm[0-9]' ; ip -o link show | grep -oE 'brd[0-9]+'
+      ls -d /tmp/banana-demo.* 2>/dev/null; pgrep -f "$BUILDDIR/(sim|controller)/" ; } | sort
+}
+before=$(snapshot)
+check_clean() {
+    local after
+    after=$(snapshot)
+    [ "$after" = "$before" ] || fail "left behind after $1: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+}
+
+# 1. --once
+BANANA_BUILD=$BUILDDIR BANANA_NO_BUILD=1 timeout 100 "$SRC/scripts/demo.sh" --once >"$out" 2>&1
+rc=$?
+[ $rc = 0 ] || fail "demo --once exited $rc"
+grep -q "3 received, 0% packet loss" "$out" || fail "no successful ping in the output"
+grep -q "vm1 reached vm2 through bananad" "$out" || fail "the demo did not say vm1 reached vm2"
+grep -q "nothing left behind" "$out" || fail "the demo did not stop cleanly"
+check_clean "--once"
+echo "ok: demo --once: vm1 pinged vm2 through bananad and stopped cleanly"
+
+# 2. stays up until Ctrl-C
+: >"$out"
+set -m # the demo in its own process group, SIGINT not ignored
+BANANA_BUILD=$BUILDDIR BANANA_NO_BUILD=1 "$SRC/scripts/demo.sh" >"$out" 2>&1 &
+pid=$!
+set +m
+n=0
+# the first ping (3 packets), then at least 2 of the endless one
+until [ "$(grep -c "icmp_seq=" "$out")" -ge 5 ]; do
+    n=$((n + 1)); [ $n -lt 600 ] || { kill -INT -- -$pid; sleep 5; fail "demo never kept pinging"; }
+    kill -0 $pid 2>/dev/null || fail "demo ended by itself"
+    sleep 0.1
+done
+grep -q "press Ctrl-C" "$out" || { kill -INT -- -$pid; sleep 5; fail "the demo did not say how to stop"; }
+kill -INT -- -$pid # what Ctrl-C does: the whole foreground group
+for _ in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { kill -KILL -- -$pid; fail "demo did not stop on SIGINT"; }
+wait $pid
+rc=$?
+[ $rc = 0 ] || fail "demo exited $rc after Ctrl-C"
+grep -q "nothing left behind" "$out" || fail "the demo did not stop cleanly after Ctrl-C"
+check_clean "Ctrl-C"
+echo "ok: demo stayed up pinging until Ctrl-C and stopped cleanly"
+exit 0
