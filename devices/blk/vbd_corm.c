@@ -176,6 +176,13 @@ static void corm_rearm(struct vbd_corm *c)
         short ev;
         uint32_t eev = 0;
 
+        if (c->nbd && bn_blk_nbd_reconnects(c->disk) != c->reconnects) {
+                c->reconnects = bn_blk_nbd_reconnects(c->disk);
+                bn_warn(c->ep->name,
+                        "NBD connection lost: reconnecting (%" PRIu64
+                        " reconnect(s) so far), %u request(s) to replay",
+                        c->reconnects, bn_blk_corm_inflight(c->disk));
+        }
         bn_blk_corm_kick(c->disk);
         bn_blk_corm_poll(c->disk, &fd, &ev, &tmo);
         if (ev & POLLIN)
@@ -257,6 +264,7 @@ int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *
                         snprintf(err, errlen, "readonly is not supported with 'uri'");
                         return -EINVAL;
                 }
+                c->nbd = true;
                 rc = bn_blk_nbd_open(&c->disk, uri, NULL);
                 if (rc) {
                         snprintf(err, errlen, "cannot open NBD '%s': %s", uri, strerror(-rc));

@@ -114,8 +114,8 @@ struct vbd {
 struct vbd_corm {
         struct bn_endpoint *ep;
         struct bn_blk_corm *disk;
-        bool readonly, info_owed;
-        uint64_t size;
+        bool readonly, info_owed, nbd;
+        uint64_t size, reconnects;
         int fd;
         uint32_t fd_events;
         struct bn_timer *timer, *size_timer;

@@ -383,13 +383,47 @@ unsigned bf_poll_responses(struct bf *f, struct bn_blk_load *load)
                                 s->lr = NULL;
                                 f->nfree++;
                                 got++;
-                                bn_blk_load_complete(load, lr, st);
+                                if (lr == f->sync_lr) {
+                                        f->sync_status = st;
+                                        f->sync_done = true;
+                                } else {
+                                        bn_blk_load_complete(load, lr, st);
+                                }
                         }
                         fr->rsp_cons = rp;
                         RING_FINAL_CHECK_FOR_RESPONSES(fr, more);
                 } while (more);
         }
         return got;
+}
+
+int bf_sync(struct bf *f, enum bn_blk_load_op op, uint64_t blk, uint32_t nblk, double deadline)
+{
+        struct bn_blk_load_req lr = {.op = op, .blk = blk, .nblk = nblk};
+        int rc, port;
+
+        f->sync_lr = &lr;
+        f->sync_done = false;
+        rc = bf_submit(f, &lr);
+        if (rc < 0)
+                goto out;
+        bf_push(f);
+        while (!f->sync_done) {
+                if (mono() > deadline || bf_closed(f)) {
+                        rc = -ETIMEDOUT;
+                        goto out;
+                }
+                if (!bf_poll_responses(f, NULL)) {
+                        struct pollfd p = {bn_guest_evtchn_fd(f->g), POLLIN, 0};
+                        poll(&p, 1, 50);
+                        while ((port = bn_guest_evtchn_pending(f->g)) >= 0)
+                                bn_guest_evtchn_unmask(f->g, (uint32_t)port);
+                }
+        }
+        rc = f->sync_status;
+out:
+        f->sync_lr = NULL;
+        return rc;
 }
 
 bool bf_closed(struct bf *f)

@@ -31,7 +31,9 @@ struct bf_opts {
         const char *name, *sim_dir, *evil;
         uint32_t devid;
         unsigned ring_order, queues, indirect;
-        bool persistent, expect_errors, readonly_mode;
+        bool persistent, expect_errors, readonly_mode, final_flush;
+        uint64_t discard_first;
+        uint32_t discard_n;
         double timeout;
         uint64_t max_blocks, wait_sectors;
         struct bn_blk_load_cfg cfg;
@@ -67,6 +69,10 @@ struct bf {
         struct bf_slot slot[BF_MAX_SLOTS];
         unsigned nslots, nfree, next_q;
         uint32_t seg_pages; /* data pages per slot */
+        /* one synchronous request outside the load (bf_sync) */
+        struct bn_blk_load_req *sync_lr;
+        int sync_status;
+        bool sync_done;
 };
 
 uint32_t bf_mem_pages(const struct bf_opts *o);
@@ -78,6 +84,9 @@ void bf_push(struct bf *f);
 /* Take responses; returns how many. */
 unsigned bf_poll_responses(struct bf *f, struct bn_blk_load *load);
 bool bf_closed(struct bf *f);
+/* Issue one FLUSH (nblk 0) or DISCARD of blocks [blk, blk+nblk) with every
+ * slot free, and wait for its answer. Returns its status (0 or -errno). */
+int bf_sync(struct bf *f, enum bn_blk_load_op op, uint64_t blk, uint32_t nblk, double deadline);
 int bf_evil(struct bf *f, const char *mode, double deadline);
 void bf_close(struct bf *f);
 

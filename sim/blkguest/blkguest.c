@@ -82,6 +82,7 @@ static void usage(void)
                         "  [--flush-every N] [--discard-every N] [--blocks N] [--seed N]\n"
                         "  [--mode mixed|fill|check] [--gen G] [--expect-errors]\n"
                         "  [--wait-sectors N] [--readonly-mode] [--timeout S]\n"
+                        "  [--final-flush] [--discard-blocks FIRST:N]\n"
                         "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n");
 }
 
@@ -111,6 +112,8 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                                            {"readonly-mode", 0, 0, 'R'},
                                            {"timeout", 1, 0, 't'},
                                            {"evil", 1, 0, 'e'},
+                                           {"final-flush", 0, 0, 'F'},
+                                           {"discard-blocks", 1, 0, 'X'},
                                            {"help", 0, 0, 'h'},
                                            {0, 0, 0, 0}};
         int r;
@@ -206,6 +209,14 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                         break;
                 case 'e':
                         o->evil = optarg;
+                        break;
+                case 'F':
+                        o->final_flush = true;
+                        break;
+                case 'X':
+                        if (sscanf(optarg, "%" SCNu64 ":%u", &o->discard_first, &o->discard_n) !=
+                            2)
+                                return -EINVAL;
                         break;
                 default:
                         return -EINVAL;
@@ -314,6 +325,16 @@ int main(int argc, char **argv)
         deadline = mono() + o.cfg.seconds + o.timeout;
         rc = run_load(&f, load, deadline);
         bn_blk_load_report(load, stdout, "blkguest");
+        fflush(stdout);
+        if (rc == 0 && o.final_flush) {
+                rc = bf_sync(&f, BN_BLK_LOAD_FLUSH, 0, 0, deadline);
+                printf("blkguest: final flush %s\n", rc ? strerror(-rc) : "acknowledged");
+        }
+        if (rc == 0 && o.discard_n) {
+                rc = bf_sync(&f, BN_BLK_LOAD_DISCARD, o.discard_first, o.discard_n, deadline);
+                printf("blkguest: discard of %u block(s) at %" PRIu64 " %s\n", o.discard_n,
+                       o.discard_first, rc ? strerror(-rc) : "acknowledged");
+        }
         fflush(stdout);
         if (rc == 0 && !bn_blk_load_mismatches(load) && bn_blk_load_ops(load) &&
             (o.expect_errors ? bn_blk_load_errors(load) > 0 : !bn_blk_load_errors(load)))
