@@ -179,8 +179,8 @@ static void corm_rearm(struct vbd_corm *c)
         if (c->nbd && bn_blk_nbd_reconnects(c->disk) != c->reconnects) {
                 c->reconnects = bn_blk_nbd_reconnects(c->disk);
                 bn_warn(c->ep->name,
-                        "NBD connection lost: reconnecting (%" PRIu64
-                        " reconnect(s) so far), %u request(s) to replay",
+                        "NBD server reconnected (%" PRIu64
+                        " reconnect(s) so far), %u request(s) in flight replayed",
                         c->reconnects, bn_blk_corm_inflight(c->disk));
         }
         bn_blk_corm_kick(c->disk);
