@@ -31,7 +31,7 @@ pids=()
 netns=()
 status=0
 say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
-indent() { sed 's/^/      /'; }
+indent() { sed -u 's/^/      /'; }
 
 cleanup() { # cleanup EXIT_STATUS
 	[ "$1" -ne 0 ] && status=$1
@@ -156,7 +156,7 @@ fi
 
 if [ $once -eq 0 ]; then
 	say "running: vm1 keeps pinging vm2 once a second; press Ctrl-C to stop"
-	ip netns exec "$NS1" ping -i 1 10.99.0.2 > >(indent) 2>&1 &
+	ip netns exec "$NS1" stdbuf -oL ping -i 1 10.99.0.2 > >(indent) 2>&1 &
 	pids+=($!)
 	wait "${pids[-1]}"
 fi
