@@ -70,8 +70,11 @@ static void flush(struct bn_vif *vif)
                         atomic_fetch_add(&vif->st.rx_pkts, 1);
                         atomic_fetch_add(&vif->st.rx_bytes, f->len);
                 }
-                /* slot layout: data0 [gso extra] data1 .. dataN-1 */
-                for (j = 0, k = 0; k < f->nfrag; j++) {
+                /* slot layout: data0 [gso extra] data1 .. dataN-1 (the extra
+                 * slot is written also when data0 is the only data slot) */
+                uint32_t nslots = f->nfrag + (f->gso_type != XEN_NETIF_GSO_TYPE_NONE);
+
+                for (j = 0, k = 0; j < nslots; j++) {
                         if (j == 1 && f->gso_type != XEN_NETIF_GSO_TYPE_NONE) {
                                 struct netif_extra_info *e =
                                     (struct netif_extra_info *)RING_GET_RESPONSE(&q->rx, idx + j);
