@@ -65,17 +65,26 @@ wait_for() {
         return 1
 }
 
-xs_read() { xenstore-read "$1" 2> /dev/null | tr -d "\\0"; }
+# Xen tools get a time limit: a hang becomes a logged failure, not a test
+# that sits until its timeout.
+xs_read() {
+        local v rc
+        v=$(set -o pipefail; timeout 15 xenstore-read "$1" 2> /dev/null | tr -d "\\0")
+        rc=$?
+        [ "$rc" = 124 ] && log "xenstore-read $1 hung for 15 s" >&2
+        printf '%s' "$v"
+        [ -n "$v" ]
+}
 # xs_state_ge PATH N: the xenbus state at PATH/state is >= N.
 xs_state_ge() {
         local s
         s=$(xs_read "$1/state")
         [ -n "$s" ] && [ "$s" -ge "$2" ]
 }
-xs_exists() { xenstore-exists "$1" 2> /dev/null; }
+xs_exists() { timeout 15 xenstore-exists "$1" 2> /dev/null; }
 
-domid_of() { xl domid "$1" 2> /dev/null; }
-guest_running() { xl list "$1" > /dev/null 2>&1; }
+domid_of() { timeout 30 xl domid "$1" 2> /dev/null; }
+guest_running() { timeout 30 xl list "$1" > /dev/null 2>&1; }
 guest_console() { echo "/var/log/xen/console/guest-$1.log"; }
 # console_has GUEST REGEX
 console_has() { grep -qE "$2" "$(guest_console "$1")" 2> /dev/null; }

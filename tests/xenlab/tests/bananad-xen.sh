@@ -35,24 +35,34 @@ max=0
 fe=""
 hp=""
 fds=""
-for i in $(seq 240); do
+last=""
+now_s() { cut -d. -f1 /proc/uptime; }
+deadline=$(($(now_s) + 150))
+while [ $(now_s) -lt $deadline ]; do
         D=$(domid_of $G)
+        s=""
         if [ -n "$D" ]; then
                 s=$(xs_read /local/domain/0/backend/vif/$D/0/state)
-                [ -n "$s" ] && [ "$s" -gt $max ] && max=$s && log "back-end state $s (after ${i}x0.5s)"
+                [ -n "$s" ] && [ "$s" -gt $max ] && max=$s
                 fe=$(xs_read /local/domain/$D/device/vif/0/state)
                 hp=$(xs_read /local/domain/0/backend/vif/$D/0/hotplug-status)
         fi
         # the provider may open its handles only while a device is
         # connected: keep every device seen
         fds=$(echo "$fds $(xen_fds)" | tr ' ' '\n' | sort -u | grep . | tr '\n' ' ')
+        cur="domain=${D:-none} back-end=${s:-?} front-end=${fe:-?} hotplug-status=${hp:-unset} xen-fds=${fds:-none}"
+        [ "$cur" != "$last" ] && log "$cur" && last=$cur
         kill -0 $BPID 2> /dev/null || break
         # Connected, and the provider's handles seen: all there is to see.
         [ $max -ge 4 ] && echo "$fds" | grep -q gntdev && echo "$fds" | grep -q evtchn && break
         # xl create is over and the guest is gone: nothing more will come.
-        ! kill -0 $XLPID 2> /dev/null && [ -z "$(domid_of $G)" ] && break
+        ! kill -0 $XLPID 2> /dev/null && [ -z "$D" ] && break
         sleep 0.5
 done
+if kill -0 $XLPID 2> /dev/null; then
+        log "xl create still running after 150 s: stopping it"
+        kill $XLPID
+fi
 wait $XLPID
 xlrc=$?
 log "xl create exit $xlrc"
