@@ -59,9 +59,9 @@ nl_fail() {
 }
 
 nl_wait() { # nl_wait SECONDS COMMAND...: until COMMAND succeeds
-    local n=$(($1 * 10)); shift
+    local end=$((SECONDS + $1)); shift
     while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.1
+        [ $SECONDS -lt $end ] || return 1; sleep 0.1
     done
 }
 
