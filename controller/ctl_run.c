@@ -80,13 +80,19 @@ static void rt_wire_remove(struct bn_ctl *c, size_t i)
         c->n_wires--;
 }
 
-/* Close every wire end held on ep (before the endpoint goes away). */
+/* Close every wire end held on ep (before the endpoint goes away). A wire
+ * whose other end is also on this host is closed at both ends, so that it
+ * is made afresh when ep comes back (an in-process shm pair cannot be
+ * rejoined by one new end) and the other endpoint sees its wire go (a
+ * bridge Corm removes that port's TAP, as Xen's vifN.M goes with the guest). */
 static void release_ep(struct bn_ctl *c, struct bn_endpoint *ep, const char *why)
 {
         for (size_t i = 0; i < c->n_wires; i++)
                 for (int j = 0; j < 2; j++)
                         if (c->wires[i].ep[j] == ep) {
                                 close_end(&c->wires[i], j);
+                                if (c->wires[i].local[!j] && c->wires[i].port[!j])
+                                        close_end(&c->wires[i], !j);
                                 snprintf(c->wires[i].error, sizeof(c->wires[i].error), "%s", why);
                         }
 }
