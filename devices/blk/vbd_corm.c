@@ -36,8 +36,14 @@ struct cio {
         struct cport *port; /* NULL once the port left */
         uint64_t tag;
         struct cio *next, *prev; /* in flight (c->ios) or waiting to be answered (port->rsp) */
-        unsigned char data[];
+        unsigned char *data;     /* page aligned (O_DIRECT), NULL without data */
 };
+
+static void cio_free(struct cio *x)
+{
+        free(x->data);
+        free(x);
+}
 
 struct cport {
         struct bn_wire_port *port;
@@ -114,7 +120,7 @@ static void flush_rsp(struct vbd_corm *c, struct cport *p)
                 p->rsp_head = x->next;
                 if (!p->rsp_head)
                         p->rsp_tail = NULL;
-                free(x);
+                cio_free(x);
         }
         (void)c;
 }
@@ -128,7 +134,7 @@ static void io_done(struct bn_blk_io *io)
         list_del(&c->ios, x);
         c->completed++;
         if (!p) {
-                free(x);
+                cio_free(x);
                 return;
         }
         x->next = NULL;
@@ -342,7 +348,7 @@ void vbd_corm_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
         while (p->rsp_head) {
                 struct cio *x = p->rsp_head;
                 p->rsp_head = x->next;
-                free(x);
+                cio_free(x);
         }
         free(p);
 }
@@ -408,7 +414,14 @@ void vbd_corm_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct 
                         continue;
                 }
                 dlen = (r.op == BN_BLK_IO_READ || r.op == BN_BLK_IO_WRITE) ? r.len : 0;
-                x = calloc(1, sizeof(*x) + dlen);
+                x = calloc(1, sizeof(*x));
+                if (x && dlen) {
+                        x->data = aligned_alloc(4096, (dlen + 4095) & ~(size_t)4095);
+                        if (!x->data) {
+                                free(x);
+                                x = NULL;
+                        }
+                }
                 if (!x) {
                         answer_now(c, p, r.tag, -ENOMEM);
                         continue;

@@ -96,10 +96,14 @@ verify)
     report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
     grep -q "persistent 1" "$base/g1.out" || fail "g1 not in persistent-grant mode"
     echo "ok: $(tail -1 "$base/g1.out")"
-    topo g2 "path: $img"
+    # the second run with O_DIRECT where the file system has it (not tmpfs)
+    direct=()
+    dd if=/dev/zero of="$img" bs=4096 count=1 oflag=direct conv=notrunc status=none 2>/dev/null &&
+        direct=("direct: 1")
+    topo g2 "path: $img" "${direct[@]}"
     guest g2 --verify --qd 32 --seconds 2 --persistent 0 || fail "verify (grant per request) failed"
     report_ok g2 || fail "g2: $(tail -1 "$base/g2.out")"
-    echo "ok: persistent 0: $(tail -1 "$base/g2.out")"
+    echo "ok: persistent 0${direct:+, O_DIRECT}: $(tail -1 "$base/g2.out")"
     ;;
 rings)
     truncate -s 128M "$img"
@@ -251,5 +255,11 @@ EOF
     ;;
 esac
 kill -0 "$bpid" 2>/dev/null || fail "bananad died"
+# stop bananad cleanly and look for sanitizer reports (ASan/UBSan/LSan builds)
+kill "$bpid"; wait "$bpid" 2>/dev/null
+if grep -lE "Sanitizer|runtime error" "$base"/*.log >/dev/null 2>&1; then
+    grep -hE -A15 "Sanitizer|runtime error" "$base"/*.log | head -60
+    fail "sanitizer report"
+fi
 cleanup
 exit 0
