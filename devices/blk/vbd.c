@@ -6,8 +6,9 @@
  * Feature keys written at probe: feature-flush-cache=1, feature-discard=1
  * (discard-granularity 4096, discard-alignment 0, discard-secure 0),
  * feature-max-indirect-segments=256, max-ring-page-order=4,
- * multi-queue-max-queues=4, feature-persistent=0 (data moves by grant copy,
- * nothing stays mapped). feature-barrier is NOT advertised: barriers are
+ * multi-queue-max-queues=4, feature-persistent=1 (vbd_pgrant.c: grants of
+ * a front-end that asks are mapped once and reused, bounded, idle ones
+ * unmapped; otherwise data moves by grant copy). feature-barrier is NOT advertised: barriers are
  * deprecated in blkif.h and a WRITE_BARRIER request is answered
  * BLKIF_RSP_EOPNOTSUPP. sectors / info / sector-size /
  * physical-sector-size are written at connect from the Corm's INFO (0
@@ -110,7 +111,7 @@ static int vbd_probe(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         rc |= bn_xb_write(dev, "feature-max-indirect-segments", "%u", VBD_MAX_INDIRECT);
         rc |= bn_xb_write(dev, "max-ring-page-order", "%u", VBD_MAX_RING_ORDER);
         rc |= bn_xb_write(dev, "multi-queue-max-queues", "%u", VBD_MAX_QUEUES);
-        rc |= bn_xb_write(dev, "feature-persistent", "0");
+        rc |= bn_xb_write(dev, "feature-persistent", "1");
         return rc ? -EIO : 0;
 }
 
@@ -153,6 +154,11 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         v->fe_domid = bn_xb_dev_frontend_id(dev);
         v->broken = false;
         v->gen++;
+        {
+                uint64_t pers = 0;
+                bn_xb_read_fe_uint(dev, "feature-persistent", 0, 1, 0, &pers);
+                v->persistent = pers == 1;
+        }
         for (unsigned i = 0; i < nq; i++) {
                 struct vbd_queue *q = &v->q[i];
                 int qi = nq > 1 ? (int)i : -1;
@@ -190,8 +196,11 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
                 rc = rc ? rc : -EIO;
                 goto fail;
         }
-        bn_info(ep->name, "vbd serving %u queue(s), ring of %u page(s), %" PRIu64 " sectors%s", nq,
-                v->q[0].ring.npages, v->geom.sectors, v->geom.readonly ? ", read-only" : "");
+        bn_info(ep->name,
+                "vbd serving %u queue(s), ring of %u page(s), %" PRIu64
+                " sectors%s, persistent grants %s",
+                nq, v->q[0].ring.npages, v->geom.sectors, v->geom.readonly ? ", read-only" : "",
+                v->persistent ? "on" : "off");
         return 0;
 fail:
         undo_queues(v);

@@ -37,6 +37,27 @@
 /* A request's chunks: 256 segments = 1 MiB = 8 data chunks, + 1 flush. */
 #define VBD_CHUNKS_MAX 9u
 
+/* Persistent grants (vbd_pgrant.c). */
+#define VBD_PG_MAX        2048u
+#define VBD_PG_BUCKETS    1024u
+#define VBD_PG_IDLE_MS    5000u
+#define VBD_PG_RECLAIM_MS 1000u
+
+struct vbd_pg {
+        uint32_t gref;
+        uint8_t *addr;
+        uint64_t last_ms;
+        int next; /* chain in a bucket, or the free list */
+};
+
+struct vbd_pgtab {
+        int bucket[VBD_PG_BUCKETS];
+        struct vbd_pg e[VBD_PG_MAX];
+        int free_head;
+        unsigned n;
+        uint64_t maps, hits, reclaimed;
+};
+
 struct bn_endpoint;
 struct bn_wire_port;
 struct bn_wire_msg;
@@ -108,6 +129,9 @@ struct vbd {
         struct bn_blk_geom geom;
         struct bn_blk_req scratch; /* parse scratch (big: 512 segments) */
         uint8_t *indirect_pages;   /* BN_BLK_INDIRECT_PAGES_MAX pages */
+        bool persistent;           /* negotiated feature-persistent */
+        struct vbd_pgtab *pg;      /* when persistent */
+        struct bn_timer *pg_timer; /* idle reclaim */
         uint64_t served, errors;
 };
 
@@ -137,6 +161,15 @@ void vbd_spike_port_writable(struct vbd *v);
 void vbd_info_changed(struct vbd *v);
 /* Fill v->geom from what is known. */
 void vbd_geom_update(struct vbd *v);
+
+/* vbd_pgrant.c (ep->loop) */
+int vbd_pg_init(struct vbd *v);
+void vbd_pg_fini(struct vbd *v); /* unmaps everything */
+/* The mapping of gref (mapped now if new and there is room), or NULL: use
+ * grant copy. */
+uint8_t *vbd_pg_get(struct vbd *v, uint32_t gref, uint64_t now_ms);
+/* Unmap mappings unused for idle_ms; returns how many. */
+unsigned vbd_pg_reclaim(struct vbd *v, uint64_t now_ms, uint64_t idle_ms);
 
 /* vbd_corm.c */
 int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err, size_t errlen);

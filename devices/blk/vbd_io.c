@@ -131,12 +131,28 @@ static void req_finish(struct vbd_req *r)
 
 /* Copy bytes [off, off+len) of the request's data between local memory at
  * local and the guest's segments. to_guest: READ data. 0 or -EFAULT. */
+static int flush_copies(struct vbd *v, struct bn_gnt_copy_seg *cs, unsigned n)
+{
+        if (!n)
+                return 0;
+        if (bn_gnt_copy(v->gnt, n, cs) < 0)
+                return -EFAULT;
+        for (unsigned k = 0; k < n; k++)
+                if (cs[k].status != BN_GNTST_OKAY)
+                        return -EFAULT;
+        return 0;
+}
+
+/* Copy bytes [off, off+len) of the request's data between local memory at
+ * local and the guest's segments: memcpy through a persistent mapping when
+ * there is one, else grant copy in batches. to_guest: READ data. 0 or
+ * -EFAULT. */
 static int copy_segs(struct vbd *v, struct vbd_req *r, uint64_t off, uint64_t len, uint8_t *local,
                      bool to_guest)
 {
         struct bn_gnt_copy_seg cs[COPY_BATCH];
         unsigned n = 0;
-        uint64_t pos = 0, done = 0;
+        uint64_t pos = 0, done = 0, now = v->pg ? bn_now_ms() : 0;
 
         for (uint32_t i = 0; i < r->nr_segs && done < len; i++) {
                 const struct bn_blk_seg *s = &r->segs[i];
@@ -148,40 +164,41 @@ static int copy_segs(struct vbd *v, struct vbd_req *r, uint64_t off, uint64_t le
                         continue;
                 uint64_t a = sbeg > off ? sbeg : off;
                 uint64_t b = send < off + len ? send : off + len;
-                struct bn_gnt_copy_seg *c = &cs[n++];
+                uint16_t poff = (uint16_t)((s->first_sect << 9) + (a - sbeg));
+                uint8_t *map = v->pg ? vbd_pg_get(v, s->gref, now) : NULL;
 
+                done += b - a;
+                if (map) {
+                        if (to_guest)
+                                memcpy(map + poff, local + (a - off), b - a);
+                        else
+                                memcpy(local + (a - off), map + poff, b - a);
+                        continue;
+                }
+                struct bn_gnt_copy_seg *c = &cs[n++];
                 memset(c, 0, sizeof(*c));
                 if (to_guest) {
                         c->source.virt = local + (a - off);
                         c->dest.foreign.ref = s->gref;
-                        c->dest.foreign.offset = (uint16_t)((s->first_sect << 9) + (a - sbeg));
+                        c->dest.foreign.offset = poff;
                         c->dest.foreign.domid = (uint16_t)v->fe_domid;
                         c->flags = BN_GNTCOPY_DEST_GREF;
                 } else {
                         c->dest.virt = local + (a - off);
                         c->source.foreign.ref = s->gref;
-                        c->source.foreign.offset = (uint16_t)((s->first_sect << 9) + (a - sbeg));
+                        c->source.foreign.offset = poff;
                         c->source.foreign.domid = (uint16_t)v->fe_domid;
                         c->flags = BN_GNTCOPY_SOURCE_GREF;
                 }
                 c->len = (uint16_t)(b - a);
-                done += b - a;
-                if (n == COPY_BATCH || done >= len) {
-                        if (bn_gnt_copy(v->gnt, n, cs) < 0)
+                if (n == COPY_BATCH) {
+                        if (flush_copies(v, cs, n) < 0)
                                 return -EFAULT;
-                        for (unsigned k = 0; k < n; k++)
-                                if (cs[k].status != BN_GNTST_OKAY)
-                                        return -EFAULT;
                         n = 0;
                 }
         }
-        if (n) {
-                if (bn_gnt_copy(v->gnt, n, cs) < 0)
-                        return -EFAULT;
-                for (unsigned k = 0; k < n; k++)
-                        if (cs[k].status != BN_GNTST_OKAY)
-                                return -EFAULT;
-        }
+        if (flush_copies(v, cs, n) < 0)
+                return -EFAULT;
         return done == len ? 0 : -EFAULT;
 }
 
@@ -423,6 +440,20 @@ static void send_hello(struct vbd *v)
         v->hello_owed = bn_endpoint_send(v->ep, &m, 1) != 1;
 }
 
+static void pg_reclaim(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct vbd *v = arg;
+        unsigned n;
+        (void)loop;
+        (void)t;
+
+        n = vbd_pg_reclaim(v, bn_now_ms(), VBD_PG_IDLE_MS);
+        if (n) {
+                v->pg->reclaimed += n;
+                bn_debug(v->ep->name, "%u idle persistent grant(s) unmapped, %u kept", n, v->pg->n);
+        }
+}
+
 void vbd_io_start(void *arg)
 {
         struct vbd *v = arg;
@@ -434,6 +465,13 @@ void vbd_io_start(void *arg)
         }
         v->polling = true;
         v->connected = true;
+        if (v->persistent) {
+                if (vbd_pg_init(v) == 0)
+                        bn_loop_timer_add(v->ep->loop, VBD_PG_RECLAIM_MS, VBD_PG_RECLAIM_MS,
+                                          pg_reclaim, v, &v->pg_timer);
+                else
+                        bn_warn(v->ep->name, "no memory for persistent grants: grant copy only");
+        }
         serve_all(v);
 }
 
@@ -445,6 +483,16 @@ void vbd_io_stop(void *arg)
                 bn_loop_del_fd(v->ep->loop, bn_evtchn_fd(v->evtchn));
         v->polling = false;
         v->connected = false;
+        if (v->pg_timer)
+                bn_loop_timer_cancel(v->ep->loop, v->pg_timer);
+        v->pg_timer = NULL;
+        if (v->pg) {
+                bn_info(v->ep->name,
+                        "persistent grants: %" PRIu64 " mapped, %" PRIu64 " reuses, %" PRIu64
+                        " reclaimed idle, %u still mapped (unmapping)",
+                        v->pg->maps, v->pg->hits, v->pg->reclaimed, v->pg->n);
+                vbd_pg_fini(v);
+        }
         /* Requests in flight are forgotten: their answers will not match
          * the next generation's tags. */
         v->sendq_head = v->sendq_tail = NULL;

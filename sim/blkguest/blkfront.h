@@ -34,7 +34,7 @@ struct bf_opts {
         bool persistent, expect_errors, readonly_mode, final_flush;
         uint64_t discard_first;
         uint32_t discard_n;
-        double timeout;
+        double timeout, idle;
         uint64_t max_blocks, wait_sectors;
         struct bn_blk_load_cfg cfg;
 };

@@ -82,7 +82,7 @@ static void usage(void)
                         "  [--flush-every N] [--discard-every N] [--blocks N] [--seed N]\n"
                         "  [--mode mixed|fill|check] [--gen G] [--expect-errors]\n"
                         "  [--wait-sectors N] [--readonly-mode] [--timeout S]\n"
-                        "  [--final-flush] [--discard-blocks FIRST:N]\n"
+                        "  [--final-flush] [--discard-blocks FIRST:N] [--idle S]\n"
                         "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n");
 }
 
@@ -113,6 +113,7 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                                            {"timeout", 1, 0, 't'},
                                            {"evil", 1, 0, 'e'},
                                            {"final-flush", 0, 0, 'F'},
+                                           {"idle", 1, 0, 'L'},
                                            {"discard-blocks", 1, 0, 'X'},
                                            {"help", 0, 0, 'h'},
                                            {0, 0, 0, 0}};
@@ -213,9 +214,11 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                 case 'F':
                         o->final_flush = true;
                         break;
+                case 'L':
+                        o->idle = atof(optarg);
+                        break;
                 case 'X':
-                        if (sscanf(optarg, "%" SCNu64 ":%u", &o->discard_first, &o->discard_n) !=
-                            2)
+                        if (sscanf(optarg, "%" SCNu64 ":%u", &o->discard_first, &o->discard_n) != 2)
                                 return -EINVAL;
                         break;
                 default:
@@ -326,6 +329,12 @@ int main(int argc, char **argv)
         rc = run_load(&f, load, deadline);
         bn_blk_load_report(load, stdout, "blkguest");
         fflush(stdout);
+        if (rc == 0 && o.idle > 0) {
+                /* stay connected, doing nothing (persistent grants go idle) */
+                double end = mono() + o.idle;
+                while (!stop_flag && mono() < end && !bf_closed(&f))
+                        usleep(50000);
+        }
         if (rc == 0 && o.final_flush) {
                 rc = bf_sync(&f, BN_BLK_LOAD_FLUSH, 0, 0, deadline);
                 printf("blkguest: final flush %s\n", rc ? strerror(-rc) : "acknowledged");
@@ -336,6 +345,12 @@ int main(int argc, char **argv)
                        o.discard_first, rc ? strerror(-rc) : "acknowledged");
         }
         fflush(stdout);
+        if (rc == 0 && o.idle > 0) {
+                /* stay connected, doing nothing (persistent grants go idle) */
+                double end = mono() + o.idle;
+                while (!stop_flag && mono() < end && !bf_closed(&f))
+                        usleep(50000);
+        }
         if (rc == 0 && !bn_blk_load_mismatches(load) && bn_blk_load_ops(load) &&
             (o.expect_errors ? bn_blk_load_errors(load) > 0 : !bn_blk_load_errors(load)))
                 ret = 0;

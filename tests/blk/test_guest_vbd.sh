@@ -91,11 +91,18 @@ case $MODE in
 verify)
     truncate -s 64M "$img"
     topo g1 "path: $img"
-    guest g1 --verify --qd 32 --seconds 3 --flush-every 64 --discard-every 64 ||
+    # persistent grants: mapped once, reused, idle ones unmapped after 5 s
+    guest g1 --verify --qd 32 --seconds 2 --flush-every 64 --discard-every 64 --idle 6.5 ||
         fail "verify (persistent grants) failed"
     report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
-    grep -q "persistent 1" "$base/g1.out" || fail "g1 not in persistent-grant mode"
+    grep -q "g1/vbd0: vbd serving .*persistent grants on" "$base/bananad.log" ||
+        fail "persistent grants not negotiated"
+    wait_for 10 grep -q "g1/vbd0: persistent grants:" "$base/bananad.log" || fail "no grant stats"
+    pg=$(grep "g1/vbd0: persistent grants:" "$base/bananad.log")
+    echo "$pg" | grep -qE ": (3[2-9]|[4-9][0-9]) mapped, [1-9][0-9]* reuses, (3[2-9]|[4-9][0-9]) reclaimed idle, 0 still" ||
+        fail "persistent grants not reused and reclaimed: $pg"
     echo "ok: $(tail -1 "$base/g1.out")"
+    echo "ok: ${pg#*: }"
     # the second run with O_DIRECT where the file system has it (not tmpfs)
     direct=()
     dd if=/dev/zero of="$img" bs=4096 count=1 oflag=direct conv=notrunc status=none 2>/dev/null &&
@@ -103,12 +110,18 @@ verify)
     topo g2 "path: $img" "${direct[@]}"
     guest g2 --verify --qd 32 --seconds 2 --persistent 0 || fail "verify (grant per request) failed"
     report_ok g2 || fail "g2: $(tail -1 "$base/g2.out")"
+    grep -q "g2/vbd0: vbd serving .*persistent grants off" "$base/bananad.log" ||
+        fail "g2: persistent grants not off"
     echo "ok: persistent 0${direct:+, O_DIRECT}: $(tail -1 "$base/g2.out")"
     ;;
 rings)
     truncate -s 128M "$img"
     topo g1 "path: $img"
-    guest g1 --verify --qd 8 --bs 1048576 --ring-order 4 --seconds 2 || fail "1 MiB indirect verify"
+    # 12 x 256 pages in flight: more grants than the persistent bound (2048),
+    # the rest served with grant copy
+    guest g1 --verify --qd 12 --bs 1048576 --ring-order 4 --seconds 2 || fail "1 MiB indirect verify"
+    wait_for 10 grep -q "g1/vbd0: persistent grants: 2048 mapped" "$base/bananad.log" ||
+        fail "persistent grants not bounded: $(grep 'persistent grants:' "$base/bananad.log")"
     grep -q "ring of 16 page(s).*indirect 256" "$base/g1.out" || fail "g1: $(head -1 "$base/g1.out")"
     report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
     echo "ok: 16-page ring, 256-segment indirect requests: $(tail -1 "$base/g1.out")"
