@@ -84,6 +84,8 @@ void vbd_info_changed(struct vbd *v)
                 v->geom.readonly ? ", read-only" : "");
 }
 
+static void vbd_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep);
+
 static int vbd_probe(struct bn_xb_dev *dev, struct bn_endpoint *ep)
 {
         struct vbd *v = ep->priv;
@@ -95,13 +97,15 @@ static int vbd_probe(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         snprintf(v->be_path, sizeof(v->be_path), "%s", bn_xb_dev_backend_path(dev));
         v->mode_ro = bn_xb_read_be(dev, "mode", mode, sizeof(mode)) == 0 && mode[0] == 'r';
         v->indirect_pages = aligned_alloc(BN_PAGE_SIZE, BN_PAGE_SIZE * BN_BLK_INDIRECT_PAGES_MAX);
-        if (!v->indirect_pages)
-                return -ENOMEM;
+        if (!v->indirect_pages) {
+                rc = -ENOMEM;
+                goto out;
+        }
         v->xs = bn_hv_xs_open(bn_xb_dev_hv(dev));
         if (!v->xs) {
-                rc = -errno;
-                bn_err(ep->name, "cannot open a xenstore connection: %s", strerror(errno));
-                return rc ? rc : -EIO;
+                rc = errno ? -errno : -EIO;
+                bn_err(ep->name, "cannot open a xenstore connection: %s", strerror(-rc));
+                goto out;
         }
         rc |= bn_xb_write(dev, "feature-flush-cache", "1");
         rc |= bn_xb_write(dev, "feature-discard", "1");
@@ -112,7 +116,12 @@ static int vbd_probe(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         rc |= bn_xb_write(dev, "max-ring-page-order", "%u", VBD_MAX_RING_ORDER);
         rc |= bn_xb_write(dev, "multi-queue-max-queues", "%u", VBD_MAX_QUEUES);
         rc |= bn_xb_write(dev, "feature-persistent", "1");
-        return rc ? -EIO : 0;
+        if (rc)
+                rc = -EIO;
+out:
+        if (rc) /* remove is not called after a failed probe */
+                vbd_remove(dev, ep);
+        return rc;
 }
 
 static void undo_queues(struct vbd *v)
