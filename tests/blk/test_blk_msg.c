@@ -91,6 +91,34 @@ int main(void)
         CHECK(bn_blk_msg_rsp_decode(&m, &ro, &why) == 0 && ro.status == -EIO);
         ((struct bn_blk_msg_rsp *)m.hdr)->status = 5;
         CHECK(bn_blk_msg_rsp_decode(&m, &ro, &why) == -EPROTO);
+        /* HELLO and INFO (disk size and properties, Corm -> Spike) */
+        {
+                struct bn_blk_msg_info in = {.size = 1u << 30,
+                                             .flags = BN_BLK_INFO_F_READONLY,
+                                             .sector_size = 512},
+                                       io;
+                bn_blk_msg_hello_encode(&m);
+                CHECK(m.type == BN_MSG_BLK_HELLO && m.hdr_len == 0 && m.len == 0);
+                CHECK(bn_blk_msg_info_decode(&m, &io, &why) == -EPROTO); /* not an INFO */
+                bn_blk_msg_info_encode(&m, &in);
+                CHECK(bn_blk_msg_info_decode(&m, &io, &why) == 0 && io.size == in.size &&
+                      io.flags == BN_BLK_INFO_F_READONLY && io.sector_size == 512);
+                ((struct bn_blk_msg_info *)m.hdr)->size = 1000; /* not a multiple of 512 */
+                CHECK(bn_blk_msg_info_decode(&m, &io, &why) == -EPROTO);
+                bn_blk_msg_info_encode(&m, &in);
+                ((struct bn_blk_msg_info *)m.hdr)->flags = 1u << 7;
+                CHECK(bn_blk_msg_info_decode(&m, &io, &why) == -EPROTO);
+                bn_blk_msg_info_encode(&m, &in);
+                ((struct bn_blk_msg_info *)m.hdr)->sector_size = 1024;
+                CHECK(bn_blk_msg_info_decode(&m, &io, &why) == -EPROTO);
+                bn_blk_msg_info_encode(&m, &in);
+                m.len = 512;
+                m.data = data;
+                CHECK(bn_blk_msg_info_decode(&m, &io, &why) == -EPROTO); /* with data */
+                bn_blk_msg_info_encode(&m, &in);
+                m.hdr_len = 8;
+                CHECK(bn_blk_msg_info_decode(&m, &io, &why) == -EPROTO);
+        }
         if (failures) {
                 fprintf(stderr, "test_blk_msg: %d failures\n", failures);
                 return 1;
