@@ -70,15 +70,21 @@ bool bn_vif_rate_allow(struct bn_vif *vif, uint32_t len)
                 return true;
         now = now_us();
         if (now >= vif->credit_next_us) {
-                vif->credit_left = vif->rate_bytes;
-                vif->credit_next_us = now + vif->rate_usec;
+                /* Windows follow their schedule, not our wake-ups: a late
+                 * timer neither stretches a window nor, when it missed a
+                 * whole window, loses that window's credit (at most one is
+                 * made up: two windows' bytes at once bound the burst). */
+                uint64_t missed = (now - vif->credit_next_us) / vif->rate_usec;
+
+                vif->credit_left = vif->rate_bytes * (missed ? 2 : 1);
+                vif->credit_next_us += (missed + 1) * vif->rate_usec;
         }
         if (len <= vif->credit_left) {
                 vif->credit_left -= len;
                 return true;
         }
         /* A packet larger than a whole window goes alone in a full window. */
-        if (len > vif->rate_bytes && vif->credit_left == vif->rate_bytes) {
+        if (len > vif->rate_bytes && vif->credit_left >= vif->rate_bytes) {
                 vif->credit_left = 0;
                 return true;
         }
@@ -115,7 +121,7 @@ static int parse_rate(const char *s, uint64_t *bytes, uint64_t *usec)
 static void evtchn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         struct bn_vif *vif = arg;
-        bool tx[BN_VIF_MAX_QUEUES] = {false};
+        bool tx[BN_VIF_MAX_QUEUES] = {false}, rx = false;
         unsigned i;
         int port;
 
@@ -123,16 +129,19 @@ static void evtchn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         (void)fd;
         (void)events;
         while ((port = bn_evtchn_pending(vif->evt)) >= 0) {
-                for (i = 0; i < vif->nq; i++)
+                for (i = 0; i < vif->nq; i++) {
                         if ((uint32_t)port == vif->q[i].tx_port)
                                 tx[i] = true;
-                /* RX kicks need no action: frames without posted buffers are
-                 * dropped, never queued. */
+                        if ((uint32_t)port == vif->q[i].rx_port)
+                                rx = true; /* buffers posted: frames may wait */
+                }
                 bn_evtchn_unmask(vif->evt, (uint32_t)port);
         }
         for (i = 0; i < vif->nq && !vif->dead; i++)
                 if (tx[i])
                         bn_vif_tx_work(&vif->q[i]);
+        if (rx && vif->rxq_head && !vif->dead)
+                bn_vif_rx_frames(vif, NULL, 0);
 }
 
 /* ---- xenbus ------------------------------------------------------------- */
@@ -317,6 +326,7 @@ static void stop_on_loop(void *arg)
                 bn_loop_timer_cancel(vif->ep->loop, vif->rate_timer);
         vif->rate_timer = NULL;
         vif->running = false;
+        bn_vif_rx_purge(vif);
 }
 
 static int vif_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)

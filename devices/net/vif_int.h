@@ -26,6 +26,10 @@
 #define BN_VIF_TX_BUF     (512u * 1024u) /* local bytes per TX batch */
 #define BN_VIF_RX_BATCH   64             /* frames per RX grant-copy batch */
 #define BN_VIF_RX_SEGS    (BN_VIF_RX_BATCH * 18)
+/* Frames from the wire held while the guest has no RX buffers posted (as
+ * netback's queue): beyond these bounds new frames are dropped. */
+#define BN_VIF_RXQ_FRAMES 1024
+#define BN_VIF_RXQ_BYTES  (4u * 1024u * 1024u)
 
 struct bn_vif;
 
@@ -34,6 +38,13 @@ struct bn_vif_txp {
         struct bn_net_tx_pkt pkt;
         uint32_t buf_off; /* where its bytes land in txbuf */
         uint32_t seg0;    /* its first grant-copy segment */
+};
+
+/* A frame held for the guest's RX ring (a copy of the wire's message). */
+struct bn_vif_rxq_ent {
+        struct bn_vif_rxq_ent *next;
+        struct bn_wire_msg m; /* m.data points at data[] */
+        uint8_t data[];
 };
 
 /* One frame of an RX batch. */
@@ -104,6 +115,11 @@ struct bn_vif {
         struct bn_vif_rxf rxf[BN_VIF_RX_BATCH];
         struct bn_gnt_copy_seg rxsegs[BN_VIF_RX_SEGS];
         unsigned nrxf, nrxsegs;
+        /* frames waiting for RX buffers (FIFO), and those placed in the
+         * current batch whose memory is freed after its grant copy */
+        struct bn_vif_rxq_ent *rxq_head, *rxq_tail, *rxq_done;
+        unsigned rxq_n;
+        size_t rxq_bytes;
 
         struct bn_vif_stats st;
 };
@@ -117,7 +133,11 @@ bool bn_vif_rate_allow(struct bn_vif *vif, uint32_t len);
 
 /* vif_tx.c: consume the guest's TX ring of q (on ep->loop). */
 void bn_vif_tx_work(struct bn_vif_queue *q);
-/* vif_rx.c: frames from the wire into the guest's RX rings. */
+/* vif_rx.c: frames from the wire into the guest's RX rings; frames the
+ * guest has no buffers for wait in a bounded queue. n == 0: only retry the
+ * queue (the guest posted buffers). */
 void bn_vif_rx_frames(struct bn_vif *vif, struct bn_wire_msg *msgs, unsigned n);
+/* Drop the queued frames (on ep->loop, when the rings are taken back). */
+void bn_vif_rx_purge(struct bn_vif *vif);
 
 #endif

@@ -3,9 +3,12 @@
  * takes one slot per 4 KiB of data plus one for the GSO extra info (which
  * sits in the slot after the first, as netfront expects); the first
  * response carries NETRXF_* flags. A frame the guest has no posted buffers
- * for is dropped and counted. Runs on ep->loop (port_rx).
+ * for waits, copied, in a bounded FIFO until the guest posts more (its RX
+ * kick, asked for with req_event); when the FIFO is full it is dropped and
+ * counted. Runs on ep->loop (port_rx, the event channel).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bn_endpoint.h"
@@ -118,8 +121,9 @@ static void flush(struct bn_vif *vif)
         vif->nrxsegs = 0;
 }
 
-/* Queue one frame for the batch; false if it was dropped. */
-static bool place(struct bn_vif *vif, struct bn_wire_msg *m)
+/* Queue one frame for the batch: 1 placed, 0 no RX buffers for it now
+ * (nothing counted), -1 dropped (counted) or fatal. */
+static int place(struct bn_vif *vif, struct bn_wire_msg *m)
 {
         struct virtio_net_hdr vh;
         struct bn_vif_queue *q;
@@ -168,13 +172,10 @@ static bool place(struct bn_vif *vif, struct bn_wire_msg *m)
                              "rx ring of queue %u: req_prod %u is past req_cons %u by more "
                              "than the %u slots of the ring",
                              q->idx, prod, q->rx.req_cons, RING_SIZE(&q->rx));
-                return false;
+                return -1;
         }
-        if ((uint32_t)avail < need) {
-                atomic_fetch_add(&vif->st.rx_drop_nobuf, 1);
-                atomic_fetch_add(&vif->ep->counters.drops, 1);
-                return false;
-        }
+        if ((uint32_t)avail < need)
+                return 0;
         f = &vif->rxf[vif->nrxf];
         f->q = q;
         f->rsp_idx = q->rx.req_cons;
@@ -194,7 +195,7 @@ static bool place(struct bn_vif *vif, struct bn_wire_msg *m)
                 if (bn_net_rx_gref_ok(req.gref, &vif->lim) < 0) {
                         bn_vif_fatal(vif, -EPROTO, "rx ring of queue %u, slot %u: bad grant ref %u",
                                      q->idx, q->rx.req_cons + j, req.gref);
-                        return false;
+                        return -1;
                 }
                 struct bn_gnt_copy_seg *s = &vif->rxsegs[vif->nrxsegs++];
                 uint32_t off = k * BN_PAGE_SIZE;
@@ -212,22 +213,120 @@ static bool place(struct bn_vif *vif, struct bn_wire_msg *m)
         vif->nrxf++;
         if (vif->nrxf == BN_VIF_RX_BATCH)
                 flush(vif);
-        return true;
+        return 1;
 bad:
         atomic_fetch_add(&vif->st.rx_drop_bad, 1);
         atomic_fetch_add(&vif->ep->counters.drops, 1);
-        return false;
+        return -1;
+}
+
+static void free_list(struct bn_vif_rxq_ent *e)
+{
+        while (e) {
+                struct bn_vif_rxq_ent *n = e->next;
+
+                free(e);
+                e = n;
+        }
+}
+
+void bn_vif_rx_purge(struct bn_vif *vif)
+{
+        free_list(vif->rxq_head);
+        free_list(vif->rxq_done);
+        vif->rxq_head = vif->rxq_tail = vif->rxq_done = NULL;
+        vif->rxq_n = 0;
+        vif->rxq_bytes = 0;
+}
+
+/* Hold a copy of m until the guest posts buffers; false when full. */
+static bool enqueue(struct bn_vif *vif, const struct bn_wire_msg *m)
+{
+        struct bn_vif_rxq_ent *e;
+
+        if (vif->rxq_n >= BN_VIF_RXQ_FRAMES || vif->rxq_bytes + m->len > BN_VIF_RXQ_BYTES ||
+            m->len > XEN_NETIF_MAX_TX_SIZE)
+                return false;
+        e = malloc(sizeof(*e) + m->len);
+        if (!e)
+                return false;
+        e->next = NULL;
+        e->m = *m;
+        memcpy(e->data, m->data, m->len);
+        e->m.data = e->data;
+        if (vif->rxq_tail)
+                vif->rxq_tail->next = e;
+        else
+                vif->rxq_head = e;
+        vif->rxq_tail = e;
+        vif->rxq_n++;
+        vif->rxq_bytes += m->len;
+        return true;
+}
+
+/* Place queued frames while the guest has buffers; true when none is left. */
+static bool drain(struct bn_vif *vif)
+{
+        while (vif->rxq_head && !vif->dead) {
+                struct bn_vif_rxq_ent *e = vif->rxq_head;
+                int r = place(vif, &e->m);
+
+                if (r == 0)
+                        return false;
+                vif->rxq_head = e->next;
+                if (!vif->rxq_head)
+                        vif->rxq_tail = NULL;
+                vif->rxq_n--;
+                vif->rxq_bytes -= e->m.len;
+                e->next = vif->rxq_done; /* its data is read by the batch's copy */
+                vif->rxq_done = e;
+        }
+        return vif->rxq_head == NULL;
+}
+
+/* Ask the guest to kick us when it posts RX buffers; true if it already did
+ * in the meantime (look again). */
+static bool arm_rx(struct bn_vif *vif)
+{
+        bool again = false;
+        unsigned i;
+        int more;
+
+        for (i = 0; i < vif->nq; i++) {
+                RING_FINAL_CHECK_FOR_REQUESTS(&vif->q[i].rx, more);
+                if (more)
+                        again = true;
+        }
+        return again;
 }
 
 void bn_vif_rx_frames(struct bn_vif *vif, struct bn_wire_msg *msgs, unsigned n)
 {
-        unsigned i;
+        unsigned i, tries;
 
         if (!vif->running || vif->dead) {
                 atomic_fetch_add(&vif->ep->counters.drops, n);
                 return;
         }
-        for (i = 0; i < n && !vif->dead; i++)
-                place(vif, &msgs[i]);
+        drain(vif);
+        for (i = 0; i < n && !vif->dead; i++) {
+                if (!vif->rxq_head && place(vif, &msgs[i]) != 0)
+                        continue;
+                if (!enqueue(vif, &msgs[i])) {
+                        if (!atomic_load(&vif->st.rx_drop_nobuf))
+                                bn_warn(vif->name,
+                                        "rx: the guest posts no buffers and %u frames (%zu "
+                                        "bytes) wait: dropping (counted from now on)",
+                                        vif->rxq_n, vif->rxq_bytes);
+                        atomic_fetch_add(&vif->st.rx_drop_nobuf, 1);
+                        atomic_fetch_add(&vif->ep->counters.drops, 1);
+                }
+        }
+        /* Frames wait: have the guest kick us when it posts buffers, and
+         * look once more in case it did just now. */
+        for (tries = 0; tries < 4 && vif->rxq_head && !vif->dead && arm_rx(vif); tries++)
+                drain(vif);
         flush(vif);
+        free_list(vif->rxq_done);
+        vif->rxq_done = NULL;
 }

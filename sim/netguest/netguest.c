@@ -3,7 +3,7 @@
  *   sim-netguest --name NAME [--sim-dir DIR] [--devid N] [--mac M] [--mtu N]
  *                [--rate BYTES,USEC] [--queues N] [--no-split]
  *                (--netns NS [--ifname eth0] [--ip ADDR/LEN] |
- *                 --gen SIZE:RATE:COUNT [--peer-mac M] | --count N |
+ *                 --gen SIZE:RATE:COUNT [--peer-mac M] [--gen-on-usr1] | --count N |
  *                 --evil bad-gref|size-past-page|bad-slot-count|prod-far-ahead)
  *                [--timeout SEC]
  *
@@ -14,6 +14,8 @@
  *    frames from the TAP go out on the TX ring, RX frames into the TAP;
  *  - with --gen: sends COUNT frames of SIZE bytes at RATE frames/s (0: as
  *    fast as the ring allows), ethertype 0x88b5, numbered and patterned;
+ *    with --gen-on-usr1 it starts only when it gets SIGUSR1 (so that a test
+ *    can first see the vif's wire attached);
  *  - with --count: receives and verifies generator frames until N arrived;
  *  - with --evil: sends one hostile request and waits for the back-end to
  *    close the vif (exit 0 when it did).
@@ -50,19 +52,21 @@ struct opts {
         const char *name, *sim_dir, *mac, *mtu, *rate, *netns, *ifname, *ip, *gen, *evil;
         const char *peer_mac;
         unsigned devid, queues, timeout;
-        bool no_split;
+        bool no_split, gen_wait;
         uint64_t count;
 };
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, go_flag;
 
 static void on_signal(int sig)
 {
-        (void)sig;
-        stop_flag = 1;
+        if (sig == SIGUSR1)
+                go_flag = 1;
+        else
+                stop_flag = 1;
 }
 
-static uint64_t now_us(void)
+uint64_t ng_now_us(void)
 {
         struct timespec ts;
 
@@ -362,6 +366,11 @@ static void deliver_verify(struct ng *ng, const struct virtio_net_hdr *vh, const
                         ng->st.gen_bad++;
                         return;
                 }
+        ng->st.gen_last_us = ng_now_us();
+        if (ng->st.gen_good)
+                ng->st.gen_bytes_after_first += len;
+        else
+                ng->st.gen_first_us = ng->st.gen_last_us;
         ng->st.gen_good++;
 }
 
@@ -414,38 +423,30 @@ static void usage(void)
                 "usage: sim-netguest --name NAME [--sim-dir DIR] [--devid N] [--mac M] [--mtu N]\n"
                 "       [--rate BYTES,USEC] [--queues N] [--no-split] [--timeout SEC]\n"
                 "       (--netns NS [--ifname IF] [--ip ADDR/LEN] | --gen SIZE:RATE:COUNT\n"
-                "        [--peer-mac M] | --count N | --evil MODE)\n");
+                "        [--peer-mac M] [--gen-on-usr1] | --count N | --evil MODE)\n");
 }
 
 static void print_stats(const struct ng *ng)
 {
         printf("netguest: tx_frames=%" PRIu64 " tx_bytes=%" PRIu64 " tx_errors=%" PRIu64
                " tx_busy=%" PRIu64 " rx_frames=%" PRIu64 " rx_bytes=%" PRIu64 " rx_bad=%" PRIu64
-               " gen_good=%" PRIu64 " gen_bad=%" PRIu64 "\n",
+               " gen_good=%" PRIu64 " gen_bad=%" PRIu64 " gen_usec=%" PRIu64
+               " gen_bytes_after_first=%" PRIu64 "\n",
                ng->st.tx_frames, ng->st.tx_bytes, ng->st.tx_errors, ng->st.tx_busy,
-               ng->st.rx_frames, ng->st.rx_bytes, ng->st.rx_bad, ng->st.gen_good, ng->st.gen_bad);
+               ng->st.rx_frames, ng->st.rx_bytes, ng->st.rx_bad, ng->st.gen_good, ng->st.gen_bad,
+               ng->st.gen_last_us - ng->st.gen_first_us, ng->st.gen_bytes_after_first);
         fflush(stdout);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-        static const struct option lo[] = {{"name", 1, 0, 'n'},
-                                           {"sim-dir", 1, 0, 'd'},
-                                           {"devid", 1, 0, 'i'},
-                                           {"mac", 1, 0, 'm'},
-                                           {"mtu", 1, 0, 'M'},
-                                           {"rate", 1, 0, 'r'},
-                                           {"queues", 1, 0, 'q'},
-                                           {"no-split", 0, 0, 'S'},
-                                           {"netns", 1, 0, 'N'},
-                                           {"ifname", 1, 0, 'I'},
-                                           {"ip", 1, 0, 'a'},
-                                           {"gen", 1, 0, 'g'},
-                                           {"peer-mac", 1, 0, 'p'},
-                                           {"count", 1, 0, 'c'},
-                                           {"evil", 1, 0, 'e'},
-                                           {"timeout", 1, 0, 't'},
-                                           {0, 0, 0, 0}};
+        static const struct option lo[] = {
+            {"name", 1, 0, 'n'},     {"sim-dir", 1, 0, 'd'},     {"devid", 1, 0, 'i'},
+            {"mac", 1, 0, 'm'},      {"mtu", 1, 0, 'M'},         {"rate", 1, 0, 'r'},
+            {"queues", 1, 0, 'q'},   {"no-split", 0, 0, 'S'},    {"netns", 1, 0, 'N'},
+            {"ifname", 1, 0, 'I'},   {"ip", 1, 0, 'a'},          {"gen", 1, 0, 'g'},
+            {"peer-mac", 1, 0, 'p'}, {"count", 1, 0, 'c'},       {"evil", 1, 0, 'e'},
+            {"timeout", 1, 0, 't'},  {"gen-on-usr1", 0, 0, 'G'}, {0, 0, 0, 0}};
         int c;
 
         memset(o, 0, sizeof(*o));
@@ -502,6 +503,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 case 't':
                         o->timeout = (unsigned)atoi(optarg);
                         break;
+                case 'G':
+                        o->gen_wait = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -541,6 +545,7 @@ int main(int argc, char **argv)
                 parse_mac(o.mac, src);
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        signal(SIGUSR1, on_signal);
         signal(SIGPIPE, SIG_IGN);
         ng->tap_fd = -1;
         ng->be_domid = 0;
@@ -560,14 +565,14 @@ int main(int argc, char **argv)
                 goto out;
 
         evfd = bn_guest_evtchn_fd(ng->g);
-        start = now_us();
+        start = ng_now_us();
         deadline = o.timeout ? start + (uint64_t)o.timeout * 1000000u : 0;
         for (;;) {
                 struct pollfd p[2] = {{evfd, POLLIN, 0}, {ng->tap_fd, POLLIN, 0}};
                 int port, timeout = 100;
                 bool busy = false;
 
-                if (stop_flag || (deadline && now_us() > deadline))
+                if (stop_flag || (deadline && ng_now_us() > deadline))
                         break;
                 if (o.evil && !evil_sent) {
                         if (do_evil(ng, o.evil) < 0)
@@ -586,8 +591,11 @@ int main(int argc, char **argv)
                         }
                 }
                 /* generator: send what the rate allows now */
-                if (o.gen && ng->gen_seq < gcount) {
-                        uint64_t due = grate ? (now_us() - start) * grate / 1000000u + 1 : gcount;
+                if (o.gen && o.gen_wait && !go_flag && ng->gen_seq == 0)
+                        start = ng_now_us(); /* not started yet */
+                else if (o.gen && ng->gen_seq < gcount) {
+                        uint64_t due =
+                            grate ? (ng_now_us() - start) * grate / 1000000u + 1 : gcount;
 
                         while (ng->gen_seq < gcount && ng->gen_seq < due) {
                                 gen_fill(buf, gsize, ng->gen_seq, dst, src);

@@ -37,6 +37,10 @@ struct ng_stats {
         uint64_t tx_frames, tx_bytes, tx_errors, tx_busy;
         uint64_t rx_frames, rx_bytes, rx_bad;
         uint64_t gen_good, gen_bad;
+        /* monotonic us of the first and the last good generator frame
+         * received (gen_usec = their difference: the receive rate without
+         * the start-up), and the bytes of those after the first */
+        uint64_t gen_first_us, gen_last_us, gen_bytes_after_first;
 };
 
 struct ng {
@@ -52,6 +56,9 @@ struct ng {
         uint64_t gen_seq;
         uint64_t seen_max;
 };
+
+/* netguest.c */
+uint64_t ng_now_us(void);
 
 /* nf_ring.c */
 /* Grant rings and buffers, post RX buffers. */
