@@ -139,32 +139,33 @@ guest_destroy() {
 # answers libxl's Closing (5) with Closed (6) when a device goes. Used
 # only by the tests that prove the lab itself, never with bananad.
 standin_backend() {
-        local B=/local/domain/0/backend t dom dev p st
+        local line path st p
         while true; do
-                for t in vif vbd vbd3; do
-                        for dom in $(xenstore-list $B/$t 2> /dev/null); do
-                                for dev in $(xenstore-list $B/$t/$dom 2> /dev/null); do
-                                        p=$B/$t/$dom/$dev
-                                        st=$(xs_read $p/state)
-                                        if [ "$st" = 5 ]; then
-                                                # libxl removes the device: Closing -> Closed
-                                                xenstore-write $p/state 6
-                                                echo "stand-in: $p -> Closed"
-                                        fi
-                                        [ "$st" = 1 ] || continue
-                                        if [ $t = vif ]; then
+                # One xenstore-ls per round (forks are slow under emulation,
+                # and libxl gives a back-end about 10 s to reach InitWait).
+                timeout 15 xenstore-ls -f /local/domain/0/backend 2> /dev/null |
+                        sed -n 's|^\(/local/domain/0/backend/[a-z0-9]*/[0-9]*/[0-9]*\)/state = "\([0-9]*\)".*|\1 \2|p' |
+                        while read -r p st; do
+                                case "$st" in
+                                1)
+                                        case "$p" in
+                                        */backend/vif/*)
                                                 xenstore-write $p/feature-rx-copy 1 $p/feature-sg 1 \
-                                                        $p/feature-rx-notify 1
-                                        else
+                                                        $p/feature-rx-notify 1 $p/state 2 ;;
+                                        *)
                                                 xenstore-write $p/feature-flush-cache 1 \
-                                                        $p/max-ring-page-order 0
-                                        fi
-                                        xenstore-write $p/state 2
+                                                        $p/max-ring-page-order 0 $p/state 2 ;;
+                                        esac
                                         echo "stand-in: $p -> InitWait"
-                                done
+                                        ;;
+                                5)
+                                        # libxl removes the device: Closing -> Closed
+                                        xenstore-write $p/state 6
+                                        echo "stand-in: $p -> Closed"
+                                        ;;
+                                esac
                         done
-                done
-                sleep 0.5
+                sleep 0.3
         done
 }
 start_standin_backend() { lab_bg "$LAB_RUN/standin.log" bash -c ". /lab/lib.sh; trap - EXIT; standin_backend"; }
