@@ -97,7 +97,7 @@ bn_device_env() {
 bn_ctl() {
         local rc
         if ! command -v "$BANANACTL" > /dev/null 2>&1; then
-                bn_out="bananactl ('$BANANACTL') not found in PATH ($PATH): install banana, or set BANANACTL in /etc/default/banana"
+                bn_out="bananactl ('$BANANACTL') not found in PATH: install banana's bananactl (e.g. in /usr/local/bin), or set BANANACTL in /etc/default/banana"
                 return 127
         fi
         bn_out=$(timeout "$BANANA_HOTPLUG_TIMEOUT" "$BANANACTL" "$@" 2>&1 < /dev/null)
@@ -113,9 +113,12 @@ bn_connect() {
         local peer=$1 wire
         set -- connect "$bn_spike" "$peer"
         [ -n "${BANANA_WIRE:-}" ] && set -- "$@" --wire "$BANANA_WIRE"
-        if ! bn_ctl "$@"; then
-                bn_fatal "bananactl connect $bn_spike $peer failed: $(echo "$bn_out" | tr '\n' ' ' | sed 's/ *$//') (is bananad running, and is the endpoint $peer declared? see 'bananactl status', 'bananactl endpoints', and $BANANA_HOTPLUG_LOG)"
-        fi
+        bn_ctl "$@"
+        case $? in
+        0) ;;
+        127) bn_fatal "$bn_out" ;;
+        *) bn_fatal "bananactl connect $bn_spike $peer failed: $(echo "$bn_out" | tr '\n' ' ' | sed 's/ *$//') (is bananad running, and is the endpoint $peer declared? see 'bananactl status', 'bananactl endpoints', and $BANANA_HOTPLUG_LOG)" ;;
+        esac
         # bananactl prints "connected: wire NAME (TYPE)"; disconnecting the
         # Spike's name removes every wire at it, the fallback.
         wire=$(echo "$bn_out" | sed -n 's/^connected: wire \([^ ]*\).*/\1/p' | tail -1)
