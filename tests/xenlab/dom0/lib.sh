@@ -118,6 +118,15 @@ guest_create() {
         name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$cfg")
         xl -v create "$cfg" > "$LAB_RUN/$name.create.log" 2>&1
         rc=$?
+        # libxl gives a back-end about 10 s to reach InitWait; on a loaded
+        # host the emulated Dom0 can miss that. Say so, and try once more.
+        if [ $rc != 0 ] && [ -n "${LAB_CREATE_RETRY:-1}" ] && ! guest_running "$name" &&
+                grep -q 'unable to add device with path' "$LAB_RUN/$name.create.log" &&
+                ! grep -q 'script:' "$LAB_RUN/$name.create.log"; then
+                log "xl create: a back-end missed libxl's time limit ($(grep -m1 'unable to add device' "$LAB_RUN/$name.create.log" | sed 's/.*: //')); retrying once"
+                xl -v create "$cfg" > "$LAB_RUN/$name.create.log" 2>&1
+                rc=$?
+        fi
         LAB_CREATE_RC=$rc
         if guest_running "$name"; then
                 [ $rc = 0 ] || log "xl create returned $rc but $name runs"
