@@ -16,7 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TAP_BATCH 32
+#define TAP_BATCH  32
+#define TAP_ROUNDS 8 /* batches read per wake-up at most */
 
 struct corm_port {
         struct corm *c;
@@ -168,29 +169,39 @@ static void tap_readable(struct bn_loop *loop, int fd, uint32_t events, void *ar
                 pause_reads(p, true);
                 return;
         }
-        while (n < TAP_BATCH) {
-                struct bn_wire_msg *m = &p->msgs[n];
-                uint8_t *buf = p->bufs + (size_t)n * BN_NET_TAP_FRAME_MAX;
-                struct virtio_net_hdr h;
-                int len = bn_net_tap_read(fd, &h, buf, BN_NET_TAP_FRAME_MAX);
+        /* Several batches per wake-up: the same loop also writes the other
+         * ports' frames into their TAPs, and reading only one batch per
+         * round let the kernel's TAP queue overflow. */
+        for (unsigned round = 0; round < TAP_ROUNDS; round++) {
+                n = 0;
+                while (n < TAP_BATCH) {
+                        struct bn_wire_msg *m = &p->msgs[n];
+                        uint8_t *buf = p->bufs + (size_t)n * BN_NET_TAP_FRAME_MAX;
+                        struct virtio_net_hdr h;
+                        int len = bn_net_tap_read(fd, &h, buf, BN_NET_TAP_FRAME_MAX);
 
-                if (len < 0) {
-                        if (len != -EAGAIN)
-                                bn_warn(p->ifname, "reading the TAP: %s", strerror(-len));
-                        break;
+                        if (len < 0) {
+                                if (len != -EAGAIN)
+                                        bn_warn(p->ifname, "reading the TAP: %s", strerror(-len));
+                                break;
+                        }
+                        memset(m, 0, sizeof(*m));
+                        m->type = BN_MSG_NET_FRAME;
+                        m->hdr_len = BN_NET_VNET_HDR_LEN;
+                        memcpy(m->hdr, &h, sizeof(h));
+                        m->data = buf;
+                        m->len = (uint32_t)len;
+                        n++;
                 }
-                memset(m, 0, sizeof(*m));
-                m->type = BN_MSG_NET_FRAME;
-                m->hdr_len = BN_NET_VNET_HDR_LEN;
-                memcpy(m->hdr, &h, sizeof(h));
-                m->data = buf;
-                m->len = (uint32_t)len;
-                n++;
+                p->pend = n;
+                p->pend_at = 0;
+                if (!flush_pending(p)) {
+                        pause_reads(p, true);
+                        return;
+                }
+                if (n < TAP_BATCH)
+                        return; /* the TAP is empty */
         }
-        p->pend = n;
-        p->pend_at = 0;
-        if (!flush_pending(p))
-                pause_reads(p, true);
 }
 
 static int write_segment(void *arg, const uint8_t *frame, size_t len)

@@ -69,7 +69,7 @@ nl_start() { # xensim + bananad (host hostA)
     "$XENSIM" --dir "$dir" --pidfile "$base/xensim.pid" 2>"$base/xensim.log" || nl_fail "xensim did not start"
     export XENSIM_DIR=$dir XENSTORED_PATH=$dir/xenstored.sock BANANA_CONTROL=$base/ctl.sock
     "$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$dir" \
-        --state-dir "$base/state" --control "$base/ctl.sock" --log-level info \
+        --state-dir "$base/state" --control "$base/ctl.sock" --log-level ${NL_LOG:-info} \
         >"$base/bananad.out" 2>"$base/bananad.log" &
     BPID=$!
     nl_pids+=($BPID)

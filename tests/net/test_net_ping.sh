@@ -3,13 +3,25 @@
 # own network namespace, whose vif Spikes are wired (shm) to one bridge Corm
 # (a Linux bridge the Corm creates) by bananactl apply: ARP resolves and
 # IPv4 and IPv6 ping go through bananad; counters on both guests move.
+# vm2 joins a bridge after a flood of frames filled its wire end.
 # usage: test_net_ping.sh XENSIM BANANAD BANANACTL SIM_NETGUEST
 XENSIM=$1 BANANAD=$2 BANANACTL=$3 NG=$4
 . "$(dirname "$0")/netlib.sh"
 nl_need_root
 nl_start
-nl_topology vm1 vm2
+nl_topology vm1 vm2 gen
 nl_guest vm1 1
+# Before vm2 exists, a generator guest floods the bridge with frames for an
+# unknown MAC: they fill vm2's wire end (opened by the Corm at apply), which
+# must not leave vm2 deaf when it joins.
+"$NG" --name gen --mac 02:00:00:77:00:09 --peer-mac 02:00:00:77:00:99 --gen 100:0:30000 \
+    --gen-on-usr1 --timeout 20 >"$base/gen.out" 2>"$base/gen.log" &
+g=$!
+nl_pids+=($g)
+nl_wait 20 grep -q connected "$base/gen.out" || nl_fail "generator guest did not connect"
+nl_wait 15 bash -c "'$BANANACTL' wires gen-net | grep -qw up" || nl_fail "wire gen-net not up"
+kill -USR1 $g
+wait $g || nl_fail "generator guest failed: $(tail -2 "$base/gen.out")"
 nl_guest vm2 2
 
 nl_in vm1 ping -c 3 -i 0.2 -W 5 10.77.0.2 >"$base/ping4.out" 2>&1 || nl_fail "IPv4 ping vm1 -> vm2: $(cat "$base/ping4.out")"

@@ -108,8 +108,16 @@ static int attach(struct shm_priv *s, struct bn_shm_port *sp)
         rc = ep_add(s, bn_shm_port_fd(sp));
         if (rc == 0 && bn_shm_port_peer_fd(sp) >= 0)
                 rc = ep_add(s, bn_shm_port_peer_fd(sp));
-        if (rc == 0)
-                bn_shm_port_arm(sp, BN_SHM_WANT_RX);
+        if (rc == 0 && bn_shm_port_arm(sp, BN_SHM_WANT_RX) > 0) {
+                /* Frames arrived before we joined (the other end was open
+                 * first and sent without ringing: nobody had armed). Ring
+                 * our own doorbell so that the framework reads them now;
+                 * else they, and all that follows, would wait for ever. */
+                uint64_t one = 1;
+
+                if (write(bn_shm_port_fd(sp), &one, sizeof(one)) < 0)
+                        rc = -errno;
+        }
         return rc;
 }
 
