@@ -10,8 +10,12 @@
  * completion is answered with BN_MSG_BLK_RSP on the same port (queued when
  * the port refuses it, sent again on port_writable). A port that leaves
  * orphans its requests: they complete on the disk and their answers are
- * dropped. Disk growth is noticed by a periodic size check and announced
- * with BN_MSG_BLK_INFO to every port. Everything runs on ep->loop. */
+ * dropped; until the last orphan is done, requests from any port are held
+ * back (not submitted), so that a request the Spike sends again on a new
+ * wire can never be overtaken by its orphaned twin (a late orphaned write
+ * landing after a newer write of the same block). Orphans  * dropped. Disk growth is noticed by a
+ * periodic size check and announced with BN_MSG_BLK_INFO to every port. Everything runs on
+ * ep->loop. */
 #include "vbd_int.h"
 
 #include <errno.h>
@@ -37,6 +41,7 @@ struct cio {
         uint64_t tag;
         struct cio *next, *prev; /* in flight (c->ios) or waiting to be answered (port->rsp) */
         unsigned char *data;     /* page aligned (O_DIRECT), NULL without data */
+        bool orphan;             /* its port left while it was on the disk */
 };
 
 static void cio_free(struct cio *x)
@@ -133,6 +138,10 @@ static void io_done(struct bn_blk_io *io)
 
         list_del(&c->ios, x);
         c->completed++;
+        if (x->orphan) {
+                c->orphans--;
+                bn_debug(c->ep->name, "orphan done (%d), %u left", x->io.result, c->orphans);
+        }
         if (!p) {
                 cio_free(x);
                 return;
@@ -181,6 +190,23 @@ static void corm_rearm(struct vbd_corm *c)
         int fd, tmo;
         short ev;
         uint32_t eev = 0;
+
+        /* requests held back while orphans were on the disk */
+        while (!c->orphans && c->held_head) {
+                struct cio *x = c->held_head;
+                int rc;
+
+                c->held_head = x->next;
+                if (!c->held_head)
+                        c->held_tail = NULL;
+                list_add(&c->ios, x);
+                rc = bn_blk_corm_submit(c->disk, &x->io);
+                if (rc < 0) {
+                        x->io.result = rc;
+                        x->io.niov = 0;
+                        io_done(&x->io);
+                }
+        }
 
         if (c->nbd && bn_blk_nbd_reconnects(c->disk) != c->reconnects) {
                 c->reconnects = bn_blk_nbd_reconnects(c->disk);
@@ -307,6 +333,12 @@ void vbd_corm_close(struct bn_endpoint *ep)
         if (c->fd >= 0)
                 bn_loop_del_fd(ep->loop, c->fd);
         c->fd = -1;
+        while (c->held_head) {
+                struct cio *x = c->held_head;
+                c->held_head = x->next;
+                cio_free(x);
+        }
+        c->held_tail = NULL;
         /* Completes (done callbacks) every outstanding io; ports are gone. */
         for (struct cio *x = c->ios; x; x = x->next)
                 x->port = NULL;
@@ -343,8 +375,30 @@ void vbd_corm_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
         if (!p)
                 return;
         for (struct cio *x = c->ios; x; x = x->next)
-                if (x->port == p)
+                if (x->port == p) {
                         x->port = NULL;
+                        x->orphan = true;
+                        c->orphans++;
+                }
+        for (struct cio **xp = &c->held_head; *xp;) {
+                struct cio *x = *xp;
+                if (x->port == p) {
+                        *xp = x->next;
+                        cio_free(x);
+                } else {
+                        c->held_tail = x;
+                        xp = &x->next;
+                }
+        }
+        if (!c->held_head)
+                c->held_tail = NULL;
+        bn_debug(ep->name, "detach: disk inflight %u, fd %d events %#x, timer %p",
+                 bn_blk_corm_inflight(c->disk), c->fd, c->fd_events, (void *)c->timer);
+        if (c->orphans)
+                bn_info(ep->name,
+                        "wire %s left with %u request(s) on the disk: holding new ones "
+                        "until they are done",
+                        port->wire, c->orphans);
         while (p->rsp_head) {
                 struct cio *x = p->rsp_head;
                 p->rsp_head = x->next;
@@ -441,9 +495,19 @@ void vbd_corm_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct 
                         x->io.iov = &x->iov;
                         x->io.niov = 1;
                 }
-                list_add(&c->ios, x);
                 atomic_fetch_add(&ep->counters.msgs_in, 1);
                 atomic_fetch_add(&ep->counters.bytes_in, m->len);
+                if (c->orphans || c->held_head) {
+                        x->next = NULL;
+                        if (c->held_tail)
+                                c->held_tail->next = x;
+                        else
+                                c->held_head = x;
+                        c->held_tail = x;
+                        submitted = true;
+                        continue;
+                }
+                list_add(&c->ios, x);
                 rc = bn_blk_corm_submit(c->disk, &x->io);
                 if (rc < 0) {
                         x->io.result = rc;

@@ -144,6 +144,8 @@ struct vbd_corm {
         uint32_t fd_events;
         struct bn_timer *timer, *size_timer;
         struct cio *ios;
+        struct cio *held_head, *held_tail; /* not submitted while orphans > 0 */
+        uint32_t orphans;                  /* ios whose port left, still on the disk */
         struct cport *ports;
         uint64_t completed;
 };

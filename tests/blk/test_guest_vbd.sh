@@ -19,6 +19,8 @@
 #             and uses them
 #   nbd       through the NBD Corm to nbdkit (file plugin), the server
 #             SIGKILLed and restarted in the middle of a verify run
+#   rewire    the guest's wire disconnected and connected again twice in the
+#             middle of a verify run: nothing lost, nothing corrupted
 #   hostile   each --evil front-end gets its vbd closed while another guest's
 #             verify run continues undisturbed
 set -u
@@ -82,7 +84,7 @@ report_ok() { # the load line says 0 mismatches and 0 errors, with verified read
 "$XENSIM" --dir "$dir" --pidfile "$base/pid" 2>"$base/xensim.log" || fail "xensim did not start"
 export XENSIM_DIR=$dir XENSTORED_PATH=$dir/xenstored.sock
 "$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$dir" \
-    --state-dir "$base/state" --control "$base/ctl.sock" --log-level info \
+    --state-dir "$base/state" --control "$base/ctl.sock" --log-level ${BLK_TEST_LOG:-info} \
     >"$base/bananad.out" 2>"$base/bananad.log" & bpid=$!; pids+=($bpid)
 wait_for 10 test -S "$base/ctl.sock" || fail "bananad did not start"
 img=$base/disk.img
@@ -224,6 +226,25 @@ nbd)
     report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
     grep -q "NBD server reconnected" "$base/bananad.log" || fail "no reconnect happened"
     echo "ok: NBD server killed and restarted mid-run: $(tail -1 "$base/g1.out")"
+    ;;
+rewire)
+    truncate -s 64M "$img"
+    topo g1 "path: $img"
+    timeout 60 "$G" --name g1 --sim-dir "$dir" --timeout 25 --verify --qd 32 --seconds 6 \
+        --flush-every 64 >"$base/g1.out" 2>"$base/g1.log" & gp=$!; pids+=($gp)
+    wait_for 15 grep -q connected "$base/g1.out" || fail "g1 did not connect"
+    for round in 1 2; do
+        sleep 1.5
+        ctl disconnect g1-disk >"$base/ctl.out" 2>&1 || fail "disconnect: $(cat "$base/ctl.out")"
+        sleep 0.3
+        ctl connect hostA/g1/vbd0 hostA/disk --name g1-disk >"$base/ctl.out" 2>&1 ||
+            fail "connect: $(cat "$base/ctl.out")"
+    done
+    wait "$gp" || fail "verify across two rewires"
+    report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
+    n=$(grep -c "g1/vbd0: wire g1-disk detached" "$base/bananad.log")
+    [ "$n" -ge 2 ] || fail "the wire was detached $n time(s), not 2"
+    echo "ok: rewired twice mid-run: $(tail -1 "$base/g1.out")"
     ;;
 hostile)
     truncate -s 64M "$img"
