@@ -46,6 +46,15 @@ nl_cleanup() {
     for p in "${nl_netns[@]}"; do ip netns del "$p" 2>/dev/null; done
     # bananad deletes the bridge it created; this is for a killed bananad.
     ip link del "$BR" 2>/dev/null
+    # under -Db_sanitize: a report from any of our processes fails the test
+    local san
+    san=$(grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$base"/*.log "$base"/*.out 2>/dev/null)
+    if [ -n "$san" ]; then
+        echo "FAIL: sanitizer report in $san:"
+        grep -hE -A12 "AddressSanitizer|LeakSanitizer|runtime error:" $san | head -60
+        rm -rf "$base"
+        exit 1
+    fi
     rm -rf "$base"
 }
 trap nl_cleanup EXIT
