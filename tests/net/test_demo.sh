@@ -16,7 +16,7 @@ fail() { echo "FAIL: $*"; echo "== demo output"; cat "$out"; exit 1; }
 
 snapshot() { # what a demo could leave behind
     { ip netns list | grep -o 'banana-d[0-9]*-vm[0-9]' ; ip -o link show | grep -oE 'brd[0-9]+'
-      ls -d /tmp/banana-demo.* 2>/dev/null; pgrep -f "$BUILDDIR/(sim|controller)/" ; } | sort
+      ls -d /tmp/banana-demo.* 2>/dev/null; pgrep -f "banana-d" ; } | sort
 }
 before=$(snapshot)
 check_clean() {
