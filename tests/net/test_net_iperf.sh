@@ -3,9 +3,12 @@
 # through bananad, every byte accounted for (iperf3 --json: the bytes the
 # client sent equal the bytes the server received). With QUEUES=4 in the
 # environment both guests use 4 queues (and several parallel streams, so
-# that more than one queue carries traffic).
-# usage: test_net_iperf.sh XENSIM BANANAD BANANACTL SIM_NETGUEST [QUEUES]
+# that more than one queue carries traffic). CORM_PARAM ("offload: no") is
+# added to the bridge Corm's parameters: without offload the Corm segments
+# and checksums the guests' 64 KiB TCP frames in software.
+# usage: test_net_iperf.sh XENSIM BANANAD BANANACTL SIM_NETGUEST [QUEUES [CORM_PARAM]]
 XENSIM=$1 BANANAD=$2 BANANACTL=$3 NG=$4 QUEUES=${5:-1}
+[ -n "${6:-}" ] && NL_CORM_EXTRA=", $6"
 . "$(dirname "$0")/netlib.sh"
 nl_need_root
 command -v python3 >/dev/null || { echo "SKIP: python3 missing"; exit 77; }
@@ -37,7 +40,7 @@ print(e["sum_sent"]["bytes"], e["sum_received"]["bytes"], e["sum_sent"].get("ret
 # what is still in flight then is not counted (the same happens on a kernel
 # bridge), so the exact accounting is step 2.
 [ "$recv" -le "$sent" ] || nl_fail "iperf3: received $recv > sent $sent"
-echo "ok: iperf3 TCP, $QUEUES queue(s), $streams stream(s): $gbps Gbit/s, $sent bytes sent, $recv counted by the receiver at the end, $retr retransmits"
+echo "ok: iperf3 TCP, $QUEUES queue(s), $streams stream(s)${6:+, Corm $6}: $gbps Gbit/s, $sent bytes sent, $recv counted by the receiver at the end, $retr retransmits"
 
 # 2. every byte: an exact number of bytes, checksummed at both ends
 xfer=$(dirname "$0")/tcp_xfer.py
