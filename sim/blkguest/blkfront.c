@@ -27,41 +27,6 @@ static double mono(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int fe_put(struct bf *f, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fe_put(struct bf *f, const char *key, const char *fmt, ...)
-{
-        char path[256], val[64];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(val, sizeof(val), fmt, ap);
-        va_end(ap);
-        snprintf(path, sizeof(path), "%s/%s", f->fe_path, key);
-        if (!xs_write(bn_guest_xs(f->g), XBT_NULL, path, val, (unsigned)n)) {
-                fprintf(stderr, "blkguest: cannot write %s: %s\n", path, strerror(errno));
-                return -EIO;
-        }
-        return 0;
-}
-
-static uint64_t be_uint(struct bf *f, const char *key, uint64_t def)
-{
-        char path[256];
-        unsigned len;
-        char *v;
-        uint64_t r = def;
-
-        snprintf(path, sizeof(path), "%s/%s", f->be_path, key);
-        v = xs_read(bn_guest_xs(f->g), XBT_NULL, path, &len);
-        if (v) {
-                r = strtoull(v, NULL, 10);
-                free(v);
-        }
-        return r;
-}
-
 static uint32_t seg_pages_of(const struct bf_opts *o)
 {
         return (o->cfg.bs + PAGE - 1) / PAGE;
@@ -98,17 +63,12 @@ static int setup_queue(struct bf *f, unsigned qi, unsigned order)
         char pre[32] = "", k[64];
         int rc;
 
-        rc = bn_guest_alloc_pages(f->g, np, &q->ring_pfn);
+        rc = bn_guest_fe_grant_ring(&f->fe, np, &q->ring_pfn, q->refs);
         if (rc < 0)
                 return rc;
         blkif_sring_t *sr = bn_guest_page(f->g, q->ring_pfn);
         SHARED_RING_INIT(sr);
         FRONT_RING_INIT(&q->front, sr, PAGE * np);
-        for (unsigned i = 0; i < np; i++) {
-                q->refs[i] = bn_guest_grant(f->g, q->ring_pfn + i, 0, 0);
-                if (q->refs[i] < 0)
-                        return q->refs[i];
-        }
         q->port = bn_guest_evtchn_alloc_unbound(f->g, 0);
         if (q->port < 0)
                 return q->port;
@@ -116,23 +76,23 @@ static int setup_queue(struct bf *f, unsigned qi, unsigned order)
                 snprintf(pre, sizeof(pre), "queue-%u/", qi);
         if (order == 0) {
                 snprintf(k, sizeof(k), "%sring-ref", pre);
-                rc |= fe_put(f, k, "%d", q->refs[0]);
+                rc |= bn_guest_fe_write(&f->fe, k, "%d", q->refs[0]);
         } else {
                 for (unsigned i = 0; i < np; i++) {
                         snprintf(k, sizeof(k), "%sring-ref%u", pre, i);
-                        rc |= fe_put(f, k, "%d", q->refs[i]);
+                        rc |= bn_guest_fe_write(&f->fe, k, "%d", q->refs[i]);
                 }
         }
         snprintf(k, sizeof(k), "%sevent-channel", pre);
-        rc |= fe_put(f, k, "%d", q->port);
+        rc |= bn_guest_fe_write(&f->fe, k, "%d", q->port);
         return rc ? -EIO : 0;
 }
 
 int bf_wait_sectors(struct bf *f, uint64_t want, double deadline)
 {
         for (;;) {
-                f->sectors = be_uint(f, "sectors", 0);
-                f->info = (unsigned)be_uint(f, "info", 0);
+                f->sectors = bn_guest_fe_be_uint(&f->fe, "sectors", 0);
+                f->info = (unsigned)bn_guest_fe_be_uint(&f->fe, "info", 0);
                 if (f->sectors >= want)
                         return 0;
                 if (mono() > deadline)
@@ -147,18 +107,18 @@ int bf_connect(struct bf *f)
         unsigned order, maxq;
         int rc;
 
-        rc = bn_guest_xb_wait_state(f->g, f->be_path, XenbusStateInitWait, 20000);
+        rc = bn_guest_xb_wait_state(f->g, f->fe.be_path, XenbusStateInitWait, 20000);
         if (rc < 0) {
-                fprintf(stderr, "blkguest: back-end %s never reached InitWait: %s\n", f->be_path,
+                fprintf(stderr, "blkguest: back-end %s never reached InitWait: %s\n", f->fe.be_path,
                         strerror(-rc));
                 return rc;
         }
-        order = (unsigned)be_uint(f, "max-ring-page-order", 0);
+        order = (unsigned)bn_guest_fe_be_uint(&f->fe, "max-ring-page-order", 0);
         order = o->ring_order < order ? o->ring_order : order;
-        maxq = (unsigned)be_uint(f, "multi-queue-max-queues", 1);
+        maxq = (unsigned)bn_guest_fe_be_uint(&f->fe, "multi-queue-max-queues", 1);
         f->nq = o->queues < maxq ? o->queues : maxq;
         f->npages = 1u << order;
-        f->max_indirect = (unsigned)be_uint(f, "feature-max-indirect-segments", 0);
+        f->max_indirect = (unsigned)bn_guest_fe_be_uint(&f->fe, "feature-max-indirect-segments", 0);
         if (f->max_indirect > o->indirect)
                 f->max_indirect = o->indirect;
         f->seg_pages = seg_pages_of(o);
@@ -174,11 +134,11 @@ int bf_connect(struct bf *f)
         }
         rc = 0;
         if (order)
-                rc |= fe_put(f, "ring-page-order", "%u", order);
+                rc |= bn_guest_fe_write(&f->fe, "ring-page-order", "%u", order);
         if (f->nq > 1)
-                rc |= fe_put(f, "multi-queue-num-queues", "%u", f->nq);
-        rc |= fe_put(f, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64);
-        rc |= fe_put(f, "feature-persistent", "%u", o->persistent ? 1 : 0);
+                rc |= bn_guest_fe_write(&f->fe, "multi-queue-num-queues", "%u", f->nq);
+        rc |= bn_guest_fe_write(&f->fe, "protocol", "%s", XEN_IO_PROTO_ABI_X86_64);
+        rc |= bn_guest_fe_write(&f->fe, "feature-persistent", "%u", o->persistent ? 1 : 0);
         if (rc)
                 return -EIO;
         /* data pages per slot (+ one indirect page) */
@@ -201,27 +161,27 @@ int bf_connect(struct bf *f)
                                 return rc;
                 }
         }
-        rc = bn_guest_xb_set_state(f->g, f->fe_path, XenbusStateInitialised);
+        rc = bn_guest_xb_set_state(f->g, f->fe.fe_path, XenbusStateInitialised);
         if (rc < 0)
                 return rc;
-        rc = bn_guest_xb_wait_state(f->g, f->be_path, XenbusStateConnected, 20000);
+        rc = bn_guest_xb_wait_state(f->g, f->fe.be_path, XenbusStateConnected, 20000);
         if (rc < 0) {
-                fprintf(stderr, "blkguest: back-end %s did not connect: %s\n", f->be_path,
+                fprintf(stderr, "blkguest: back-end %s did not connect: %s\n", f->fe.be_path,
                         strerror(-rc));
                 return rc;
         }
         /* the disk's size comes from its Corm: wait until the back-end knows it */
         if (bf_wait_sectors(f, 1, mono() + 20) < 0) {
                 fprintf(stderr, "blkguest: back-end %s connected without a disk size\n",
-                        f->be_path);
+                        f->fe.be_path);
                 return -ETIMEDOUT;
         }
-        rc = bn_guest_xb_set_state(f->g, f->fe_path, XenbusStateConnected);
+        rc = bn_guest_xb_set_state(f->g, f->fe.fe_path, XenbusStateConnected);
         if (rc < 0)
                 return rc;
         printf("blkguest: vbd %s connected, %u queue(s), ring of %u page(s), %" PRIu64
                " sectors, info %u, indirect %u, persistent %d\n",
-               f->fe_path, f->nq, f->npages, f->sectors, f->info, f->max_indirect,
+               f->fe.fe_path, f->nq, f->npages, f->sectors, f->info, f->max_indirect,
                o->persistent ? 1 : 0);
         fflush(stdout);
         return 0;
@@ -428,7 +388,7 @@ out:
 
 bool bf_closed(struct bf *f)
 {
-        int st = bn_guest_xb_get_state(f->g, f->be_path);
+        int st = bn_guest_xb_get_state(f->g, f->fe.be_path);
         return st == XenbusStateClosing || st == XenbusStateClosed || st < 0;
 }
 
@@ -470,7 +430,7 @@ int bf_evil(struct bf *f, const char *mode, double deadline)
         xen_mb();
         bn_guest_evtchn_notify(f->g, (uint32_t)q->port);
         while (mono() < deadline) {
-                st = bn_guest_xb_get_state(f->g, f->be_path);
+                st = bn_guest_xb_get_state(f->g, f->fe.be_path);
                 if (st == XenbusStateClosing || st == XenbusStateClosed) {
                         printf("blkguest: back-end closed the vbd (state %d) after --evil %s\n", st,
                                mode);
@@ -487,13 +447,13 @@ void bf_close(struct bf *f)
 {
         double end = mono() + 3;
 
-        bn_guest_xb_set_state(f->g, f->fe_path, XenbusStateClosing);
+        bn_guest_xb_set_state(f->g, f->fe.fe_path, XenbusStateClosing);
         while (mono() < end) {
-                int st = bn_guest_xb_get_state(f->g, f->be_path);
+                int st = bn_guest_xb_get_state(f->g, f->fe.be_path);
                 if (st < 0 || st == XenbusStateClosing || st == XenbusStateClosed ||
                     st == XenbusStateInitWait)
                         break;
                 usleep(10000);
         }
-        bn_guest_xb_set_state(f->g, f->fe_path, XenbusStateClosed);
+        bn_guest_xb_set_state(f->g, f->fe.fe_path, XenbusStateClosed);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "blk_load.h"
+#include "bn_guest.h"
 
 #ifndef __XEN_TOOLS__
 #define __XEN_TOOLS__ 1
@@ -60,8 +61,7 @@ struct bf_queue {
 struct bf {
         const struct bf_opts *o;
         struct bn_guest *g;
-        uint32_t domid;
-        char fe_path[128], be_path[128];
+        struct bn_guest_fe fe; /* paths, toolstack entry */
         unsigned nq, npages, max_indirect;
         uint64_t sectors;
         unsigned info;

@@ -41,37 +41,14 @@ static double mono(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int xl_dev(const struct bf_opts *o, uint32_t domid, bool add)
+/* The back-end keys the toolstack writes for this vbd. */
+static void xl_extra(const struct bf_opts *o, const char *extra[5])
 {
-        const char *extra[5] = {"params", "banana", NULL, NULL, NULL};
-        struct bn_hv *hv = NULL;
-        struct xs_handle *xs = NULL;
-        int rc;
-
-        if (o->readonly_mode) {
-                extra[2] = "mode";
-                extra[3] = "r";
-        }
-        rc = bn_hv_open(&hv, "xensim", o->sim_dir);
-        if (rc < 0)
-                goto out;
-        xs = bn_hv_xs_open(hv);
-        if (!xs) {
-                rc = -errno;
-                goto out;
-        }
-        if (add)
-                rc = bn_sim_xl_add_device(xs, domid, 0, "vbd", o->devid, extra);
-        else
-                rc = bn_sim_xl_remove_device(xs, domid, 0, "vbd", o->devid);
-out:
-        if (xs)
-                xs_close(xs);
-        if (hv)
-                bn_hv_close(hv);
-        if (rc < 0 && add)
-                fprintf(stderr, "blkguest: declaring vbd %u failed: %s\n", o->devid, strerror(-rc));
-        return rc;
+        extra[0] = "params";
+        extra[1] = "banana";
+        extra[2] = o->readonly_mode ? "mode" : NULL;
+        extra[3] = o->readonly_mode ? "r" : NULL;
+        extra[4] = NULL;
 }
 
 static void usage(void)
@@ -276,6 +253,7 @@ int main(int argc, char **argv)
         struct bf_opts o = {0};
         struct bf f = {0};
         struct bn_blk_load *load = NULL;
+        const char *extra[5];
         double deadline;
         int ret = 1, rc;
 
@@ -292,12 +270,10 @@ int main(int argc, char **argv)
                 return 1;
         }
         f.o = &o;
-        f.domid = bn_guest_domid(f.g);
-        snprintf(f.fe_path, sizeof(f.fe_path), "/local/domain/%u/device/vbd/%u", f.domid, o.devid);
-        snprintf(f.be_path, sizeof(f.be_path), "/local/domain/0/backend/vbd/%u/%u", f.domid,
-                 o.devid);
+        bn_guest_fe_init(&f.fe, f.g, o.sim_dir, "blkguest", "vbd", o.devid, 0);
+        xl_extra(&o, extra);
         deadline = mono() + o.timeout;
-        if (xl_dev(&o, f.domid, true) < 0 || bf_connect(&f) < 0)
+        if (bn_guest_fe_declare(&f.fe, NULL, extra) < 0 || bf_connect(&f) < 0)
                 goto out;
         if (o.wait_sectors) {
                 if (bf_wait_sectors(&f, o.wait_sectors, deadline) < 0) {
@@ -358,7 +334,7 @@ out:
         bn_blk_load_free(load);
         if (f.g) {
                 bf_close(&f);
-                xl_dev(&o, f.domid, false);
+                bn_guest_fe_undeclare(&f.fe, NULL);
                 bn_guest_destroy(f.g);
         }
         return ret;

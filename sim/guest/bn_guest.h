@@ -13,6 +13,7 @@
 #ifndef BN_GUEST_H
 #define BN_GUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <xen/io/xenbus.h>
@@ -71,5 +72,42 @@ int bn_sim_xl_add_device(struct xs_handle *dom0, uint32_t fe_domid, uint32_t be_
                          const char *type, uint32_t devid, const char *const *extra_be);
 int bn_sim_xl_remove_device(struct xs_handle *dom0, uint32_t fe_domid, uint32_t be_domid,
                             const char *type, uint32_t devid);
+
+/* ---- front-end helpers (guest_fe.c) ------------------------------------
+ * What every simulated front-end does the same way around the xenbus
+ * handshake. One struct bn_guest_fe per device; the caller owns it. */
+struct bn_guest_fe {
+        struct bn_guest *g;
+        const char *sim_dir; /* xensim to declare the device with (NULL: default) */
+        const char *who;     /* prefix of the messages printed on stderr; NULL: silent */
+        const char *type;    /* device class: "vbd", "vif", "test" */
+        uint32_t domid, devid, be_domid;
+        char fe_path[128]; /* /local/domain/<domid>/device/<type>/<devid> */
+        char be_path[128]; /* /local/domain/<be>/backend/<type>/<domid>/<devid> */
+        bool declared;     /* bn_guest_fe_declare succeeded */
+};
+
+/* Fill fe for device <type>/<devid> of g, served by be_domid. The strings
+ * are not copied: they must outlive fe. -ENAMETOOLONG if a path does not fit. */
+int bn_guest_fe_init(struct bn_guest_fe *fe, struct bn_guest *g, const char *sim_dir,
+                     const char *who, const char *type, uint32_t devid, uint32_t be_domid);
+/* The toolstack part: bn_sim_xl_add_device on dom0, or (dom0 NULL) on a
+ * Dom0 connection to fe->sim_dir opened and closed for the call. On failure
+ * prints "<who>: declaring <type> <devid> failed: <reason>". */
+int bn_guest_fe_declare(struct bn_guest_fe *fe, struct xs_handle *dom0,
+                        const char *const *extra_be);
+/* bn_sim_xl_remove_device the same way; failures are ignored (clean-up). */
+void bn_guest_fe_undeclare(struct bn_guest_fe *fe, struct xs_handle *dom0);
+/* Write <fe_path>/<key> = printf(fmt, ...) (values up to 63 characters) as
+ * this guest. On failure prints "<who>: cannot write <path>: <reason>" and
+ * returns -errno. */
+int bn_guest_fe_write(struct bn_guest_fe *fe, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* <be_path>/<key> read as a decimal number; def when absent or unreadable. */
+uint64_t bn_guest_fe_be_uint(struct bn_guest_fe *fe, const char *key, uint64_t def);
+/* Allocate npages contiguous (zeroed) pages for a shared ring and grant each
+ * to the back-end domain, writable: *pfn is the first page, refs[i] the
+ * grant of page i. The caller initialises the ring (SHARED_RING_INIT). */
+int bn_guest_fe_grant_ring(struct bn_guest_fe *fe, uint32_t npages, uint32_t *pfn, int *refs);
 
 #endif

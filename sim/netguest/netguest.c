@@ -74,48 +74,10 @@ uint64_t ng_now_us(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int xs_put(struct ng *ng, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int xs_put(struct ng *ng, const char *key, const char *fmt, ...)
+/* The back-end keys the toolstack writes for this vif. */
+static void xl_extra(const struct opts *o, const char *extra[8])
 {
-        char path[256], val[64];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(val, sizeof(val), fmt, ap);
-        va_end(ap);
-        snprintf(path, sizeof(path), "%s/%s", ng->fe_path, key);
-        if (!xs_write(bn_guest_xs(ng->g), XBT_NULL, path, val, (unsigned)n)) {
-                fprintf(stderr, "netguest: cannot write %s: %s\n", path, strerror(errno));
-                return -EIO;
-        }
-        return 0;
-}
-
-static unsigned be_uint(struct ng *ng, const char *key, unsigned def)
-{
-        char path[256];
-        unsigned len;
-        char *v;
-        unsigned r = def;
-
-        snprintf(path, sizeof(path), "%s/%s", ng->be_path, key);
-        v = xs_read(bn_guest_xs(ng->g), XBT_NULL, path, &len);
-        if (v) {
-                r = (unsigned)strtoul(v, NULL, 10);
-                free(v);
-        }
-        return r;
-}
-
-/* The toolstack's part: declare the vif with a Dom0 connection. */
-static int xl_add(const struct opts *o, struct ng *ng)
-{
-        const char *extra[8];
-        struct bn_hv *hv = NULL;
-        struct xs_handle *xs = NULL;
-        int n = 0, rc;
+        int n = 0;
 
         if (o->mac) {
                 extra[n++] = "mac";
@@ -130,38 +92,6 @@ static int xl_add(const struct opts *o, struct ng *ng)
                 extra[n++] = o->rate;
         }
         extra[n] = NULL;
-        rc = bn_hv_open(&hv, "xensim", o->sim_dir);
-        if (rc < 0)
-                goto out;
-        xs = bn_hv_xs_open(hv);
-        if (!xs) {
-                rc = -errno;
-                goto out;
-        }
-        rc = bn_sim_xl_add_device(xs, ng->domid, ng->be_domid, "vif", o->devid, extra);
-out:
-        if (xs)
-                xs_close(xs);
-        if (hv)
-                bn_hv_close(hv);
-        if (rc < 0)
-                fprintf(stderr, "netguest: declaring vif %u failed: %s\n", o->devid, strerror(-rc));
-        return rc;
-}
-
-static void xl_remove(const struct opts *o, struct ng *ng)
-{
-        struct bn_hv *hv = NULL;
-        struct xs_handle *xs = NULL;
-
-        if (bn_hv_open(&hv, "xensim", o->sim_dir) < 0)
-                return;
-        xs = bn_hv_xs_open(hv);
-        if (xs) {
-                bn_sim_xl_remove_device(xs, ng->domid, ng->be_domid, "vif", o->devid);
-                xs_close(xs);
-        }
-        bn_hv_close(hv);
 }
 
 static int connect_vif(const struct opts *o, struct ng *ng)
@@ -170,19 +100,20 @@ static int connect_vif(const struct opts *o, struct ng *ng)
         bool split;
         int rc;
 
-        rc = bn_guest_xb_wait_state(ng->g, ng->be_path, XenbusStateInitWait, 20000);
+        rc = bn_guest_xb_wait_state(ng->g, ng->fe.be_path, XenbusStateInitWait, 20000);
         if (rc < 0) {
-                fprintf(stderr, "netguest: back-end %s never reached InitWait: %s\n", ng->be_path,
-                        strerror(-rc));
+                fprintf(stderr, "netguest: back-end %s never reached InitWait: %s\n",
+                        ng->fe.be_path, strerror(-rc));
                 return rc;
         }
-        maxq = be_uint(ng, "multi-queue-max-queues", 1);
+        maxq = (unsigned)bn_guest_fe_be_uint(&ng->fe, "multi-queue-max-queues", 1);
         ng->nq = o->queues < maxq ? o->queues : maxq;
         if (ng->nq < 1)
                 ng->nq = 1;
         if (ng->nq > NG_MAX_QUEUES)
                 ng->nq = NG_MAX_QUEUES;
-        split = !o->no_split && be_uint(ng, "feature-split-event-channels", 0);
+        split = !o->no_split &&
+                (unsigned)bn_guest_fe_be_uint(&ng->fe, "feature-split-event-channels", 0);
         ng->split = split;
         for (i = 0; i < ng->nq; i++) {
                 struct ng_queue *q = &ng->q[i];
@@ -191,53 +122,53 @@ static int connect_vif(const struct opts *o, struct ng *ng)
                 rc = ng_queue_init(ng, q, i);
                 if (rc < 0)
                         return rc;
-                q->tx_port = bn_guest_evtchn_alloc_unbound(ng->g, ng->be_domid);
+                q->tx_port = bn_guest_evtchn_alloc_unbound(ng->g, ng->fe.be_domid);
                 q->rx_port =
-                    split ? bn_guest_evtchn_alloc_unbound(ng->g, ng->be_domid) : q->tx_port;
+                    split ? bn_guest_evtchn_alloc_unbound(ng->g, ng->fe.be_domid) : q->tx_port;
                 if (q->tx_port < 0 || q->rx_port < 0)
                         return q->tx_port < 0 ? q->tx_port : q->rx_port;
                 if (ng->nq > 1)
                         snprintf(pre, sizeof(pre), "queue-%u/", i);
                 char k[64];
                 snprintf(k, sizeof(k), "%stx-ring-ref", pre);
-                rc |= xs_put(ng, k, "%d", q->tx_ring_ref);
+                rc |= bn_guest_fe_write(&ng->fe, k, "%d", q->tx_ring_ref);
                 snprintf(k, sizeof(k), "%srx-ring-ref", pre);
-                rc |= xs_put(ng, k, "%d", q->rx_ring_ref);
+                rc |= bn_guest_fe_write(&ng->fe, k, "%d", q->rx_ring_ref);
                 if (split) {
                         snprintf(k, sizeof(k), "%sevent-channel-tx", pre);
-                        rc |= xs_put(ng, k, "%d", q->tx_port);
+                        rc |= bn_guest_fe_write(&ng->fe, k, "%d", q->tx_port);
                         snprintf(k, sizeof(k), "%sevent-channel-rx", pre);
-                        rc |= xs_put(ng, k, "%d", q->rx_port);
+                        rc |= bn_guest_fe_write(&ng->fe, k, "%d", q->rx_port);
                 } else {
                         snprintf(k, sizeof(k), "%sevent-channel", pre);
-                        rc |= xs_put(ng, k, "%d", q->tx_port);
+                        rc |= bn_guest_fe_write(&ng->fe, k, "%d", q->tx_port);
                 }
                 if (rc)
                         return -EIO;
         }
         if (ng->nq > 1)
-                rc |= xs_put(ng, "multi-queue-num-queues", "%u", ng->nq);
-        rc |= xs_put(ng, "request-rx-copy", "1");
-        rc |= xs_put(ng, "feature-rx-notify", "1");
-        rc |= xs_put(ng, "feature-sg", "1");
-        rc |= xs_put(ng, "feature-gso-tcpv4", "1");
-        rc |= xs_put(ng, "feature-gso-tcpv6", "1");
-        rc |= xs_put(ng, "feature-ipv6-csum-offload", "1");
+                rc |= bn_guest_fe_write(&ng->fe, "multi-queue-num-queues", "%u", ng->nq);
+        rc |= bn_guest_fe_write(&ng->fe, "request-rx-copy", "1");
+        rc |= bn_guest_fe_write(&ng->fe, "feature-rx-notify", "1");
+        rc |= bn_guest_fe_write(&ng->fe, "feature-sg", "1");
+        rc |= bn_guest_fe_write(&ng->fe, "feature-gso-tcpv4", "1");
+        rc |= bn_guest_fe_write(&ng->fe, "feature-gso-tcpv6", "1");
+        rc |= bn_guest_fe_write(&ng->fe, "feature-ipv6-csum-offload", "1");
         if (rc)
                 return -EIO;
-        rc = bn_guest_xb_set_state(ng->g, ng->fe_path, XenbusStateInitialised);
+        rc = bn_guest_xb_set_state(ng->g, ng->fe.fe_path, XenbusStateInitialised);
         if (rc < 0)
                 return rc;
-        rc = bn_guest_xb_wait_state(ng->g, ng->be_path, XenbusStateConnected, 20000);
+        rc = bn_guest_xb_wait_state(ng->g, ng->fe.be_path, XenbusStateConnected, 20000);
         if (rc < 0) {
-                fprintf(stderr, "netguest: back-end %s did not connect: %s\n", ng->be_path,
+                fprintf(stderr, "netguest: back-end %s did not connect: %s\n", ng->fe.be_path,
                         strerror(-rc));
                 return rc;
         }
-        rc = bn_guest_xb_set_state(ng->g, ng->fe_path, XenbusStateConnected);
+        rc = bn_guest_xb_set_state(ng->g, ng->fe.fe_path, XenbusStateConnected);
         if (rc < 0)
                 return rc;
-        printf("netguest: vif %s connected, %u queue(s)%s\n", ng->fe_path, ng->nq,
+        printf("netguest: vif %s connected, %u queue(s)%s\n", ng->fe.fe_path, ng->nq,
                split ? ", split event channels" : "");
         fflush(stdout);
         return 0;
@@ -520,6 +451,7 @@ int main(int argc, char **argv)
         static struct ng ngs; /* large (frame buffers): not on the stack */
         struct ng *ng = &ngs;
         struct opts o;
+        const char *extra[8];
         uint32_t gsize = 0, grate = 0;
         uint64_t gcount = 0, start, deadline;
         uint8_t dst[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, src[6] = {0x00, 0x16, 0x3e, 0, 0, 1};
@@ -548,18 +480,14 @@ int main(int argc, char **argv)
         signal(SIGUSR1, on_signal);
         signal(SIGPIPE, SIG_IGN);
         ng->tap_fd = -1;
-        ng->be_domid = 0;
         rc = bn_guest_create(&ng->g, o.sim_dir, o.name, 4 * (2 + 2 * NG_RING) + 64);
         if (rc < 0) {
                 fprintf(stderr, "netguest: cannot create domain '%s': %s\n", o.name, strerror(-rc));
                 return 1;
         }
-        ng->domid = bn_guest_domid(ng->g);
-        snprintf(ng->fe_path, sizeof(ng->fe_path), "/local/domain/%u/device/vif/%u", ng->domid,
-                 o.devid);
-        snprintf(ng->be_path, sizeof(ng->be_path), "/local/domain/%u/backend/vif/%u/%u",
-                 ng->be_domid, ng->domid, o.devid);
-        if (xl_add(&o, ng) < 0 || connect_vif(&o, ng) < 0)
+        bn_guest_fe_init(&ng->fe, ng->g, o.sim_dir, "netguest", "vif", o.devid, 0);
+        xl_extra(&o, extra);
+        if (bn_guest_fe_declare(&ng->fe, NULL, extra) < 0 || connect_vif(&o, ng) < 0)
                 goto out;
         if (o.netns && (ng->tap_fd = open_tap(&o)) < 0)
                 goto out;
@@ -580,7 +508,7 @@ int main(int argc, char **argv)
                         evil_sent = true;
                 }
                 if (o.evil) {
-                        int st = bn_guest_xb_get_state(ng->g, ng->be_path);
+                        int st = bn_guest_xb_get_state(ng->g, ng->fe.be_path);
 
                         if (st == XenbusStateClosing || st == XenbusStateClosed) {
                                 printf("netguest: back-end closed the vif (state %d) after "
@@ -664,8 +592,8 @@ out:
         if (ng->tap_fd >= 0)
                 close(ng->tap_fd);
         if (ng->g) {
-                bn_guest_xb_set_state(ng->g, ng->fe_path, XenbusStateClosed);
-                xl_remove(&o, ng);
+                bn_guest_xb_set_state(ng->g, ng->fe.fe_path, XenbusStateClosed);
+                bn_guest_fe_undeclare(&ng->fe, NULL);
                 bn_guest_destroy(ng->g);
         }
         return ret;

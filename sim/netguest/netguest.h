@@ -45,8 +45,7 @@ struct ng_stats {
 
 struct ng {
         struct bn_guest *g;
-        uint32_t domid, be_domid;
-        char fe_path[128], be_path[128];
+        struct bn_guest_fe fe; /* paths, back-end domain, toolstack entry */
         unsigned nq;
         bool split;
         struct ng_queue q[NG_MAX_QUEUES];

@@ -31,15 +31,15 @@ int ng_queue_init(struct ng *ng, struct ng_queue *q, unsigned idx)
         FRONT_RING_INIT(&q->tx, txs, BN_PAGE_SIZE);
         SHARED_RING_INIT(rxs);
         FRONT_RING_INIT(&q->rx, rxs, BN_PAGE_SIZE);
-        if ((rc = q->tx_ring_ref = bn_guest_grant(ng->g, q->tx_ring_pfn, ng->be_domid, 0)) < 0 ||
-            (rc = q->rx_ring_ref = bn_guest_grant(ng->g, q->rx_ring_pfn, ng->be_domid, 0)) < 0)
+        if ((rc = q->tx_ring_ref = bn_guest_grant(ng->g, q->tx_ring_pfn, ng->fe.be_domid, 0)) < 0 ||
+            (rc = q->rx_ring_ref = bn_guest_grant(ng->g, q->rx_ring_pfn, ng->fe.be_domid, 0)) < 0)
                 return rc;
         for (i = 0; i < NG_RING; i++) {
-                rc = bn_guest_grant(ng->g, q->tx_buf_pfn + i, ng->be_domid, 1);
+                rc = bn_guest_grant(ng->g, q->tx_buf_pfn + i, ng->fe.be_domid, 1);
                 if (rc < 0)
                         return rc;
                 q->tx_gref[i] = (uint32_t)rc;
-                rc = bn_guest_grant(ng->g, q->rx_buf_pfn + i, ng->be_domid, 0);
+                rc = bn_guest_grant(ng->g, q->rx_buf_pfn + i, ng->fe.be_domid, 0);
                 if (rc < 0)
                         return rc;
                 q->rx_gref[i] = (uint32_t)rc;

@@ -30,10 +30,10 @@ struct tf {
         struct bn_hv *hv;
         struct xs_handle *dom0;
         uint32_t domid;
-        char fe[128], be[128];
+        struct bn_guest_fe fe; /* paths, toolstack entry */
         uint32_t pfn, ref;
         int port;
-        bool granted, added;
+        bool granted;
         struct bn_test_front_ring front;
 };
 
@@ -72,9 +72,9 @@ static void die_here(struct tf *t, const char *stage)
 
 static int wait_be(struct tf *t, enum xenbus_state want)
 {
-        int rc = bn_guest_xb_wait_state(t->g, t->be, want, (int)t->timeout_ms);
+        int rc = bn_guest_xb_wait_state(t->g, t->fe.be_path, want, (int)t->timeout_ms);
         if (rc < 0) {
-                int st = bn_guest_xb_get_state(t->g, t->be);
+                int st = bn_guest_xb_get_state(t->g, t->fe.be_path);
                 say(t, "waiting for the back-end to be %s failed: %s (it is %s)", state_word(want),
                     strerror(-rc), state_word(st));
                 return rc;
@@ -83,38 +83,28 @@ static int wait_be(struct tf *t, enum xenbus_state want)
         return 0;
 }
 
-static int fe_write(struct tf *t, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fe_write(struct tf *t, const char *key, const char *fmt, ...)
+static int fe_write(struct tf *t, const char *key, uint32_t v)
 {
-        char path[192], val[64];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(val, sizeof(val), fmt, ap);
-        va_end(ap);
-        snprintf(path, sizeof(path), "%s/%s", t->fe, key);
-        if (!xs_write(bn_guest_xs(t->g), XBT_NULL, path, val, strlen(val))) {
-                say(t, "cannot write %s: %s", path, strerror(errno));
-                return -errno;
-        }
-        return 0;
+        int rc = bn_guest_fe_write(&t->fe, key, "%u", v);
+
+        if (rc)
+                say(t, "cannot write %s/%s: %s", t->fe.fe_path, key, strerror(-rc));
+        return rc;
 }
 
 /* Allocate and grant the ring page, allocate the event channel, publish. */
 static int setup_ring(struct tf *t)
 {
-        int rc = bn_guest_alloc_pages(t->g, 1, &t->pfn);
-        if (rc < 0)
-                return rc;
-        struct bn_test_sring *s = bn_guest_page(t->g, t->pfn);
-        SHARED_RING_INIT(s);
-        FRONT_RING_INIT(&t->front, s, BN_PAGE_SIZE);
-        rc = bn_guest_grant(t->g, t->pfn, 0, 0);
+        int gref;
+        int rc = bn_guest_fe_grant_ring(&t->fe, 1, &t->pfn, &gref);
         if (rc < 0) {
                 say(t, "granting the ring page failed: %s", strerror(-rc));
                 return rc;
         }
-        t->ref = (uint32_t)rc;
+        struct bn_test_sring *s = bn_guest_page(t->g, t->pfn);
+        SHARED_RING_INIT(s);
+        FRONT_RING_INIT(&t->front, s, BN_PAGE_SIZE);
+        t->ref = (uint32_t)gref;
         t->granted = true;
         rc = bn_guest_evtchn_alloc_unbound(t->g, 0);
         if (rc < 0) {
@@ -127,8 +117,7 @@ static int setup_ring(struct tf *t)
                 ref = 0x7ffff; /* never granted */
         if (t->hostile && !strcmp(t->hostile, "event-channel"))
                 port = 4000; /* not ours */
-        if ((rc = fe_write(t, "ring-ref", "%u", ref)) ||
-            (rc = fe_write(t, "event-channel", "%u", port)))
+        if ((rc = fe_write(t, "ring-ref", ref)) || (rc = fe_write(t, "event-channel", port)))
                 return rc;
         say(t, "ring page granted (ref %u%s), event channel %u%s", ref,
             ref != t->ref ? ", a bad one on purpose" : "", port,
@@ -228,7 +217,7 @@ static int connect_fe(struct tf *t)
                 return rc;
         char feat[16];
         char path[192];
-        snprintf(path, sizeof(path), "%s/feature-test", t->be);
+        snprintf(path, sizeof(path), "%s/feature-test", t->fe.be_path);
         unsigned len;
         char *v = xs_read(bn_guest_xs(t->g), XBT_NULL, path, &len);
         snprintf(feat, sizeof(feat), "%s", v ? v : "(none)");
@@ -239,7 +228,7 @@ static int connect_fe(struct tf *t)
         if (rc)
                 return rc;
         die_here(t, "ring");
-        rc = bn_guest_xb_set_state(t->g, t->fe, XenbusStateInitialised);
+        rc = bn_guest_xb_set_state(t->g, t->fe.fe_path, XenbusStateInitialised);
         if (rc)
                 return rc;
         say(t, "front-end is Initialised");
@@ -247,7 +236,7 @@ static int connect_fe(struct tf *t)
         rc = wait_be(t, XenbusStateConnected);
         if (rc)
                 return rc;
-        rc = bn_guest_xb_set_state(t->g, t->fe, XenbusStateConnected);
+        rc = bn_guest_xb_set_state(t->g, t->fe.fe_path, XenbusStateConnected);
         if (rc)
                 return rc;
         say(t, "front-end is Connected");
@@ -257,16 +246,16 @@ static int connect_fe(struct tf *t)
 
 static int close_fe(struct tf *t)
 {
-        int rc = bn_guest_xb_set_state(t->g, t->fe, XenbusStateClosing);
+        int rc = bn_guest_xb_set_state(t->g, t->fe.fe_path, XenbusStateClosing);
         if (rc)
                 return rc;
         say(t, "front-end is Closing");
-        if (bn_guest_xb_get_state(t->g, t->be) != XenbusStateClosed) {
+        if (bn_guest_xb_get_state(t->g, t->fe.be_path) != XenbusStateClosed) {
                 rc = wait_be(t, XenbusStateClosing);
                 if (rc && rc != -EPIPE)
                         return rc;
         }
-        rc = bn_guest_xb_set_state(t->g, t->fe, XenbusStateClosed);
+        rc = bn_guest_xb_set_state(t->g, t->fe.fe_path, XenbusStateClosed);
         if (rc)
                 return rc;
         say(t, "front-end is Closed");
@@ -314,18 +303,16 @@ static int run(struct tf *t)
         t->dom0 = bn_hv_xs_open(t->hv);
         if (!t->dom0)
                 return errno ? -errno : -EIO;
-        snprintf(t->fe, sizeof(t->fe), "/local/domain/%u/device/test/%u", t->domid, t->devid);
-        snprintf(t->be, sizeof(t->be), "/local/domain/0/backend/test/%u/%u", t->domid, t->devid);
-        rc = bn_sim_xl_add_device(t->dom0, t->domid, 0, "test", t->devid, NULL);
+        bn_guest_fe_init(&t->fe, t->g, t->sim_dir, NULL, "test", t->devid, 0);
+        rc = bn_guest_fe_declare(&t->fe, t->dom0, NULL);
         if (rc) {
                 say(t, "declaring the test device failed: %s", strerror(-rc));
                 return rc;
         }
-        t->added = true;
         if (t->hostile && !strcmp(t->hostile, "frontend")) {
                 /* a lying toolstack entry: the front-end of another domain */
                 char path[192], val[96];
-                snprintf(path, sizeof(path), "%s/frontend", t->be);
+                snprintf(path, sizeof(path), "%s/frontend", t->fe.be_path);
                 snprintf(val, sizeof(val), "/local/domain/%u/device/test/%u", t->domid + 1000,
                          t->devid);
                 xs_write(t->dom0, XBT_NULL, path, val, strlen(val));
@@ -352,7 +339,7 @@ static int run(struct tf *t)
                         return rc;
                 if ((rc = setup_ring(t)))
                         return rc;
-                bn_guest_xb_set_state(t->g, t->fe, XenbusStateInitialised);
+                bn_guest_xb_set_state(t->g, t->fe.fe_path, XenbusStateInitialised);
                 say(t, "front-end is Initialised");
                 return expect_fatal(t);
         }
@@ -366,7 +353,7 @@ static int run(struct tf *t)
                 return rc;
         for (unsigned i = 0; i < t->reconnects && !stop_requested; i++) {
                 say(t, "rebooting the front-end (back to Initialising)");
-                bn_guest_xb_set_state(t->g, t->fe, XenbusStateInitialising);
+                bn_guest_xb_set_state(t->g, t->fe.fe_path, XenbusStateInitialising);
                 rc = wait_be(t, XenbusStateInitWait);
                 if (rc)
                         return rc;
@@ -381,7 +368,7 @@ static int run(struct tf *t)
         if (t->stay) {
                 say(t, "staying connected until SIGINT/SIGTERM");
                 while (!stop_requested) {
-                        int st = bn_guest_xb_get_state(t->g, t->be);
+                        int st = bn_guest_xb_get_state(t->g, t->fe.be_path);
                         if (st != XenbusStateConnected) {
                                 say(t, "back-end left Connected (now %s)", state_word(st));
                                 lost = true;
@@ -400,8 +387,8 @@ static void cleanup(struct tf *t)
 {
         if (t->g)
                 teardown_ring(t);
-        if (t->added && t->dom0)
-                bn_sim_xl_remove_device(t->dom0, t->domid, 0, "test", t->devid);
+        if (t->fe.declared && t->dom0)
+                bn_guest_fe_undeclare(&t->fe, t->dom0);
         if (t->dom0)
                 xs_close(t->dom0);
         if (t->hv)
