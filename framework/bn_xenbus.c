@@ -275,6 +275,13 @@ static void fe_changed(struct bn_xb_dev *dev)
                 bn_info(dev->name, "front-end state %s", bn_xb_state_name((int)st));
         int prev = dev->fe_state;
         dev->fe_state = (int)st;
+        if (dev->reattach) {
+                dev->reattach = false;
+                /* Only a front-end that is still connected can be re-attached
+                 * to; any other one gets the ordinary handshake. */
+                if (st != XenbusStateConnected)
+                        write_be_state(dev, XenbusStateInitWait);
+        }
 
         switch (st) {
         case XenbusStateInitialising:
@@ -406,7 +413,19 @@ static void maybe_probe(struct bn_xenbus *xb, const struct bn_devclass *cls, con
                 return;
         }
         dev->probed = true;
-        write_be_state(dev, XenbusStateInitWait);
+        /* An earlier bananad left this back-end Connected (it was restarted
+         * or killed): if the front-end is still Connected, re-attach to its
+         * rings without a visible state change (fe_changed decides). */
+        snprintf(path, sizeof(path), "%s/state", be_path);
+        v = bn_xb_xs_read(xb, path);
+        if (v && strcmp(v, "4") == 0) {
+                dev->reattach = true;
+                dev->be_state = XenbusStateInitWait; /* as if written */
+                bn_info(dev->name, "back-end was left Connected: re-attaching");
+        } else {
+                write_be_state(dev, XenbusStateInitWait);
+        }
+        free(v);
         snprintf(path, sizeof(path), "%s/state", dev->fe_path);
         if (!xs_watch(xb->xs, path, dev->token)) {
                 bn_xb_fatal(dev, errno, "cannot watch %s", path);

@@ -135,4 +135,16 @@ void bn_xb_fatal(struct bn_xb_dev *dev, int err, const char *fmt, ...)
 void bn_xb_fail(struct bn_xb_dev *dev, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The index a Spike's back ring starts from: the shared ring's rsp_prod
+ * (the third 32-bit word of every Xen shared ring), read once. It is 0 on a
+ * fresh ring; when bananad re-attaches to a front-end that stayed Connected
+ * across a restart, requests the previous instance took but never answered
+ * lie after it and are served again, so none is lost. A hostile value only
+ * shifts the indices, which the class's producer checks already bound. Use:
+ *   BACK_RING_ATTACH(&r, sring, bn_xb_ring_resume_index(sring), size); */
+static inline uint32_t bn_xb_ring_resume_index(const void *sring)
+{
+        return __atomic_load_n((const uint32_t *)sring + 2, __ATOMIC_ACQUIRE);
+}
+
 #endif

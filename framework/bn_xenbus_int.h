@@ -36,6 +36,9 @@ struct bn_xb_dev {
         int fe_state;               /* last seen, -1 unknown */
         enum xenbus_state be_state; /* last written */
         bool probed, connected, failed, dead, online, fe_watched;
+        /* The back-end node said Connected when this bananad found the
+         * device (it was restarted): re-attach without leaving Connected. */
+        bool reattach;
         struct bn_xb_dev *next;
 };
 

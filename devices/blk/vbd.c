@@ -182,8 +182,9 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
                 if (rc)
                         goto fail;
                 q->bound = true;
-                BACK_RING_INIT(&q->back, (blkif_sring_t *)q->ring.addr,
-                               BN_PAGE_SIZE * q->ring.npages);
+                BACK_RING_ATTACH(&q->back, (blkif_sring_t *)q->ring.addr,
+                                 bn_xb_ring_resume_index(q->ring.addr),
+                                 BN_PAGE_SIZE * q->ring.npages);
                 rc = vbd_io_queue_init(q);
                 if (rc) {
                         bn_xb_fatal(dev, rc, "cannot allocate queue %u", i);

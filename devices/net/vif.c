@@ -271,10 +271,12 @@ static int queue_setup(struct bn_vif *vif, unsigned idx)
         rc = bn_xb_map_ring(vif->dev, qk, "rx-ring-ref", &q->rx_map);
         if (rc < 0)
                 return rc;
-        BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_map.addr,
-                       (size_t)BN_PAGE_SIZE * q->tx_map.npages);
-        BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_map.addr,
-                       (size_t)BN_PAGE_SIZE * q->rx_map.npages);
+        BACK_RING_ATTACH(&q->tx, (netif_tx_sring_t *)q->tx_map.addr,
+                         bn_xb_ring_resume_index(q->tx_map.addr),
+                         (size_t)BN_PAGE_SIZE * q->tx_map.npages);
+        BACK_RING_ATTACH(&q->rx, (netif_rx_sring_t *)q->rx_map.addr,
+                         bn_xb_ring_resume_index(q->rx_map.addr),
+                         (size_t)BN_PAGE_SIZE * q->rx_map.npages);
 
         if (fe_has(vif->dev, qk, "event-channel-tx")) {
                 rc = bn_xb_bind_evtchn(vif->dev, qk, "event-channel-tx", &q->tx_port);

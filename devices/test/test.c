@@ -143,8 +143,8 @@ static int test_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         if (rc)
                 goto fail;
         s->bound = true;
-        BACK_RING_INIT(&s->back, (struct bn_test_sring *)s->ring.addr,
-                       BN_PAGE_SIZE * s->ring.npages);
+        BACK_RING_ATTACH(&s->back, (struct bn_test_sring *)s->ring.addr,
+                         bn_xb_ring_resume_index(s->ring.addr), BN_PAGE_SIZE * s->ring.npages);
         rc = bn_loop_call_wait(ep->loop, start_io, s);
         if (rc || !s->polling) {
                 rc = rc ? rc : -EIO;
