@@ -53,16 +53,17 @@ lab_bg() {
         echo "$LAB_BG_PID" >> "$LAB_RUN/pids"
 }
 
-# wait_for SECONDS CMD...: poll CMD every half second until it succeeds.
+# wait_for SECONDS CMD...: poll CMD every half second until it succeeds, for
+# SECONDS of Dom0 uptime (a deadline: under emulation a poll can take
+# seconds, so counting polls would stretch the wait many times over).
 wait_for() {
-        local t=$1 i=0
+        local end=$(($(cut -d. -f1 /proc/uptime) + $1))
         shift
-        while [ $i -lt $((t * 2)) ]; do
+        while true; do
                 "$@" && return 0
+                [ "$(cut -d. -f1 /proc/uptime)" -lt $end ] || return 1
                 sleep 0.5
-                i=$((i + 1))
         done
-        return 1
 }
 
 # Xen tools get a time limit: a hang becomes a logged failure, not a test
@@ -178,3 +179,29 @@ standin_backend() {
         done
 }
 start_standin_backend() { lab_bg "$LAB_RUN/standin.log" bash -c ". /lab/lib.sh; trap - EXIT; standin_backend"; }
+
+# wait_watched SECONDS CMD...: poll CMD until it succeeds or SECONDS of
+# Dom0 uptime passed (a deadline, not a count: under emulation each poll can
+# take seconds), logging every ~30 s what Dom0 is busy with (the top
+# processes by CPU), the last lines of each running guest's console and of
+# $LAB_BANANAD_LOG when set, so a slow or stuck test shows where it stands.
+up_s() { cut -d. -f1 /proc/uptime; }
+wait_watched() {
+        local end=$(($(up_s) + $1)) next=$(($(up_s) + 30)) g
+        shift
+        while [ "$(up_s)" -lt $end ]; do
+                "$@" && return 0
+                sleep 0.5
+                [ "$(up_s)" -lt $next ] && continue
+                next=$(($(up_s) + 30))
+                log "waiting: top: $(ps -eo pcpu,comm --sort=-pcpu | sed -n '2,4p' | tr -s ' ' | tr '\n' ';')"
+                for g in $(xl list 2> /dev/null | awk 'NR>2 {print $1}'); do
+                        grep -av GUEST-TICK "$(guest_console "$g")" 2> /dev/null | tail -3 | tr -d '\r' |
+                                sed "s/^/[$LAB_TEST]   $g: /"
+                        grep -a GUEST-TICK "$(guest_console "$g")" 2> /dev/null | tail -1 | tr -d '\r' |
+                                sed "s/^/[$LAB_TEST]   $g: /"
+                done
+                [ -n "${LAB_BANANAD_LOG:-}" ] && tail -6 "$LAB_BANANAD_LOG" | sed "s/^/[$LAB_TEST]   bananad: /"
+        done
+        return 1
+}
