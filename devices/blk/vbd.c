@@ -193,8 +193,15 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         }
         v->nq = nq;
         vbd_geom_update(v);
-        rc = bn_xb_write(dev, "sectors", "%" PRIu64, v->geom.sectors);
-        rc |= bn_xb_write(dev, "info", "%u", v->geom.readonly ? VDISK_READONLY : 0);
+        /* Until the Corm's INFO arrives the size is unknown (0). A disk
+         * re-attached after a bananad restart keeps the size it had, so the
+         * connected guest never sees a zero-sized disk; INFO rewrites it. */
+        char had[32];
+        rc = 0;
+        if (v->geom.sectors || bn_xb_read_be(dev, "sectors", had, sizeof(had)) < 0) {
+                rc |= bn_xb_write(dev, "sectors", "%" PRIu64, v->geom.sectors);
+                rc |= bn_xb_write(dev, "info", "%u", v->geom.readonly ? VDISK_READONLY : 0);
+        }
         rc |= bn_xb_write(dev, "sector-size", "512");
         rc |= bn_xb_write(dev, "physical-sector-size", "512");
         if (rc) {
