@@ -63,9 +63,9 @@ static void test_examples(const char *dir)
                 CHECK(strcmp(wtype(t, "vm1-net"), "shm") == 0, "same host -> shm, got %s",
                       wtype(t, "vm1-net"));
                 CHECK(bn_topo_wire_find(t, "vm1-net")->type_auto, "policy chose the type");
-                CHECK(strcmp(bn_kvlist_get(&bn_topo_wire_find(t, "vm2-net")->opts, "mtu"),
-                             "1500") == 0,
-                      "mtu option");
+                CHECK(strcmp(bn_kvlist_get(&bn_topo_wire_find(t, "vm2-net")->opts, "ring"),
+                             "2097152") == 0,
+                      "ring option");
                 bn_topo_free(t);
         }
         t = parse_ok(dir, "two-hosts.yaml");
