@@ -120,6 +120,9 @@ static enum bn_blk_verdict parse_indirect_slot(const struct blkif_request_indire
         default:
                 return fail(BN_BLK_V_DISCONNECT, "bad indirect_op", why);
         }
+        /* The response carries the inner operation, as blkback answers:
+         * Linux's blkfront rejects BLKIF_OP_INDIRECT in a response. */
+        req->ring_op = ind->indirect_op;
         if (nseg == 0 || nseg > geom->max_indirect_segs || nseg > BN_BLK_SEGS_MAX)
                 return fail(BN_BLK_V_DISCONNECT, "bad number of indirect segments", why);
         pages = (nseg + BN_BLK_SEGS_PER_INDIRECT_PAGE - 1) / BN_BLK_SEGS_PER_INDIRECT_PAGE;
