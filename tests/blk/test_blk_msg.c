@@ -8,14 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "../bn_check.h"
 
 static unsigned char data[8192];
 
@@ -119,8 +112,8 @@ int main(void)
                 m.hdr_len = 8;
                 CHECK(bn_blk_msg_info_decode(&m, &io, &why) == -EPROTO);
         }
-        if (failures) {
-                fprintf(stderr, "test_blk_msg: %d failures\n", failures);
+        if (bn_check_failures) {
+                fprintf(stderr, "test_blk_msg: %d bn_check_failures\n", bn_check_failures);
                 return 1;
         }
         printf("test_blk_msg: ok\n");

@@ -12,14 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "../bn_check.h"
 
 #define BS   4096u
 #define NBLK 256u
@@ -224,8 +217,8 @@ int main(int argc, char **argv)
                 printf("O_DIRECT not supported in %s: skipped that part\n", dir);
         }
         unlink(path);
-        if (failures) {
-                fprintf(stderr, "test_corm_uring: %d failures\n", failures);
+        if (bn_check_failures) {
+                fprintf(stderr, "test_corm_uring: %d bn_check_failures\n", bn_check_failures);
                 return 1;
         }
         printf("test_corm_uring: ok\n");

@@ -10,15 +10,7 @@
 
 #include <xen/io/blkif.h>
 
-static int failures;
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "../bn_check.h"
 
 static struct bn_blk_geom geom(void)
 {
@@ -211,8 +203,8 @@ int main(void)
         test_flush_discard_unknown();
         test_indirect();
         test_misc();
-        if (failures) {
-                fprintf(stderr, "test_vbd_parse: %d failures\n", failures);
+        if (bn_check_failures) {
+                fprintf(stderr, "test_vbd_parse: %d bn_check_failures\n", bn_check_failures);
                 return 1;
         }
         printf("test_vbd_parse: ok\n");

@@ -10,17 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "../bn_check.h"
 
 static int collect(void *arg, const char *key, const char *value)
 {
@@ -37,8 +27,8 @@ static void expect_list(struct bn_store *s, const char *prefix, const char *want
 {
         char buf[4096] = "";
 
-        CHECK(bn_store_list(s, prefix, collect, buf) == 0, "list %s", prefix);
-        CHECK(strcmp(buf, want) == 0, "list '%s' is '%s', want '%s'", prefix, buf, want);
+        CHECK_MSG(bn_store_list(s, prefix, collect, buf) == 0, "list %s", prefix);
+        CHECK_MSG(strcmp(buf, want) == 0, "list '%s' is '%s', want '%s'", prefix, buf, want);
 }
 
 int main(void)
@@ -53,17 +43,17 @@ int main(void)
                 perror("mkdtemp");
                 return 1;
         }
-        CHECK(bn_store_open_embedded(&s, dir, err, sizeof(err)) == 0, "open: %s", err);
+        CHECK_MSG(bn_store_open_embedded(&s, dir, err, sizeof(err)) == 0, "open: %s", err);
         if (!s)
                 return 1;
-        CHECK(bn_store_revision(s) == 0, "new store at revision 0");
-        CHECK(bn_store_get(s, "wires/x", &v) == -ENOENT, "absent key");
-        CHECK(bn_store_put(s, "wires/b", "{\"type\":\"shm\"}", err, sizeof(err)) == 0, "put");
-        CHECK(bn_store_put(s, "wires/a", "A", err, sizeof(err)) == 0, "put");
-        CHECK(bn_store_put(s, "endpoints/hostA/br0", "E", err, sizeof(err)) == 0, "put");
-        CHECK(bn_store_revision(s) == 3, "three revisions");
-        CHECK(bn_store_get(s, "wires/b", &v) == 0 && strcmp(v, "{\"type\":\"shm\"}") == 0,
-              "get back");
+        CHECK_MSG(bn_store_revision(s) == 0, "new store at revision 0");
+        CHECK_MSG(bn_store_get(s, "wires/x", &v) == -ENOENT, "absent key");
+        CHECK_MSG(bn_store_put(s, "wires/b", "{\"type\":\"shm\"}", err, sizeof(err)) == 0, "put");
+        CHECK_MSG(bn_store_put(s, "wires/a", "A", err, sizeof(err)) == 0, "put");
+        CHECK_MSG(bn_store_put(s, "endpoints/hostA/br0", "E", err, sizeof(err)) == 0, "put");
+        CHECK_MSG(bn_store_revision(s) == 3, "three revisions");
+        CHECK_MSG(bn_store_get(s, "wires/b", &v) == 0 && strcmp(v, "{\"type\":\"shm\"}") == 0,
+                  "get back");
         free(v);
         v = NULL;
         expect_list(s, "wires/", "wires/a=A;wires/b={\"type\":\"shm\"};");
@@ -73,25 +63,26 @@ int main(void)
         ops[0] = (struct bn_store_op){BN_STORE_DEL, "wires/a", NULL};
         ops[1] = (struct bn_store_op){BN_STORE_PUT, "wires/c", "C"};
         ops[2] = (struct bn_store_op){BN_STORE_DEL, "wires/never", NULL};
-        CHECK(bn_store_commit(s, ops, 3, &rev, err, sizeof(err)) == 0 && rev == 4,
-              "commit is one revision (rev %llu)", (unsigned long long)rev);
+        CHECK_MSG(bn_store_commit(s, ops, 3, &rev, err, sizeof(err)) == 0 && rev == 4,
+                  "commit is one revision (rev %llu)", (unsigned long long)rev);
         ops[0] = (struct bn_store_op){BN_STORE_PUT, "wires/d", "D"};
         ops[1] = (struct bn_store_op){BN_STORE_PUT, "wires/e", NULL}; /* invalid */
-        CHECK(bn_store_commit(s, ops, 2, &rev, err, sizeof(err)) == -EINVAL, "bad commit refused");
-        CHECK(bn_store_get(s, "wires/d", &v) == -ENOENT, "refused commit changed nothing");
-        CHECK(bn_store_revision(s) == 4, "refused commit keeps the revision");
+        CHECK_MSG(bn_store_commit(s, ops, 2, &rev, err, sizeof(err)) == -EINVAL,
+                  "bad commit refused");
+        CHECK_MSG(bn_store_get(s, "wires/d", &v) == -ENOENT, "refused commit changed nothing");
+        CHECK_MSG(bn_store_revision(s) == 4, "refused commit keeps the revision");
         bn_store_close(s);
         s = NULL;
 
         /* reopen: the same contents and revision */
-        CHECK(bn_store_open_embedded(&s, dir, err, sizeof(err)) == 0, "reopen: %s", err);
+        CHECK_MSG(bn_store_open_embedded(&s, dir, err, sizeof(err)) == 0, "reopen: %s", err);
         if (s) {
-                CHECK(bn_store_revision(s) == 4, "revision persisted");
+                CHECK_MSG(bn_store_revision(s) == 4, "revision persisted");
                 expect_list(s, "", "endpoints/hostA/br0=E;wires/b={\"type\":\"shm\"};wires/c=C;");
                 bn_store_close(s);
         }
         snprintf(path, sizeof(path), "%s/store.json.tmp", dir);
-        CHECK(access(path, F_OK) < 0, "no temp file left");
+        CHECK_MSG(access(path, F_OK) < 0, "no temp file left");
 
         /* a corrupt file is refused with its name, not silently emptied */
         snprintf(path, sizeof(path), "%s/store.json", dir);
@@ -104,13 +95,13 @@ int main(void)
         }
         s = NULL;
         err[0] = '\0';
-        CHECK(bn_store_open_embedded(&s, dir, err, sizeof(err)) < 0 && !s, "corrupt refused");
-        CHECK(strstr(err, "store.json") != NULL, "error names the file: %s", err);
+        CHECK_MSG(bn_store_open_embedded(&s, dir, err, sizeof(err)) < 0 && !s, "corrupt refused");
+        CHECK_MSG(strstr(err, "store.json") != NULL, "error names the file: %s", err);
 
         unlink(path);
         rmdir(dir);
-        if (failures) {
-                fprintf(stderr, "%d failure(s)\n", failures);
+        if (bn_check_failures) {
+                fprintf(stderr, "%d failure(s)\n", bn_check_failures);
                 return 1;
         }
         printf("ok\n");

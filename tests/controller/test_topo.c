@@ -10,17 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-                        fprintf(stderr, __VA_ARGS__);                                              \
-                        fputc('\n', stderr);                                                       \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "../bn_check.h"
 
 static struct bn_topo *parse_ok(const char *dir, const char *name)
 {
@@ -33,7 +23,7 @@ static struct bn_topo *parse_ok(const char *dir, const char *name)
         r = bn_topo_parse_file(path, &t, &errs);
         for (size_t i = 0; i < errs.n; i++)
                 fprintf(stderr, "  %s\n", errs.msg[i]);
-        CHECK(r == 0 && t, "%s should parse (r=%d)", name, r);
+        CHECK_MSG(r == 0 && t, "%s should parse (r=%d)", name, r);
         bn_topo_errs_free(&errs);
         return t;
 }
@@ -52,37 +42,37 @@ static void test_examples(const char *dir)
         if (t) {
                 const struct bn_topo_ep *br = bn_topo_ep_find(t, "hostA/br0");
                 const struct bn_topo_ep *vm = bn_topo_ep_find(t, "hostA/vm1/vif0");
-                CHECK(t->n_hosts == 1 && t->n_eps == 3 && t->n_wires == 2, "one-host counts");
-                CHECK(br && br->kind == BN_TOPO_CORM && strcmp(br->cls, "vif") == 0 &&
-                          strcmp(bn_kvlist_get(&br->params, "bridge"), "br0") == 0,
-                      "bridge corm");
-                CHECK(vm && vm->kind == BN_TOPO_SPIKE && strcmp(vm->vm, "vm1") == 0 &&
-                          strcmp(vm->dev, "vif0") == 0 && strcmp(vm->cls, "vif") == 0 &&
-                          strcmp(vm->location, "hostA") == 0,
-                      "spike fields");
-                CHECK(strcmp(wtype(t, "vm1-net"), "shm") == 0, "same host -> shm, got %s",
-                      wtype(t, "vm1-net"));
-                CHECK(bn_topo_wire_find(t, "vm1-net")->type_auto, "policy chose the type");
-                CHECK(strcmp(bn_kvlist_get(&bn_topo_wire_find(t, "vm2-net")->opts, "ring"),
-                             "2097152") == 0,
-                      "ring option");
+                CHECK_MSG(t->n_hosts == 1 && t->n_eps == 3 && t->n_wires == 2, "one-host counts");
+                CHECK_MSG(br && br->kind == BN_TOPO_CORM && strcmp(br->cls, "vif") == 0 &&
+                              strcmp(bn_kvlist_get(&br->params, "bridge"), "br0") == 0,
+                          "bridge corm");
+                CHECK_MSG(vm && vm->kind == BN_TOPO_SPIKE && strcmp(vm->vm, "vm1") == 0 &&
+                              strcmp(vm->dev, "vif0") == 0 && strcmp(vm->cls, "vif") == 0 &&
+                              strcmp(vm->location, "hostA") == 0,
+                          "spike fields");
+                CHECK_MSG(strcmp(wtype(t, "vm1-net"), "shm") == 0, "same host -> shm, got %s",
+                          wtype(t, "vm1-net"));
+                CHECK_MSG(bn_topo_wire_find(t, "vm1-net")->type_auto, "policy chose the type");
+                CHECK_MSG(strcmp(bn_kvlist_get(&bn_topo_wire_find(t, "vm2-net")->opts, "ring"),
+                                 "2097152") == 0,
+                          "ring option");
                 bn_topo_free(t);
         }
         t = parse_ok(dir, "two-hosts.yaml");
         if (t) {
-                CHECK(t->n_hosts == 3 && t->n_eps == 6 && t->n_wires == 3, "two-hosts counts");
-                CHECK(strcmp(wtype(t, "vm7-lan"), "vxlan") == 0, "same site -> vxlan, got %s",
-                      wtype(t, "vm7-lan"));
-                CHECK(strcmp(wtype(t, "vm7-partner"), "vpn") == 0, "other domain -> vpn");
-                CHECK(strcmp(wtype(t, "vm7-disk"), "nbd") == 0, "explicit type kept");
-                CHECK(strcmp(bn_topo_ep_find(t, "hostA/vm7/vbd0")->cls, "vbd") == 0,
-                      "vbd class from device name");
+                CHECK_MSG(t->n_hosts == 3 && t->n_eps == 6 && t->n_wires == 3, "two-hosts counts");
+                CHECK_MSG(strcmp(wtype(t, "vm7-lan"), "vxlan") == 0, "same site -> vxlan, got %s",
+                          wtype(t, "vm7-lan"));
+                CHECK_MSG(strcmp(wtype(t, "vm7-partner"), "vpn") == 0, "other domain -> vpn");
+                CHECK_MSG(strcmp(wtype(t, "vm7-disk"), "nbd") == 0, "explicit type kept");
+                CHECK_MSG(strcmp(bn_topo_ep_find(t, "hostA/vm7/vbd0")->cls, "vbd") == 0,
+                          "vbd class from device name");
                 bn_topo_free(t);
         }
         t = parse_ok(dir, "many-200.yaml");
         if (t) {
-                CHECK(t->n_eps == 201 && t->n_wires == 200, "many-200 counts: %zu eps %zu wires",
-                      t->n_eps, t->n_wires);
+                CHECK_MSG(t->n_eps == 201 && t->n_wires == 200,
+                          "many-200 counts: %zu eps %zu wires", t->n_eps, t->n_wires);
                 bn_topo_free(t);
         }
 }
@@ -94,12 +84,12 @@ static void expect_errs(const char *what, const char *text, const char *const *w
         struct bn_topo *t = NULL;
         int r = bn_topo_parse("bad.yaml", text, strlen(text), &t, &errs);
 
-        CHECK(r == -EINVAL && !t, "%s: must be refused (r=%d)", what, r);
-        CHECK(errs.n == n, "%s: %zu errors, want %zu", what, errs.n, n);
+        CHECK_MSG(r == -EINVAL && !t, "%s: must be refused (r=%d)", what, r);
+        CHECK_MSG(errs.n == n, "%s: %zu errors, want %zu", what, errs.n, n);
         for (size_t i = 0; i < errs.n; i++) {
                 int ok = i < n && strcmp(errs.msg[i], want[i]) == 0;
-                CHECK(ok, "%s: error %zu is\n    %s\n  want\n    %s", what, i, errs.msg[i],
-                      i < n ? want[i] : "(none)");
+                CHECK_MSG(ok, "%s: error %zu is\n    %s\n  want\n    %s", what, i, errs.msg[i],
+                          i < n ? want[i] : "(none)");
         }
         bn_topo_errs_free(&errs);
         bn_topo_free(t);
@@ -169,14 +159,14 @@ static void test_errors(void)
 
 static void test_names(void)
 {
-        CHECK(!bn_topo_check_ep_name("hostA/vm7/vif0"), "good name");
-        CHECK(bn_topo_check_ep_name("hostA//x"), "double slash");
-        CHECK(bn_topo_check_ep_name("hostA/../x"), "dot dot");
-        CHECK(bn_topo_check_ep_name("host A"), "space");
-        CHECK(bn_topo_check_ep_name("/x"), "leading slash");
-        CHECK(!bn_topo_check_wire_opt("vni", "16777215"), "max vni");
-        CHECK(bn_topo_check_wire_opt("port", "0"), "port 0");
-        CHECK(bn_topo_check_wire_opt("mtu", "-1"), "negative mtu");
+        CHECK_MSG(!bn_topo_check_ep_name("hostA/vm7/vif0"), "good name");
+        CHECK_MSG(bn_topo_check_ep_name("hostA//x"), "double slash");
+        CHECK_MSG(bn_topo_check_ep_name("hostA/../x"), "dot dot");
+        CHECK_MSG(bn_topo_check_ep_name("host A"), "space");
+        CHECK_MSG(bn_topo_check_ep_name("/x"), "leading slash");
+        CHECK_MSG(!bn_topo_check_wire_opt("vni", "16777215"), "max vni");
+        CHECK_MSG(bn_topo_check_wire_opt("port", "0"), "port 0");
+        CHECK_MSG(bn_topo_check_wire_opt("mtu", "-1"), "negative mtu");
 }
 
 int main(int argc, char **argv)
@@ -188,8 +178,8 @@ int main(int argc, char **argv)
         test_examples(argv[1]);
         test_errors();
         test_names();
-        if (failures) {
-                fprintf(stderr, "%d failure(s)\n", failures);
+        if (bn_check_failures) {
+                fprintf(stderr, "%d failure(s)\n", bn_check_failures);
                 return 1;
         }
         printf("ok\n");

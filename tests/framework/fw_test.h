@@ -1,24 +1,17 @@
-/* fw_test.h: a minimal check macro for the framework's unit tests. */
+/* fw_test.h: the framework's unit tests' checks: CHECK of tests/bn_check.h
+ * (counting) and FW_DONE(), their end. */
 #ifndef FW_TEST_H
 #define FW_TEST_H
 
 #include <stdio.h>
 #include <stdlib.h>
 
-static int fw_failures;
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        fw_failures++;                                                             \
-                }                                                                                  \
-        } while (0)
+#include "../bn_check.h"
 
 #define FW_DONE()                                                                                  \
         do {                                                                                       \
-                if (fw_failures) {                                                                 \
-                        fprintf(stderr, "%d check(s) failed\n", fw_failures);                      \
+                if (bn_check_failures) {                                                           \
+                        fprintf(stderr, "%d check(s) failed\n", bn_check_failures);                \
                         return 1;                                                                  \
                 }                                                                                  \
                 printf("all checks passed\n");                                                     \

@@ -14,23 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-        do {                                                                                       \
-                long long va_ = (long long)(a), vb_ = (long long)(b);                              \
-                if (va_ != vb_) {                                                                  \
-                        fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,      \
-                                __LINE__, #a, va_, #b, vb_);                                       \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+/* CHECK, CHECK_EQ: tests/bn_check.h, fatal (exit(1) at the first failure) */
+#define BN_CHECK_FATAL
+#include "../bn_check.h"
 
 struct hv_sim {
         char dir[64];

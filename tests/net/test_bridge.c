@@ -44,14 +44,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-                        fail_cleanup();                                                            \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+static void fail_cleanup(void);
+#define BN_CHECK_FATAL
+#define BN_CHECK_ON_FAIL() fail_cleanup()
+#include "../bn_check.h"
 
 static pid_t holder = -1;
 

@@ -14,13 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+#define BN_CHECK_FATAL
+#include "../bn_check.h"
 
 static void put16(uint8_t *p, uint16_t v)
 {

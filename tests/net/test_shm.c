@@ -15,13 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHECK(c)                                                                                   \
-        do {                                                                                       \
-                if (!(c)) {                                                                        \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);      \
-                        exit(1);                                                                   \
-                }                                                                                  \
-        } while (0)
+#define BN_CHECK_FATAL
+#include "../bn_check.h"
 
 struct meta {
         uint64_t seq;

@@ -7,16 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond)                                                                                \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,       \
-                                __func__, #cond);                                                  \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
+#include "../bn_check.h"
 
 static union bn_net_tx_slot req(uint32_t gref, uint16_t off, uint16_t flags, uint16_t id,
                                 uint16_t size)
@@ -62,7 +53,7 @@ static enum bn_net_tx_verdict run(const union bn_net_tx_slot *s, uint32_t n,
 
         if (v != BN_NET_TX_OK && !err->what) {
                 fprintf(stderr, "verdict %s without a reason\n", bn_net_tx_verdict_name(v));
-                failures++;
+                bn_check_failures++;
         }
         return v;
 }
@@ -278,8 +269,8 @@ int main(void)
         test_grefs();
         test_slot_counts();
         test_ring_pending();
-        if (failures) {
-                fprintf(stderr, "test_vif_parse: %d failure(s)\n", failures);
+        if (bn_check_failures) {
+                fprintf(stderr, "test_vif_parse: %d failure(s)\n", bn_check_failures);
                 return 1;
         }
         printf("test_vif_parse: all checks passed\n");
