@@ -24,16 +24,15 @@
 #   hostile   each --evil front-end gets its vbd closed while another guest's
 #             verify run continues undisturbed
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
 MODE=$1 XENSIM=$2 BANANAD=$3 CTL=$4 G=$5 LOAD=$6
 base=$(mktemp -d /tmp/bn-vbd.XXXXXX)
 dir=$base/sim
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.3
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -f "$base/pid" ] && kill "$(cat "$base/pid")" 2>/dev/null
-    sleep 0.2
+    for p in "${pids[@]}"; do stop_pid "$p" 3; done
+    [ -f "$base/pid" ] && stop_pid "$(cat "$base/pid")" 3
     rm -rf "$base"
 }
 fail() {
@@ -41,12 +40,6 @@ fail() {
     for f in "$base"/*.log "$base"/*.out; do [ -f "$f" ] && { echo "== $f"; tail -25 "$f"; }; done
     cleanup
     exit 1
-}
-wait_for() { # wait_for SECONDS COMMAND...
-    local n=$(($1 * 10)); shift
-    while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.1
-    done
 }
 ctl() { "$CTL" --control "$base/ctl.sock" "$@"; }
 # topo GUEST PARAMS...: a disk Corm hostA/disk with PARAMS (k: v lines) wired

@@ -11,14 +11,15 @@
 # Each run starts its own xensim and bananad in a mktemp dir and stops them
 # by PID, leaving nothing behind.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
 MODE=$1 BANANAD=$2 CTL=$3 XENSIM=$4 TESTFRONT=$5
 base=$(mktemp -d /tmp/bn-ctl-test.XXXXXX)
 sim=$base/sim sock=$base/control.sock state=$base/state
 tag=bnctl$$
 bpid= gpid=
 cleanup() {
-    [ -n "$gpid" ] && kill "$gpid" 2>/dev/null && wait "$gpid" 2>/dev/null
-    [ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
+    stop_pid "$gpid"
+    stop_pid "$bpid"
     [ -f "$base/xensim.pid" ] && kill "$(cat "$base/xensim.pid")" 2>/dev/null
     for i in $(seq 50); do [ -d "$sim" ] || break; sleep 0.1; done
     rm -rf "$base"
@@ -28,12 +29,6 @@ fail() {
     echo "--- bananad log"; cat "$base"/bananad*.log 2>/dev/null | tail -40
     cleanup
     exit 1
-}
-wait_for() { # wait_for SECONDS COMMAND...
-    local n=$(($1 * 10)); shift
-    while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.1
-    done
 }
 ctl() { "$CTL" --control "$sock" "$@"; }
 # expect RC CMD...: run bananactl, check its exit code; output in $out

@@ -6,6 +6,7 @@
 # Each run starts its own xensim and bananad in a mktemp dir and stops them
 # by PID; it fails (exit 1) with the reason, and leaves nothing behind.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
 scenario=$1 XENSIM=$2 BANANAD=$3 TF=$4
 
 T=$(mktemp -d /tmp/fwxb.XXXXXX)
@@ -17,36 +18,17 @@ fail() { echo "FAIL ($scenario): $*"; echo "--- bananad log:"; cat "$T/bananad.l
 
 cleanup() {
         for g in "${GUESTS[@]}"; do kill -TERM "$g" 2>/dev/null; done
-        for g in "${GUESTS[@]}"; do wait "$g" 2>/dev/null; done
-        if [ -n "$BPID" ] && kill -0 "$BPID" 2>/dev/null; then
-                kill -TERM "$BPID"; wait "$BPID" 2>/dev/null
-        fi
-        if [ -n "$XPID" ] && kill -0 "$XPID" 2>/dev/null; then
-                kill -TERM "$XPID"
-                for _ in $(seq 100); do kill -0 "$XPID" 2>/dev/null || break; sleep 0.1; done
-        fi
+        for g in "${GUESTS[@]}"; do stop_pid "$g" 10; done
+        stop_pid "$BPID" 10
+        stop_pid "$XPID" 10
         rm -rf "$T"
 }
 trap cleanup EXIT
 
 # wait_log PATTERN [SECONDS]: until bananad's log matches
-wait_log() {
-        local i
-        for i in $(seq $((${2:-20} * 10))); do
-                grep -q -- "$1" "$T/bananad.log" && return 0
-                sleep 0.1
-        done
-        return 1
-}
+wait_log() { wait_for "${2:-20}" grep -q -- "$1" "$T/bananad.log"; }
 # wait_out FILE PATTERN [SECONDS]
-wait_out() {
-        local i
-        for i in $(seq $((${3:-20} * 10))); do
-                grep -q -- "$2" "$1" 2>/dev/null && return 0
-                sleep 0.1
-        done
-        return 1
-}
+wait_out() { wait_for "${3:-20}" grep -q -- "$2" "$1"; }
 
 "$XENSIM" --dir "$SIM" --pidfile "$T/xensim.pid" -q || fail "xensim did not start"
 XPID=$(cat "$T/xensim.pid")

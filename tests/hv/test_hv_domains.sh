@@ -5,6 +5,7 @@
 # sockets, its directory, /dev/shm files).
 # usage: test_hv_domains.sh XENSIM HV_GUEST
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
 XENSIM=$1 HV_GUEST=$2
 for t in xenstore-ls xenstore-watch; do
     command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
@@ -19,12 +20,6 @@ fail() {
     cat "$base"/*.log 2>/dev/null
     rm -rf "$base"
     exit 1
-}
-wait_for() { # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
-    local n=$(($1 * 10)); shift
-    while ! "$@" >/dev/null 2>&1; do
-        n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.1
-    done
 }
 
 shm_before=$(ls /dev/shm | sort)

@@ -9,6 +9,7 @@
 # Gives:  nl_start, nl_topology, nl_guest, nl_wait, nl_fail, nl_cleanup,
 #         and $T (a short unique tag), $base (a temporary folder), $BR.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
 
 nl_need_root() {
     if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces, TAP, bridges)"; exit 77; fi
@@ -32,26 +33,17 @@ nl_cleanup() {
     local p
     trap - EXIT INT TERM
     for p in "${nl_pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${nl_pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ -f "$base/xensim.pid" ]; then
-        p=$(cat "$base/xensim.pid")
-        kill "$p" 2>/dev/null
-        for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-    fi
+    for p in "${nl_pids[@]}"; do stop_pid "$p" 5; done
+    [ -f "$base/xensim.pid" ] && stop_pid "$(cat "$base/xensim.pid")" 3
     for p in "${nl_netns[@]}"; do ip netns del "$p" 2>/dev/null; done
     # bananad deletes the bridge it created; this is for a killed bananad.
     ip link del "$BR" 2>/dev/null
     # under -Db_sanitize: a report from any of our processes fails the test
     local san
-    san=$(grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$base"/*.log "$base"/*.out 2>/dev/null)
+    san=$(san_reports "$base"/*.log "$base"/*.out)
     if [ -n "$san" ]; then
         echo "FAIL: sanitizer report in $san:"
-        grep -hE -A12 "AddressSanitizer|LeakSanitizer|runtime error:" $san | head -60
+        san_show $san
         rm -rf "$base"
         exit 1
     fi
@@ -67,12 +59,7 @@ nl_fail() {
     exit 1
 }
 
-nl_wait() { # nl_wait SECONDS COMMAND...: until COMMAND succeeds
-    local end=$((SECONDS + $1)); shift
-    while ! "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $end ] || return 1; sleep 0.1
-    done
-}
+nl_wait() { wait_for "$@"; } # nl_wait SECONDS COMMAND...: until COMMAND succeeds
 
 nl_start() { # xensim + bananad (host hostA)
     "$XENSIM" --dir "$dir" --pidfile "$base/xensim.pid" 2>"$base/xensim.log" || nl_fail "xensim did not start"
