@@ -199,28 +199,27 @@ out:
         return rc;
 }
 
-int bn_net_link_set_up(const char *ifname, bool up)
+/* change_link on a netlink socket of its own. */
+static int change_link_once(const char *ifname, int up, unsigned mtu)
 {
         struct nl_sock *sk = NULL;
         int rc = nl_open(&sk);
 
         if (rc < 0)
                 return rc;
-        rc = change_link(sk, ifname, up, 0);
+        rc = change_link(sk, ifname, up, mtu);
         nl_socket_free(sk);
         return rc;
 }
 
+int bn_net_link_set_up(const char *ifname, bool up)
+{
+        return change_link_once(ifname, up, 0);
+}
+
 int bn_net_link_set_mtu(const char *ifname, unsigned mtu)
 {
-        struct nl_sock *sk = NULL;
-        int rc = nl_open(&sk);
-
-        if (rc < 0)
-                return rc;
-        rc = change_link(sk, ifname, -1, mtu);
-        nl_socket_free(sk);
-        return rc;
+        return change_link_once(ifname, -1, mtu);
 }
 
 int bn_net_bridge_ensure(const char *brname, bool create, bool *created)
