@@ -304,20 +304,20 @@ static int run(struct tf *t)
         if (!t->dom0)
                 return errno ? -errno : -EIO;
         bn_guest_fe_init(&t->fe, t->g, t->sim_dir, NULL, "test", t->devid, 0);
-        rc = bn_guest_fe_declare(&t->fe, t->dom0, NULL);
+        /* --hostile frontend: a lying toolstack entry, the front-end of another
+         * domain, written in the same transaction as the device (written after
+         * it, bananad could read the true path first) */
+        char lie[96];
+        const char *extra[3] = {"frontend", lie, NULL};
+        snprintf(lie, sizeof(lie), "/local/domain/%u/device/test/%u", t->domid + 1000, t->devid);
+        bool lying = t->hostile && !strcmp(t->hostile, "frontend");
+        rc = bn_guest_fe_declare(&t->fe, t->dom0, lying ? extra : NULL);
         if (rc) {
                 say(t, "declaring the test device failed: %s", strerror(-rc));
                 return rc;
         }
-        if (t->hostile && !strcmp(t->hostile, "frontend")) {
-                /* a lying toolstack entry: the front-end of another domain */
-                char path[192], val[96];
-                snprintf(path, sizeof(path), "%s/frontend", t->fe.be_path);
-                snprintf(val, sizeof(val), "/local/domain/%u/device/test/%u", t->domid + 1000,
-                         t->devid);
-                xs_write(t->dom0, XBT_NULL, path, val, strlen(val));
-                say(t, "the back-end's frontend path now lies: %s", val);
-        }
+        if (lying)
+                say(t, "the back-end's frontend path now lies: %s", lie);
         say(t, "test device %u declared (back-end in Dom0)", t->devid);
         die_here(t, "added");
         if (t->hostile && !strcmp(t->hostile, "ring-overflow")) {
