@@ -23,6 +23,10 @@
 #             middle of a verify run: nothing lost, nothing corrupted
 #   hostile   each --evil front-end gets its vbd closed while another guest's
 #             verify run continues undisturbed
+#   restart   bananad SIGKILLed and started again in the middle of a QD32
+#             verify run: it re-attaches to the guest's rings without the
+#             back-end leaving Connected, re-serves what was in flight, and
+#             the run ends with 0 mismatches and 0 errors
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
 MODE=$1 XENSIM=$2 BANANAD=$3 CTL=$4 G=$5 LOAD=$6
@@ -76,10 +80,13 @@ report_ok() { # the load line says 0 mismatches and 0 errors, with verified read
 
 "$XENSIM" --dir "$dir" --pidfile "$base/pid" 2>"$base/xensim.log" || fail "xensim did not start"
 export XENSIM_DIR=$dir XENSTORED_PATH=$dir/xenstored.sock
-"$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$dir" \
-    --state-dir "$base/state" --control "$base/ctl.sock" --log-level ${BLK_TEST_LOG:-info} \
-    >"$base/bananad.out" 2>"$base/bananad.log" & bpid=$!; pids+=($bpid)
-wait_for 10 test -S "$base/ctl.sock" || fail "bananad did not start"
+start_bananad() {
+    "$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$dir" \
+        --state-dir "$base/state" --control "$base/ctl.sock" --log-level ${BLK_TEST_LOG:-info} \
+        >>"$base/bananad.out" 2>>"$base/bananad.log" & bpid=$!; pids+=($bpid)
+    wait_for 10 test -S "$base/ctl.sock" || fail "bananad did not start"
+}
+start_bananad
 img=$base/disk.img
 
 case $MODE in
@@ -276,6 +283,28 @@ EOF
     report_ok good || fail "good: $(tail -1 "$base/good.out")"
     kill -0 "$bpid" || fail "bananad died"
     echo "ok: good guest undisturbed: $(tail -1 "$base/good.out")"
+    ;;
+restart)
+    truncate -s 64M "$img"
+    topo g1 "path: $img"
+    timeout 60 "$G" --name g1 --sim-dir "$dir" --timeout 25 --verify --qd 32 --seconds 8 \
+        --flush-every 64 >"$base/g1.out" 2>"$base/g1.log" & gp=$!
+    wait_for 20 grep -q "g1/vbd0: connected to the front-end" "$base/bananad.log" ||
+        fail "the guest did not connect"
+    sleep 2 # the verify run is under way, with requests in flight
+    kill -9 "$bpid"; wait "$bpid" 2>/dev/null
+    rm -f "$base/ctl.sock"
+    echo "ok: bananad SIGKILLed in the middle of the verify run"
+    start_bananad
+    wait_for 20 grep -q "g1/vbd0: back-end was left Connected: re-attaching" "$base/bananad.log" ||
+        fail "the restarted bananad did not re-attach to the connected guest"
+    # while the guest still runs, its wire is back up (the store kept it)
+    wait_for 10 bash -c "'$CTL' --control '$base/ctl.sock' wires g1-disk | grep -q 'g1-disk .* up\$'" ||
+        fail "wire not back up: $(ctl wires g1-disk 2>&1)"
+    kill -0 "$gp" 2>/dev/null || fail "the guest ended before its wire came back"
+    wait "$gp" || fail "the verify run failed across the restart: $(tail -3 "$base/g1.out")"
+    report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
+    echo "ok: verify run across the restart: $(tail -1 "$base/g1.out")"
     ;;
 *)
     fail "unknown mode"
