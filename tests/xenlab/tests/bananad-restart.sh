@@ -3,7 +3,9 @@
 # it loops write / drop caches / read back / compare every 2 s while pinging
 # r2 (guest/persist.sh with lab.io=1). bananad is killed (SIGKILL: a crash,
 # nothing told to the guests) and started again with the same state
-# directory; then the same with SIGTERM (a clean stop). After each restart
+# directory, and xl-plugins/banana-rewire wires the guests' devices again
+# (the wires vif-banana / block-banana made lived in the old bananad); then
+# the same with SIGTERM (a clean stop). After each restart
 # the back-ends are Connected again, r1's disk I/O goes on with no mismatch
 # (no IO-BAD, IO-OK rounds after the restart) and its pings answer again.
 . /lab/lib.sh
@@ -66,6 +68,12 @@ for how in KILL TERM; do
         # the restarted bananad knows the topology from its state directory;
         # apply again in case it does not (idempotent)
         bananactl apply $LAB_RUN/restart.yaml > $LAB_RUN/restart.apply2 2>&1 || log "apply after restart: $(tail -1 $LAB_RUN/restart.apply2)"
+        # the wires the hotplug scripts made live in bananad: wire them again
+        # from what the scripts recorded in xenstore (what an operator runs
+        # after bananad starts, docs/xl.md)
+        /etc/xen/scripts/banana-rewire > $LAB_RUN/rewire.log 2>&1
+        check after-$how-rewire [ $? = 0 ] || { ok=0; cat $LAB_RUN/rewire.log; }
+        sed "s/^/[$LAB_TEST]   /" $LAB_RUN/rewire.log
         mark=$(($(wc -l < $CON) + 1))
         wait_for 120 connected
         check after-$how-connected connected || ok=0
