@@ -17,17 +17,8 @@
 #include "bn_xenbus.h"
 #include "vbd_parse.h"
 
-/* xen/io/ring.h needs the barriers (see devices/test/bn_test_proto.h). */
-#ifndef __XEN_TOOLS__
-#define __XEN_TOOLS__ 1
-#endif
+#include "bn_xen_ring.h" /* before any xen/io/ header */
 #include <xen/io/blkif.h>
-#undef xen_mb
-#undef xen_rmb
-#undef xen_wmb
-#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 
 #define VBD_MAX_QUEUES     4u
 #define VBD_MAX_RING_ORDER 4u

@@ -11,18 +11,7 @@
 
 #include <stdint.h>
 
-/* ring.h needs these barriers defined first (xenctrl.h would do it), and
- * uses them only with a recent interface version (else it maps them to
- * mb()/rmb()/wmb()): __XEN_TOOLS__ selects the latest. */
-#ifndef __XEN_TOOLS__
-#define __XEN_TOOLS__ 1
-#endif
-#ifndef xen_mb
-#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_rmb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_wmb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
-#include <xen/io/ring.h>
+#include "bn_xen_ring.h" /* xen/io/ring.h with the barriers it needs */
 
 #define BN_TEST_OP_ECHO 1
 

@@ -11,16 +11,8 @@
 #include "blk_load.h"
 #include "bn_guest.h"
 
-#ifndef __XEN_TOOLS__
-#define __XEN_TOOLS__ 1
-#endif
+#include "bn_xen_ring.h" /* before any xen/io/ header */
 #include <xen/io/blkif.h>
-#undef xen_mb
-#undef xen_rmb
-#undef xen_wmb
-#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define xen_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define xen_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 
 #define BF_MAX_QUEUES 4u
 #define BF_MAX_SLOTS  256u
