@@ -166,3 +166,18 @@ int bn_net_csum_complete(uint8_t *frame, size_t len, uint16_t csum_start, uint16
         frame[field + 1] = (uint8_t)c;
         return 0;
 }
+
+uint32_t bn_net_flow_hash(const uint8_t *f, uint32_t len)
+{
+        struct bn_net_l4 l4;
+        uint32_t h = 0, i, n;
+
+        if (bn_net_l4_locate(f, len, &l4) < 0)
+                return 0;
+        n = l4.ipv6 ? 32 : 8; /* source and destination addresses */
+        for (i = 0; i < n; i++)
+                h = h * 31 + f[l4.l3_off + (l4.ipv6 ? 8 : 12) + i];
+        for (i = 0; i < 4; i++) /* source and destination ports */
+                h = h * 31 + f[l4.l4_off + i];
+        return h;
+}

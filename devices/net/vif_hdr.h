@@ -27,6 +27,9 @@ struct bn_net_l4 {
 
 /* 0, or -EINVAL when the frame is not IPv4/IPv6 TCP/UDP or is truncated. */
 int bn_net_l4_locate(const uint8_t *frame, size_t len, struct bn_net_l4 *out);
+/* A hash of the frame's IP addresses and L4 ports, so that one flow always
+ * picks the same queue; 0 for a frame that is not TCP/UDP over IP. */
+uint32_t bn_net_flow_hash(const uint8_t *f, uint32_t len);
 
 /* Build the virtio_net_hdr for a frame a guest transmitted with netif flags
  * (NETTXF_csum_blank / NETTXF_data_validated) and an optional GSO extra.

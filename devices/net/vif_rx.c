@@ -18,18 +18,8 @@
 
 static unsigned pick_queue(struct bn_vif *vif, const uint8_t *f, uint32_t len)
 {
-        struct bn_net_l4 l4;
-        uint32_t h = 0, i, n;
-
-        if (vif->nq == 1 || bn_net_l4_locate(f, len, &l4) < 0)
-                return 0;
         /* addresses and ports: a flow stays on one queue */
-        n = l4.ipv6 ? 32 : 8;
-        for (i = 0; i < n; i++)
-                h = h * 31 + f[l4.l3_off + (l4.ipv6 ? 8 : 12) + i];
-        for (i = 0; i < 4; i++)
-                h = h * 31 + f[l4.l4_off + i];
-        return h % vif->nq;
+        return vif->nq == 1 ? 0 : bn_net_flow_hash(f, len) % vif->nq;
 }
 
 static void flush(struct bn_vif *vif)

@@ -60,17 +60,8 @@ int ng_queue_init(struct ng *ng, struct ng_queue *q, unsigned idx)
 
 unsigned ng_pick_queue(struct ng *ng, const uint8_t *f, uint32_t len)
 {
-        struct bn_net_l4 l4;
-        uint32_t h = 0, i, n;
-
-        if (ng->nq == 1 || bn_net_l4_locate(f, len, &l4) < 0)
-                return 0;
-        n = l4.ipv6 ? 32 : 8;
-        for (i = 0; i < n; i++)
-                h = h * 31 + f[l4.l3_off + (l4.ipv6 ? 8 : 12) + i];
-        for (i = 0; i < 4; i++)
-                h = h * 31 + f[l4.l4_off + i];
-        return h % ng->nq;
+        /* addresses and ports: a flow stays on one queue */
+        return ng->nq == 1 ? 0 : bn_net_flow_hash(f, len) % ng->nq;
 }
 
 int ng_tx_frame(struct ng *ng, const struct virtio_net_hdr *vh, const uint8_t *frame, uint32_t len)
