@@ -23,7 +23,10 @@ static void usage(FILE *f)
         fprintf(f, "usage: bananad [--foreground] [--host NAME] [--hypervisor xen|xensim|auto]\n"
                    "               [--xensim-dir DIR] [--state-dir DIR] [--control PATH]\n"
                    "               [--workers N] [--log-level error|warn|info|debug]\n"
-                   "               [--control-group GROUP]\n");
+                   "               [--control-group GROUP] [--keep-devices]\n"
+                   "SIGTERM/SIGINT: stop, closing guests' devices the Xen way.\n"
+                   "SIGUSR2: stop for a restart, guests' devices stay Connected\n"
+                   "(--keep-devices: SIGTERM/SIGINT do the same).\n");
 }
 
 static int parse_args(int argc, char **argv, struct bananad_opts *o)
@@ -39,10 +42,11 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
             {"log-level", required_argument, NULL, 'l'},
             {"help", no_argument, NULL, 'h'},
             {"control-group", required_argument, NULL, 'g'}, /* ctl */
+            {"keep-devices", no_argument, NULL, 'k'},
             {NULL, 0, NULL, 0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "fH:y:x:s:c:w:l:hg:", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "fH:y:x:s:c:w:l:hg:k", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'f':
                         o->foreground = true;
@@ -85,6 +89,9 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
                         break;
                 case 'g': /* ctl */
                         o->control_group = optarg;
+                        break;
+                case 'k':
+                        o->d.keep_devices = true;
                         break;
                 case 'h':
                         usage(stdout);

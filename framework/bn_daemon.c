@@ -17,14 +17,19 @@
 
 static void on_signal(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
-        (void)events;
-        (void)arg;
+        struct bn_daemon *d = arg;
         struct signalfd_siginfo si;
+
+        (void)events;
         while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-                        bn_info("bananad", "got %s: stopping", strsignal((int)si.ssi_signo));
-                        bn_loop_stop(loop);
-                }
+                if (si.ssi_signo == SIGUSR2)
+                        d->detach_on_stop = true;
+                else if (si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT)
+                        continue;
+                bn_info("bananad", "got %s: stopping, %s", strsignal((int)si.ssi_signo),
+                        d->detach_on_stop ? "guests' devices stay Connected for a restart"
+                                          : "closing guests' devices");
+                bn_loop_stop(loop);
         }
 }
 
@@ -33,6 +38,7 @@ int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts)
         int rc;
         memset(d, 0, sizeof(*d));
         d->signal_fd = -1;
+        d->detach_on_stop = opts->keep_devices;
         bn_devclass_registry_init(&d->classes);
         bn_wire_registry_init(&d->wires);
         bn_ep_registry_init(&d->eps);
@@ -60,6 +66,7 @@ int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts)
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGUSR2);
         sigaddset(&set, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         sigdelset(&set, SIGPIPE);
@@ -148,7 +155,10 @@ void bn_daemon_stop(struct bn_daemon *d)
 void bn_daemon_shutdown(struct bn_daemon *d)
 {
         if (d->xenbus) {
-                bn_xenbus_stop(d->xenbus);
+                if (d->detach_on_stop)
+                        bn_xenbus_detach(d->xenbus);
+                else
+                        bn_xenbus_stop(d->xenbus);
                 d->xenbus = NULL;
         }
         /* Corms and other endpoints left by the controller */

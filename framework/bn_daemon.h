@@ -6,9 +6,16 @@
  *     bn_daemon_init(&d, &opts);      hv, main loop, workers, registries,
  *                                     device classes, xenbus serving
  *     ... controller start hooks (socket, store) on d.loop ...
- *     bn_daemon_run(&d);              until SIGTERM/SIGINT or bn_daemon_stop
+ *     bn_daemon_run(&d);              until SIGTERM/SIGINT/SIGUSR2 or
+ *                                     bn_daemon_stop
  *     ... controller stop hooks ...
- *     bn_daemon_shutdown(&d);         devices closed the Xen way, freed
+ *     bn_daemon_shutdown(&d);         devices closed the Xen way (or, after
+ *                                     SIGUSR2 / keep_devices, detached), freed
+ *
+ * Two ways to stop: SIGTERM/SIGINT close the guests' devices the Xen way
+ * (Closing, Closed: the front-ends give them up), for a real shutdown;
+ * SIGUSR2 (systemd's RestartKillSignal) detaches from them and leaves their
+ * back-ends Connected, for a restart: the next bananad takes them back.
  */
 #ifndef BN_DAEMON_H
 #define BN_DAEMON_H
@@ -32,6 +39,7 @@ struct bn_daemon_opts {
         const char *control;    /* control socket path (for the controller) */
         unsigned workers;       /* 0: number of online CPUs */
         bool serve_xenbus;      /* start the xenbus back-end for each class */
+        bool keep_devices;      /* SIGTERM/SIGINT detach too, as SIGUSR2 does */
         /* Registers the device classes (bananad: bn_devices_register_all from
          * devices_dep). NULL: none. */
         int (*register_classes)(struct bn_devclass_registry *r);
@@ -48,13 +56,14 @@ struct bn_daemon {
         struct bn_wire_registry wires;
         struct bn_ep_registry eps;
         struct bn_xenbus *xenbus; /* NULL when not serving */
-        int signal_fd;            /* signalfd for SIGTERM/SIGINT */
+        int signal_fd;            /* signalfd for SIGTERM/SIGINT/SIGUSR2 */
+        bool detach_on_stop;      /* shutdown detaches instead of closing */
         int exit_code;
         void *ctl; /* the controller's state (owned by controller/) */
 };
 
-/* Everything up to a ready main loop. Blocks SIGTERM/SIGINT/SIGPIPE and
- * watches them with a signalfd (SIGTERM/SIGINT stop the loop). On failure
+/* Everything up to a ready main loop. Blocks SIGTERM/SIGINT/SIGUSR2/SIGPIPE
+ * and watches them with a signalfd (the first three stop the loop). On failure
  * logs why, cleans up and returns -errno. Wire classes are registered by
  * the caller (bn_wire_registry_add on d->wires) before or after. */
 int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts);
@@ -62,8 +71,9 @@ int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts);
 int bn_daemon_run(struct bn_daemon *d);
 /* Thread-safe: make bn_daemon_run return. */
 void bn_daemon_stop(struct bn_daemon *d);
-/* Close devices (Closing → Closed), stop workers, free. Safe after a failed
- * or partial init. */
+/* Close devices (Closing → Closed), or detach from them when detach_on_stop
+ * is set (bn_xenbus_detach), stop workers, free. Safe after a failed or
+ * partial init. */
 void bn_daemon_shutdown(struct bn_daemon *d);
 
 #endif

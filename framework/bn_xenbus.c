@@ -113,17 +113,17 @@ static void unwatch_fe(struct bn_xb_dev *dev)
         dev->fe_watched = false;
 }
 
-/* Release everything of the device; it stays in the list as a tombstone
- * (dead) until its back-end directory disappears, so that it is not probed
- * again. */
-static void release_dev(struct bn_xb_dev *dev, const char *why)
+/* Let go of everything of the device: disconnect, class remove, endpoint
+ * freed. With close, the back-end goes to Closed (the Xen way: the front-end
+ * gives the device up); without, its state is left as it is, so a bananad
+ * that starts later takes the device back (bn_xenbus_detach). The device
+ * stays in the list as a tombstone (dead) until its back-end directory
+ * disappears, so that it is not probed again. */
+static void let_go(struct bn_xb_dev *dev, bool close)
 {
-        if (dev->dead)
-                return;
-        bn_info(dev->name, "releasing the device: %s", why);
         do_disconnect(dev);
         unwatch_fe(dev);
-        if (dev->be_state != XenbusStateClosed && be_dir_exists(dev))
+        if (close && dev->be_state != XenbusStateClosed && be_dir_exists(dev))
                 write_be_state(dev, XenbusStateClosed);
         if (dev->probed && dev->cls->remove)
                 dev->cls->remove(dev, dev->ep);
@@ -136,6 +136,14 @@ static void release_dev(struct bn_xb_dev *dev, const char *why)
                 dev->ep = NULL;
         }
         dev->dead = true;
+}
+
+static void release_dev(struct bn_xb_dev *dev, const char *why)
+{
+        if (dev->dead)
+                return;
+        bn_info(dev->name, "releasing the device: %s", why);
+        let_go(dev, true);
 }
 
 static void free_dev(struct bn_xb_dev *dev)
@@ -631,18 +639,22 @@ int bn_xenbus_serve(struct bn_xenbus *xb, const struct bn_devclass *cls)
         return 0;
 }
 
-void bn_xenbus_stop(struct bn_xenbus *xb)
+static void stop_all(struct bn_xenbus *xb, bool close)
 {
         if (!xb)
                 return;
         while (xb->devs) {
                 struct bn_xb_dev *d = xb->devs;
-                if (!d->dead) {
+                if (!d->dead && close) {
                         if (d->be_state != XenbusStateClosed) {
                                 do_disconnect(d);
                                 write_be_state(d, XenbusStateClosing);
                         }
                         release_dev(d, "bananad is stopping");
+                } else if (!d->dead) {
+                        bn_info(d->name, "detaching: the back-end stays %s for the next bananad",
+                                bn_xb_state_name(d->be_state));
+                        let_go(d, false);
                 }
                 free_dev(d);
         }
@@ -652,6 +664,16 @@ void bn_xenbus_stop(struct bn_xenbus *xb)
         xs_unwatch(xb->xs, "@releaseDomain", "rel");
         xs_close(xb->xs);
         free(xb);
+}
+
+void bn_xenbus_stop(struct bn_xenbus *xb)
+{
+        stop_all(xb, true);
+}
+
+void bn_xenbus_detach(struct bn_xenbus *xb)
+{
+        stop_all(xb, false);
 }
 
 unsigned bn_xenbus_count(const struct bn_xenbus *xb)

@@ -64,6 +64,14 @@ int bn_xenbus_serve(struct bn_xenbus *xb, const struct bn_devclass *cls);
 /* Close every device the Xen way (disconnect, Closing, Closed), remove them,
  * unwatch, disconnect from xenstore, free. */
 void bn_xenbus_stop(struct bn_xenbus *xb);
+/* Let go of every device without telling the front-ends, for a restart:
+ * disconnect (drain, unmap the rings, unbind the event channels), remove
+ * the endpoints, and leave each back-end's state as it is (Connected stays
+ * Connected), then unwatch, disconnect from xenstore, free. A bananad that
+ * starts later finds the back-ends Connected and re-attaches to the rings
+ * the front-ends still publish; requests it had not answered are read
+ * again from the ring (bn_xb_ring_resume_index). */
+void bn_xenbus_detach(struct bn_xenbus *xb);
 /* Number of devices currently known (any state). */
 unsigned bn_xenbus_count(const struct bn_xenbus *xb);
 

@@ -27,6 +27,12 @@
 #             verify run: it re-attaches to the guest's rings without the
 #             back-end leaving Connected, re-serves what was in flight, and
 #             the run ends with 0 mismatches and 0 errors
+#   restart-usr2  the same with SIGUSR2 (a restart: systemd's
+#             RestartKillSignal): bananad detaches, the back-end stays
+#             Connected while it is down (read from xenstore), the guest is
+#             never told to close, and the run ends with 0 mismatches
+#   stop-close  SIGTERM (a real stop): the back-end goes Closing/Closed the
+#             Xen way and the guest sees its disk closed
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
 MODE=$1 XENSIM=$2 BANANAD=$3 CTL=$4 G=$5 LOAD=$6
@@ -284,17 +290,31 @@ EOF
     kill -0 "$bpid" || fail "bananad died"
     echo "ok: good guest undisturbed: $(tail -1 "$base/good.out")"
     ;;
-restart)
+restart | restart-usr2)
+    sig=KILL
+    [ "$MODE" = restart-usr2 ] && sig=USR2
     truncate -s 64M "$img"
     topo g1 "path: $img"
     timeout 60 "$G" --name g1 --sim-dir "$dir" --timeout 25 --verify --qd 32 --seconds 8 \
         --flush-every 64 >"$base/g1.out" 2>"$base/g1.log" & gp=$!
     wait_for 20 grep -q "g1/vbd0: connected to the front-end" "$base/bananad.log" ||
         fail "the guest did not connect"
+    be=$(xenstore-list /local/domain/0/backend/vbd | head -1)
+    be=/local/domain/0/backend/vbd/$be/$(xenstore-list /local/domain/0/backend/vbd/$be | head -1)
+    [ "$(xenstore-read "$be/state")" = 4 ] || fail "back-end $be is not Connected: $(xenstore-read "$be/state")"
     sleep 2 # the verify run is under way, with requests in flight
-    kill -9 "$bpid"; wait "$bpid" 2>/dev/null
-    rm -f "$base/ctl.sock"
-    echo "ok: bananad SIGKILLed in the middle of the verify run"
+    kill -$sig "$bpid"; wait "$bpid" 2>/dev/null; rc=$?
+    if [ $sig = USR2 ]; then
+        [ $rc = 0 ] || fail "bananad exited $rc on SIGUSR2"
+        grep -q "g1/vbd0: detaching: the back-end stays Connected" "$base/bananad.log" ||
+            fail "bananad did not detach from g1/vbd0"
+        st=$(xenstore-read "$be/state")
+        [ "$st" = 4 ] || fail "while bananad is down, back-end $be is in state $st, not 4 (Connected)"
+        echo "ok: bananad stopped by SIGUSR2, back-end $be still Connected"
+    else
+        rm -f "$base/ctl.sock"
+        echo "ok: bananad SIGKILLed in the middle of the verify run"
+    fi
     start_bananad
     wait_for 20 grep -q "g1/vbd0: back-end was left Connected: re-attaching" "$base/bananad.log" ||
         fail "the restarted bananad did not re-attach to the connected guest"
@@ -304,7 +324,30 @@ restart)
     kill -0 "$gp" 2>/dev/null || fail "the guest ended before its wire came back"
     wait "$gp" || fail "the verify run failed across the restart: $(tail -3 "$base/g1.out")"
     report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
+    grep -qi "back-end closed" "$base/g1.out" "$base/g1.log" && fail "the guest was told its disk closed"
     echo "ok: verify run across the restart: $(tail -1 "$base/g1.out")"
+    ;;
+stop-close)
+    truncate -s 64M "$img"
+    topo g1 "path: $img"
+    timeout 60 "$G" --name g1 --sim-dir "$dir" --timeout 25 --verify --qd 8 --seconds 20 \
+        >"$base/g1.out" 2>"$base/g1.log" & gp=$!
+    wait_for 20 grep -q "g1/vbd0: connected to the front-end" "$base/bananad.log" ||
+        fail "the guest did not connect"
+    be=$(xenstore-list /local/domain/0/backend/vbd | head -1)
+    be=/local/domain/0/backend/vbd/$be/$(xenstore-list /local/domain/0/backend/vbd/$be | head -1)
+    sleep 1
+    kill -TERM "$bpid"; wait "$bpid"; rc=$?
+    [ $rc = 0 ] || fail "bananad exited $rc on SIGTERM"
+    st=$(xenstore-read "$be/state" 2>/dev/null)
+    [ "$st" = 6 ] || fail "after SIGTERM back-end $be is in state '$st', not 6 (Closed)"
+    grep -q "g1/vbd0: back-end state Connected -> Closing" "$base/bananad.log" ||
+        fail "bananad did not go through Closing"
+    wait "$gp"; grc=$?
+    grep -qi "back-end closed" "$base/g1.out" "$base/g1.log" ||
+        fail "the guest did not see its disk closed (exit $grc): $(tail -3 "$base/g1.log")"
+    echo "ok: SIGTERM closed the vbd the Xen way: $(grep -hi "back-end closed" "$base/g1.out" "$base/g1.log" | head -1)"
+    start_bananad
     ;;
 *)
     fail "unknown mode"
