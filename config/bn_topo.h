@@ -52,6 +52,7 @@ struct bn_topo_ep {
         struct bn_kvlist params; /* corms (and spikes): class parameters */
         struct bn_topo_loc loc;
         struct bn_topo_loc cls_loc;
+        bool by_connect; /* made by bananactl connect, not declared by a topology */
 };
 
 struct bn_topo_wire {
@@ -63,6 +64,7 @@ struct bn_topo_wire {
         struct bn_topo_loc loc;        /* the wire's name */
         struct bn_topo_loc end_loc[2]; /* each end (the name's when absent) */
         struct bn_topo_loc type_loc;   /* its type (the name's when absent) */
+        bool by_connect;               /* made by bananactl connect, not by a topology */
 };
 
 /* Default wire type by placement of the two ends' locations. */

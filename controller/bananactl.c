@@ -32,8 +32,9 @@ static void usage(FILE *f)
                 "                                 wire endpoint A to endpoint B\n"
                 "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
                 "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
-                "  apply FILE                     make the topology in FILE the desired state\n"
-                "  diff FILE                      what apply FILE would change\n"
+                "  apply [--prune] FILE           make the topology in FILE the desired state\n"
+                "                                 (--prune: remove what connect made too)\n"
+                "  diff [--prune] FILE            what apply FILE would change\n"
                 "  migrate ...                    reserved\n"
                 "The socket is $BANANA_CONTROL, else %s.\n",
                 BN_CTL_DEFAULT_SOCKET);
@@ -333,18 +334,31 @@ static json_object *build(int argc, char **argv, const char **cmd)
                 json_object_object_add(req, "wire", json_object_new_string(argv[1]));
                 json_object_object_add(req, "type", json_object_new_string(argv[2]));
         } else if (strcmp(c, "apply") == 0 || strcmp(c, "diff") == 0) {
+                const char *file = NULL;
                 char *content;
-                if (argc != 2) {
+                for (int i = 1; i < argc; i++) {
+                        if (strcmp(argv[i], "--prune") == 0) {
+                                json_object_object_add(req, "prune", json_object_new_boolean(1));
+                        } else if (argv[i][0] == '-' && argv[i][1]) {
+                                fprintf(stderr, "bananactl: %s: unknown flag '%s'\n", c, argv[i]);
+                                goto usage;
+                        } else if (!file) {
+                                file = argv[i];
+                        } else {
+                                goto extra;
+                        }
+                }
+                if (!file) {
                         fprintf(stderr, "bananactl: %s needs one file\n", c);
                         goto usage;
                 }
-                content = read_file(argv[1], BN_CTL_MSG_MAX / 2);
+                content = read_file(file, BN_CTL_MSG_MAX / 2);
                 if (!content) {
                         json_object_put(req);
                         *cmd = NULL; /* refused, not usage */
                         return NULL;
                 }
-                json_object_object_add(req, "file", json_object_new_string(argv[1]));
+                json_object_object_add(req, "file", json_object_new_string(file));
                 json_object_object_add(req, "content", json_object_new_string(content));
                 free(content);
         } else if (strcmp(c, "migrate") == 0) {
@@ -428,6 +442,10 @@ int main(int argc, char **argv)
                 json_object *a = arr(reply, "removed");
                 for (size_t i = 0; a && i < json_object_array_length(a); i++)
                         printf("removed wire %s\n",
+                               json_object_get_string(json_object_array_get_idx(a, i)));
+                a = arr(reply, "removed_endpoints");
+                for (size_t i = 0; a && i < json_object_array_length(a); i++)
+                        printf("removed endpoint %s (made by connect, no wire left)\n",
                                json_object_get_string(json_object_array_get_idx(a, i)));
         } else if (strcmp(cmd, "swap") == 0) {
                 printf("wire %s: %s -> %s\n", s(reply, "wire"), s(reply, "from"), s(reply, "type"));

@@ -1,6 +1,7 @@
 /* ctl_int.h: the controller's internal state and the functions its files
  * share (ctl_model.c: desired state <-> JSON and store, diff; ctl_run.c: the
- * reconciler; ctl_server.c: socket and clients; ctl_ops.c: operations).
+ * reconciler; ctl_server.c: socket and clients; ctl_ops.c: operations;
+ * ctl_apply.c: apply and diff).
  */
 #ifndef BN_CTL_INT_H
 #define BN_CTL_INT_H
@@ -72,15 +73,24 @@ json_object *ctl_policy_json(const struct bn_topo_policy *p);
  * {"change": "create"|"remove"|"swap"|"update", "kind": "endpoint"|"wire"|
  * "host"|"policy", "name", "detail"} to changes, and, when ops is not NULL,
  * the store operations that turn have into want (strings in *keep, freed
- * by the caller with ctl_ops_free). Returns the number of changes or -errno. */
+ * by the caller with ctl_ops_free). Returns the number of changes or -errno.
+ * Ownership: endpoints and wires bananactl connect made (by_connect) that
+ * want does not declare are kept, unless prune; those want declares become
+ * the topology's (an "update" when otherwise equal). */
 struct ctl_opbuf {
         struct bn_store_op *ops;
         size_t n;
         char **keep;
         size_t nkeep;
 };
-int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, json_object *changes,
-             struct ctl_opbuf *ops);
+int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
+             json_object *changes, struct ctl_opbuf *ops);
+/* What keeping the connect-made wires want does not declare (not prune)
+ * would break, as errors naming both wires and the fix: a wire of want at
+ * a Spike that is already an end of a kept wire; an endpoint a kept wire
+ * uses that want would remove. */
+void ctl_diff_conflicts(const struct bn_topo *have, const struct bn_topo *want, bool prune,
+                        struct bn_topo_errs *errs);
 void ctl_ops_free(struct ctl_opbuf *ops);
 int ctl_opbuf_put(struct ctl_opbuf *b, const char *prefix, const char *name, json_object *val);
 int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name);
@@ -103,5 +113,17 @@ void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *o
 /* Handle one request; returns the reply object (never NULL unless ENOMEM). */
 json_object *ctl_handle(struct bn_ctl *c, json_object *req);
 json_object *ctl_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+json_object *ctl_reply_ok(void);
+/* The request's string argument key, NULL when absent or not a string. */
+const char *ctl_arg_str(json_object *req, const char *key);
+/* "shm, vxlan": the wire types available here. */
+void ctl_wire_types(struct bn_ctl *c, char *buf, size_t len);
+int ctl_type_available(struct bn_ctl *c, const char *type);
+/* Commit ops to the store; 0 or -errno with the reason in err. */
+int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen);
+
+/* ---- ctl_apply.c ---- */
+/* apply (apply true) or diff: request {"file", "content", "prune"}. */
+json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply);
 
 #endif

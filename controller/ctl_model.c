@@ -48,6 +48,8 @@ json_object *ctl_ep_json(const struct bn_topo_ep *e)
         add_str(o, "class", e->cls);
         add_str(o, "location", e->location);
         json_object_object_add(o, "params", kv_json(&e->params));
+        if (e->by_connect)
+                add_str(o, "origin", "connect");
         return o;
 }
 
@@ -66,6 +68,8 @@ json_object *ctl_wire_json(const struct bn_topo_wire *w)
         add_str(o, "type", w->type);
         json_object_object_add(o, "auto", json_object_new_boolean(w->type_auto));
         json_object_object_add(o, "options", kv_json(&w->opts));
+        if (w->by_connect)
+                add_str(o, "origin", "connect");
         return o;
 }
 
@@ -100,6 +104,17 @@ static char *jstr(json_object *o, const char *k)
         if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
                 return NULL;
         return strdup(json_object_get_string(v));
+}
+
+/* "origin": "connect" marks a record bananactl connect made; absent (older
+ * stores) or anything else: the topology's. */
+static bool by_connect(json_object *o)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, "origin", &v) &&
+               json_object_is_type(v, json_type_string) &&
+               strcmp(json_object_get_string(v), "connect") == 0;
 }
 
 struct load_ctx {
@@ -172,6 +187,7 @@ static int load_ep(void *arg, const char *key, const char *value)
         free(kind);
         e->cls = jstr(o, "class");
         e->location = jstr(o, "location");
+        e->by_connect = by_connect(o);
         if (!e->location && e->home)
                 e->location = strdup(e->home);
         if (e->kind == BN_TOPO_SPIKE && e->name)
@@ -209,6 +225,7 @@ static int load_wire(void *arg, const char *key, const char *value)
         w->type = jstr(o, "type");
         if (json_object_object_get_ex(o, "auto", &au))
                 w->type_auto = json_object_get_boolean(au);
+        w->by_connect = by_connect(o);
         json_object_object_get_ex(o, "options", &opts);
         if (kv_from_json(opts, &w->opts))
                 lc->r = -ENOMEM;
@@ -369,8 +386,16 @@ static const char *nz(const char *s)
         return s ? s : "-";
 }
 
-int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, json_object *changes,
-             struct ctl_opbuf *ops)
+/* "(made by bananactl connect)" for a pruned item's detail */
+static const char *made_by(bool by_connect)
+{
+        return by_connect ? " (made by bananactl connect)" : "";
+}
+
+#define ADOPTED "now declared by the topology (was made by bananactl connect)"
+
+int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
+             json_object *changes, struct ctl_opbuf *ops)
 {
         int n = 0, r = 0;
 
@@ -416,24 +441,34 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, json_object
                 DEL(CTL_K_HOST, have->hosts[i].name);
                 n++;
         }
-        /* endpoints */
+        /* endpoints: the file's replace the stored ones (a connect-made one
+         * the file declares becomes the topology's) */
         for (size_t i = 0; i < want->n_eps; i++) {
                 const struct bn_topo_ep *w = &want->eps[i];
                 const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
                 if (h && h->kind == w->kind && streq(h->cls, w->cls) &&
-                    streq(h->location, w->location) && bn_kvlist_equal(&h->params, &w->params))
-                        continue;
-                change(changes, h ? "update" : "create", "endpoint", w->name, "%s %s on %s",
-                       w->kind == BN_TOPO_SPIKE ? "spike" : "corm", nz(w->cls), nz(w->location));
+                    streq(h->location, w->location) && bn_kvlist_equal(&h->params, &w->params)) {
+                        if (!h->by_connect)
+                                continue;
+                        change(changes, "update", "endpoint", w->name, "%s", ADOPTED);
+                } else {
+                        change(changes, h ? "update" : "create", "endpoint", w->name, "%s %s on %s",
+                               w->kind == BN_TOPO_SPIKE ? "spike" : "corm", nz(w->cls),
+                               nz(w->location));
+                }
                 PUT(CTL_K_EP, w->name, ctl_ep_json(w));
                 n++;
         }
+        /* what the file does not declare goes, except what connect made
+         * (unless pruning) */
         for (size_t i = 0; i < have->n_eps; i++) {
-                if (bn_topo_ep_find(want, have->eps[i].name))
+                const struct bn_topo_ep *h = &have->eps[i];
+                if (bn_topo_ep_find(want, h->name) || (h->by_connect && !prune))
                         continue;
-                change(changes, "remove", "endpoint", have->eps[i].name, "%s %s",
-                       have->eps[i].kind == BN_TOPO_SPIKE ? "spike" : "corm", nz(have->eps[i].cls));
-                DEL(CTL_K_EP, have->eps[i].name);
+                change(changes, "remove", "endpoint", h->name, "%s %s%s",
+                       h->kind == BN_TOPO_SPIKE ? "spike" : "corm", nz(h->cls),
+                       made_by(h->by_connect));
+                DEL(CTL_K_EP, h->name);
                 n++;
         }
         /* wires */
@@ -445,8 +480,13 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, json_object
                         int same_ends = streq(h->end[0], w->end[0]) && streq(h->end[1], w->end[1]);
                         int same_opts = bn_kvlist_equal(&h->opts, &w->opts);
                         if (same_ends && same_opts && streq(h->type, w->type)) {
-                                if (h->type_auto != w->type_auto)
+                                if (h->by_connect) {
+                                        change(changes, "update", "wire", w->name, "%s", ADOPTED);
                                         PUT(CTL_K_WIRE, w->name, ctl_wire_json(w));
+                                        n++;
+                                } else if (h->type_auto != w->type_auto) {
+                                        PUT(CTL_K_WIRE, w->name, ctl_wire_json(w));
+                                }
                                 continue;
                         }
                         what = same_ends && same_opts ? "swap" : "update";
@@ -461,14 +501,59 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, json_object
         }
         for (size_t i = 0; i < have->n_wires; i++) {
                 const struct bn_topo_wire *h = &have->wires[i];
-                if (bn_topo_wire_find(want, h->name))
+                if (bn_topo_wire_find(want, h->name) || (h->by_connect && !prune))
                         continue;
-                change(changes, "remove", "wire", h->name, "%s: %s -- %s", h->type, h->end[0],
-                       h->end[1]);
+                change(changes, "remove", "wire", h->name, "%s: %s -- %s%s", h->type, h->end[0],
+                       h->end[1], made_by(h->by_connect));
                 DEL(CTL_K_WIRE, h->name);
                 n++;
         }
 #undef PUT
 #undef DEL
         return n;
+}
+
+/* Is name an end of wire w? */
+static bool wire_has_end(const struct bn_topo_wire *w, const char *name)
+{
+        return strcmp(w->end[0], name) == 0 || strcmp(w->end[1], name) == 0;
+}
+
+void ctl_diff_conflicts(const struct bn_topo *have, const struct bn_topo *want, bool prune,
+                        struct bn_topo_errs *errs)
+{
+        static const struct bn_topo_loc noloc;
+
+        if (prune)
+                return; /* connect-made wires the file does not declare go */
+        for (size_t i = 0; i < have->n_wires; i++) {
+                const struct bn_topo_wire *k = &have->wires[i];
+                if (!k->by_connect || bn_topo_wire_find(want, k->name))
+                        continue; /* not kept as it is */
+                for (int j = 0; j < 2; j++) {
+                        const char *end = k->end[j];
+                        const struct bn_topo_ep *he = bn_topo_ep_find(have, end);
+                        const struct bn_topo_ep *we = bn_topo_ep_find(want, end);
+                        /* the file would remove an endpoint the kept wire uses */
+                        if (he && !he->by_connect && !we)
+                                bn_topo_err(errs, want->file, noloc,
+                                            "endpoint '%s' is not declared, but wire '%s' made "
+                                            "by bananactl connect uses it: disconnect %s first, "
+                                            "or apply --prune",
+                                            end, k->name, k->name);
+                        /* a Spike is an end of one wire only */
+                        if (!we || we->kind != BN_TOPO_SPIKE)
+                                continue;
+                        for (size_t m = 0; m < want->n_wires; m++) {
+                                const struct bn_topo_wire *fw = &want->wires[m];
+                                if (!wire_has_end(fw, end))
+                                        continue;
+                                bn_topo_err(errs, want->file, fw->loc,
+                                            "wire '%s': spike %s is already an end of wire '%s' "
+                                            "made by bananactl connect: disconnect %s first, or "
+                                            "apply --prune",
+                                            fw->name, end, k->name, k->name);
+                        }
+                }
+        }
 }

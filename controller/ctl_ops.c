@@ -1,7 +1,9 @@
 /* ctl_ops.c: the operations of the control protocol (docs/cli.md): status,
- * endpoints, wires, connect, disconnect, swap, apply, diff (migrate is
- * reserved). Each takes the request object and returns one reply object;
- * failures say which endpoint or wire and what is wrong.
+ * endpoints, wires, connect, disconnect, swap (apply and diff are in
+ * ctl_apply.c; migrate is reserved). Each takes the request object and
+ * returns one reply object; failures say which endpoint or wire and what is
+ * wrong. What connect stores carries "origin": "connect" (by_connect): apply
+ * keeps it unless the file declares it or --prune.
  */
 #include "ctl_int.h"
 
@@ -36,7 +38,7 @@ json_object *ctl_reply_error(const char *fmt, ...)
         return o;
 }
 
-static json_object *reply_ok(void)
+json_object *ctl_reply_ok(void)
 {
         json_object *o = json_object_new_object();
 
@@ -45,7 +47,7 @@ static json_object *reply_ok(void)
         return o;
 }
 
-static const char *arg_str(json_object *req, const char *key)
+const char *ctl_arg_str(json_object *req, const char *key)
 {
         json_object *v;
 
@@ -55,7 +57,7 @@ static const char *arg_str(json_object *req, const char *key)
 }
 
 /* "shm, vxlan" */
-static void wire_types(struct bn_ctl *c, char *buf, size_t len)
+void ctl_wire_types(struct bn_ctl *c, char *buf, size_t len)
 {
         size_t o = 0;
 
@@ -67,26 +69,14 @@ static void wire_types(struct bn_ctl *c, char *buf, size_t len)
                 snprintf(buf, len, "none");
 }
 
-static void dev_classes(struct bn_ctl *c, char *buf, size_t len)
-{
-        size_t o = 0;
-
-        buf[0] = '\0';
-        for (unsigned i = 0; i < c->d->classes.n && o < len; i++)
-                o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
-                                      c->d->classes.cls[i]->name);
-        if (!c->d->classes.n)
-                snprintf(buf, len, "none");
-}
-
-static int type_available(struct bn_ctl *c, const char *type)
+int ctl_type_available(struct bn_ctl *c, const char *type)
 {
         void *ctx;
 
         return bn_wire_registry_find(&c->d->wires, type, &ctx) != NULL;
 }
 
-static int commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen)
+int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen)
 {
         int r = bn_store_commit(c->store, ops->ops, ops->n, NULL, err, errlen);
 
@@ -99,8 +89,8 @@ static int commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t err
 
 static json_object *op_status(struct bn_ctl *c)
 {
-        json_object *o = reply_ok(), *cls = json_object_new_array(), *wt = json_object_new_array(),
-                    *st = json_object_new_object();
+        json_object *o = ctl_reply_ok(), *cls = json_object_new_array(),
+                    *wt = json_object_new_array(), *st = json_object_new_object();
 
         if (!o || !cls || !wt || !st) {
                 json_object_put(o);
@@ -184,6 +174,9 @@ static json_object *ep_entry(struct bn_ctl *c, const char *name, const struct bn
                 json_object_object_add(o, "state", json_object_new_string(state));
         }
         json_object_object_add(o, "declared", json_object_new_boolean(de != NULL));
+        if (de)
+                json_object_object_add(
+                    o, "origin", json_object_new_string(de->by_connect ? "connect" : "topology"));
         if (msg[0])
                 json_object_object_add(o, "error", json_object_new_string(msg));
         for (size_t i = 0; t && i < t->n_wires; i++)
@@ -214,7 +207,7 @@ static int ep_list_running(struct bn_endpoint *ep, void *arg)
 
 static json_object *op_endpoints(struct bn_ctl *c, json_object *req)
 {
-        struct ep_list l = {.c = c, .only = arg_str(req, "name")};
+        struct ep_list l = {.c = c, .only = ctl_arg_str(req, "name")};
         struct bn_topo *t = NULL;
         json_object *o;
         char err[256] = "";
@@ -236,7 +229,7 @@ static json_object *op_endpoints(struct bn_ctl *c, json_object *req)
                 json_object_put(l.arr);
                 return ctl_reply_error("no endpoint named '%s'", l.only);
         }
-        o = reply_ok();
+        o = ctl_reply_ok();
         json_object_object_add(o, "endpoints", l.arr);
         return o;
 }
@@ -245,7 +238,7 @@ static json_object *op_endpoints(struct bn_ctl *c, json_object *req)
 
 static json_object *op_wires(struct bn_ctl *c, json_object *req)
 {
-        const char *only = arg_str(req, "name");
+        const char *only = ctl_arg_str(req, "name");
         struct bn_topo *t = NULL;
         json_object *arr, *o;
         char err[256] = "";
@@ -275,6 +268,8 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                 json_object_object_add(e, "policy", json_object_new_boolean(w->type_auto));
                 json_object_object_add(e, "ends", ends);
                 json_object_object_add(e, "options", opts);
+                json_object_object_add(
+                    e, "origin", json_object_new_string(w->by_connect ? "connect" : "topology"));
                 if (rw) {
                         ctl_wire_state(c, rw, state, sizeof(state));
                         ctl_wire_counters(c, rw, e);
@@ -289,7 +284,7 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                 json_object_put(arr);
                 return ctl_reply_error("no wire named '%s'", only);
         }
-        o = reply_ok();
+        o = ctl_reply_ok();
         json_object_object_add(o, "wires", arr);
         return o;
 }
@@ -323,6 +318,7 @@ static int resolve_end(struct bn_ctl *c, const struct bn_topo *t, const char *na
         tmp->home = tmp->location = c->d->host;
         tmp->kind = ep->kind == BN_EP_SPIKE ? BN_TOPO_SPIKE : BN_TOPO_CORM;
         tmp->cls = (char *)(ep->cls ? ep->cls->name : "");
+        tmp->by_connect = true;
         *out = tmp;
         return 1; /* to be added to the store */
 }
@@ -349,8 +345,9 @@ static int wire_outcome(struct bn_ctl *c, const char *name, char *err, size_t er
 
 static json_object *op_connect(struct bn_ctl *c, json_object *req)
 {
-        const char *a = arg_str(req, "a"), *b = arg_str(req, "b"), *type = arg_str(req, "type");
-        const char *name = arg_str(req, "name"), *why;
+        const char *a = ctl_arg_str(req, "a"), *b = ctl_arg_str(req, "b"),
+                   *type = ctl_arg_str(req, "type");
+        const char *name = ctl_arg_str(req, "name"), *why;
         const struct bn_topo_ep *ea, *eb;
         struct bn_topo_ep ta, tb;
         struct bn_topo_wire w = {0};
@@ -405,6 +402,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
         w.name = (char *)name;
         w.end[0] = (char *)a;
         w.end[1] = (char *)b;
+        w.by_connect = true; /* apply keeps it unless its file declares it */
         if (type) {
                 if ((why = bn_topo_check_ident(type))) {
                         o = ctl_reply_error("bad wire type '%s': %s", type, why);
@@ -418,9 +416,9 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                 w.type_auto = true;
         }
         if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&
-            !type_available(c, w.type)) {
+            !ctl_type_available(c, w.type)) {
                 char list[256];
-                wire_types(c, list, sizeof(list));
+                ctl_wire_types(c, list, sizeof(list));
                 o = ctl_reply_error("connect %s %s: wire type '%s' is not available on %s "
                                     "(available: %s)",
                                     a, b, w.type, c->d->host, list);
@@ -444,7 +442,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
             (rb == 1 && ctl_opbuf_put(&ops, CTL_K_EP, b, ctl_ep_json(eb))) ||
             ctl_opbuf_put(&ops, CTL_K_WIRE, name, ctl_wire_json(&w)))
                 goto out;
-        if (commit(c, &ops, err, sizeof(err))) {
+        if (ctl_commit(c, &ops, err, sizeof(err))) {
                 o = ctl_reply_error("connect %s %s: %s", a, b, err);
                 goto out;
         }
@@ -458,13 +456,13 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                         ctl_opbuf_del(&ops, CTL_K_EP, a);
                 if (rb == 1)
                         ctl_opbuf_del(&ops, CTL_K_EP, b);
-                commit(c, &ops, e2, sizeof(e2));
+                ctl_commit(c, &ops, e2, sizeof(e2));
                 ctl_reconcile(c);
                 o = ctl_reply_error("connect %s %s: %s", a, b, err);
                 goto out;
         }
         bn_info(CTX, "connected %s and %s with wire %s (%s)", a, b, name, w.type);
-        o = reply_ok();
+        o = ctl_reply_ok();
         json_object_object_add(o, "wire", json_object_new_string(name));
         json_object_object_add(o, "type", json_object_new_string(w.type));
 out:
@@ -475,47 +473,95 @@ out:
         return o;
 }
 
+static bool has_end(const struct bn_topo_wire *w, const char *ep)
+{
+        return strcmp(w->end[0], ep) == 0 || strcmp(w->end[1], ep) == 0;
+}
+
+/* Does disconnect NAME remove wire w? NAME is a wire's name (by_wire), else
+ * an endpoint's: every wire at it. */
+static bool disconnects(const struct bn_topo_wire *w, const char *name, bool by_wire)
+{
+        return by_wire ? strcmp(w->name, name) == 0 : has_end(w, name);
+}
+
+/* The endpoint records connect made that only the removed wires used:
+ * delete them too (a guest's Spike connected by xl's hotplug script leaves
+ * no record behind when xl destroy disconnects it). */
+static int drop_connect_eps(const struct bn_topo *t, const char *name, bool by_wire,
+                            struct ctl_opbuf *ops, json_object *gone)
+{
+        int r;
+
+        for (size_t i = 0; i < t->n_eps; i++) {
+                const struct bn_topo_ep *e = &t->eps[i];
+                bool used = false, freed = false;
+                if (!e->by_connect)
+                        continue;
+                for (size_t k = 0; k < t->n_wires && !used; k++) {
+                        if (!has_end(&t->wires[k], e->name))
+                                continue;
+                        if (disconnects(&t->wires[k], name, by_wire))
+                                freed = true;
+                        else
+                                used = true;
+                }
+                if (used || !freed)
+                        continue;
+                if ((r = ctl_opbuf_del(ops, CTL_K_EP, e->name)))
+                        return r;
+                json_object_array_add(gone, json_object_new_string(e->name));
+        }
+        return 0;
+}
+
 static json_object *op_disconnect(struct bn_ctl *c, json_object *req)
 {
-        const char *name = arg_str(req, "wire");
+        const char *name = ctl_arg_str(req, "wire");
         struct ctl_opbuf ops = {0};
         struct bn_topo *t = NULL;
-        json_object *o = NULL, *gone;
+        json_object *o = NULL, *gone = NULL, *gone_eps = NULL;
         char err[512] = "";
+        bool by_wire;
 
         if (!name)
                 return ctl_reply_error("disconnect needs a wire name");
         if (ctl_desired_load(c, &t, err, sizeof(err)))
                 return ctl_reply_error("%s", err);
         gone = json_object_new_array();
-        if (bn_topo_wire_find(t, name)) {
-                ctl_opbuf_del(&ops, CTL_K_WIRE, name);
-                json_object_array_add(gone, json_object_new_string(name));
-        } else {
-                /* an endpoint's name: every wire at it */
-                for (size_t i = 0; i < t->n_wires; i++)
-                        if (strcmp(t->wires[i].end[0], name) == 0 ||
-                            strcmp(t->wires[i].end[1], name) == 0) {
-                                ctl_opbuf_del(&ops, CTL_K_WIRE, t->wires[i].name);
-                                json_object_array_add(gone,
-                                                      json_object_new_string(t->wires[i].name));
-                        }
+        gone_eps = json_object_new_array();
+        if (!gone || !gone_eps)
+                goto out;
+        /* a wire's name, else an endpoint's name: every wire at it */
+        by_wire = bn_topo_wire_find(t, name) != NULL;
+        for (size_t i = 0; i < t->n_wires; i++) {
+                if (!disconnects(&t->wires[i], name, by_wire))
+                        continue;
+                if (ctl_opbuf_del(&ops, CTL_K_WIRE, t->wires[i].name))
+                        goto out;
+                json_object_array_add(gone, json_object_new_string(t->wires[i].name));
         }
         if (!ops.n) {
-                json_object_put(gone);
                 o = ctl_reply_error("no wire named '%s' (and no wire at an endpoint of that name)",
                                     name);
                 goto out;
         }
-        if (commit(c, &ops, err, sizeof(err))) {
-                json_object_put(gone);
+        if (drop_connect_eps(t, name, by_wire, &ops, gone_eps))
+                goto out;
+        if (ctl_commit(c, &ops, err, sizeof(err))) {
                 o = ctl_reply_error("disconnect %s: %s", name, err);
                 goto out;
         }
         ctl_reconcile(c);
-        o = reply_ok();
+        o = ctl_reply_ok();
+        if (!o)
+                goto out;
         json_object_object_add(o, "removed", gone);
+        json_object_object_add(o, "removed_endpoints", gone_eps);
+        gone = gone_eps = NULL;
 out:
+        json_object_put(gone);
+        json_object_put(gone_eps);
         ctl_ops_free(&ops);
         bn_topo_free(t);
         return o;
@@ -523,7 +569,7 @@ out:
 
 static json_object *op_swap(struct bn_ctl *c, json_object *req)
 {
-        const char *name = arg_str(req, "wire"), *type = arg_str(req, "type"), *why;
+        const char *name = ctl_arg_str(req, "wire"), *type = ctl_arg_str(req, "type"), *why;
         struct bn_topo_wire *w;
         struct ctl_opbuf ops = {0};
         struct bn_topo *t = NULL;
@@ -542,9 +588,9 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
                 o = ctl_reply_error("no wire named '%s'", name);
                 goto out;
         }
-        if (ctl_rt_wire(c, name) && !type_available(c, type)) {
+        if (ctl_rt_wire(c, name) && !ctl_type_available(c, type)) {
                 char list[256];
-                wire_types(c, list, sizeof(list));
+                ctl_wire_types(c, list, sizeof(list));
                 o = ctl_reply_error("swap %s: wire type '%s' is not available on %s "
                                     "(available: %s)",
                                     name, type, c->d->host, list);
@@ -555,7 +601,7 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
         w->type = (char *)type;
         w->type_auto = false;
         if (ctl_opbuf_put(&ops, CTL_K_WIRE, name, ctl_wire_json(w)) ||
-            commit(c, &ops, err, sizeof(err))) {
+            ctl_commit(c, &ops, err, sizeof(err))) {
                 w->type = old;
                 o = ctl_reply_error("swap %s: %s", name, err[0] ? err : "out of memory");
                 goto out;
@@ -567,13 +613,13 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
                 w->type = old;
                 w->type_auto = old_auto;
                 ctl_opbuf_put(&ops, CTL_K_WIRE, name, ctl_wire_json(w));
-                commit(c, &ops, e2, sizeof(e2));
+                ctl_commit(c, &ops, e2, sizeof(e2));
                 ctl_reconcile(c);
                 o = ctl_reply_error("swap %s to %s: %s (kept %s)", name, type, err, old);
                 goto out;
         }
         bn_info(CTX, "wire %s swapped from %s to %s", name, old, type);
-        o = reply_ok();
+        o = ctl_reply_ok();
         json_object_object_add(o, "wire", json_object_new_string(name));
         json_object_object_add(o, "from", json_object_new_string(old));
         json_object_object_add(o, "type", json_object_new_string(type));
@@ -584,133 +630,9 @@ out:
         return o;
 }
 
-/* ---- apply / diff ---- */
-
-/* What this host cannot run: file:line:column errors. */
-static void check_local(struct bn_ctl *c, const struct bn_topo *t, struct bn_topo_errs *errs)
-{
-        char list[256];
-
-        for (size_t i = 0; i < t->n_eps; i++) {
-                const struct bn_topo_ep *e = &t->eps[i];
-                const struct bn_devclass *cls;
-                if (strcmp(e->location, c->d->host) != 0)
-                        continue;
-                cls = bn_devclass_find(&c->d->classes, e->cls);
-                if (!cls) {
-                        dev_classes(c, list, sizeof(list));
-                        bn_topo_err(errs, t->file, e->cls_loc.line ? e->cls_loc : e->loc,
-                                    "endpoint '%s': device class '%s' is not available on %s "
-                                    "(available: %s)",
-                                    e->name, e->cls, c->d->host, list);
-                } else if (e->kind == BN_TOPO_CORM && !cls->corm_open) {
-                        bn_topo_err(errs, t->file, e->loc,
-                                    "endpoint '%s': device class '%s' has no corms", e->name,
-                                    e->cls);
-                }
-        }
-        for (size_t i = 0; i < t->n_wires; i++) {
-                const struct bn_topo_wire *w = &t->wires[i];
-                const struct bn_topo_ep *a = bn_topo_ep_find(t, w->end[0]);
-                const struct bn_topo_ep *b = bn_topo_ep_find(t, w->end[1]);
-                if (!a || !b ||
-                    (strcmp(a->location, c->d->host) != 0 && strcmp(b->location, c->d->host) != 0))
-                        continue;
-                if (!type_available(c, w->type)) {
-                        wire_types(c, list, sizeof(list));
-                        bn_topo_err(errs, t->file, w->type_loc,
-                                    "wire '%s': wire type '%s' is not available on %s "
-                                    "(available: %s)%s",
-                                    w->name, w->type, c->d->host, list,
-                                    w->type_auto ? " (chosen by the policy)" : "");
-                }
-        }
-}
-
-static json_object *errs_reply(struct bn_topo_errs *errs)
-{
-        json_object *o = ctl_reply_error("topology refused: %zu error%s, nothing changed", errs->n,
-                                         errs->n == 1 ? "" : "s");
-        json_object *arr = json_object_new_array();
-
-        for (size_t i = 0; arr && i < errs->n; i++)
-                json_object_array_add(arr, json_object_new_string(errs->msg[i]));
-        if (o)
-                json_object_object_add(o, "errors", arr);
-        else
-                json_object_put(arr);
-        return o;
-}
-
-static json_object *op_apply(struct bn_ctl *c, json_object *req, bool apply)
-{
-        const char *file = arg_str(req, "file"), *content = arg_str(req, "content");
-        struct bn_topo_errs errs = {0};
-        struct bn_topo *want = NULL, *have = NULL;
-        struct ctl_opbuf ops = {0};
-        json_object *o = NULL, *changes = NULL, *problems;
-        char err[512] = "";
-        int n;
-
-        if (!content)
-                return ctl_reply_error("%s needs the file's content", apply ? "apply" : "diff");
-        if (!file)
-                file = "<topology>";
-        if (bn_topo_parse(file, content, strlen(content), &want, &errs) == 0)
-                check_local(c, want, &errs);
-        if (errs.n) {
-                o = errs_reply(&errs);
-                goto out;
-        }
-        if (ctl_desired_load(c, &have, err, sizeof(err))) {
-                o = ctl_reply_error("%s", err);
-                goto out;
-        }
-        changes = json_object_new_array();
-        n = ctl_diff(have, want, changes, apply ? &ops : NULL);
-        if (n < 0 || !changes) {
-                o = ctl_reply_error("out of memory");
-                goto out;
-        }
-        if (apply && ops.n && commit(c, &ops, err, sizeof(err))) {
-                o = ctl_reply_error("apply %s: %s, nothing changed", file, err);
-                goto out;
-        }
-        o = reply_ok();
-        json_object_object_add(o, "changes", changes);
-        changes = NULL;
-        json_object_object_add(o, "revision",
-                               json_object_new_int64((int64_t)bn_store_revision(c->store)));
-        if (!apply)
-                goto out;
-        ctl_reconcile(c);
-        bn_info(CTX, "applied %s: %d change%s", file, n, n == 1 ? "" : "s");
-        problems = json_object_new_array();
-        for (size_t i = 0; i < c->n_corms; i++)
-                if (c->corms[i].error[0]) {
-                        snprintf(err, sizeof(err), "corm %s: %s", c->corms[i].name,
-                                 c->corms[i].error);
-                        json_object_array_add(problems, json_object_new_string(err));
-                }
-        for (size_t i = 0; i < c->n_wires; i++)
-                if (c->wires[i].error[0] && strncmp(c->wires[i].error, "waiting", 7) != 0) {
-                        snprintf(err, sizeof(err), "wire %s: %s", c->wires[i].name,
-                                 c->wires[i].error);
-                        json_object_array_add(problems, json_object_new_string(err));
-                }
-        json_object_object_add(o, "problems", problems);
-out:
-        json_object_put(changes);
-        ctl_ops_free(&ops);
-        bn_topo_free(want);
-        bn_topo_free(have);
-        bn_topo_errs_free(&errs);
-        return o;
-}
-
 json_object *ctl_handle(struct bn_ctl *c, json_object *req)
 {
-        const char *op = arg_str(req, "op");
+        const char *op = ctl_arg_str(req, "op");
 
         if (!op)
                 return ctl_reply_error("request has no \"op\"");
@@ -727,9 +649,9 @@ json_object *ctl_handle(struct bn_ctl *c, json_object *req)
         if (strcmp(op, "swap") == 0)
                 return op_swap(c, req);
         if (strcmp(op, "apply") == 0)
-                return op_apply(c, req, true);
+                return ctl_op_apply(c, req, true);
         if (strcmp(op, "diff") == 0)
-                return op_apply(c, req, false);
+                return ctl_op_apply(c, req, false);
         if (strcmp(op, "migrate") == 0)
                 return ctl_reply_error("migrate: not implemented yet");
         return ctl_reply_error("unknown op '%.64s' (known: status, endpoints, wires, connect, "

@@ -8,6 +8,11 @@
 #       restart  SIGKILL of bananad with a connected simulated guest, restart:
 #                every endpoint and wire comes back, the guest's spike re-wired
 #       scale    200 endpoints and 200 wires applied from one file
+#       origin   wires made by connect (a guest's Spike to a Corm, as xl's
+#                hotplug scripts do) survive apply of a file not declaring
+#                them and a SIGKILL + restart; apply --prune removes them; a
+#                file clashing with them is refused; a file declaring them
+#                adopts them; disconnect removes their endpoint record
 # Each run starts its own xensim and bananad in a mktemp dir and stops them
 # by PID, leaving nothing behind.
 set -u
@@ -285,6 +290,120 @@ scale)
     echo "$out" | tail -1
     expect 0 wires
     [ "$(echo "$out" | grep -c ' up$')" -eq 100 ] || fail "not 100 wires after shrinking"
+    ;;
+origin)
+    [ -x "$TESTFRONT" ] || { echo "SKIP: no sim-testfront"; cleanup; exit 77; }
+    cw=hostA/g1/test0--hostA/sink1 # the name connect gives the guest's wire
+    rev() { ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["revision"])'; }
+    # origin NAME KIND(wires|endpoints): the record's "origin" ("" when none)
+    origin() {
+        ctl --json "$2" "$1" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r[sys.argv[1]][0].get("origin", ""))' "$2"
+    }
+    wire_up() { wait_for 20 bash -c "'$CTL' --control '$sock' wires '$1' | grep -q ' up$'"; }
+    # the guest is wired by connect only, as vif-banana / block-banana do
+    guest_connect() {
+        expect 0 connect hostA/g1/test0 hostA/sink1 -o ring=524288 -o "path=@$tag-g1"
+        echo "$out" | grep -q "connected: wire $cw " || fail "connect: $out"
+        wire_up "$cw" || fail "connected wire not up: $(ctl wires)"
+    }
+    topo "$base/t.yaml" 3
+    topo "$base/t4.yaml" 4
+    expect 0 apply "$base/t.yaml"
+    "$TESTFRONT" --xensim-dir "$sim" --name g1 --stay >"$base/guest.log" 2>&1 &
+    gpid=$!
+    wait_for 20 ctl endpoints hostA/g1/test0 || fail "the guest's spike did not come: $(ctl endpoints)"
+    guest_connect
+    [ "$(origin "$cw" wires)" = connect ] || fail "wire origin: $(ctl --json wires "$cw")"
+    [ "$(origin hostA/g1/test0 endpoints)" = connect ] || fail "endpoint origin: $(ctl --json endpoints hostA/g1/test0)"
+    [ "$(origin w1 wires)" = topology ] || fail "w1 origin: $(ctl --json wires w1)"
+    wait_for 20 grep -q "front-end is Connected" "$base/guest.log" || fail "guest did not connect: $(cat "$base/guest.log")"
+
+    # apply files that do not declare it: kept, and idempotent
+    expect 0 diff "$base/t.yaml"
+    [ "$out" = "no change" ] || fail "diff with a connect-made wire: $out"
+    expect 0 apply "$base/t4.yaml"
+    echo "$out"
+    echo "$out" | grep -q "hostA/g1" && fail "apply touched the connect-made wire: $out"
+    echo "$out" | grep -q "create endpoint hostA/sink4" || fail "apply t4: $out"
+    expect 0 wires "$cw"
+    echo "$out" | grep -q " up$" || fail "connect-made wire not up after apply: $out"
+    expect 0 diff "$base/t4.yaml"
+    [ "$out" = "no change" ] || fail "diff after apply: $out"
+    r1=$(rev)
+    expect 0 apply "$base/t4.yaml"
+    [ "$out" = "no change" ] || fail "second apply: $out"
+    [ "$r1" = "$(rev)" ] || fail "second apply bumped the store revision"
+
+    # SIGKILL + restart: the connect-made wire comes back, still connect's
+    kill -9 "$bpid"; wait "$bpid" 2>/dev/null; bpid=
+    start_bananad
+    wire_up "$cw" || fail "after restart the connect-made wire is not up: $(ctl wires)"
+    [ "$(origin "$cw" wires)" = connect ] || fail "origin after restart: $(ctl --json wires "$cw")"
+    expect 0 diff "$base/t4.yaml"
+    [ "$out" = "no change" ] || fail "diff after restart: $out"
+
+    # conflicts: refused whole (apply and diff), naming both wires and the fix
+    cp "$base/t4.yaml" "$base/tc.yaml"
+    echo "  g1-net: {ends: [hostA/g1/test0, hostA/sink2], options: {ring: 524288, path: \"@$tag-g1n\"}}" >>"$base/tc.yaml"
+    sed -i "s|^endpoints:|endpoints:\n  hostA/g1/test0: {kind: spike, class: test}|" "$base/tc.yaml"
+    r1=$(rev)
+    expect 1 apply "$base/tc.yaml"
+    echo "$out"
+    echo "$out" | grep -q "tc.yaml:[0-9]*:[0-9]*: wire 'g1-net': spike hostA/g1/test0 is already an end of wire '$cw' made by bananactl connect: disconnect $cw first, or apply --prune" ||
+        fail "spike conflict: $out"
+    expect 1 diff "$base/tc.yaml"
+    echo "$out" | grep -q "wire 'g1-net': spike hostA/g1/test0 is already an end of wire '$cw'" || fail "diff conflict: $out"
+    { echo "version: 1"; echo "hosts: {hostA: {}}"; echo "endpoints:"
+      echo "  hostA/sink2: {kind: corm, class: test}"; } >"$base/tn.yaml"
+    expect 1 apply "$base/tn.yaml"
+    echo "$out" | grep -q "endpoint 'hostA/sink1' is not declared, but wire '$cw' made by bananactl connect uses it: disconnect $cw first, or apply --prune" ||
+        fail "endpoint conflict: $out"
+    [ "$r1" = "$(rev)" ] || fail "a refused file changed the store"
+    expect 0 wires "$cw"
+    echo "$out" | grep -q " up$" || fail "refused files changed the wire: $out"
+
+    # --prune: the connect-made wire and endpoint record go (the old way)
+    expect 0 diff --prune "$base/t4.yaml"
+    echo "$out"
+    echo "$out" | grep -q "^- remove wire *$cw .*(made by bananactl connect)" || fail "diff --prune: $out"
+    echo "$out" | grep -q "^- remove endpoint hostA/g1/test0 " || fail "diff --prune: $out"
+    expect 0 apply --prune "$base/t4.yaml"
+    echo "$out" | grep -q "2 changes applied" || fail "apply --prune: $out"
+    expect 1 wires "$cw"
+    expect 0 --json endpoints hostA/g1/test0 # still running: listed, not declared
+    echo "$out" | grep -q '"declared":false' || fail "record left after --prune: $out"
+    expect 0 diff "$base/t4.yaml"
+    [ "$out" = "no change" ] || fail "diff after --prune: $out"
+
+    # a file declaring a connect-made wire adopts it
+    guest_connect
+    cp "$base/t4.yaml" "$base/ta.yaml"
+    echo "  $cw: {ends: [hostA/g1/test0, hostA/sink1], options: {ring: 524288, path: \"@$tag-g1\"}}" >>"$base/ta.yaml"
+    sed -i "s|^endpoints:|endpoints:\n  hostA/g1/test0: {kind: spike, class: test}|" "$base/ta.yaml"
+    expect 0 apply "$base/ta.yaml"
+    echo "$out"
+    echo "$out" | grep -q "update wire *$cw  now declared by the topology" || fail "adopt: $out"
+    expect 0 diff "$base/ta.yaml"
+    [ "$out" = "no change" ] || fail "diff after adoption: $out"
+    [ "$(origin "$cw" wires)" = topology ] || fail "adopted wire's origin: $(ctl --json wires "$cw")"
+    [ "$(origin hostA/g1/test0 endpoints)" = topology ] || fail "adopted endpoint's origin"
+    expect 0 wires "$cw"
+    echo "$out" | grep -q " up$" || fail "adopted wire not up: $out"
+    expect 0 apply "$base/t4.yaml" # now the topology's: a file without it removes it
+    echo "$out" | grep -q "remove wire *$cw" || fail "apply after adoption: $out"
+
+    # disconnect removes the endpoint record connect made with the wire
+    guest_connect
+    expect 0 disconnect "$cw"
+    echo "$out"
+    echo "$out" | grep -q "removed endpoint hostA/g1/test0" || fail "disconnect: $out"
+    expect 0 --json endpoints hostA/g1/test0
+    echo "$out" | grep -q '"declared":false' || fail "record left after disconnect: $out"
+    stop_pid "$gpid"; gpid=
+    wait_for 20 bash -c "! '$CTL' --control '$sock' endpoints hostA/g1/test0" ||
+        fail "stale endpoint after the guest left: $(ctl endpoints)"
+    expect 0 diff --prune "$base/t4.yaml"
+    [ "$out" = "no change" ] || fail "connect left something behind: $out"
     ;;
 *)
     fail "unknown mode $MODE"
