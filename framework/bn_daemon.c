@@ -61,6 +61,13 @@ int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts)
                  opts->state_dir ? opts->state_dir : "/var/lib/banana");
         snprintf(d->control, sizeof(d->control), "%s",
                  opts->control ? opts->control : "/run/banana/control.sock");
+        {
+                /* ring journals live beside the control socket (tmpfs) */
+                const char *slash = strrchr(d->control, '/');
+                int dl = slash ? (int)(slash - d->control) : 1;
+                snprintf(d->run_dir, sizeof(d->run_dir), "%.*s/rings", dl,
+                         slash ? d->control : ".");
+        }
 
         sigset_t set;
         sigemptyset(&set);
@@ -119,7 +126,8 @@ int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts)
                                               .hv = d->hv,
                                               .workers = d->workers,
                                               .eps = &d->eps,
-                                              .host = d->host};
+                                              .host = d->host,
+                                              .run_dir = d->run_dir};
                 rc = bn_xenbus_start(&d->xenbus, &xc);
                 if (rc)
                         goto fail;

@@ -49,6 +49,7 @@ struct bn_daemon {
         char host[64];
         char state_dir[256];
         char control[256];
+        char run_dir[300]; /* <control socket's dir>/rings: ring journals */
         struct bn_hv *hv;
         struct bn_loop *loop;       /* main loop: xenstore, control, store */
         struct bn_workers *workers; /* device I/O loops */

@@ -125,6 +125,8 @@ static void let_go(struct bn_xb_dev *dev, bool close)
         unwatch_fe(dev);
         if (close && dev->be_state != XenbusStateClosed && be_dir_exists(dev))
                 write_be_state(dev, XenbusStateClosed);
+        if (close)
+                bn_xb_journal_remove(dev);
         if (dev->probed && dev->cls->remove)
                 dev->cls->remove(dev, dev->ep);
         dev->probed = false;
@@ -244,6 +246,7 @@ static void do_connect(struct bn_xb_dev *dev)
                 return;
         }
         rc = dev->cls->connect(dev, dev->ep);
+        dev->resuming = false;
         if (rc) {
                 if (!dev->failed)
                         bn_xb_fatal(dev, rc, "connecting the %s device failed", dev->type);
@@ -289,6 +292,8 @@ static void fe_changed(struct bn_xb_dev *dev)
                  * to; any other one gets the ordinary handshake. */
                 if (st != XenbusStateConnected)
                         write_be_state(dev, XenbusStateInitWait);
+                else
+                        dev->resuming = true;
         }
 
         switch (st) {
@@ -654,6 +659,7 @@ static void stop_all(struct bn_xenbus *xb, bool close)
                 } else if (!d->dead) {
                         bn_info(d->name, "detaching: the back-end stays %s for the next bananad",
                                 bn_xb_state_name(d->be_state));
+                        d->detaching = true;
                         let_go(d, false);
                 }
                 free_dev(d);

@@ -54,6 +54,7 @@ struct bn_xenbus_config {
         struct bn_workers *workers; /* Spike I/O loops (bn_workers_pick) */
         struct bn_ep_registry *eps; /* Spike endpoints are added here */
         const char *host;           /* first component of endpoint names */
+        const char *run_dir;        /* ring journals (tmpfs); NULL: none */
 };
 
 /* Connect to xenstore and start watching @releaseDomain. Main thread. */
@@ -131,6 +132,30 @@ void bn_xb_unmap_ring(struct bn_xb_dev *dev, struct bn_xb_ring *ring);
  * local port. Errors reported with bn_xb_fatal as above. */
 int bn_xb_bind_evtchn(struct bn_xb_dev *dev, int queue, const char *name, uint32_t *local_port);
 void bn_xb_unbind_evtchn(struct bn_xb_dev *dev, uint32_t local_port);
+
+/* ---- ring journals ------------------------------------------------------
+ * A back-end that answers requests out of order (blkif) cannot take a ring
+ * back after a crash from the shared indexes alone: it must know which
+ * requests it had taken and not answered, and which answers it had written
+ * but not pushed. A ring journal is memory that outlives a crash of
+ * bananad (not a reboot): a file <run_dir>/<type>-<domid>-<devid>.journal
+ * on tmpfs, mapped MAP_SHARED, in which the class records that as it goes
+ * (stores to it survive the process). The framework keeps it while the
+ * device lives across restarts and removes it when the device is closed.
+ *
+ * bn_xb_journal_map maps size bytes (page-aligned, from the class's
+ * connect). key names the connection (e.g. a hash of the front-end's
+ * event channels): *resumed is true only when this connect takes back a
+ * front-end that stayed Connected (a restart) and the file holds a journal
+ * of that size and key; otherwise the area is zeroed. -ENOTSUP when the
+ * daemon has no run_dir; other -errno when the file cannot be made. */
+int bn_xb_journal_map(struct bn_xb_dev *dev, size_t size, uint64_t key, void **addr, bool *resumed);
+/* Unmap (from the class's disconnect). The file stays until the device is
+ * closed, so a restart finds it. */
+void bn_xb_journal_unmap(struct bn_xb_dev *dev, void *addr, size_t size);
+/* True inside a disconnect called by bn_xenbus_detach (a restart is
+ * coming: keep the journal consistent, do not answer with errors). */
+bool bn_xb_dev_detaching(const struct bn_xb_dev *dev);
 
 /* Report a fatal error for the device the Xen way: write
  * error/<backend path>/error = "<-err> <message>" and go to Closing (the

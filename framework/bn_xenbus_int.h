@@ -39,6 +39,12 @@ struct bn_xb_dev {
         /* The back-end node said Connected when this bananad found the
          * device (it was restarted): re-attach without leaving Connected. */
         bool reattach;
+        /* This connect takes back a front-end that stayed Connected while
+         * bananad was away (set from reattach, cleared after connect). */
+        bool resuming;
+        /* bn_xenbus_detach is letting go of the device (the class's
+         * disconnect keeps what a restart needs, e.g. its ring journal). */
+        bool detaching;
         struct bn_xb_dev *next;
 };
 
@@ -55,6 +61,8 @@ struct bn_xenbus {
 };
 
 const char *bn_xb_state_name(int st);
+/* Remove the device's ring journal, if any (bn_xb_journal.c). */
+void bn_xb_journal_remove(struct bn_xb_dev *dev);
 char *bn_xb_xs_read(struct bn_xenbus *xb, const char *path);
 /* Strict unsigned decimal, <= max. */
 int bn_xb_parse_uint(const char *s, uint64_t max, uint64_t *out);

@@ -138,6 +138,7 @@ static void undo_queues(struct vbd *v)
                 vbd_io_queue_fini(q);
         }
         v->nq = 0;
+        vbd_journal_close(v);
 }
 
 static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
@@ -168,6 +169,8 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
                 bn_xb_read_fe_uint(dev, "feature-persistent", 0, 1, 0, &pers);
                 v->persistent = pers == 1;
         }
+        v->nq_want = nq;
+        vbd_journal_open(v);
         for (unsigned i = 0; i < nq; i++) {
                 struct vbd_queue *q = &v->q[i];
                 int qi = nq > 1 ? (int)i : -1;
@@ -190,6 +193,7 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
                         bn_xb_fatal(dev, rc, "cannot allocate queue %u", i);
                         goto fail;
                 }
+                vbd_journal_recover(v, q);
         }
         v->nq = nq;
         vbd_geom_update(v);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "bn_blk_corm.h"
 #include "bn_params.h"
@@ -47,6 +48,29 @@ struct vbd_pgtab {
         int free_head;
         unsigned n;
         uint64_t maps, hits, reclaimed;
+};
+
+/* Ring journal (bn_xenbus.h, vbd_journal.c): per queue, the consumer
+ * index, the private producer index and a copy of every request taken and
+ * not yet answered, so that a bananad that restarts after a crash answers
+ * each outstanding request exactly once. Entries are indexed like
+ * vbd_queue.reqs. Written with release stores in this order: an entry
+ * (PENDING) before req_cons moves past it; an answer's slot in the ring
+ * before rsp_pvt moves past it, and rsp_pvt before its entry is FREE. */
+#define VBD_J_SLOTS 512u /* the largest ring (16 pages) */
+enum { VBD_J_FREE = 0, VBD_J_PENDING = 1 };
+struct vbd_jent {
+        uint32_t state;
+        uint32_t req_idx; /* ring index it was taken from */
+        uint64_t id;
+        uint8_t slot[BN_BLK_SLOT_SIZE];
+};
+struct vbd_jq {
+        uint32_t req_cons, rsp_pvt, nslots, valid;
+        struct vbd_jent e[VBD_J_SLOTS];
+};
+struct vbd_journal {
+        struct vbd_jq q[VBD_MAX_QUEUES];
 };
 
 struct bn_endpoint;
@@ -91,7 +115,12 @@ struct vbd_queue {
         struct vbd_req *reqs; /* ring size entries */
         uint32_t *free_stack;
         uint32_t nreqs, nfree;
-        bool dirty; /* responses produced, not yet pushed */
+        bool dirty;       /* responses produced, not yet pushed */
+        struct vbd_jq *j; /* journal of this queue, NULL: none */
+        /* requests taken by an earlier bananad and never answered, served
+         * again before the ring (vbd_journal_recover) */
+        struct vbd_jent *replay;
+        uint32_t nreplay, replay_next;
 };
 
 struct vbd {
@@ -124,6 +153,9 @@ struct vbd {
         struct vbd_pgtab *pg;      /* when persistent */
         struct bn_timer *pg_timer; /* idle reclaim */
         uint64_t served, errors;
+        struct vbd_journal *journal; /* mapped ring journal, NULL: none */
+        bool journal_resumed;        /* it holds the previous bananad's account */
+        unsigned nq_want;            /* queues of this connect (journal key) */
 };
 
 struct vbd_corm {
@@ -154,6 +186,47 @@ void vbd_spike_port_writable(struct vbd *v);
 void vbd_info_changed(struct vbd *v);
 /* Fill v->geom from what is known. */
 void vbd_geom_update(struct vbd *v);
+
+/* vbd_journal.c (main thread, from connect / disconnect) */
+/* Map the device's ring journal (none: v->journal NULL, not an error). */
+void vbd_journal_open(struct vbd *v);
+/* After BACK_RING_ATTACH of queue q at the shared rsp_prod: when the
+ * journal says more (a restart), set the ring's indexes from it and queue
+ * the requests to serve again. Then start journaling the queue. */
+void vbd_journal_recover(struct vbd *v, struct vbd_queue *q);
+void vbd_journal_close(struct vbd *v);
+
+static inline void vbd_j_take(struct vbd_queue *q, uint32_t idx, const void *slot, uint32_t ridx)
+{
+        struct vbd_jent *e;
+
+        if (!q->j)
+                return;
+        e = &q->j->e[idx];
+        e->req_idx = ridx;
+        memcpy(&e->id, (const uint8_t *)slot + 8,
+               sizeof(e->id)); /* id: offset 8 in every request */
+        memcpy(e->slot, slot, BN_BLK_SLOT_SIZE);
+        __atomic_store_n(&e->state, VBD_J_PENDING, __ATOMIC_RELEASE);
+}
+
+static inline void vbd_j_req_cons(struct vbd_queue *q, uint32_t req_cons)
+{
+        if (q->j)
+                __atomic_store_n(&q->j->req_cons, req_cons, __ATOMIC_RELEASE);
+}
+
+static inline void vbd_j_rsp_pvt(struct vbd_queue *q, uint32_t rsp_pvt)
+{
+        if (q->j)
+                __atomic_store_n(&q->j->rsp_pvt, rsp_pvt, __ATOMIC_RELEASE);
+}
+
+static inline void vbd_j_free(struct vbd_queue *q, uint32_t idx)
+{
+        if (q->j)
+                __atomic_store_n(&q->j->e[idx].state, VBD_J_FREE, __ATOMIC_RELEASE);
+}
 
 /* vbd_pgrant.c (ep->loop) */
 int vbd_pg_init(struct vbd *v);

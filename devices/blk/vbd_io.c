@@ -78,6 +78,9 @@ void vbd_io_queue_fini(struct vbd_queue *q)
                         }
         free(q->reqs);
         free(q->free_stack);
+        free(q->replay);
+        q->replay = NULL;
+        q->nreplay = q->replay_next = 0;
         q->reqs = NULL;
         q->free_stack = NULL;
         q->nreqs = q->nfree = 0;
@@ -100,6 +103,7 @@ static void put_response(struct vbd_queue *q, uint64_t id, uint8_t op, int16_t s
 
         memcpy(RING_GET_RESPONSE(&q->back, q->back.rsp_prod_pvt), &rsp, sizeof(rsp));
         q->back.rsp_prod_pvt++;
+        vbd_j_rsp_pvt(q, q->back.rsp_prod_pvt);
         q->dirty = true;
         q->v->served++;
         if (status != BLKIF_RSP_OKAY)
@@ -124,6 +128,7 @@ static void push_responses(struct vbd *v)
 static void req_finish(struct vbd_req *r)
 {
         put_response(r->q, r->id, r->ring_op, r->status);
+        vbd_j_free(r->q, r->idx);
         req_release(r);
 }
 
@@ -299,8 +304,9 @@ static bool pump(struct vbd *v)
 
 /* ---- ring -> requests ------------------------------------------------- */
 
-/* Handle one copied slot. false: stop (vbd broken). */
-static bool take_slot(struct vbd_queue *q, const void *slot)
+/* Handle one copied slot, journaled at jidx (the top of the free stack).
+ * false: stop (vbd broken). */
+static bool take_slot(struct vbd_queue *q, const void *slot, uint32_t jidx)
 {
         struct vbd *v = q->v;
         struct bn_blk_req *p = &v->scratch;
@@ -328,6 +334,7 @@ static bool take_slot(struct vbd_queue *q, const void *slot)
         if (vd != BN_BLK_V_OK || p->op == BN_BLK_OP_BARRIER) {
                 put_response(q, p->id, p->ring_op,
                              vd == BN_BLK_V_OK ? BLKIF_RSP_EOPNOTSUPP : bn_blk_verdict_status(vd));
+                vbd_j_free(q, jidx);
                 return true;
         }
         r = &q->reqs[q->free_stack[--q->nfree]];
@@ -378,6 +385,21 @@ static void serve_queue(struct vbd_queue *q)
         blkif_back_ring_t *b = &q->back;
         int more;
 
+        /* requests an earlier bananad took and never answered, first */
+        while (q->replay_next < q->nreplay) {
+                struct vbd_jent *e = &q->replay[q->replay_next];
+                uint32_t jidx;
+
+                if (!q->nfree || v->sendq_head || !v->port || !atomic_load(&v->info_known))
+                        return;
+                jidx = q->free_stack[q->nfree - 1];
+                vbd_j_take(q, jidx, e->slot, e->req_idx);
+                q->replay_next++;
+                if (!take_slot(q, e->slot, jidx) || v->broken)
+                        return;
+                if (!pump(v))
+                        return;
+        }
         do {
                 RING_IDX rc = b->req_cons;
                 RING_IDX rp = b->sring->req_prod;
@@ -396,9 +418,13 @@ static void serve_queue(struct vbd_queue *q)
 
                         if (!q->nfree || v->sendq_head || !v->port || !atomic_load(&v->info_known))
                                 return; /* resumed by a completion / the wire / INFO */
+                        uint32_t jidx = q->free_stack[q->nfree - 1];
+
                         memcpy(slot, RING_GET_REQUEST(b, rc), sizeof(slot)); /* copy once */
+                        vbd_j_take(q, jidx, slot, rc);
                         b->req_cons = ++rc;
-                        if (!take_slot(q, slot) || v->broken)
+                        vbd_j_req_cons(q, rc);
+                        if (!take_slot(q, slot, jidx) || v->broken)
                                 return;
                         if (!pump(v))
                                 return;

@@ -25,8 +25,10 @@
 #             verify run continues undisturbed
 #   restart   bananad SIGKILLed and started again in the middle of a QD32
 #             verify run: it re-attaches to the guest's rings without the
-#             back-end leaving Connected, re-serves what was in flight, and
-#             the run ends with 0 mismatches and 0 errors
+#             back-end leaving Connected, takes them back from its ring
+#             journal (pushes the answers written and not pushed, serves
+#             again what was taken and not answered, exactly once), and the
+#             run ends with 0 mismatches and 0 errors
 #   restart-usr2  the same with SIGUSR2 (a restart: systemd's
 #             RestartKillSignal): bananad detaches, the back-end stays
 #             Connected while it is down (read from xenstore), the guest is
@@ -318,6 +320,9 @@ restart | restart-usr2)
     start_bananad
     wait_for 20 grep -q "g1/vbd0: back-end was left Connected: re-attaching" "$base/bananad.log" ||
         fail "the restarted bananad did not re-attach to the connected guest"
+    wait_for 10 grep -q "g1/vbd0: queue 0: taken back from the ring journal" "$base/bananad.log" ||
+        fail "the restarted bananad did not take the ring back from its journal"
+    grep "taken back from the ring journal" "$base/bananad.log" | sed 's/^/    /'
     # while the guest still runs, its wire is back up (the store kept it)
     wait_for 10 bash -c "'$CTL' --control '$base/ctl.sock' wires g1-disk | grep -q 'g1-disk .* up\$'" ||
         fail "wire not back up: $(ctl wires g1-disk 2>&1)"

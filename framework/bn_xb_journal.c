@@ -1,0 +1,113 @@
+/* bn_xb_journal.c: ring journals, the per-device memory that outlives a
+ * crash of bananad so that a class can take its rings back exactly (see
+ * bn_xenbus.h). One file per device in the run directory, mapped shared:
+ * a page of header, then the class's area. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bn_log.h"
+#include "bn_xenbus.h"
+#include "bn_xenbus_int.h"
+
+#define JOURNAL_MAGIC 0x6c6e726a616e6162ull /* "banajrnl" */
+#define JOURNAL_HDR   4096u
+
+struct journal_hdr {
+        uint64_t magic;
+        uint64_t key;
+        uint64_t size;
+};
+
+static int journal_path(const struct bn_xb_dev *dev, char *buf, size_t len)
+{
+        const char *dir = dev->xb->cfg.run_dir;
+        int n;
+
+        if (!dir || !dir[0])
+                return -ENOTSUP;
+        n = snprintf(buf, len, "%s/%s-%u-%u.journal", dir, dev->type, dev->fe_domid, dev->devid);
+        return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+bool bn_xb_dev_detaching(const struct bn_xb_dev *dev)
+{
+        return dev->detaching;
+}
+
+int bn_xb_journal_map(struct bn_xb_dev *dev, size_t size, uint64_t key, void **addr, bool *resumed)
+{
+        char path[512];
+        struct journal_hdr *h = MAP_FAILED;
+        struct stat st;
+        int fd = -1, rc;
+        bool old = false;
+
+        *addr = NULL;
+        *resumed = false;
+        size = (size + JOURNAL_HDR - 1) / JOURNAL_HDR * JOURNAL_HDR;
+        rc = journal_path(dev, path, sizeof(path));
+        if (rc)
+                goto out;
+        if (mkdir(dev->xb->cfg.run_dir, 0700) < 0 && errno != EEXIST) {
+                rc = -errno;
+                bn_warn(dev->name, "cannot create %s: %s", dev->xb->cfg.run_dir, strerror(errno));
+                goto out;
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                rc = -errno;
+                bn_warn(dev->name, "cannot open the ring journal %s: %s", path, strerror(errno));
+                goto out;
+        }
+        old = (uint64_t)st.st_size == JOURNAL_HDR + size;
+        if (!old && ftruncate(fd, (off_t)(JOURNAL_HDR + size)) < 0) {
+                rc = -errno;
+                bn_warn(dev->name, "cannot size the ring journal %s: %s", path, strerror(errno));
+                goto out;
+        }
+        h = mmap(NULL, JOURNAL_HDR + size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (h == MAP_FAILED) {
+                rc = -errno;
+                bn_warn(dev->name, "cannot map the ring journal %s: %s", path, strerror(errno));
+                goto out;
+        }
+        if (dev->resuming && old && h->magic == JOURNAL_MAGIC && h->key == key && h->size == size) {
+                *resumed = true;
+        } else {
+                memset(h, 0, JOURNAL_HDR + size);
+                h->key = key;
+                h->size = size;
+                __atomic_store_n(&h->magic, JOURNAL_MAGIC, __ATOMIC_RELEASE);
+        }
+        *addr = (uint8_t *)h + JOURNAL_HDR;
+        h = MAP_FAILED;
+        rc = 0;
+out:
+        if (h != MAP_FAILED)
+                munmap(h, JOURNAL_HDR + size);
+        if (fd >= 0)
+                close(fd);
+        return rc;
+}
+
+void bn_xb_journal_unmap(struct bn_xb_dev *dev, void *addr, size_t size)
+{
+        (void)dev;
+        if (!addr)
+                return;
+        size = (size + JOURNAL_HDR - 1) / JOURNAL_HDR * JOURNAL_HDR;
+        munmap((uint8_t *)addr - JOURNAL_HDR, JOURNAL_HDR + size);
+}
+
+void bn_xb_journal_remove(struct bn_xb_dev *dev)
+{
+        char path[512];
+
+        if (journal_path(dev, path, sizeof(path)) == 0)
+                unlink(path);
+}
