@@ -1,13 +1,17 @@
-# bananad-restart: bananad stops while a DomU runs, and starts again. Two
+# bananad-restart: bananad stops while DomUs run, and starts again. Two
 # DomUs on the bridge Corm br0; r1 also has a disk (io_uring Corm) on which
 # it loops write / drop caches / read back / compare every 2 s while pinging
-# r2 (guest/persist.sh with lab.io=1). bananad is killed (SIGKILL: a crash,
-# nothing told to the guests) and started again with the same state
-# directory, and xl-plugins/banana-rewire wires the guests' devices again
-# (the wires vif-banana / block-banana made lived in the old bananad); then
-# the same with SIGTERM (a clean stop). After each restart
-# the back-ends are Connected again, r1's disk I/O goes on with no mismatch
-# (no IO-BAD, IO-OK rounds after the restart) and its pings answer again.
+# r2 (guest/persist.sh with lab.io=1). Three stops:
+#  - SIGKILL (a crash, nothing told to the guests), then start again with
+#    the same state directory;
+#  - SIGUSR2 (a restart, systemd's RestartKillSignal): bananad detaches, the
+#    back-ends stay Connected (read from xenstore while it is down), then
+#    start again;
+#   after each: the topology is applied again (it must keep the wires the
+#   hotplug scripts made: they are bananad's, in its store), the back-ends
+#   are Connected, every device's wire is up, r1's disk I/O goes on with no
+#   mismatch (IO-OK rounds, no IO-BAD) and its pings answer again;
+#  - SIGTERM (a real stop): the back-ends are closed the Xen way (state 6).
 . /lab/lib.sh
 H=$LAB_HOST
 command -v bananad > /dev/null || skip "no bananad in this checkout's build"
@@ -59,28 +63,49 @@ wait_for 120 connected
 check before-connected connected || ok=0
 mark=1
 flowing before
-for how in KILL TERM; do
+be_paths() { echo /local/domain/0/backend/vif/$(domid_of r1)/0 /local/domain/0/backend/vbd/$(domid_of r1)/51712 /local/domain/0/backend/vif/$(domid_of r2)/0; }
+for how in KILL USR2; do
         kill -$how $BPID
-        wait_for 15 sh -c "! kill -0 $BPID 2>/dev/null" || { log "bananad ignored SIG$how"; kill -9 $BPID; }
+        wait_for 20 sh -c "! kill -0 $BPID 2>/dev/null" || { log "bananad ignored SIG$how"; kill -9 $BPID; }
         log "bananad stopped by SIG$how; guest r1 says: $(tail -2 $CON | tr '\n' ' ')"
+        if [ $how = USR2 ]; then
+                grep -q "detaching: the back-end stays Connected" $LAB_BANANAD_LOG
+                check usr2-detached [ $? = 0 ] || ok=0
+                for be in $(be_paths); do
+                        st=$(xenstore-read $be/state 2> /dev/null)
+                        check usr2-stays-connected-${be#/local/domain/0/backend/} [ "$st" = 4 ] || ok=0
+                done
+        fi
         sleep 3
         start_bananad after-$how
-        # the restarted bananad knows the topology from its state directory;
-        # apply again in case it does not (idempotent)
-        bananactl apply $LAB_RUN/restart.yaml > $LAB_RUN/restart.apply2 2>&1 || log "apply after restart: $(tail -1 $LAB_RUN/restart.apply2)"
-        # the wires the hotplug scripts made live in bananad: wire them again
-        # from what the scripts recorded in xenstore (what an operator runs
-        # after bananad starts, docs/xl.md)
-        /etc/xen/scripts/banana-rewire > $LAB_RUN/rewire.log 2>&1
-        check after-$how-rewire [ $? = 0 ] || { ok=0; cat $LAB_RUN/rewire.log; }
-        sed "s/^/[$LAB_TEST]   /" $LAB_RUN/rewire.log
+        # the hotplug scripts' wires are in bananad's store: applying the
+        # topology again keeps them (and changes nothing)
+        bananactl apply $LAB_RUN/restart.yaml > $LAB_RUN/restart.apply2 2>&1
+        check after-$how-apply [ $? = 0 ] || { ok=0; cat $LAB_RUN/restart.apply2; }
+        log "apply after restart: $(tail -1 $LAB_RUN/restart.apply2)"
         mark=$(($(wc -l < $CON) + 1))
         wait_for 120 connected
         check after-$how-connected connected || ok=0
+        wired() {
+                local s
+                for s in $H/r1/vif0 $H/r1/vbd51712 $H/r2/vif0; do
+                        bananactl wires 2> /dev/null | grep -E "(^| )$s( |--)" | grep -q ' up$' || return 1
+                done
+        }
+        wait_for 60 wired
+        check after-$how-wires-up wired || { ok=0; bananactl wires | sed "s/^/[$LAB_TEST]   /"; }
+        grep "taken back from the ring journal" $LAB_BANANAD_LOG | sed "s/^/[$LAB_TEST]   /"
         flowing after-$how
 done
 bananactl endpoints > $LAB_RUN/restart.ep 2>&1
 sed "s/^/[$LAB_TEST]   /" $LAB_RUN/restart.ep
+kill -TERM $BPID
+wait_for 30 sh -c "! kill -0 $BPID 2>/dev/null" || { log "bananad ignored SIGTERM"; kill -9 $BPID; }
+for be in $(be_paths); do
+        st=$(xenstore-read $be/state 2> /dev/null)
+        check term-closed-${be#/local/domain/0/backend/} [ "$st" = 6 ] || ok=0
+done
+log "after SIGTERM guest r1 says: $(tail -2 $CON | tr '\n' ' ')"
 for g in r1 r2; do guest_destroy $g || ok=0; done
 [ $ok = 1 ] || { for f in $LAB_RUN/bananad.after-*.log; do tail -15 $f | sed "s/^/[$LAB_TEST]   ${f##*/}: /"; done; fail "the running guests' devices did not recover from a bananad restart (above)"; }
 pass
