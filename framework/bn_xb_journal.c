@@ -34,6 +34,29 @@ static int journal_path(const struct bn_xb_dev *dev, char *buf, size_t len)
         return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+uint64_t bn_xb_journal_key(struct bn_xb_dev *dev, unsigned nq, const char *const *keys)
+{
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        char key[96], val[64];
+
+        for (unsigned i = 0; i < nq; i++) {
+                for (const char *const *k = keys; *k; k++) {
+                        if (nq > 1)
+                                snprintf(key, sizeof(key), "queue-%u/%s", i, *k);
+                        else
+                                snprintf(key, sizeof(key), "%s", *k);
+                        if (bn_xb_read_fe(dev, key, val, sizeof(val)) < 0)
+                                val[0] = 0;
+                        for (const char *c = key; *c; c++)
+                                h = (h ^ (uint8_t)*c) * 1099511628211ull;
+                        h = (h ^ '=') * 1099511628211ull;
+                        for (const char *c = val; *c; c++)
+                                h = (h ^ (uint8_t)*c) * 1099511628211ull;
+                }
+        }
+        return h ^ nq;
+}
+
 bool bn_xb_dev_detaching(const struct bn_xb_dev *dev)
 {
         return dev->detaching;

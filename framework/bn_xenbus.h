@@ -150,6 +150,11 @@ void bn_xb_unbind_evtchn(struct bn_xb_dev *dev, uint32_t local_port);
  * of that size and key; otherwise the area is zeroed. -ENOTSUP when the
  * daemon has no run_dir; other -errno when the file cannot be made. */
 int bn_xb_journal_map(struct bn_xb_dev *dev, size_t size, uint64_t key, void **addr, bool *resumed);
+/* A key for bn_xb_journal_map naming this connection: a hash of the
+ * front-end's values of keys[0..] (NULL-terminated, e.g. "event-channel",
+ * "ring-ref"), read in queue-<i>/ for each of nq queues when nq > 1. A
+ * handshake publishes new ones. */
+uint64_t bn_xb_journal_key(struct bn_xb_dev *dev, unsigned nq, const char *const *keys);
 /* Unmap (from the class's disconnect). The file stays until the device is
  * closed, so a restart finds it. */
 void bn_xb_journal_unmap(struct bn_xb_dev *dev, void *addr, size_t size);

@@ -12,41 +12,18 @@
 #include "bn_endpoint.h"
 #include "bn_log.h"
 
-/* The connection's name: the front-end's event channels and ring refs
- * (new ones on every handshake). */
-static uint64_t journal_key(struct vbd *v, unsigned nq)
-{
-        uint64_t h = 1469598103934665603ull;
-        char key[48], val[64];
-
-        for (unsigned i = 0; i < nq; i++) {
-                static const char *const names[] = {"event-channel", "ring-ref", "ring-ref0"};
-                for (unsigned k = 0; k < 3; k++) {
-                        if (nq > 1)
-                                snprintf(key, sizeof(key), "queue-%u/%s", i, names[k]);
-                        else
-                                snprintf(key, sizeof(key), "%s", names[k]);
-                        if (bn_xb_read_fe(v->dev, key, val, sizeof(val)) < 0)
-                                val[0] = 0;
-                        for (const char *c = key; *c; c++)
-                                h = (h ^ (uint8_t)*c) * 1099511628211ull;
-                        for (const char *c = val; *c; c++)
-                                h = (h ^ (uint8_t)*c) * 1099511628211ull;
-                }
-        }
-        return h ^ nq;
-}
-
 void vbd_journal_open(struct vbd *v)
 {
+        /* the connection's name: new ones on every handshake */
+        static const char *const keys[] = {"event-channel", "ring-ref", "ring-ref0", NULL};
         void *addr = NULL;
         bool resumed = false;
         int rc;
 
         v->journal = NULL;
         v->journal_resumed = false;
-        rc = bn_xb_journal_map(v->dev, sizeof(struct vbd_journal), journal_key(v, v->nq_want),
-                               &addr, &resumed);
+        rc = bn_xb_journal_map(v->dev, sizeof(struct vbd_journal),
+                               bn_xb_journal_key(v->dev, v->nq_want, keys), &addr, &resumed);
         if (rc) {
                 if (rc != -ENOTSUP)
                         bn_warn(v->ep->name,

@@ -247,6 +247,7 @@ static void release_all(struct bn_vif *vif)
 {
         unsigned i;
 
+        bn_vif_journal_close(vif);
         for (i = 0; vif->q && i < vif->nq; i++)
                 queue_release(vif, &vif->q[i]);
         free(vif->q);
@@ -295,6 +296,7 @@ static int queue_setup(struct bn_vif *vif, unsigned idx)
                 q->tx_bound = true;
                 q->rx_port = q->tx_port;
         }
+        bn_vif_journal_recover(vif, q);
         return 0;
 }
 
@@ -370,6 +372,7 @@ static int vif_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         }
         vif->nq = nq;
         vif->split = false;
+        bn_vif_journal_open(vif);
         for (i = 0; i < nq; i++) {
                 rc = queue_setup(vif, i);
                 if (rc < 0)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "bn_hv.h"
 #include "bn_wire.h"
@@ -60,6 +61,22 @@ struct bn_vif_rxf {
         uint16_t ids[BN_NET_TX_MAX_SLOTS];
 };
 
+/* Ring journal (bn_xenbus.h, vif.c): the vif answers both rings in order,
+ * one answer per request slot, so its private producer indexes and a copy
+ * of each answer are all a restart needs. An answer goes to the journal,
+ * then the journal's index moves past it, then it goes to the ring; a
+ * bananad that starts after a crash copies the answers in [rsp_prod,
+ * index) to the ring, publishes them and reads requests on from there. */
+#define BN_VIF_J_SLOTS 256u /* one-page rings */
+struct bn_vif_jq {
+        uint32_t tx_rsp, rx_rsp, valid, pad;
+        union netif_tx_sring_entry tx[BN_VIF_J_SLOTS];
+        union netif_rx_sring_entry rx[BN_VIF_J_SLOTS];
+};
+struct bn_vif_journal {
+        struct bn_vif_jq q[BN_VIF_MAX_QUEUES];
+};
+
 struct bn_vif_queue {
         struct bn_vif *vif;
         unsigned idx;
@@ -76,8 +93,31 @@ struct bn_vif_queue {
         struct bn_wire_msg msgs[BN_VIF_TX_BATCH];
         unsigned npend, pend_first; /* messages refused by the wire, to resend */
         uint8_t *txbuf;
-        bool rx_pushed; /* RX responses written since the last push */
+        bool rx_pushed;      /* RX responses written since the last push */
+        struct bn_vif_jq *j; /* this queue's journal, NULL: none */
 };
+
+/* Write answer k (len bytes at rsp) of a queue's TX or RX ring, through
+ * the journal when there is one (ep->loop). */
+static inline void bn_vif_put_tx(struct bn_vif_queue *q, RING_IDX k, const void *rsp, size_t len)
+{
+        if (q->j) {
+                union netif_tx_sring_entry *e = &q->j->tx[k % BN_VIF_J_SLOTS];
+                memcpy(e, rsp, len);
+                __atomic_store_n(&q->j->tx_rsp, k + 1, __ATOMIC_RELEASE);
+        }
+        memcpy(RING_GET_RESPONSE(&q->tx, k), rsp, len);
+}
+
+static inline void bn_vif_put_rx(struct bn_vif_queue *q, RING_IDX k, const void *rsp, size_t len)
+{
+        if (q->j) {
+                union netif_rx_sring_entry *e = &q->j->rx[k % BN_VIF_J_SLOTS];
+                memcpy(e, rsp, len);
+                __atomic_store_n(&q->j->rx_rsp, k + 1, __ATOMIC_RELEASE);
+        }
+        memcpy(RING_GET_RESPONSE(&q->rx, k), rsp, len);
+}
 
 struct bn_vif_stats {
         _Atomic uint64_t tx_pkts, tx_bytes, tx_err, tx_drop;
@@ -104,6 +144,8 @@ struct bn_vif {
 
         unsigned nq;
         struct bn_vif_queue *q;
+        struct bn_vif_journal *journal; /* mapped ring journal, NULL: none */
+        bool journal_resumed;           /* it holds the previous bananad's account */
 
         /* loop state */
         bool running; /* rings handed to ep->loop */
@@ -139,5 +181,13 @@ void bn_vif_tx_work(struct bn_vif_queue *q);
 void bn_vif_rx_frames(struct bn_vif *vif, struct bn_wire_msg *msgs, unsigned n);
 /* Drop the queued frames (on ep->loop, when the rings are taken back). */
 void bn_vif_rx_purge(struct bn_vif *vif);
+
+/* vif_journal.c (main thread, from connect / disconnect) */
+void bn_vif_journal_open(struct bn_vif *vif);
+/* After a queue's rings are attached at the shared rsp_prod and its event
+ * channels bound: when the journal says more (a restart), publish the
+ * answers it holds and go on from its indexes. Then journal the queue. */
+void bn_vif_journal_recover(struct bn_vif *vif, struct bn_vif_queue *q);
+void bn_vif_journal_close(struct bn_vif *vif);
 
 #endif

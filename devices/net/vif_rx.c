@@ -69,29 +69,27 @@ static void flush(struct bn_vif *vif)
 
                 for (j = 0, k = 0; j < nslots; j++) {
                         if (j == 1 && f->gso_type != XEN_NETIF_GSO_TYPE_NONE) {
-                                struct netif_extra_info *e =
-                                    (struct netif_extra_info *)RING_GET_RESPONSE(&q->rx, idx + j);
+                                struct netif_extra_info e;
 
-                                memset(e, 0, sizeof(*e));
-                                e->type = XEN_NETIF_EXTRA_TYPE_GSO;
-                                e->u.gso.type = f->gso_type;
-                                e->u.gso.size = f->gso_size;
+                                memset(&e, 0, sizeof(e));
+                                e.type = XEN_NETIF_EXTRA_TYPE_GSO;
+                                e.u.gso.type = f->gso_type;
+                                e.u.gso.size = f->gso_size;
+                                bn_vif_put_rx(q, idx + j, &e, sizeof(e));
                                 continue;
                         }
-                        netif_rx_response_t *r = RING_GET_RESPONSE(&q->rx, idx + j);
+                        netif_rx_response_t r = {.id = f->ids[j]};
                         uint32_t fl = f->len - off < BN_PAGE_SIZE ? f->len - off : BN_PAGE_SIZE;
 
-                        r->id = f->ids[j];
-                        r->offset = 0;
-                        r->flags = 0;
                         if (k == 0) {
-                                r->flags = f->rx_flags;
+                                r.flags = f->rx_flags;
                                 if (f->gso_type != XEN_NETIF_GSO_TYPE_NONE)
-                                        r->flags |= NETRXF_extra_info;
+                                        r.flags |= NETRXF_extra_info;
                         }
                         if (k + 1 < f->nfrag)
-                                r->flags |= NETRXF_more_data;
-                        r->status = err ? err : (int16_t)fl;
+                                r.flags |= NETRXF_more_data;
+                        r.status = err ? err : (int16_t)fl;
+                        bn_vif_put_rx(q, idx + j, &r, sizeof(r));
                         off += fl;
                         k++;
                 }

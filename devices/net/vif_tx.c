@@ -21,10 +21,10 @@ static void respond(struct bn_vif_queue *q, const struct bn_net_tx_pkt *pkt, int
         uint32_t i;
 
         for (i = 0; i < pkt->nslots; i++) {
-                netif_tx_response_t *r = RING_GET_RESPONSE(&q->tx, q->tx.rsp_prod_pvt);
+                netif_tx_response_t r = {.id = pkt->ids[i],
+                                         .status = pkt->is_extra[i] ? NETIF_RSP_NULL : status};
 
-                r->id = pkt->ids[i];
-                r->status = pkt->is_extra[i] ? NETIF_RSP_NULL : status;
+                bn_vif_put_tx(q, q->tx.rsp_prod_pvt, &r, sizeof(r));
                 q->tx.rsp_prod_pvt++;
         }
 }
