@@ -19,6 +19,7 @@ struct bn_daemon;
 struct bn_endpoint;
 struct bn_wire_port;
 struct ctl_client;
+struct bn_timer;
 
 /* A Corm this controller created. */
 struct rt_corm {
@@ -53,6 +54,8 @@ struct bn_ctl {
         struct rt_wire *wires;
         size_t n_wires;
         bool reconciling;
+        bool reopen_pending; /* a timer will reconcile (re-open broken ends) */
+        struct bn_timer *reopen_timer;
 };
 
 /* ---- ctl_model.c ---- */
@@ -104,6 +107,10 @@ void ctl_teardown(struct bn_ctl *c);
 /* Registry watch: a Spike came or went. */
 void ctl_ep_watch(void *arg, struct bn_endpoint *ep, bool added);
 struct rt_wire *ctl_rt_wire(struct bn_ctl *c, const char *name);
+/* Wire registry hook (any thread): a port's peer has gone; on the main loop
+ * its end is closed and re-opened a second later (a listening end listens
+ * again, a connecting end connects again when the peer is back). */
+void ctl_port_down(void *arg, struct bn_wire_port *port);
 /* State of a wire for display: "up", "waiting: ...", "error: ...", "remote". */
 void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len);
 /* Counters of a wire's local ends, summed (adds fields to obj). */

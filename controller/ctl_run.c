@@ -435,3 +435,57 @@ void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *o
             json_object_new_int64((int64_t)(sum.drop_full + sum.drop_too_big + sum.drop_malformed +
                                             sum.drop_down + sum.drop_other)));
 }
+
+/* ---- a wire end whose peer has gone: replace it --------------------------- */
+
+struct down_note {
+        struct bn_ctl *c;
+        struct bn_wire_port *port;
+        char wire[256];
+        unsigned end;
+};
+
+static void reopen_timer(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct bn_ctl *c = arg;
+
+        (void)loop;
+        (void)t;
+        c->reopen_pending = false;
+        ctl_reconcile(c);
+}
+
+static void port_down_main(void *arg)
+{
+        struct down_note *n = arg;
+        struct bn_ctl *c = n->c;
+        struct rt_wire *w = ctl_rt_wire(c, n->wire);
+
+        /* still the same, broken port? (it may have been closed meanwhile) */
+        if (w && n->end < 2 && w->port[n->end] == n->port && n->port->err) {
+                bn_warn(CTX, "wire %s: end %u's peer has gone: reopening it in 1 s", w->name,
+                        n->end);
+                close_end(w, (int)n->end);
+                snprintf(w->error, sizeof(w->error), "waiting: the peer of end %u has gone",
+                         n->end);
+                if (!c->reopen_pending &&
+                    bn_loop_timer_add(c->d->loop, 1000, 0, reopen_timer, c, &c->reopen_timer) == 0)
+                        c->reopen_pending = true;
+        }
+        free(n);
+}
+
+void ctl_port_down(void *arg, struct bn_wire_port *port)
+{
+        struct bn_ctl *c = arg;
+        struct down_note *n = calloc(1, sizeof(*n));
+
+        if (!n)
+                return;
+        n->c = c;
+        n->port = port;
+        n->end = port->end;
+        snprintf(n->wire, sizeof(n->wire), "%s", port->wire);
+        if (bn_loop_call(c->d->loop, port_down_main, n) < 0)
+                free(n);
+}

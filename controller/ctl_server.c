@@ -360,6 +360,8 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
         if ((r = bn_ctl_register_wires(&d->wires)))
                 goto fail;
         bn_ep_registry_set_watch(&d->eps, ctl_ep_watch, c);
+        d->wires.on_down = ctl_port_down;
+        d->wires.on_down_arg = c;
         ctl_reconcile(c);
         if ((r = listen_socket(c, d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET)))
                 goto fail;
@@ -397,6 +399,10 @@ void bn_controller_stop(struct bn_daemon *d)
                 unlink(d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET);
         }
         bn_ep_registry_set_watch(&d->eps, NULL, NULL);
+        d->wires.on_down = NULL;
+        if (c->reopen_pending)
+                bn_loop_timer_cancel(d->loop, c->reopen_timer);
+        c->reopen_pending = false;
         ctl_teardown(c);
         bn_store_close(c->store);
         free(c);

@@ -43,12 +43,23 @@
  *                               disk); the framework releases them after the
  *                               call returns, so copy what must outlive it.
  *   port_writable               a port that refused messages has room again.
+ *   port_link                   the wire's link to its peer went up or
+ *                               down (a cross-process wire: the other
+ *                               process joined, or died). While down nothing
+ *                               arrives and sends are dropped; a port whose
+ *                               peer died is replaced by the controller (it
+ *                               closes it, port_detach, and opens a new one,
+ *                               port_attach, a second later). Report the
+ *                               link (a bridge Corm sets its TAP's carrier);
+ *                               do not close the port. At port_attach the
+ *                               link is bn_wire_port_linked(port).
  * The Spike produces messages for its wire with bn_endpoint_send(); a Corm
  * with bn_wire_send() on the port the reply belongs to.
  */
 #ifndef BN_DEVCLASS_H
 #define BN_DEVCLASS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bn_params.h"
@@ -92,6 +103,7 @@ struct bn_devclass {
         void (*port_rx)(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
                         unsigned n);
         void (*port_writable)(struct bn_endpoint *ep, struct bn_wire_port *port);
+        void (*port_link)(struct bn_endpoint *ep, struct bn_wire_port *port, bool up);
 };
 
 /* ---- registry of device classes (one per daemon) ---------------------- */

@@ -60,6 +60,25 @@ const struct bn_wire_class *bn_wire_registry_find(const struct bn_wire_registry 
         return NULL;
 }
 
+bool bn_wire_port_linked(struct bn_wire_port *port)
+{
+        if (port->err)
+                return false;
+        return port->cls->linked ? port->cls->linked(port) : true;
+}
+
+/* Tell the device class when the link to the peer comes or goes. */
+static void link_changed(struct bn_wire_port *port, bool up)
+{
+        struct bn_endpoint *ep = port->ep;
+
+        if (port->link_up == up)
+                return;
+        port->link_up = up;
+        if (ep->cls->port_link)
+                ep->cls->port_link(ep, port, up);
+}
+
 static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         (void)loop;
@@ -84,6 +103,11 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                         if (port->fd_added)
                                 bn_loop_del_fd(port->loop, port->cls->fd(port));
                         port->fd_added = false;
+                        if (n == -EPIPE || n == -ECONNRESET || n == -ENOTCONN) {
+                                link_changed(port, false);
+                                if (port->on_down)
+                                        port->on_down(port->on_down_arg, port);
+                        }
                         return;
                 }
                 if (n == 0)
@@ -99,6 +123,7 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                 if (port->cls->release)
                         port->cls->release(port, msgs, (unsigned)n);
         }
+        link_changed(port, bn_wire_port_linked(port));
         if (port->tx_blocked) {
                 port->tx_blocked = false;
                 if (ep->cls->port_writable)
@@ -128,6 +153,7 @@ static void port_open_on_loop(void *arg)
                 return;
         }
         p->fd_added = true;
+        p->link_up = bn_wire_port_linked(p); /* what port_attach sees */
         if (p->ep->cls->port_attach) {
                 c->rc = p->ep->cls->port_attach(p->ep, p);
                 if (c->rc) {
@@ -188,6 +214,8 @@ int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const 
         p->cls = cls;
         p->class_ctx = ctx;
         snprintf(p->wire, sizeof(p->wire), "%s", wire);
+        p->on_down = r->on_down;
+        p->on_down_arg = r->on_down_arg;
         p->end = end;
         p->ep = ep;
         p->loop = ep->loop;

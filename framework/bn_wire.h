@@ -120,7 +120,17 @@ struct bn_wire_class {
         int (*fd)(struct bn_wire_port *port);
         /* Fill st (zeroed by the caller). */
         void (*stats)(struct bn_wire_port *port, struct bn_wire_stats *st);
+        /* Optional: is the peer there, so that messages can flow? (A
+         * cross-process end before its peer joined or after it died: no.)
+         * NULL: always. Cheap, no blocking; the framework asks after open
+         * and after each wake-up of the port's fd. */
+        bool (*linked)(struct bn_wire_port *port);
 };
+
+struct bn_wire_port;
+/* Told (on the port's loop, any thread) that a port's peer has gone, after
+ * the device class's port_link(false): the controller replaces the port. */
+typedef void (*bn_wire_down_fn)(void *arg, struct bn_wire_port *port);
 
 /* One end of a wire, created by bn_wire_port_open(). The wire class may read
  * every field and owns priv; the framework owns the rest. */
@@ -136,9 +146,13 @@ struct bn_wire_port {
         /* framework-private */
         bool tx_blocked;
         bool fd_added;
-        int err; /* last -errno of send/recv, 0 if fine; after a recv error the
-                  * port is no longer polled (-EPIPE, -ECONNRESET, -ENOTCONN: the
-                  * peer left, logged as a warning, not an endpoint error) */
+        int err;                 /* last -errno of send/recv, 0 if fine; after a recv error the
+                                  * port is no longer polled (-EPIPE, -ECONNRESET, -ENOTCONN: the
+                                  * peer left, logged as a warning, not an endpoint error, and
+                                  * the class's port_link and the registry's on_down are told) */
+        bn_wire_down_fn on_down; /* copied from the registry at open */
+        void *on_down_arg;
+        bool link_up; /* the link state last told to the device class */
 };
 
 /* ---- registry of wire types (one per daemon) ---------------------------- */
@@ -149,6 +163,8 @@ struct bn_wire_registry {
         const struct bn_wire_class *cls[BN_WIRE_CLASSES_MAX];
         void *ctx[BN_WIRE_CLASSES_MAX];
         unsigned n;
+        bn_wire_down_fn on_down; /* NULL: nobody to tell */
+        void *on_down_arg;
 };
 
 void bn_wire_registry_init(struct bn_wire_registry *r);
@@ -178,5 +194,8 @@ void bn_wire_port_close(struct bn_wire_port *port);
  * marks the port blocked on a short send. Returns accepted count or -errno. */
 int bn_wire_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, unsigned n);
 void bn_wire_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);
+/* Is the port's peer there (cls->linked; true when the class cannot say)?
+ * From port->loop's thread. */
+bool bn_wire_port_linked(struct bn_wire_port *port);
 
 #endif

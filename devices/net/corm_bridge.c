@@ -307,7 +307,9 @@ int bn_net_corm_bridge_port_attach(struct bn_endpoint *ep, struct bn_wire_port *
                        p->ifname, c->bridge, strerror(-rc));
                 goto fail;
         }
-        bn_net_tap_set_carrier(p->fd, p->ifname, true);
+        /* no carrier until the wire's peer is there: the bridge does not
+         * forward into a port that leads nowhere */
+        bn_net_tap_set_carrier(p->fd, p->ifname, bn_wire_port_linked(port));
         rc = bn_loop_add_fd(port->loop, p->fd, EPOLLIN, tap_readable, p);
         if (rc < 0)
                 goto fail;
@@ -322,6 +324,26 @@ fail:
         free(p->bufs);
         free(p);
         return rc;
+}
+
+void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *port, bool up)
+{
+        struct corm *c = corm_of(ep);
+        struct corm_port *p;
+
+        if (!c)
+                return;
+        for (p = c->ports; p && p->port != port; p = p->next)
+                ;
+        if (!p)
+                return;
+        bn_net_tap_set_carrier(p->fd, p->ifname, up);
+        if (up)
+                bn_info(ep->name, "wire %s: the peer is there: TAP %s has carrier", port->wire,
+                        p->ifname);
+        else
+                bn_warn(ep->name, "wire %s: the peer has gone: TAP %s has no carrier", port->wire,
+                        p->ifname);
 }
 
 void bn_net_corm_bridge_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)

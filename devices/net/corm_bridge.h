@@ -6,7 +6,7 @@
  *     .corm_priv_size = BN_NET_CORM_BRIDGE_PRIV_SIZE,
  *     .corm_open      = bn_net_corm_bridge_open,
  *     .corm_close     = bn_net_corm_bridge_close,
- *     port_attach / port_detach / port_rx / port_writable: call
+ *     port_attach / port_detach / port_rx / port_writable / port_link: call
  *     bn_net_corm_bridge_port_* when ep->kind == BN_EP_CORM.
  *
  * Parameters (corm_open):
@@ -53,6 +53,10 @@ void bn_net_corm_bridge_port_detach(struct bn_endpoint *ep, struct bn_wire_port 
 void bn_net_corm_bridge_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port,
                                 struct bn_wire_msg *msgs, unsigned n);
 void bn_net_corm_bridge_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port);
+/* The wire's link to its peer went up or down: the TAP's carrier follows
+ * (the bridge sees the link; it has none from attach until the peer is
+ * there). */
+void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *port, bool up);
 
 /* The TAP serving a port ("" when none), for tests and status output. */
 const char *bn_net_corm_bridge_tap_name(struct bn_endpoint *ep, struct bn_wire_port *port);

@@ -443,6 +443,12 @@ static void vif_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
                 bn_net_corm_bridge_port_detach(ep, port);
 }
 
+static void vif_port_link(struct bn_endpoint *ep, struct bn_wire_port *port, bool up)
+{
+        if (ep->kind == BN_EP_CORM)
+                bn_net_corm_bridge_port_link(ep, port, up);
+}
+
 static void vif_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
                         unsigned n)
 {
@@ -485,4 +491,5 @@ const struct bn_devclass bn_vif_class = {
     .port_detach = vif_port_detach,
     .port_rx = vif_port_rx,
     .port_writable = vif_port_writable,
+    .port_link = vif_port_link,
 };

@@ -70,6 +70,7 @@ static const struct bn_devclass corm_cls = {
     .port_detach = bn_net_corm_bridge_port_detach,
     .port_rx = bn_net_corm_bridge_port_rx,
     .port_writable = bn_net_corm_bridge_port_writable,
+    .port_link = bn_net_corm_bridge_port_link,
 };
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -411,6 +412,12 @@ int main(void)
         CHECK(output_has(cmd, "master bnt0") && output_has(cmd, "tun type tap"));
         CHECK(output_has("bridge link show", tap));
         printf("bridge bnt0 created, TAP %s enslaved\n", tap);
+        /* the far end has joined: the TAP has carrier (it had none before) */
+        snprintf(cmd, sizeof(cmd), "ip link show %s", tap);
+        for (i = 0; i < 50 && !output_has(cmd, "LOWER_UP"); i++)
+                usleep(100 * 1000);
+        CHECK(output_has(cmd, "LOWER_UP"));
+        printf("TAP %s has carrier with the far end joined\n", tap);
         CHECK(sh("ip link add vbA type veth peer name vbB netns %d && ip link set vbA master bnt0 "
                  "up",
                  (int)holder) == 0);

@@ -201,6 +201,11 @@ static void kick(struct bn_shm_port *p)
                 p->st.kicks_sent++;
 }
 
+void bn_shm_port_ring_peer(struct bn_shm_port *p)
+{
+        kick(p);
+}
+
 void bn_shm_port_close(struct bn_shm_port *p)
 {
         if (!p)

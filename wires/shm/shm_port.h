@@ -153,6 +153,9 @@ int bn_shm_port_wait(struct bn_shm_port *p, unsigned want, int timeout_ms);
  * bn_shm_port_ack() when it is readable. */
 int bn_shm_port_arm(struct bn_shm_port *p, unsigned want);
 void bn_shm_port_ack(struct bn_shm_port *p);
+/* Ring the peer's doorbell with nothing new: it wakes and looks (e.g. to
+ * see that this end has joined). */
+void bn_shm_port_ring_peer(struct bn_shm_port *p);
 int bn_shm_port_fd(const struct bn_shm_port *p);      /* our doorbell (eventfd) */
 int bn_shm_port_peer_fd(const struct bn_shm_port *p); /* peer socket, or -1 in-process */
 

@@ -50,6 +50,7 @@ struct shm_priv {
         char path[108];
         uint32_t ring;
         bool tx_blocked, peer_down;
+        bool alone; /* in-process: we made the pair, the other end has not taken its port */
         uint64_t bad_type;
 };
 
@@ -143,6 +144,8 @@ static int open_inproc(struct bn_wire_port *port, struct shm_priv *s, char *err,
                 n = *pp;
                 *pp = n->next;
                 rc = attach(s, n->port);
+                if (rc == 0)
+                        bn_shm_port_ring_peer(n->port); /* the first end: we are here */
                 free(n);
                 n = NULL;
                 goto out;
@@ -169,6 +172,7 @@ static int open_inproc(struct bn_wire_port *port, struct shm_priv *s, char *err,
         n->next = c->list;
         c->list = n;
         n = NULL;
+        s->alone = true;
 out:
         pthread_mutex_unlock(&c->mu);
         free(n);
@@ -430,6 +434,26 @@ down:
         return -EPIPE;
 }
 
+/* The peer is there: joined (a cross-process end before the accept or the
+ * connect has none; an in-process end waits for the other end to take the
+ * port it left, which then rings our doorbell) and not gone. */
+static bool shm_linked(struct bn_wire_port *port)
+{
+        struct shm_priv *s = port->priv;
+
+        if (s->alone) { /* has the other end taken the port we left? */
+                struct shm_pending *n;
+
+                pthread_mutex_lock(&s->ctx->mu);
+                for (n = s->ctx->list; n; n = n->next)
+                        if (strcmp(n->wire, port->wire) == 0 && n->end != port->end)
+                                break;
+                pthread_mutex_unlock(&s->ctx->mu);
+                s->alone = n != NULL;
+        }
+        return s->sp && !s->peer_down && !s->alone;
+}
+
 static void shm_release(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned n)
 {
         struct shm_priv *s = port->priv;
@@ -512,4 +536,5 @@ const struct bn_wire_class bn_wire_shm_class = {
     .release = shm_release,
     .fd = shm_fd,
     .stats = shm_stats,
+    .linked = shm_linked,
 };
