@@ -20,6 +20,7 @@ struct bn_endpoint;
 struct bn_wire_port;
 struct ctl_client;
 struct bn_timer;
+struct bn_loop;
 
 /* A Corm this controller created. */
 struct rt_corm {
@@ -111,6 +112,9 @@ struct rt_wire *ctl_rt_wire(struct bn_ctl *c, const char *name);
  * its end is closed and re-opened a second later (a listening end listens
  * again, a connecting end connects again when the peer is back). */
 void ctl_port_down(void *arg, struct bn_wire_port *port);
+/* xenbus hook: the loop of the Corm a new Spike will be wired to, when its
+ * class asks for it (corm_colocate), else NULL. Main thread. */
+struct bn_loop *ctl_loop_for(void *arg, const char *spike);
 /* State of a wire for display: "up", "waiting: ...", "error: ...", "remote". */
 void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len);
 /* Counters of a wire's local ends, summed (adds fields to obj). */

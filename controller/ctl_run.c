@@ -489,3 +489,26 @@ void ctl_port_down(void *arg, struct bn_wire_port *port)
         if (bn_loop_call(c->d->loop, port_down_main, n) < 0)
                 free(n);
 }
+
+/* ---- where a new Spike runs ------------------------------------------------ */
+
+struct bn_loop *ctl_loop_for(void *arg, const char *spike)
+{
+        struct bn_ctl *c = arg;
+
+        for (size_t i = 0; i < c->n_wires; i++) {
+                struct rt_wire *w = &c->wires[i];
+                for (int j = 0; j < 2; j++) {
+                        struct rt_corm *k;
+                        if (strcmp(w->end[j], spike) != 0 || !w->local[!j])
+                                continue;
+                        k = rt_corm(c, w->end[!j]);
+                        if (k && k->ep && k->ep->cls && k->ep->cls->corm_colocate) {
+                                bn_debug(CTX, "spike %s: on the loop of its corm %s", spike,
+                                         k->name);
+                                return k->ep->loop;
+                        }
+                }
+        }
+        return NULL;
+}

@@ -22,6 +22,7 @@
 #endif
 
 #include "bn_daemon.h"
+#include "bn_xenbus.h"
 #include "bn_log.h"
 #include "bn_loop.h"
 
@@ -362,6 +363,7 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
         bn_ep_registry_set_watch(&d->eps, ctl_ep_watch, c);
         d->wires.on_down = ctl_port_down;
         d->wires.on_down_arg = c;
+        bn_xenbus_set_loop_for(d->xenbus, ctl_loop_for, c);
         ctl_reconcile(c);
         if ((r = listen_socket(c, d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET)))
                 goto fail;
@@ -400,6 +402,7 @@ void bn_controller_stop(struct bn_daemon *d)
         }
         bn_ep_registry_set_watch(&d->eps, NULL, NULL);
         d->wires.on_down = NULL;
+        bn_xenbus_set_loop_for(d->xenbus, NULL, NULL);
         if (c->reopen_pending)
                 bn_loop_timer_cancel(d->loop, c->reopen_timer);
         c->reopen_pending = false;

@@ -80,6 +80,11 @@ struct bn_devclass {
         unsigned max_ring_page_order;
         /* Largest number of queues (multi-queue-max-queues), >= 1. */
         unsigned max_queues;
+        /* A Corm of this class serves one Spike at a time (a disk): the
+         * controller runs a Spike on the loop of the Corm it is wired to, so
+         * that a request crosses no thread (a bridge, shared by many, says
+         * false: its Spikes spread over the workers). */
+        bool corm_colocate;
 
         size_t spike_priv_size; /* bytes of ep->priv for a Spike */
         size_t corm_priv_size;  /* bytes of ep->priv for a Corm */

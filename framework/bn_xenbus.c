@@ -682,6 +682,15 @@ void bn_xenbus_detach(struct bn_xenbus *xb)
         stop_all(xb, false);
 }
 
+void bn_xenbus_set_loop_for(struct bn_xenbus *xb, struct bn_loop *(*fn)(void *, const char *),
+                            void *arg)
+{
+        if (!xb)
+                return;
+        xb->cfg.loop_for = fn;
+        xb->cfg.loop_for_arg = arg;
+}
+
 unsigned bn_xenbus_count(const struct bn_xenbus *xb)
 {
         unsigned n = 0;

@@ -55,6 +55,11 @@ struct bn_xenbus_config {
         struct bn_ep_registry *eps; /* Spike endpoints are added here */
         const char *host;           /* first component of endpoint names */
         const char *run_dir;        /* ring journals (tmpfs); NULL: none */
+        /* Optional: the loop a new Spike should run on (the controller puts
+         * a Spike beside the Corm it will be wired to when that Corm's class
+         * asks for it); NULL, or a NULL answer: the next worker in turn. */
+        struct bn_loop *(*loop_for)(void *arg, const char *spike_name);
+        void *loop_for_arg;
 };
 
 /* Connect to xenstore and start watching @releaseDomain. Main thread. */
@@ -73,6 +78,9 @@ void bn_xenbus_stop(struct bn_xenbus *xb);
  * the front-ends still publish; requests it had not answered are read
  * again from the ring (bn_xb_ring_resume_index). */
 void bn_xenbus_detach(struct bn_xenbus *xb);
+/* Set (or clear, fn NULL) cfg.loop_for after start (main thread). */
+void bn_xenbus_set_loop_for(struct bn_xenbus *xb, struct bn_loop *(*fn)(void *, const char *),
+                            void *arg);
 /* Number of devices currently known (any state). */
 unsigned bn_xenbus_count(const struct bn_xenbus *xb);
 

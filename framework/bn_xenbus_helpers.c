@@ -152,7 +152,7 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
         else
                 snprintf(vm, sizeof(vm), "dom%u", dev->fe_domid);
         free(v);
-        struct bn_loop *loop = bn_workers_pick(xb->cfg.workers);
+        struct bn_loop *loop = NULL;
         int rc = -EEXIST;
         for (int attempt = 0; attempt < 2 && rc == -EEXIST; attempt++) {
                 if (attempt)
@@ -160,6 +160,10 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                 snprintf(name, sizeof(name), "%s/%s/%s%u", xb->host, vm, dev->type, dev->devid);
                 if (bn_ep_registry_find(xb->cfg.eps, name))
                         continue;
+                if (xb->cfg.loop_for)
+                        loop = xb->cfg.loop_for(xb->cfg.loop_for_arg, name);
+                if (!loop)
+                        loop = bn_workers_pick(xb->cfg.workers);
                 rc = bn_endpoint_new(&dev->ep, name, BN_EP_SPIKE, dev->cls, loop,
                                      dev->cls->spike_priv_size, NULL, 0);
                 if (rc)
