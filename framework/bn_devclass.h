@@ -10,6 +10,11 @@
  * walks). See docs/adding-a-device-class.md.
  *
  * Life of a Spike (a guest's device), driven by bn_xenbus.h:
+ *   spike_name optional, before the endpoint exists: the device's part of
+ *              the Spike's name ("<host>/<vm>/<this>"), e.g. a disk's vdev
+ *              "xvda" from the toolstack's back-end key; read back-end keys
+ *              only (bn_xb_read_be). Return 0 with buf filled, or -errno
+ *              for the default "<type><devid>" ("vif0", "vbd51712").
  *   probe      the device appeared in backend/<type>/<fe>/<devid>; the
  *              endpoint exists (DOWN); allocate state in ep->priv, read the
  *              toolstack's back-end keys, write the feature keys. Then the
@@ -91,6 +96,7 @@ struct bn_devclass {
 
         /* ---- Spike (all optional except probe and connect when
          * backend_types is not empty). Return 0 or -errno. ---- */
+        int (*spike_name)(struct bn_xb_dev *dev, char *buf, size_t len);
         int (*probe)(struct bn_xb_dev *dev, struct bn_endpoint *ep);
         int (*connect)(struct bn_xb_dev *dev, struct bn_endpoint *ep);
         void (*disconnect)(struct bn_xb_dev *dev, struct bn_endpoint *ep);

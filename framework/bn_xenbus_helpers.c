@@ -153,11 +153,22 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                 snprintf(vm, sizeof(vm), "dom%u", dev->fe_domid);
         free(v);
         struct bn_loop *loop = NULL;
+        char part[BN_NAME_COMPONENT_MAX], given[BN_NAME_COMPONENT_MAX];
         int rc = -EEXIST;
+
+        /* the device's part of the name: the class's (a disk's vdev), when
+         * it is a clean name component, else <type><devid> */
+        snprintf(part, sizeof(part), "%s%u", dev->type, dev->devid);
+        if (dev->cls->spike_name && dev->cls->spike_name(dev, given, sizeof(given)) == 0) {
+                char clean[BN_NAME_COMPONENT_MAX];
+                bn_name_sanitize_component(given, clean, sizeof(clean));
+                if (given[0] && strcmp(clean, given) == 0)
+                        snprintf(part, sizeof(part), "%s", given);
+        }
         for (int attempt = 0; attempt < 2 && rc == -EEXIST; attempt++) {
                 if (attempt)
                         snprintf(vm, sizeof(vm), "dom%u", dev->fe_domid);
-                snprintf(name, sizeof(name), "%s/%s/%s%u", xb->host, vm, dev->type, dev->devid);
+                snprintf(name, sizeof(name), "%s/%s/%s", xb->host, vm, part);
                 if (bn_ep_registry_find(xb->cfg.eps, name))
                         continue;
                 if (xb->cfg.loop_for)

@@ -71,7 +71,8 @@ bn_host() {
 
 # bn_device_env: check what libxl gives a hotplug script and derive
 # bn_domid, bn_devid, bn_type, bn_vm, bn_hostname, bn_spike (the Spike endpoint:
-# <host>/<vm>/<type><devid>, named by the VM, never by its domid).
+# <host>/<vm>/<vdev> for a disk (xvda), <host>/<vm>/<type><devid> otherwise
+# (vif0); named by the VM, never by its domid).
 bn_device_env() {
         [ -n "${XENBUS_PATH:-}" ] ||
                 bn_fatal "XENBUS_PATH is not set: this script is run by libxl (xl) for a device, not by hand"
@@ -90,7 +91,18 @@ bn_device_env() {
         [ -n "$bn_vm" ] || bn_vm=$(bn_xs_read "$XENBUS_PATH/banana-vm")
         [ -n "$bn_vm" ] || bn_vm=dom$bn_domid
         bn_hostname=$(bn_host)
-        bn_spike=$bn_hostname/$(bn_component "$bn_vm")/$bn_type$bn_devid
+        # the device's part of the name, as bananad makes it: a disk's vdev
+        # ("dev", written by libxl: xvda), else <type><devid> (vif0)
+        bn_part=$bn_type$bn_devid
+        case "$bn_type" in
+        vbd | vbd3)
+                bn_vdev=$(bn_xs_read "$XENBUS_PATH/dev")
+                if printf '%s' "$bn_vdev" | grep -qxE '[a-z]+[0-9]*' && [ ${#bn_vdev} -lt 32 ]; then
+                        bn_part=$bn_vdev
+                fi
+                ;;
+        esac
+        bn_spike=$bn_hostname/$(bn_component "$bn_vm")/$bn_part
 }
 
 # bn_ctl ARGS...: run bananactl with a time limit; its output in bn_out.

@@ -141,6 +141,28 @@ static void undo_queues(struct vbd *v)
         vbd_journal_close(v);
 }
 
+/* A disk's Spike is named by its vdev ("xvda"), from the "dev" key the
+ * toolstack writes in the back-end directory (libxl does); lower-case
+ * letters then digits only, else the default name. */
+static int vbd_spike_name(struct bn_xb_dev *dev, char *buf, size_t len)
+{
+        char v[32];
+        size_t i = 0;
+
+        if (bn_xb_read_be(dev, "dev", v, sizeof(v)) < 0 || len < sizeof(v))
+                return -ENOENT;
+        while (v[i] >= 'a' && v[i] <= 'z')
+                i++;
+        if (i == 0)
+                return -EINVAL;
+        while (v[i] >= '0' && v[i] <= '9')
+                i++;
+        if (v[i])
+                return -EINVAL;
+        snprintf(buf, len, "%s", v);
+        return 0;
+}
+
 static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
 {
         struct vbd *v = ep->priv;
@@ -294,6 +316,7 @@ const struct bn_devclass bn_vbd_class = {
     .corm_colocate = true,
     .spike_priv_size = sizeof(struct vbd),
     .corm_priv_size = sizeof(struct vbd_corm),
+    .spike_name = vbd_spike_name,
     .probe = vbd_probe,
     .connect = vbd_connect,
     .disconnect = vbd_disconnect,

@@ -22,6 +22,7 @@ struct bn_guest;
 
 struct bf_opts {
         const char *name, *sim_dir, *evil;
+        const char *vdev; /* back-end key "dev" (as libxl writes it), or NULL */
         uint32_t devid;
         unsigned ring_order, queues, indirect;
         bool persistent, expect_errors, readonly_mode, final_flush;

@@ -42,13 +42,21 @@ static double mono(void)
 }
 
 /* The back-end keys the toolstack writes for this vbd. */
-static void xl_extra(const struct bf_opts *o, const char *extra[5])
+static void xl_extra(const struct bf_opts *o, const char *extra[7])
 {
-        extra[0] = "params";
-        extra[1] = "banana";
-        extra[2] = o->readonly_mode ? "mode" : NULL;
-        extra[3] = o->readonly_mode ? "r" : NULL;
-        extra[4] = NULL;
+        unsigned n = 0;
+
+        extra[n++] = "params";
+        extra[n++] = "banana";
+        if (o->readonly_mode) {
+                extra[n++] = "mode";
+                extra[n++] = "r";
+        }
+        if (o->vdev) {
+                extra[n++] = "dev";
+                extra[n++] = o->vdev;
+        }
+        extra[n] = NULL;
 }
 
 static void usage(void)
@@ -58,7 +66,7 @@ static void usage(void)
                         "  [--bs BYTES] [--qd N] [--seconds S] [--write-pct P] [--seq] [--verify]\n"
                         "  [--flush-every N] [--discard-every N] [--blocks N] [--seed N]\n"
                         "  [--mode mixed|fill|check] [--gen G] [--expect-errors]\n"
-                        "  [--wait-sectors N] [--readonly-mode] [--timeout S]\n"
+                        "  [--wait-sectors N] [--readonly-mode] [--vdev NAME] [--timeout S]\n"
                         "  [--final-flush] [--discard-blocks FIRST:N] [--idle S]\n"
                         "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n");
 }
@@ -87,6 +95,7 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                                            {"expect-errors", 0, 0, 'E'},
                                            {"wait-sectors", 1, 0, 'W'},
                                            {"readonly-mode", 0, 0, 'R'},
+                                           {"vdev", 1, 0, 'v'},
                                            {"timeout", 1, 0, 't'},
                                            {"evil", 1, 0, 'e'},
                                            {"final-flush", 0, 0, 'F'},
@@ -179,6 +188,9 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                 case 'W':
                         o->wait_sectors = strtoull(optarg, NULL, 0);
                         break;
+                case 'v':
+                        o->vdev = optarg;
+                        break;
                 case 'R':
                         o->readonly_mode = true;
                         break;
@@ -253,7 +265,7 @@ int main(int argc, char **argv)
         struct bf_opts o = {0};
         struct bf f = {0};
         struct bn_blk_load *load = NULL;
-        const char *extra[5];
+        const char *extra[7];
         double deadline;
         int ret = 1, rc;
 

@@ -33,6 +33,8 @@
 #             RestartKillSignal): bananad detaches, the back-end stays
 #             Connected while it is down (read from xenstore), the guest is
 #             never told to close, and the run ends with 0 mismatches
+#   vdev      the back-end's "dev" key (libxl's vdev) names the Spike
+#             (hostA/g1/xvdb); a "dev" that is no plain vdev is ignored
 #   stop-close  SIGTERM (a real stop): the back-end goes Closing/Closed the
 #             Xen way and the guest sees its disk closed
 set -u
@@ -331,6 +333,28 @@ restart | restart-usr2)
     report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
     grep -qi "back-end closed" "$base/g1.out" "$base/g1.log" && fail "the guest was told its disk closed"
     echo "ok: verify run across the restart: $(tail -1 "$base/g1.out")"
+    ;;
+vdev)
+    # the toolstack's "dev" key names the Spike (libxl writes the vdev)
+    truncate -s 64M "$img"
+    cat >"$base/topo.yaml" <<EOF
+version: 1
+hosts:
+  hostA: {site: lab, domain: example}
+endpoints:
+  hostA/disk: {kind: corm, class: vbd, params: {path: $img}}
+  hostA/g1/xvdb: {kind: spike}
+wires:
+  g1-disk: {ends: [hostA/g1/xvdb, hostA/disk]}
+EOF
+    ctl apply "$base/topo.yaml" >"$base/apply.out" 2>&1 || fail "apply: $(cat "$base/apply.out")"
+    guest g1 --vdev xvdb --verify --qd 8 --seconds 2 && report_ok g1 || fail "g1 (vdev xvdb): $(tail -2 "$base/g1.out")"
+    grep -q "spike endpoint hostA/g1/xvdb " "$base/bananad.log" || fail "the Spike is not named by its vdev"
+    echo "ok: vdev xvdb names the Spike hostA/g1/xvdb, verify run: $(tail -1 "$base/g1.out")"
+    # a "dev" that is not a plain vdev is not used for a name
+    timeout 3 "$G" --name g2 --sim-dir "$dir" --vdev "../x" --seconds 1 >"$base/g2.out" 2>"$base/g2.log"
+    grep -q "spike endpoint hostA/g2/vbd0 " "$base/bananad.log" || fail "dev '../x' was not refused as a name"
+    echo "ok: dev '../x' ignored: the Spike is hostA/g2/vbd0"
     ;;
 stop-close)
     truncate -s 64M "$img"

@@ -88,7 +88,7 @@ for how in KILL USR2; do
         check after-$how-connected connected || ok=0
         wired() {
                 local s
-                for s in $H/r1/vif0 $H/r1/vbd51712 $H/r2/vif0; do
+                for s in $H/r1/vif0 $H/r1/xvda $H/r2/vif0; do
                         bananactl wires 2> /dev/null | grep -E "(^| )$s( |--)" | grep -q ' up$' || return 1
                 done
         }

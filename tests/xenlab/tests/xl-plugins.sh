@@ -3,7 +3,7 @@
 # once the back-end is in InitWait) and a recorder in place of bananactl:
 #  - xl create: the scripts get libxl's arguments and environment, call
 #    `bananactl connect <host>/<vm>/vif0 <host>/br0` and
-#    `bananactl connect <host>/<vm>/vbd51712 <host>/disk/images/g.raw`, and
+#    `bananactl connect <host>/<vm>/xvda <host>/disk/images/g.raw`, and
 #    answer hotplug-status=connected;
 #  - xl destroy: they disconnect the same wires;
 #  - when bananactl fails, xl create fails and prints the scripts'
@@ -32,7 +32,7 @@ BV=/local/domain/0/backend/vif/$D/0
 BB=/local/domain/0/backend/vbd/$D/51712
 log "recorded: $(tr '\n' ';' < $LAB_CALLS)"
 check vif-connect grep -qxF "connect $H/$G/vif0 $H/br0" $LAB_CALLS || ok=0
-check blk-connect grep -qxF "connect $H/$G/vbd51712 $H/disk/images/g.raw" $LAB_CALLS || ok=0
+check blk-connect grep -qxF "connect $H/$G/xvda $H/disk/images/g.raw" $LAB_CALLS || ok=0
 check vif-hotplug-status [ "$(xs_read $BV/hotplug-status)" = connected ] || ok=0
 check blk-hotplug-status [ "$(xs_read $BB/hotplug-status)" = connected ] || ok=0
 check vif-wire-recorded [ "$(xs_read $BV/banana-spike)" = "$H/$G/vif0" ] || ok=0
@@ -42,7 +42,7 @@ check vif-wire-recorded [ "$(xs_read $BV/banana-spike)" = "$H/$G/vif0" ] || ok=0
 guest_destroy $G || fail "xl destroy $G failed"
 log "recorded: $(tr '\n' ';' < $LAB_CALLS)"
 check vif-disconnect grep -qxF "disconnect $H/$G/vif0" $LAB_CALLS || ok=0
-check blk-disconnect grep -qxF "disconnect $H/$G/vbd51712" $LAB_CALLS || ok=0
+check blk-disconnect grep -qxF "disconnect $H/$G/xvda" $LAB_CALLS || ok=0
 
 # 3. bananactl fails: xl create fails with the script's message
 export LAB_CTL_RC=3 LAB_CTL_MSG="cannot reach bananad at /run/banana/ctl.sock: Connection refused"
