@@ -7,6 +7,7 @@
 #define BN_CTL_INT_H
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -43,6 +44,13 @@ struct rt_wire {
         char error[256];              /* last failure, "" when fine */
 };
 
+#define CTL_DOWNS_MAX 32
+struct ctl_down {
+        struct bn_wire_port *port; /* compared, never dereferenced unless still w->port */
+        char wire[256];
+        unsigned end;
+};
+
 struct bn_ctl {
         struct bn_daemon *d;
         struct bn_store *store;
@@ -57,6 +65,11 @@ struct bn_ctl {
         bool reconciling;
         bool reopen_pending; /* a timer will reconcile (re-open broken ends) */
         struct bn_timer *reopen_timer;
+        /* wire ends whose peer has gone, from the workers (ctl_port_down) */
+        pthread_mutex_t down_mu;
+        struct ctl_down downs[CTL_DOWNS_MAX];
+        unsigned ndowns;
+        bool down_queued; /* a call to the main loop will drain downs */
 };
 
 /* ---- ctl_model.c ---- */
@@ -108,9 +121,10 @@ void ctl_teardown(struct bn_ctl *c);
 /* Registry watch: a Spike came or went. */
 void ctl_ep_watch(void *arg, struct bn_endpoint *ep, bool added);
 struct rt_wire *ctl_rt_wire(struct bn_ctl *c, const char *name);
-/* Wire registry hook (any thread): a port's peer has gone; on the main loop
- * its end is closed and re-opened a second later (a listening end listens
- * again, a connecting end connects again when the peer is back). */
+/* Wire registry hook (any thread, arg: the daemon): a port's peer has gone;
+ * on the main loop its end is closed and re-opened a second later (a
+ * listening end listens again, a connecting end connects again when the peer
+ * is back). Allocates nothing. */
 void ctl_port_down(void *arg, struct bn_wire_port *port);
 /* xenbus hook: the loop of the Corm a new Spike will be wired to, when its
  * class asks for it (corm_colocate), else NULL. Main thread. */

@@ -438,13 +438,6 @@ void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *o
 
 /* ---- a wire end whose peer has gone: replace it --------------------------- */
 
-struct down_note {
-        struct bn_ctl *c;
-        struct bn_wire_port *port;
-        char wire[256];
-        unsigned end;
-};
-
 static void reopen_timer(struct bn_loop *loop, struct bn_timer *t, void *arg)
 {
         struct bn_ctl *c = arg;
@@ -455,39 +448,63 @@ static void reopen_timer(struct bn_loop *loop, struct bn_timer *t, void *arg)
         ctl_reconcile(c);
 }
 
-static void port_down_main(void *arg)
+/* On the main loop: the ends the workers reported (ctl_port_down). The
+ * argument is the daemon, not the controller: a call still queued when the
+ * controller is gone finds d->ctl NULL (or is dropped with the loop). */
+static void port_downs_main(void *arg)
 {
-        struct down_note *n = arg;
-        struct bn_ctl *c = n->c;
-        struct rt_wire *w = ctl_rt_wire(c, n->wire);
+        struct bn_daemon *d = arg;
+        struct bn_ctl *c = d->ctl;
+        struct ctl_down downs[CTL_DOWNS_MAX];
+        unsigned n;
 
-        /* still the same, broken port? (it may have been closed meanwhile) */
-        if (w && n->end < 2 && w->port[n->end] == n->port && n->port->err) {
-                bn_warn(CTX, "wire %s: end %u's peer has gone: reopening it in 1 s", w->name,
-                        n->end);
-                close_end(w, (int)n->end);
-                snprintf(w->error, sizeof(w->error), "waiting: the peer of end %u has gone",
-                         n->end);
+        if (!c)
+                return;
+        pthread_mutex_lock(&c->down_mu);
+        n = c->ndowns;
+        memcpy(downs, c->downs, n * sizeof(downs[0]));
+        c->ndowns = 0;
+        c->down_queued = false;
+        pthread_mutex_unlock(&c->down_mu);
+        for (unsigned i = 0; i < n; i++) {
+                struct rt_wire *w = ctl_rt_wire(c, downs[i].wire);
+                unsigned e = downs[i].end;
+
+                /* still the same, broken port? (it may have been closed) */
+                if (!w || e > 1 || w->port[e] != downs[i].port || !w->port[e]->err)
+                        continue;
+                bn_warn(CTX, "wire %s: end %u's peer has gone: reopening it in 1 s", w->name, e);
+                close_end(w, (int)e);
+                snprintf(w->error, sizeof(w->error), "waiting: the peer of end %u has gone", e);
                 if (!c->reopen_pending &&
                     bn_loop_timer_add(c->d->loop, 1000, 0, reopen_timer, c, &c->reopen_timer) == 0)
                         c->reopen_pending = true;
         }
-        free(n);
 }
 
 void ctl_port_down(void *arg, struct bn_wire_port *port)
 {
-        struct bn_ctl *c = arg;
-        struct down_note *n = calloc(1, sizeof(*n));
+        struct bn_daemon *d = arg;
+        struct bn_ctl *c = d->ctl;
+        bool call;
 
-        if (!n)
+        if (!c)
                 return;
-        n->c = c;
-        n->port = port;
-        n->end = port->end;
-        snprintf(n->wire, sizeof(n->wire), "%s", port->wire);
-        if (bn_loop_call(c->d->loop, port_down_main, n) < 0)
-                free(n);
+        pthread_mutex_lock(&c->down_mu);
+        if (c->ndowns < CTL_DOWNS_MAX) {
+                struct ctl_down *x = &c->downs[c->ndowns++];
+                x->port = port;
+                x->end = port->end;
+                snprintf(x->wire, sizeof(x->wire), "%s", port->wire);
+        }
+        call = !c->down_queued;
+        c->down_queued = true;
+        pthread_mutex_unlock(&c->down_mu);
+        if (call && bn_loop_call(d->loop, port_downs_main, d) < 0) {
+                pthread_mutex_lock(&c->down_mu);
+                c->down_queued = false;
+                pthread_mutex_unlock(&c->down_mu);
+        }
 }
 
 /* ---- where a new Spike runs ------------------------------------------------ */

@@ -345,6 +345,7 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
                 return -ENOMEM;
         c->d = d;
         c->listen_fd = -1;
+        pthread_mutex_init(&c->down_mu, NULL);
         c->started = time(NULL);
         c->opts.ready_fd = -1;
         if (opts)
@@ -362,7 +363,7 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
                 goto fail;
         bn_ep_registry_set_watch(&d->eps, ctl_ep_watch, c);
         d->wires.on_down = ctl_port_down;
-        d->wires.on_down_arg = c;
+        d->wires.on_down_arg = d;
         bn_xenbus_set_loop_for(d->xenbus, ctl_loop_for, c);
         ctl_reconcile(c);
         if ((r = listen_socket(c, d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET)))
@@ -406,8 +407,9 @@ void bn_controller_stop(struct bn_daemon *d)
         if (c->reopen_pending)
                 bn_loop_timer_cancel(d->loop, c->reopen_timer);
         c->reopen_pending = false;
-        ctl_teardown(c);
+        ctl_teardown(c); /* every port closed: no ctl_port_down after this */
         bn_store_close(c->store);
-        free(c);
         d->ctl = NULL;
+        pthread_mutex_destroy(&c->down_mu);
+        free(c);
 }
