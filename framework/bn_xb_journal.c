@@ -84,19 +84,28 @@ int bn_xb_journal_map(struct bn_xb_dev *dev, size_t size, uint64_t key, void **a
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 || fstat(fd, &st) < 0) {
                 rc = -errno;
-                bn_warn(dev->name, "cannot open the ring journal %s: %s", path, strerror(errno));
+                bn_warn(dev->name,
+                        "cannot open the ring journal %s: %s (a crash of bananad cannot be "
+                        "recovered exactly)",
+                        path, strerror(errno));
                 goto out;
         }
         old = (uint64_t)st.st_size == JOURNAL_HDR + size;
         if (!old && ftruncate(fd, (off_t)(JOURNAL_HDR + size)) < 0) {
                 rc = -errno;
-                bn_warn(dev->name, "cannot size the ring journal %s: %s", path, strerror(errno));
+                bn_warn(dev->name,
+                        "cannot size the ring journal %s: %s (a crash of bananad cannot be "
+                        "recovered exactly)",
+                        path, strerror(errno));
                 goto out;
         }
         h = mmap(NULL, JOURNAL_HDR + size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (h == MAP_FAILED) {
                 rc = -errno;
-                bn_warn(dev->name, "cannot map the ring journal %s: %s", path, strerror(errno));
+                bn_warn(dev->name,
+                        "cannot map the ring journal %s: %s (a crash of bananad cannot be "
+                        "recovered exactly)",
+                        path, strerror(errno));
                 goto out;
         }
         if (dev->resuming && old && h->magic == JOURNAL_MAGIC && h->key == key && h->size == size) {

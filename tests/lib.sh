@@ -44,3 +44,14 @@ san_reports() {
 san_show() {
     grep -hE -A12 "$BN_SAN_PATTERN" "$@" 2>/dev/null | head -60
 }
+
+# san_check FILES...: when a sanitizer report is in FILES, print it and
+# return 1 (a test's clean-up then fails the test).
+san_check() {
+    local san
+    san=$(san_reports "$@")
+    [ -z "$san" ] && return 0
+    echo "FAIL: sanitizer report in $san:"
+    san_show $san
+    return 1
+}

@@ -16,24 +16,14 @@ void vbd_journal_open(struct vbd *v)
 {
         /* the connection's name: new ones on every handshake */
         static const char *const keys[] = {"event-channel", "ring-ref", "ring-ref0", NULL};
-        void *addr = NULL;
-        bool resumed = false;
-        int rc;
+        uint64_t key = bn_xb_journal_key(v->dev, v->nq_want, keys);
+        void *addr;
 
-        v->journal = NULL;
-        v->journal_resumed = false;
-        rc = bn_xb_journal_map(v->dev, sizeof(struct vbd_journal),
-                               bn_xb_journal_key(v->dev, v->nq_want, keys), &addr, &resumed);
-        if (rc) {
-                if (rc != -ENOTSUP)
-                        bn_warn(v->ep->name,
-                                "no ring journal (%s): a crash of bananad could not be "
-                                "recovered exactly",
-                                strerror(-rc));
-                return;
-        }
+        /* no journal (the framework says why): recovery from the ring alone */
+        if (bn_xb_journal_map(v->dev, sizeof(struct vbd_journal), key, &addr, &v->journal_resumed) <
+            0)
+                addr = NULL;
         v->journal = addr;
-        v->journal_resumed = resumed;
 }
 
 void vbd_journal_close(struct vbd *v)

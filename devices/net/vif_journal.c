@@ -15,24 +15,14 @@ void bn_vif_journal_open(struct bn_vif *vif)
         /* the connection's name: new ones on every handshake */
         static const char *const keys[] = {"tx-ring-ref", "rx-ring-ref", "event-channel",
                                            "event-channel-tx", NULL};
-        void *addr = NULL;
-        bool resumed = false;
-        int rc;
+        uint64_t key = bn_xb_journal_key(vif->dev, vif->nq, keys);
+        void *addr;
 
-        vif->journal = NULL;
-        vif->journal_resumed = false;
-        rc = bn_xb_journal_map(vif->dev, sizeof(struct bn_vif_journal),
-                               bn_xb_journal_key(vif->dev, vif->nq, keys), &addr, &resumed);
-        if (rc) {
-                if (rc != -ENOTSUP)
-                        bn_warn(vif->name,
-                                "no ring journal (%s): a crash of bananad could "
-                                "close this vif",
-                                strerror(-rc));
-                return;
-        }
+        /* no journal (the framework says why): recovery from the rings alone */
+        if (bn_xb_journal_map(vif->dev, sizeof(struct bn_vif_journal), key, &addr,
+                              &vif->journal_resumed) < 0)
+                addr = NULL;
         vif->journal = addr;
-        vif->journal_resumed = resumed;
 }
 
 void bn_vif_journal_close(struct bn_vif *vif)

@@ -9,7 +9,7 @@
 # Gives:  nl_start, nl_topology, nl_guest, nl_wait, nl_fail, nl_cleanup,
 #         and $T (a short unique tag), $base (a temporary folder), $BR.
 set -u
-. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_check
 
 nl_need_root() {
     if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces, TAP, bridges)"; exit 77; fi
@@ -39,14 +39,7 @@ nl_cleanup() {
     # bananad deletes the bridge it created; this is for a killed bananad.
     ip link del "$BR" 2>/dev/null
     # under -Db_sanitize: a report from any of our processes fails the test
-    local san
-    san=$(san_reports "$base"/*.log "$base"/*.out)
-    if [ -n "$san" ]; then
-        echo "FAIL: sanitizer report in $san:"
-        san_show $san
-        rm -rf "$base"
-        exit 1
-    fi
+    san_check "$base"/*.log "$base"/*.out || { rm -rf "$base"; exit 1; }
     rm -rf "$base"
 }
 trap nl_cleanup EXIT

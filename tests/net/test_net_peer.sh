@@ -10,7 +10,7 @@
 # usage: test_net_peer.sh XENSIM BANANAD BANANACTL
 set -u
 XENSIM=$1 BANANAD=$2 BANANACTL=$3
-. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_check
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces, TAP, bridges)"; exit 77; fi
 [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
 ip netns add "bnprobe$$" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
@@ -30,13 +30,7 @@ cleanup() {
         ip link del "v$T$h" 2>/dev/null
         ip link del "br$T$h" 2>/dev/null
     done
-    san=$(san_reports "$base"/*.log)
-    if [ -n "$san" ]; then
-        echo "FAIL: sanitizer report in $san:"
-        san_show $san
-        rm -rf "$base"
-        exit 1
-    fi
+    san_check "$base"/*.log || { rm -rf "$base"; exit 1; }
     rm -rf "$base"
 }
 trap cleanup EXIT
