@@ -66,6 +66,7 @@ int bn_xb_journal_map(struct bn_xb_dev *dev, size_t size, uint64_t key, void **a
 {
         char path[512];
         struct journal_hdr *h = MAP_FAILED;
+        const char *what = NULL; /* the step that failed */
         struct stat st;
         int fd = -1, rc;
         bool old = false;
@@ -77,36 +78,23 @@ int bn_xb_journal_map(struct bn_xb_dev *dev, size_t size, uint64_t key, void **a
         if (rc)
                 goto out;
         if (mkdir(dev->xb->cfg.run_dir, 0700) < 0 && errno != EEXIST) {
-                rc = -errno;
-                bn_warn(dev->name, "cannot create %s: %s", dev->xb->cfg.run_dir, strerror(errno));
-                goto out;
+                what = "create the directory of";
+                goto fail;
         }
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 || fstat(fd, &st) < 0) {
-                rc = -errno;
-                bn_warn(dev->name,
-                        "cannot open the ring journal %s: %s (a crash of bananad cannot be "
-                        "recovered exactly)",
-                        path, strerror(errno));
-                goto out;
+                what = "open";
+                goto fail;
         }
         old = (uint64_t)st.st_size == JOURNAL_HDR + size;
         if (!old && ftruncate(fd, (off_t)(JOURNAL_HDR + size)) < 0) {
-                rc = -errno;
-                bn_warn(dev->name,
-                        "cannot size the ring journal %s: %s (a crash of bananad cannot be "
-                        "recovered exactly)",
-                        path, strerror(errno));
-                goto out;
+                what = "size";
+                goto fail;
         }
         h = mmap(NULL, JOURNAL_HDR + size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (h == MAP_FAILED) {
-                rc = -errno;
-                bn_warn(dev->name,
-                        "cannot map the ring journal %s: %s (a crash of bananad cannot be "
-                        "recovered exactly)",
-                        path, strerror(errno));
-                goto out;
+                what = "map";
+                goto fail;
         }
         if (dev->resuming && old && h->magic == JOURNAL_MAGIC && h->key == key && h->size == size) {
                 *resumed = true;
@@ -119,6 +107,13 @@ int bn_xb_journal_map(struct bn_xb_dev *dev, size_t size, uint64_t key, void **a
         *addr = (uint8_t *)h + JOURNAL_HDR;
         h = MAP_FAILED;
         rc = 0;
+        goto out;
+fail:
+        rc = -errno;
+        bn_warn(dev->name,
+                "cannot %s the ring journal %s: %s (a crash of bananad cannot be recovered "
+                "exactly)",
+                what, path, strerror(-rc));
 out:
         if (h != MAP_FAILED)
                 munmap(h, JOURNAL_HDR + size);
