@@ -2,9 +2,11 @@
  * crash of bananad so that a class can take its rings back exactly (see
  * bn_xenbus.h). One file per device in the run directory, mapped shared:
  * a page of header, then the class's area. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -137,4 +139,34 @@ void bn_xb_journal_remove(struct bn_xb_dev *dev)
 
         if (journal_path(dev, path, sizeof(path)) == 0)
                 unlink(path);
+}
+
+void bn_xb_journal_sweep(struct bn_xenbus *xb)
+{
+        const char *dir = xb->cfg.run_dir;
+        struct dirent *de;
+        DIR *d;
+
+        if (!dir || !dir[0] || !(d = opendir(dir)))
+                return;
+        while ((de = readdir(d))) {
+                char type[32], tail[16], be[BN_XB_PATH_MAX + 64], path[512];
+                unsigned domid, devid;
+                char *v;
+
+                if (sscanf(de->d_name, "%31[a-z0-9]-%u-%u%15s", type, &domid, &devid, tail) != 4 ||
+                    strcmp(tail, ".journal") != 0)
+                        continue;
+                snprintf(be, sizeof(be), "%s/backend/%s/%u/%u/state", xb->dom_path, type, domid,
+                         devid);
+                v = bn_xb_xs_read(xb, be);
+                if (v) {
+                        free(v);
+                        continue;
+                }
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                if (unlink(path) == 0)
+                        bn_info("xenbus", "removed the ring journal %s: its device is gone", path);
+        }
+        closedir(d);
 }

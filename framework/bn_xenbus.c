@@ -610,6 +610,7 @@ int bn_xenbus_start(struct bn_xenbus **out, const struct bn_xenbus_config *cfg)
                 goto fail;
         }
         bn_info("xenbus", "serving back-ends under %s/backend", xb->dom_path);
+        bn_xb_journal_sweep(xb);
         *out = xb;
         return 0;
 fail:

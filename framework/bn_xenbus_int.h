@@ -63,6 +63,9 @@ struct bn_xenbus {
 const char *bn_xb_state_name(int st);
 /* Remove the device's ring journal, if any (bn_xb_journal.c). */
 void bn_xb_journal_remove(struct bn_xb_dev *dev);
+/* At start: remove the journals of devices that went away while no
+ * bananad was running (their back-end directory is gone). */
+void bn_xb_journal_sweep(struct bn_xenbus *xb);
 char *bn_xb_xs_read(struct bn_xenbus *xb, const char *path);
 /* Strict unsigned decimal, <= max. */
 int bn_xb_parse_uint(const char *s, uint64_t max, uint64_t *out);

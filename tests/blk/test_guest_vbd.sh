@@ -333,6 +333,15 @@ restart | restart-usr2)
     report_ok g1 || fail "g1: $(tail -1 "$base/g1.out")"
     grep -qi "back-end closed" "$base/g1.out" "$base/g1.log" && fail "the guest was told its disk closed"
     echo "ok: verify run across the restart: $(tail -1 "$base/g1.out")"
+    # the guest has gone: its ring journal with it; a journal whose device
+    # went away while no bananad ran is removed when bananad starts
+    wait_for 10 bash -c "! ls '$base/rings/'*.journal" || fail "journal left after the guest went: $(ls "$base/rings")"
+    kill -9 "$bpid"; wait "$bpid" 2>/dev/null
+    rm -f "$base/ctl.sock"
+    : >"$base/rings/vbd-77-5.journal"
+    start_bananad
+    wait_for 10 bash -c "! test -e '$base/rings/vbd-77-5.journal'" || fail "stale journal vbd-77-5 not removed"
+    echo "ok: journals: none left after the guest, a stale one removed at start"
     ;;
 vdev)
     # the toolstack's "dev" key names the Spike (libxl writes the vdev)
