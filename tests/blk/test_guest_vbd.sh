@@ -57,10 +57,10 @@ fail() {
 }
 ctl() { "$CTL" --control "$base/ctl.sock" "$@"; }
 # topo GUEST PARAMS...: a disk Corm hostA/disk with PARAMS (k: v lines) wired
-# to GUEST's vbd0; (re)applied after a `disconnect` so that both wire ends
-# are fresh.
+# to GUEST's vbd0 (or $TOPO_DEV); (re)applied after a `disconnect` so that
+# both wire ends are fresh.
 topo() {
-    local guest=$1; shift
+    local guest=$1 dev=${TOPO_DEV:-vbd0}; shift
     {
         echo "version: 1"
         echo "hosts:"
@@ -71,10 +71,10 @@ topo() {
         echo "    class: vbd"
         echo "    params:"
         for kv in "$@"; do echo "      $kv"; done
-        echo "  hostA/$guest/vbd0: {kind: spike}"
+        echo "  hostA/$guest/$dev: {kind: spike}"
         echo "wires:"
         echo "  $guest-disk:"
-        echo "    ends: [hostA/$guest/vbd0, hostA/disk]"
+        echo "    ends: [hostA/$guest/$dev, hostA/disk]"
     } >"$base/topo.yaml"
     ctl disconnect "$guest-disk" >/dev/null 2>&1
     ctl apply "$base/topo.yaml" >"$base/apply.out" 2>&1 || fail "apply: $(cat "$base/apply.out")"
@@ -346,17 +346,7 @@ restart | restart-usr2)
 vdev)
     # the toolstack's "dev" key names the Spike (libxl writes the vdev)
     truncate -s 64M "$img"
-    cat >"$base/topo.yaml" <<EOF
-version: 1
-hosts:
-  hostA: {site: lab, domain: example}
-endpoints:
-  hostA/disk: {kind: corm, class: vbd, params: {path: $img}}
-  hostA/g1/xvdb: {kind: spike}
-wires:
-  g1-disk: {ends: [hostA/g1/xvdb, hostA/disk]}
-EOF
-    ctl apply "$base/topo.yaml" >"$base/apply.out" 2>&1 || fail "apply: $(cat "$base/apply.out")"
+    TOPO_DEV=xvdb topo g1 "path: $img"
     guest g1 --vdev xvdb --verify --qd 8 --seconds 2 && report_ok g1 || fail "g1 (vdev xvdb): $(tail -2 "$base/g1.out")"
     grep -q "spike endpoint hostA/g1/xvdb " "$base/bananad.log" || fail "the Spike is not named by its vdev"
     echo "ok: vdev xvdb names the Spike hostA/g1/xvdb, verify run: $(tail -1 "$base/g1.out")"
