@@ -12,6 +12,9 @@
 #   are Connected, every device's wire is up, r1's disk I/O goes on with no
 #   mismatch (IO-OK rounds, no IO-BAD) and its pings answer again;
 #  - SIGTERM (a real stop): the back-ends are closed the Xen way (state 6).
+# lab-timeout: 600
+# (about 150 s on an idle 2-core host; two guests boot and bananad stops
+# three times, so a loaded host needs more than the default 300 s)
 . /lab/lib.sh
 H=$LAB_HOST
 command -v bananad > /dev/null || skip "no bananad in this checkout's build"
