@@ -6,6 +6,8 @@
 # the token the guest wrote to its disk (guest/persist.sh) before a
 # destroy or a reboot is what it reads back after the next boot, and is in
 # the image file in Dom0.
+# lab-timeout: 600
+# (about 100 s on an idle 2-core host; a loaded one needs more than 300 s)
 . /lab/lib.sh
 H=$LAB_HOST
 G=life
