@@ -38,8 +38,12 @@ meson test -C "$dir" --no-rebuild --print-errorlogs "$@"
 rc=$?
 
 python3 - "$dir/meson-logs/testlog.json" "$summary" "$dir" <<'PY'
-import json, sys
+import json, os, re, sys
 path, summary, d = sys.argv[1], sys.argv[2], sys.argv[3]
+# In CI a test skipped for a tool that is not installed is a missing install
+# step (scripts/deps.sh installs every tool a test needs): it counts as failed.
+ci = os.environ.get("CI", "") not in ("", "0", "false")
+missing_tool = re.compile(r"not installed|missing|command not found", re.I)
 ok = bad = skip = 0
 skipped, failed = [], []
 try:
@@ -54,9 +58,14 @@ for line in lines:
     if r in ("OK", "EXPECTEDFAIL"):
         ok += 1
     elif r == "SKIP":
-        skip += 1
         out = (t.get("stdout") or "").strip().splitlines()
         why = next((l for l in reversed(out) if "skip" in l.lower()), out[-1] if out else "")
+        if ci and missing_tool.search(why):
+            bad += 1
+            failed.append(f"{t['name']} (skipped in CI for a missing tool: {why.strip()[:120]}; "
+                          "scripts/deps.sh must install it)")
+            continue
+        skip += 1
         skipped.append(f"{t['name']}: {why.strip()[:160]}")
     else:
         bad += 1
