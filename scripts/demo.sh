@@ -68,27 +68,20 @@ cleanup() { # cleanup EXIT_STATUS
 trap 'cleanup $?' EXIT
 trap 'cleanup 0' INT TERM
 
-waitfor() { # waitfor SECONDS COMMAND...
-	local n=$(($1 * 10))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
+# wait_for SECONDS COMMAND... (the tests' helper)
+. tests/lib.sh
 
 say "starting xensim, a userspace Xen, in $run/sim"
 "$B/sim/xensim/xensim" --dir "$run/sim" --foreground 2>"$run/xensim.log" &
 pids+=($!)
-waitfor 10 test -e "$run/sim/xenstored.sock" || { echo "demo: xensim did not start" >&2; exit 1; }
+wait_for 10 test -e "$run/sim/xenstored.sock" || { echo "demo: xensim did not start" >&2; exit 1; }
 export XENSIM_DIR=$run/sim XENSTORED_PATH=$run/sim/xenstored.sock BANANA_CONTROL=$run/bananad.sock
 
 say "starting bananad (host 'demo', hypervisor xensim)"
 "$B/controller/bananad" --foreground --host demo --hypervisor xensim --xensim-dir "$run/sim" \
 	--state-dir "$run/state" --control "$run/bananad.sock" 2>"$run/bananad.log" &
 pids+=($!)
-waitfor 10 test -S "$run/bananad.sock" || { cat "$run/bananad.log"; exit 1; }
+wait_for 10 test -S "$run/bananad.sock" || { cat "$run/bananad.log"; exit 1; }
 
 if [ "$(id -u)" -ne 0 ]; then
 	say "not root: network namespaces, TAPs and bridges need root, so this is the small demo"
@@ -132,10 +125,10 @@ for i in 1 2; do
 	"$B/sim/netguest/sim-netguest" --name vm$i --netns "$ns" --mac 02:00:00:99:00:0$i \
 		--ip 10.99.0.$i/24 >"$run/vm$i.out" 2>"$run/vm$i.log" &
 	pids+=($!)
-	waitfor 20 grep -q connected "$run/vm$i.out" || { say "vm$i did not connect:"; cat "$run/vm$i.log"; exit 1; }
+	wait_for 20 grep -q connected "$run/vm$i.out" || { say "vm$i did not connect:"; cat "$run/vm$i.log"; exit 1; }
 done
 for i in 1 2; do
-	waitfor 15 bash -c "'$B/controller/bananactl' wires vm$i-lan | grep -qw up" ||
+	wait_for 15 bash -c "'$B/controller/bananactl' wires vm$i-lan | grep -qw up" ||
 		{ say "wire vm$i-lan did not come up"; exit 1; }
 done
 say "both guests' vifs are Connected and wired; bananad's view:"

@@ -53,6 +53,25 @@ lab_bg() {
         echo "$LAB_BG_PID" >> "$LAB_RUN/pids"
 }
 
+# lab_bananad LOG STATE [ARGS...]: this checkout's bananad on the xen
+# provider, in the background (log $LAB_RUN/LOG, state dir $LAB_RUN/STATE,
+# extra bananad ARGS), with Dom0's Linux bridge br0 up for bridge Corms.
+# Sets BPID and LAB_BANANAD_LOG; waits until it answers `bananactl status`;
+# skips the test when this checkout has no bananad, fails it when bananad
+# exits at once.
+lab_bananad() {
+        local logf=$LAB_RUN/$1 st=$LAB_RUN/$2
+        shift 2
+        command -v bananad > /dev/null || skip "no bananad in this checkout's build (tests/xenlab/build copies <builddir>/controller/bananad)"
+        ip link add br0 type bridge 2> /dev/null
+        ip link set br0 up
+        lab_bg "$logf" bananad --hypervisor xen --foreground --host "$LAB_HOST" --state-dir "$st" "$@"
+        BPID=$LAB_BG_PID
+        LAB_BANANAD_LOG=$logf
+        wait_for 30 sh -c "bananactl status > /dev/null 2>&1 || ! kill -0 $BPID 2>/dev/null"
+        kill -0 $BPID 2> /dev/null || fail "bananad exited at once: $(tail -5 "$logf" | tr '\n' ' ')"
+}
+
 # wait_for SECONDS CMD...: poll CMD every half second until it succeeds, for
 # SECONDS of Dom0 uptime (a deadline: under emulation a poll can take
 # seconds, so counting polls would stretch the wait many times over).

@@ -17,19 +17,10 @@
 # three times, so a loaded host needs more than the default 300 s)
 . /lab/lib.sh
 H=$LAB_HOST
-command -v bananad > /dev/null || skip "no bananad in this checkout's build"
 IMG=$LAB_RUN/restart.raw
 truncate -s 64M $IMG
-ip link add br0 type bridge 2> /dev/null
-ip link set br0 up
-STATE=$LAB_RUN/restart-state
-start_bananad() {
-        lab_bg $LAB_RUN/bananad.$1.log bananad --hypervisor xen --foreground --host "$H" --state-dir $STATE
-        BPID=$LAB_BG_PID
-        LAB_BANANAD_LOG=$LAB_RUN/bananad.$1.log
-        wait_for 30 sh -c "bananactl status > /dev/null 2>&1 || ! kill -0 $BPID 2>/dev/null"
-        kill -0 $BPID 2> /dev/null || fail "bananad ($1) exited at once: $(tail -5 $LAB_RUN/bananad.$1.log | tr '\n' ' ')"
-}
+# start_bananad NAME: one more bananad on the same state (log bananad.NAME.log).
+start_bananad() { lab_bananad bananad.$1.log restart-state; }
 start_bananad first
 cat > $LAB_RUN/restart.yaml << YAML
 version: 1

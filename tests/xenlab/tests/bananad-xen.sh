@@ -9,13 +9,7 @@
 # bananad has no vif device class yet.
 . /lab/lib.sh
 G=bnd
-command -v bananad > /dev/null || skip "no bananad in this checkout's build (tests/xenlab/build copies <builddir>/controller/bananad when it exists; build it with ninja -C build-lab)"
-ip link add br0 type bridge 2> /dev/null
-ip link set br0 up
-lab_bg $LAB_RUN/bananad.log bananad --hypervisor xen --foreground --host "$LAB_HOST" --state-dir $LAB_RUN/bananad-state
-BPID=$LAB_BG_PID
-wait_for 30 sh -c "bananactl status > $LAB_RUN/status.txt 2>&1 || ! kill -0 $BPID 2>/dev/null"
-kill -0 $BPID 2> /dev/null || fail "bananad --hypervisor xen --foreground exited at once: $(tail -5 $LAB_RUN/bananad.log | tr '\n' ' ')"
+lab_bananad bananad.log bananad-state
 bananactl status > $LAB_RUN/status.txt 2>&1 || fail "bananactl status: $(tail -3 $LAB_RUN/status.txt | tr '\n' ' ')"
 log "bananad pid $BPID; bananactl status:"
 sed "s/^/[$LAB_TEST]   /" $LAB_RUN/status.txt

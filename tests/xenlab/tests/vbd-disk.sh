@@ -17,11 +17,7 @@ SOCK=$LAB_RUN/nbd.sock
 truncate -s 64M $D1 $D2
 lab_bg $LAB_RUN/nbdkit.log nbdkit --foreground --exit-with-parent -U $SOCK file $D2
 wait_for 30 test -S $SOCK || fail "nbdkit did not create $SOCK: $(tail -3 $LAB_RUN/nbdkit.log | tr '\n' ' ')"
-lab_bg $LAB_RUN/bananad.log bananad --hypervisor xen --foreground --host "$H" --state-dir $LAB_RUN/disk-state --log-level debug
-BPID=$LAB_BG_PID
-LAB_BANANAD_LOG=$LAB_RUN/bananad.log
-wait_for 30 sh -c "bananactl status > /dev/null 2>&1 || ! kill -0 $BPID 2>/dev/null"
-kill -0 $BPID 2> /dev/null || fail "bananad exited at once: $(tail -5 $LAB_RUN/bananad.log | tr '\n' ' ')"
+lab_bananad bananad.log disk-state --log-level debug
 cat > $LAB_RUN/disk.yaml << YAML
 version: 1
 hosts:

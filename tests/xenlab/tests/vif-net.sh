@@ -6,14 +6,7 @@
 # sender's, in both directions.
 . /lab/lib.sh
 H=$LAB_HOST
-command -v bananad > /dev/null || skip "no bananad in this checkout's build"
-ip link add br0 type bridge 2> /dev/null
-ip link set br0 up
-lab_bg $LAB_RUN/bananad.log bananad --hypervisor xen --foreground --host "$H" --state-dir $LAB_RUN/net-state --log-level debug
-BPID=$LAB_BG_PID
-LAB_BANANAD_LOG=$LAB_RUN/bananad.log
-wait_for 30 sh -c "bananactl status > /dev/null 2>&1 || ! kill -0 $BPID 2>/dev/null"
-kill -0 $BPID 2> /dev/null || fail "bananad exited at once: $(tail -5 $LAB_RUN/bananad.log | tr '\n' ' ')"
+lab_bananad bananad.log net-state --log-level debug
 cat > $LAB_RUN/net.yaml << YAML
 version: 1
 hosts:

@@ -7,13 +7,7 @@
 . /lab/lib.sh
 G=wired
 H=$LAB_HOST
-command -v bananad > /dev/null || skip "no bananad in this checkout's build"
-ip link add br0 type bridge 2> /dev/null
-ip link set br0 up
-lab_bg $LAB_RUN/bananad.log bananad --hypervisor xen --foreground --host "$H" --state-dir $LAB_RUN/wired-state
-BPID=$LAB_BG_PID
-wait_for 30 sh -c "bananactl status > /dev/null 2>&1 || ! kill -0 $BPID 2>/dev/null"
-kill -0 $BPID 2> /dev/null || fail "bananad exited at once: $(tail -5 $LAB_RUN/bananad.log | tr '\n' ' ')"
+lab_bananad bananad.log wired-state
 cat > $LAB_RUN/wired.yaml << YAML
 version: 1
 hosts:

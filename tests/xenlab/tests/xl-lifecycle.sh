@@ -11,16 +11,9 @@
 . /lab/lib.sh
 H=$LAB_HOST
 G=life
-command -v bananad > /dev/null || skip "no bananad in this checkout's build"
 IMG=$LAB_RUN/life.raw
 truncate -s 64M $IMG
-ip link add br0 type bridge 2> /dev/null
-ip link set br0 up
-lab_bg $LAB_RUN/bananad.log bananad --hypervisor xen --foreground --host "$H" --state-dir $LAB_RUN/life-state
-BPID=$LAB_BG_PID
-LAB_BANANAD_LOG=$LAB_RUN/bananad.log
-wait_for 30 sh -c "bananactl status > /dev/null 2>&1 || ! kill -0 $BPID 2>/dev/null"
-kill -0 $BPID 2> /dev/null || fail "bananad exited at once: $(tail -5 $LAB_RUN/bananad.log | tr '\n' ' ')"
+lab_bananad bananad.log life-state
 cat > $LAB_RUN/life.yaml << YAML
 version: 1
 hosts:
