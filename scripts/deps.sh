@@ -13,7 +13,7 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev libmnl-dev libsystemd-dev
 	# real peers and tools used by tests, the demo and bench/
 	xenstore-utils iproute2 iputils-ping iperf3 nbdkit qemu-utils fio openvpn
-	etcd-server etcd-client tcpdump procps psmisc util-linux
+	etcd-server etcd-client tcpdump procps psmisc util-linux curl openssl
 )
 
 missing=()

@@ -1,0 +1,152 @@
+#!/bin/bash
+# tests/cluster/cluster.sh: the test cluster (sourced), shared by every
+# multi-host test and benchmark: N hosts as network namespaces on one
+# underlay, each with its own xensim and bananad, and a real etcd (Debian's
+# etcd-server) in a namespace of its own, plain or with TLS (a CA, a server
+# and a client certificate made here with OpenSSL). Everything is started
+# by this file and stopped by its PID; cl_cleanup (run at exit) removes the
+# namespaces, links and files, and fails the test when a sanitizer reported.
+#
+#   . tests/cluster/cluster.sh      (XENSIM BANANAD BANANACTL set by the test)
+#   cl_need_root                    skip (77) without root / netns / etcd
+#   cl_underlay N                   the underlay and hosts h1..hN
+#   cl_etcd [--tls]                 etcd at $CL_ETCD (its client URL)
+#   cl_host I [bananad options...]  xensim and bananad of host hI
+#   cl_ctl I ARGS...                bananactl against host hI's bananad
+#   cl_etcdctl ARGS...              etcdctl against the cluster's etcd
+#   cl_in I CMD...                  CMD in host hI's namespace
+#   cl_fail MESSAGE                 print the logs' tails, fail the test
+#
+# Addresses (only inside the namespaces made here): the underlay is
+# 10.88.0.0/24 on a bridge in namespace $CL_T-ul; etcd is 10.88.0.2, host hI
+# is 10.88.0.(10+I). Names carry a tag unique to this test process ($CL_T).
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_check
+
+CL_T=c$$
+CL_T=${CL_T:0:8}
+CL_BASE=$(mktemp -d /tmp/bn-cluster.XXXXXX)
+CL_N=0
+CL_ETCD=""
+CL_ETCD_PID=""
+CL_TLS=0
+cl_pids=()
+cl_netns=()
+declare -A CL_BPID
+
+cl_need_root() {
+    if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces)"; exit 77; fi
+    ip netns add "${CL_T}probe" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
+    ip netns del "${CL_T}probe"
+}
+
+cl_cleanup() {
+    local p n
+    trap - EXIT INT TERM
+    for p in "${cl_pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${cl_pids[@]}"; do stop_pid "$p" 5; done
+    for n in $(seq "$CL_N"); do
+        [ -f "$CL_BASE/h$n/xensim.pid" ] && stop_pid "$(cat "$CL_BASE/h$n/xensim.pid")" 3
+    done
+    for n in "${cl_netns[@]}"; do ip netns del "$n" 2>/dev/null; done
+    san_check "$CL_BASE"/*.log "$CL_BASE"/h*/*.log || { rm -rf "$CL_BASE"; exit 1; }
+    rm -rf "$CL_BASE"
+}
+trap cl_cleanup EXIT
+trap 'exit 1' INT TERM
+
+cl_fail() {
+    local f
+    echo "FAIL: $*"
+    for f in "$CL_BASE"/*.log "$CL_BASE"/h*/*.log; do [ -f "$f" ] && { echo "== $f"; tail -20 "$f"; }; done
+    exit 1
+}
+
+cl_in() { local i=$1; shift; ip netns exec "$CL_T-h$i" "$@"; }
+
+_cl_ns() { # _cl_ns NAME ADDRESS: a namespace with a veth to the underlay bridge
+    local ns=$CL_T-$1 port=$CL_T$1
+    ip netns add "$ns" || cl_fail "cannot create netns $ns"
+    cl_netns+=("$ns")
+    ip -n "$ns" link set lo up
+    ip link add "$port" type veth peer name ul0 netns "$ns" || cl_fail "cannot create veth $port"
+    ip link set "$port" netns "$CL_T-ul"
+    ip -n "$CL_T-ul" link set "$port" master br0 up
+    ip -n "$ns" addr add "$2/24" dev ul0
+    ip -n "$ns" link set ul0 up
+}
+
+cl_underlay() { # cl_underlay N
+    local i
+    CL_N=$1
+    ip netns add "$CL_T-ul" || cl_fail "cannot create the underlay namespace"
+    cl_netns+=("$CL_T-ul")
+    ip -n "$CL_T-ul" link add br0 type bridge
+    ip -n "$CL_T-ul" link set br0 up
+    _cl_ns etcd 10.88.0.2
+    for i in $(seq "$CL_N"); do
+        _cl_ns "h$i" "10.88.0.$((10 + i))"
+        mkdir -p "$CL_BASE/h$i"
+    done
+}
+
+# _cl_certs: a CA, a server certificate for 10.88.0.2 and a client one. The
+# server's is for client authentication too: etcd's JSON gateway dials etcd's
+# own gRPC port with it (without that EKU every gateway call answers 503).
+_cl_certs() {
+    local d=$CL_BASE/pki
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=banana test CA" -keyout "$d/ca.key" -out "$d/ca.crt" 2>"$d/openssl.log" ||
+        cl_fail "openssl: CA: $(tail -2 "$d/openssl.log")"
+    local who
+    for who in server client; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=banana test $who" \
+            -keyout "$d/$who.key" -out "$d/$who.csr" 2>>"$d/openssl.log" || cl_fail "openssl: $who key"
+        printf 'subjectAltName=IP:10.88.0.2,IP:127.0.0.1\nextendedKeyUsage=%s\n' \
+            "$([ $who = server ] && echo serverAuth,clientAuth || echo clientAuth)" >"$d/$who.ext"
+        openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+            -extfile "$d/$who.ext" -out "$d/$who.crt" 2>>"$d/openssl.log" || cl_fail "openssl: $who certificate"
+    done
+}
+
+cl_etcdctl() {
+    local tls=()
+    [ "$CL_TLS" = 1 ] && tls=(--cacert "$CL_BASE/pki/ca.crt" --cert "$CL_BASE/pki/client.crt" --key "$CL_BASE/pki/client.key")
+    ip netns exec "$CL_T-etcd" env ETCDCTL_API=3 etcdctl --endpoints "$CL_ETCD" --dial-timeout 3s \
+        --command-timeout 5s "${tls[@]}" "$@"
+}
+
+cl_etcd() { # cl_etcd [--tls]: etcd in its namespace, listening on 10.88.0.2:2379
+    local scheme=http tls=()
+    command -v etcd >/dev/null || cl_fail "etcd is not installed (scripts/deps.sh installs etcd-server)"
+    if [ "${1:-}" = --tls ]; then
+        CL_TLS=1 scheme=https
+        _cl_certs
+        tls=(--cert-file "$CL_BASE/pki/server.crt" --key-file "$CL_BASE/pki/server.key"
+            --trusted-ca-file "$CL_BASE/pki/ca.crt" --client-cert-auth)
+    fi
+    CL_ETCD=$scheme://10.88.0.2:2379
+    ip netns exec "$CL_T-etcd" etcd --name "$CL_T" --data-dir "$CL_BASE/etcd" \
+        --listen-client-urls "$CL_ETCD" --advertise-client-urls "$CL_ETCD" \
+        --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+        --initial-cluster "$CL_T=http://127.0.0.1:2380" "${tls[@]}" >"$CL_BASE/etcd.log" 2>&1 &
+    CL_ETCD_PID=$!
+    cl_pids+=("$CL_ETCD_PID")
+    wait_for 20 cl_etcdctl endpoint health || cl_fail "etcd did not become healthy at $CL_ETCD"
+}
+
+cl_host() { # cl_host I [bananad options...]: xensim and bananad of host hI
+    local i=$1 d=$CL_BASE/h$1
+    shift
+    cl_in "$i" "$XENSIM" --dir "$d/sim" --pidfile "$d/xensim.pid" 2>"$d/xensim.log" || cl_fail "h$i: xensim did not start"
+    cl_in "$i" env XENSIM_DIR="$d/sim" XENSTORED_PATH="$d/sim/xenstored.sock" \
+        "$BANANAD" --foreground --host "h$i" --hypervisor xensim --xensim-dir "$d/sim" \
+        --state-dir "$d/state" --control "$d/ctl.sock" --log-level "${CL_LOG:-info}" "$@" \
+        >"$d/bananad.out" 2>"$d/bananad.log" &
+    CL_BPID[$i]=$!
+    cl_pids+=("${CL_BPID[$i]}")
+    wait_for 15 test -S "$d/ctl.sock" || cl_fail "h$i: bananad did not start"
+}
+
+cl_ctl() { local i=$1; shift; BANANA_CONTROL=$CL_BASE/h$i/ctl.sock "$BANANACTL" "$@"; }
