@@ -8,7 +8,8 @@
  *
  * Backends: "embedded" (store_embedded.c: in memory, persisted to
  * <state_dir>/store.json atomically: write a temp file, fsync, rename,
- * fsync the directory). A later issue adds "etcd" behind the same struct.
+ * fsync the directory); "etcd" (store_etcd.c: an etcd v3 cluster through its
+ * JSON gateway, for many hosts sharing one store).
  * Not thread-safe: the controller uses the store from the main thread.
  */
 #ifndef BN_STORE_H
@@ -60,6 +61,21 @@ struct bn_store {
  * corrupt fails with err naming the file (the controller refuses to start
  * rather than forget its state). */
 int bn_store_open_embedded(struct bn_store **out, const char *state_dir, char *err, size_t errlen);
+
+/* Options of the etcd backend; every member may be 0 / NULL. */
+struct bn_store_etcd_opts {
+        const char *prefix; /* keys live under it in etcd; default "banana/" */
+        const char *ca;     /* etcds://: the CA that signed etcd's certificate */
+        const char *cert;   /* etcds://: client certificate and key, when etcd asks */
+        const char *key;
+        long timeout_ms; /* each request's limit; default 3000 */
+};
+
+/* Open the etcd backend (store_etcd.c) on url, etcd://HOST:PORT[,...] or
+ * etcds://HOST:PORT[,...]; reaches etcd once before it returns, and fails
+ * with err naming each endpoint tried when none answers. */
+int bn_store_open_etcd(struct bn_store **out, const char *url,
+                       const struct bn_store_etcd_opts *opts, char *err, size_t errlen);
 void bn_store_close(struct bn_store *s);
 
 int bn_store_get(struct bn_store *s, const char *key, char **value);

@@ -1,0 +1,523 @@
+/* store_etcd.c: the etcd store backend: the controller's keys live in an
+ * etcd (v3) cluster under a prefix ("banana/" unless told otherwise), read
+ * and written through etcd's v3 JSON gateway (/v3/kv/range, /v3/kv/txn)
+ * with libcurl, keys and values base64 as the gateway wants them. A commit
+ * is one etcd transaction (all or nothing, one revision); the store's
+ * revision is etcd's, as last seen. Endpoints are tried in the order given;
+ * the one that answered is tried first next time.
+ *
+ * URLs: etcd://HOST:PORT[,HOST:PORT...] (plain HTTP) or etcds://... (TLS:
+ * bn_store_etcd_opts names the CA, and the client certificate and key when
+ * etcd asks for one). Not thread-safe, like every backend: the controller
+ * uses the store from its main thread. Every request has a time limit
+ * (opts.timeout_ms), so a dead etcd costs a bounded wait and a clear error.
+ */
+#include "bn_store.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ETCD_PREFIX_DEFAULT "banana/"
+#define ETCD_TIMEOUT_MS     3000
+#define ETCD_MAX_RESPONSE   (64u << 20)
+
+struct etcd {
+        CURL *curl;
+        struct curl_slist *hdrs;
+        char **urls; /* "http://host:port" */
+        size_t n_urls;
+        size_t cur; /* the endpoint that answered last */
+        char *prefix;
+        size_t prefix_len;
+        char *ca, *cert, *key;
+        long timeout_ms;
+        uint64_t rev;
+};
+
+struct buf {
+        char *p;
+        size_t n;
+        int too_big;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!err || !errlen)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+}
+
+/* base64 of len bytes (malloc'd, NUL-terminated), or NULL. */
+static char *b64_enc(const char *s, size_t len)
+{
+        char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+        if (out)
+                EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
+        return out;
+}
+
+/* Decode base64 text into a malloc'd NUL-terminated string; -EBADMSG when
+ * it is not base64 or the bytes hold a NUL (values are strings). */
+static int b64_dec(const char *in, char **out, size_t *outlen)
+{
+        size_t n = strlen(in), pad = 0;
+        char *o;
+        int r;
+
+        if (n % 4)
+                return -EBADMSG;
+        o = malloc(n / 4 * 3 + 1);
+        if (!o)
+                return -ENOMEM;
+        r = n ? EVP_DecodeBlock((unsigned char *)o, (const unsigned char *)in, (int)n) : 0;
+        if (r < 0) {
+                free(o);
+                return -EBADMSG;
+        }
+        while (pad < 2 && n > pad && in[n - 1 - pad] == '=')
+                pad++;
+        r -= (int)pad;
+        o[r] = '\0';
+        if (memchr(o, '\0', (size_t)r)) {
+                free(o);
+                return -EBADMSG;
+        }
+        *out = o;
+        if (outlen)
+                *outlen = (size_t)r;
+        return 0;
+}
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
+{
+        struct buf *b = arg;
+        size_t n = size * nmemb;
+        char *nb;
+
+        if (b->n + n > ETCD_MAX_RESPONSE) {
+                b->too_big = 1;
+                return 0;
+        }
+        nb = realloc(b->p, b->n + n + 1);
+        if (!nb)
+                return 0;
+        memcpy(nb + b->n, p, n);
+        b->n += n;
+        nb[b->n] = '\0';
+        b->p = nb;
+        return n;
+}
+
+/* int64 fields come as JSON strings from the gateway. */
+static uint64_t j_u64(json_object *o, const char *a, const char *b)
+{
+        json_object *x = NULL;
+        const char *s;
+
+        if (!json_object_object_get_ex(o, a, &x) || (b && !json_object_object_get_ex(x, b, &x)))
+                return 0;
+        if (json_object_is_type(x, json_type_int))
+                return (uint64_t)json_object_get_int64(x);
+        if (!json_object_is_type(x, json_type_string))
+                return 0;
+        s = json_object_get_string(x);
+        return strtoull(s, NULL, 10);
+}
+
+/* POST body to path on the first endpoint that answers. *resp is the
+ * parsed answer (caller puts it). -EIO with err when no endpoint answered
+ * or etcd refused the request. */
+static int request(struct etcd *e, const char *path, json_object *body, json_object **resp,
+                   char *err, size_t errlen)
+{
+        const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+        char why[CURL_ERROR_SIZE * 2] = "";
+        struct buf b = {0};
+        int r = -EIO;
+
+        *resp = NULL;
+        for (size_t k = 0; k < e->n_urls; k++) {
+                size_t i = (e->cur + k) % e->n_urls;
+                char url[512], cerr[CURL_ERROR_SIZE] = "";
+                long code = 0;
+                CURLcode cr;
+
+                snprintf(url, sizeof(url), "%s%s", e->urls[i], path);
+                free(b.p);
+                b = (struct buf){0};
+                curl_easy_setopt(e->curl, CURLOPT_URL, url);
+                curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
+                curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &b);
+                curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, cerr);
+                cr = curl_easy_perform(e->curl);
+                if (cr != CURLE_OK) {
+                        snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s: %s",
+                                 *why ? "; " : "", e->urls[i],
+                                 b.too_big ? "answer over 64 MiB"
+                                 : *cerr   ? cerr
+                                           : curl_easy_strerror(cr));
+                        continue;
+                }
+                e->cur = i;
+                curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &code);
+                *resp = b.p ? json_tokener_parse(b.p) : NULL;
+                if (code != 200 || !*resp || !json_object_is_type(*resp, json_type_object)) {
+                        json_object *m = NULL;
+                        const char *msg = NULL;
+
+                        if (*resp && json_object_is_type(*resp, json_type_object) &&
+                            (json_object_object_get_ex(*resp, "message", &m) ||
+                             json_object_object_get_ex(*resp, "error", &m)) &&
+                            json_object_is_type(m, json_type_string))
+                                msg = json_object_get_string(m);
+                        seterr(err, errlen, "etcd at %s%s: HTTP %ld: %s", e->urls[i], path, code,
+                               msg ? msg : "not an etcd v3 answer");
+                        json_object_put(*resp);
+                        *resp = NULL;
+                        r = code == 413 ? -E2BIG : -EIO;
+                        goto out;
+                }
+                if (j_u64(*resp, "header", "revision"))
+                        e->rev = j_u64(*resp, "header", "revision");
+                r = 0;
+                goto out;
+        }
+        seterr(err, errlen, "etcd: no endpoint answered (%s)", why);
+out:
+        free(b.p);
+        return r;
+}
+
+/* The store's key k under the prefix, base64. */
+static char *key_b64(struct etcd *e, const char *k)
+{
+        size_t n = strlen(k);
+        char *full = malloc(e->prefix_len + n + 1), *out;
+
+        if (!full)
+                return NULL;
+        memcpy(full, e->prefix, e->prefix_len);
+        memcpy(full + e->prefix_len, k, n + 1);
+        out = b64_enc(full, e->prefix_len + n);
+        free(full);
+        return out;
+}
+
+/* range_end for every key starting with prefix+p: the prefix with its last
+ * byte below 0xff incremented (etcd's "prefix" range), base64. */
+static char *range_end_b64(struct etcd *e, const char *p)
+{
+        size_t n = strlen(p), len = e->prefix_len + n;
+        char *full = malloc(len + 1), *out = NULL;
+
+        if (!full)
+                return NULL;
+        memcpy(full, e->prefix, e->prefix_len);
+        memcpy(full + e->prefix_len, p, n + 1);
+        while (len > 0 && (unsigned char)full[len - 1] == 0xff)
+                len--;
+        if (len > 0) {
+                full[len - 1]++;
+                out = b64_enc(full, len);
+        } else {
+                out = b64_enc("\0", 1); /* every key */
+        }
+        free(full);
+        return out;
+}
+
+static int etcd_get(void *be, const char *key, char **value)
+{
+        struct etcd *e = be;
+        json_object *req = json_object_new_object(), *resp = NULL, *kvs, *v;
+        char *k = key_b64(e, key);
+        int r = -ENOMEM;
+
+        if (!req || !k)
+                goto out;
+        json_object_object_add(req, "key", json_object_new_string(k));
+        if ((r = request(e, "/v3/kv/range", req, &resp, NULL, 0)))
+                goto out;
+        r = -ENOENT;
+        if (!json_object_object_get_ex(resp, "kvs", &kvs) ||
+            !json_object_is_type(kvs, json_type_array) || json_object_array_length(kvs) < 1)
+                goto out;
+        r = -EBADMSG;
+        if (!json_object_object_get_ex(json_object_array_get_idx(kvs, 0), "value", &v))
+                r = b64_dec("", value, NULL); /* an empty value has no "value" member */
+        else if (json_object_is_type(v, json_type_string))
+                r = b64_dec(json_object_get_string(v), value, NULL);
+out:
+        free(k);
+        json_object_put(req);
+        json_object_put(resp);
+        return r;
+}
+
+static int etcd_list(void *be, const char *prefix, bn_store_list_fn fn, void *arg)
+{
+        struct etcd *e = be;
+        json_object *req = json_object_new_object(), *resp = NULL, *kvs;
+        char *k = key_b64(e, prefix), *end = range_end_b64(e, prefix);
+        int r = -ENOMEM;
+
+        if (!req || !k || !end)
+                goto out;
+        json_object_object_add(req, "key", json_object_new_string(k));
+        json_object_object_add(req, "range_end", json_object_new_string(end));
+        json_object_object_add(req, "sort_order", json_object_new_string("ASCEND"));
+        json_object_object_add(req, "sort_target", json_object_new_string("KEY"));
+        if ((r = request(e, "/v3/kv/range", req, &resp, NULL, 0)))
+                goto out;
+        if (!json_object_object_get_ex(resp, "kvs", &kvs))
+                goto out; /* none */
+        r = -EBADMSG;
+        if (!json_object_is_type(kvs, json_type_array))
+                goto out;
+        r = 0;
+        for (size_t i = 0; i < json_object_array_length(kvs) && !r; i++) {
+                json_object *kv = json_object_array_get_idx(kvs, i), *jk = NULL, *jv = NULL;
+                char *dk = NULL, *dv = NULL;
+                size_t klen = 0;
+
+                r = -EBADMSG;
+                if (!json_object_object_get_ex(kv, "key", &jk) ||
+                    !json_object_is_type(jk, json_type_string))
+                        break;
+                json_object_object_get_ex(kv, "value", &jv);
+                if ((r = b64_dec(json_object_get_string(jk), &dk, &klen)) ||
+                    (r = b64_dec(jv && json_object_is_type(jv, json_type_string)
+                                     ? json_object_get_string(jv)
+                                     : "",
+                                 &dv, NULL))) {
+                        free(dk);
+                        break;
+                }
+                if (klen < e->prefix_len || memcmp(dk, e->prefix, e->prefix_len))
+                        r = -EBADMSG;
+                else
+                        r = fn(arg, dk + e->prefix_len, dv);
+                free(dk);
+                free(dv);
+        }
+out:
+        free(k);
+        free(end);
+        json_object_put(req);
+        json_object_put(resp);
+        return r;
+}
+
+static int etcd_commit(void *be, const struct bn_store_op *ops, size_t n, uint64_t *rev, char *err,
+                       size_t errlen)
+{
+        struct etcd *e = be;
+        json_object *req = json_object_new_object(), *succ = json_object_new_array(), *resp = NULL;
+        int r = -ENOMEM;
+
+        if (!req || !succ)
+                goto out;
+        json_object_object_add(req, "success", succ);
+        for (size_t i = 0; i < n; i++) {
+                json_object *op = json_object_new_object(), *body = json_object_new_object();
+                char *k = key_b64(e, ops[i].key), *v = NULL;
+
+                if (op)
+                        json_object_array_add(succ, op);
+                if (!op || !body || !k) {
+                        json_object_put(body);
+                        free(k);
+                        goto out;
+                }
+                json_object_object_add(body, "key", json_object_new_string(k));
+                free(k);
+                if (ops[i].kind == BN_STORE_PUT) {
+                        if (!(v = b64_enc(ops[i].value, strlen(ops[i].value)))) {
+                                json_object_put(body);
+                                goto out;
+                        }
+                        json_object_object_add(body, "value", json_object_new_string(v));
+                        free(v);
+                }
+                json_object_object_add(
+                    op, ops[i].kind == BN_STORE_PUT ? "request_put" : "request_delete_range", body);
+        }
+        if ((r = request(e, "/v3/kv/txn", req, &resp, err, errlen)))
+                goto out;
+        if (rev)
+                *rev = e->rev;
+out:
+        if (r == -ENOMEM)
+                seterr(err, errlen, "etcd: out of memory building a transaction of %zu operations",
+                       n);
+        json_object_put(req);
+        json_object_put(resp);
+        return r;
+}
+
+static uint64_t etcd_revision(void *be)
+{
+        return ((struct etcd *)be)->rev;
+}
+
+static void etcd_close(void *be)
+{
+        struct etcd *e = be;
+
+        if (!e)
+                return;
+        if (e->curl) {
+                curl_easy_cleanup(e->curl);
+                curl_global_cleanup();
+        }
+        curl_slist_free_all(e->hdrs);
+        for (size_t i = 0; i < e->n_urls; i++)
+                free(e->urls[i]);
+        free(e->urls);
+        free(e->prefix);
+        free(e->ca);
+        free(e->cert);
+        free(e->key);
+        free(e);
+}
+
+static const struct bn_store_backend etcd_backend = {
+    .name = "etcd",
+    .get = etcd_get,
+    .list = etcd_list,
+    .commit = etcd_commit,
+    .revision = etcd_revision,
+    .close = etcd_close,
+};
+
+/* "etcd://a:1,b:2" -> e->urls {"http://a:1", "http://b:2"}. */
+static int parse_urls(struct etcd *e, const char *url, char *err, size_t errlen)
+{
+        const char *scheme, *p;
+        size_t cap = 0;
+
+        if (!strncmp(url, "etcd://", 7))
+                scheme = "http://", p = url + 7;
+        else if (!strncmp(url, "etcds://", 8))
+                scheme = "https://", p = url + 8;
+        else {
+                seterr(err, errlen,
+                       "store URL '%s': expected etcd://HOST:PORT[,HOST:PORT...] or etcds://...",
+                       url);
+                return -EINVAL;
+        }
+        while (*p) {
+                size_t n = strcspn(p, ",");
+                char **nu;
+
+                if (n == 0 || n > 255 || memchr(p, '/', n) || !memchr(p, ':', n)) {
+                        seterr(err, errlen, "store URL '%s': '%.*s' is not HOST:PORT", url, (int)n,
+                               p);
+                        return -EINVAL;
+                }
+                if (e->n_urls == cap) {
+                        cap = cap ? 2 * cap : 4;
+                        if (!(nu = realloc(e->urls, cap * sizeof(*nu))))
+                                return -ENOMEM;
+                        e->urls = nu;
+                }
+                if (!(e->urls[e->n_urls] = malloc(strlen(scheme) + n + 1)))
+                        return -ENOMEM;
+                sprintf(e->urls[e->n_urls++], "%s%.*s", scheme, (int)n, p);
+                p += n + (p[n] == ',');
+        }
+        if (!e->n_urls) {
+                seterr(err, errlen, "store URL '%s' names no endpoint", url);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+        return s ? strdup(s) : NULL;
+}
+
+int bn_store_open_etcd(struct bn_store **out, const char *url,
+                       const struct bn_store_etcd_opts *opts, char *err, size_t errlen)
+{
+        static const struct bn_store_etcd_opts none = {0};
+        struct etcd *e = calloc(1, sizeof(*e));
+        struct bn_store *s = NULL;
+        json_object *req = NULL, *resp = NULL;
+        char *k = NULL;
+        int r = -ENOMEM;
+
+        *out = NULL;
+        if (!opts)
+                opts = &none;
+        if (!e)
+                goto out;
+        if ((r = parse_urls(e, url, err, errlen)))
+                goto out;
+        r = -ENOMEM;
+        e->prefix = strdup(opts->prefix ? opts->prefix : ETCD_PREFIX_DEFAULT);
+        e->ca = dup_or_null(opts->ca);
+        e->cert = dup_or_null(opts->cert);
+        e->key = dup_or_null(opts->key);
+        e->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : ETCD_TIMEOUT_MS;
+        if (!e->prefix || (opts->ca && !e->ca) || (opts->cert && !e->cert) ||
+            (opts->key && !e->key))
+                goto out;
+        e->prefix_len = strlen(e->prefix);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(e->curl = curl_easy_init())) {
+                seterr(err, errlen, "etcd: libcurl could not start");
+                r = -EIO;
+                goto out;
+        }
+        if (!(e->hdrs = curl_slist_append(NULL, "Content-Type: application/json")))
+                goto out;
+        curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->hdrs);
+        curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, e->timeout_ms);
+        curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                         e->timeout_ms < 1000 ? e->timeout_ms : 1000L);
+        curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (e->ca)
+                curl_easy_setopt(e->curl, CURLOPT_CAINFO, e->ca);
+        if (e->cert)
+                curl_easy_setopt(e->curl, CURLOPT_SSLCERT, e->cert);
+        if (e->key)
+                curl_easy_setopt(e->curl, CURLOPT_SSLKEY, e->key);
+        /* Reach etcd once now (and learn its revision): a store that cannot
+         * be reached is said at start, naming every endpoint tried. */
+        if (!(req = json_object_new_object()) || !(k = key_b64(e, "")))
+                goto out;
+        json_object_object_add(req, "key", json_object_new_string(k));
+        json_object_object_add(req, "count_only", json_object_new_boolean(1));
+        if ((r = request(e, "/v3/kv/range", req, &resp, err, errlen)))
+                goto out;
+        r = -ENOMEM;
+        if (!(s = calloc(1, sizeof(*s))))
+                goto out;
+        s->ops = &etcd_backend;
+        s->be = e;
+        *out = s;
+        e = NULL;
+        r = 0;
+out:
+        if (r == -ENOMEM)
+                seterr(err, errlen, "etcd: out of memory");
+        free(k);
+        json_object_put(req);
+        json_object_put(resp);
+        etcd_close(e);
+        return r;
+}
