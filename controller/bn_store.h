@@ -18,13 +18,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum bn_store_op_kind { BN_STORE_PUT, BN_STORE_DEL };
+/* PUT and DEL change a key; EXPECT changes nothing but makes the whole
+ * commit fail (-ECANCELED, err naming the key) unless the key holds value
+ * now (value NULL: unless the key is absent). That is how two controllers
+ * avoid claiming the same thing: EXPECT absent, then PUT. */
+enum bn_store_op_kind { BN_STORE_PUT, BN_STORE_DEL, BN_STORE_EXPECT };
 
 struct bn_store_op {
         enum bn_store_op_kind kind;
         const char *key;
-        const char *value; /* PUT only */
+        const char *value; /* PUT: the new value; EXPECT: the value required, or NULL */
+        uint64_t lease;    /* PUT: 0, or a lease (the key goes when the lease ends) */
 };
+
+/* Called by a watch, from the store's own thread, after keys changed at
+ * revision rev; rev 0 means changes may have been missed (etcd compacted
+ * the history, or the watch was cut and made again): read everything. */
+typedef void (*bn_store_watch_fn)(void *arg, uint64_t rev);
 
 /* Called by list for each pair, in key order; a non-zero return stops the
  * listing and is returned by list. */
@@ -47,8 +57,23 @@ struct bn_store_backend {
                       size_t errlen);
         /* The current revision (0 for a new, empty store). */
         uint64_t (*revision)(void *be);
-        /* Free everything (the persisted data stays). */
+        /* Free everything (the persisted data stays); stops a watch first. */
         void (*close)(void *be);
+
+        /* Optional (NULL in a backend that one host alone uses). */
+        /* A lease of ttl_s seconds: keys PUT with it go when it ends. */
+        int (*lease_grant)(void *be, unsigned ttl_s, uint64_t *id, char *err, size_t errlen);
+        /* Keep the lease alive for another ttl; -ENOENT when it has ended. */
+        int (*lease_keepalive)(void *be, uint64_t id, char *err, size_t errlen);
+        /* End the lease now (its keys go). */
+        int (*lease_revoke)(void *be, uint64_t id, char *err, size_t errlen);
+        /* Watch every key from revision from + 1 on: fn is called from a
+         * thread of the backend's own (it must only queue work to the
+         * caller's loop, never touch the store). One watch at a time. */
+        int (*watch_start)(void *be, uint64_t from, bn_store_watch_fn fn, void *arg, char *err,
+                           size_t errlen);
+        /* Stop the watch; fn is not called once this returns. */
+        void (*watch_stop)(void *be);
 };
 
 struct bn_store {
@@ -85,5 +110,13 @@ int bn_store_commit(struct bn_store *s, const struct bn_store_op *ops, size_t n,
 int bn_store_put(struct bn_store *s, const char *key, const char *value, char *err, size_t errlen);
 int bn_store_del(struct bn_store *s, const char *key, char *err, size_t errlen);
 uint64_t bn_store_revision(struct bn_store *s);
+/* Leases and watches (store_ops.c): -EOPNOTSUPP when the backend has none. */
+int bn_store_lease_grant(struct bn_store *s, unsigned ttl_s, uint64_t *id, char *err,
+                         size_t errlen);
+int bn_store_lease_keepalive(struct bn_store *s, uint64_t id, char *err, size_t errlen);
+int bn_store_lease_revoke(struct bn_store *s, uint64_t id, char *err, size_t errlen);
+int bn_store_watch_start(struct bn_store *s, uint64_t from, bn_store_watch_fn fn, void *arg,
+                         char *err, size_t errlen);
+void bn_store_watch_stop(struct bn_store *s);
 
 #endif

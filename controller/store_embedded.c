@@ -261,6 +261,25 @@ static int emb_commit(void *be, const struct bn_store_op *ops, size_t n, uint64_
                 }
         }
         for (size_t i = 0; i < n; i++) {
+                if (ops[i].kind == BN_STORE_EXPECT) {
+                        /* against the state before the commit, as etcd's compares */
+                        long at = find(e->v, e->n, ops[i].key);
+                        if (ops[i].value ? at < 0 || strcmp(e->v[at].value, ops[i].value) != 0
+                                         : at >= 0) {
+                                snprintf(err, errlen, "'%s' is %s", ops[i].key,
+                                         at < 0         ? "absent"
+                                         : ops[i].value ? "not as expected"
+                                                        : "taken");
+                                r = -ECANCELED;
+                                goto out;
+                        }
+                        continue;
+                }
+                if (ops[i].lease) {
+                        snprintf(err, errlen, "the embedded store has no leases");
+                        r = -EOPNOTSUPP;
+                        goto out;
+                }
                 if (ops[i].kind == BN_STORE_PUT) {
                         if (!ops[i].value) {
                                 r = -EINVAL;

@@ -12,7 +12,7 @@
  * uses the store from its main thread. Every request has a time limit
  * (opts.timeout_ms), so a dead etcd costs a bounded wait and a clear error.
  */
-#include "bn_store.h"
+#include "store_etcd_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -25,28 +25,8 @@
 
 #define ETCD_PREFIX_DEFAULT "banana/"
 #define ETCD_TIMEOUT_MS     3000
-#define ETCD_MAX_RESPONSE   (64u << 20)
 
-struct etcd {
-        CURL *curl;
-        struct curl_slist *hdrs;
-        char **urls; /* "http://host:port" */
-        size_t n_urls;
-        size_t cur; /* the endpoint that answered last */
-        char *prefix;
-        size_t prefix_len;
-        char *ca, *cert, *key;
-        long timeout_ms;
-        uint64_t rev;
-};
-
-struct buf {
-        char *p;
-        size_t n;
-        int too_big;
-};
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void etcd_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
         va_list ap;
 
@@ -58,7 +38,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* base64 of len bytes (malloc'd, NUL-terminated), or NULL. */
-static char *b64_enc(const char *s, size_t len)
+char *etcd_b64_enc(const char *s, size_t len)
 {
         char *out = malloc(4 * ((len + 2) / 3) + 1);
 
@@ -69,7 +49,7 @@ static char *b64_enc(const char *s, size_t len)
 
 /* Decode base64 text into a malloc'd NUL-terminated string; -EBADMSG when
  * it is not base64 or the bytes hold a NUL (values are strings). */
-static int b64_dec(const char *in, char **out, size_t *outlen)
+int etcd_b64_dec(const char *in, char **out, size_t *outlen)
 {
         size_t n = strlen(in), pad = 0;
         char *o;
@@ -99,9 +79,9 @@ static int b64_dec(const char *in, char **out, size_t *outlen)
         return 0;
 }
 
-static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
+size_t etcd_on_data(char *p, size_t size, size_t nmemb, void *arg)
 {
-        struct buf *b = arg;
+        struct etcd_buf *b = arg;
         size_t n = size * nmemb;
         char *nb;
 
@@ -120,7 +100,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 /* int64 fields come as JSON strings from the gateway. */
-static uint64_t j_u64(json_object *o, const char *a, const char *b)
+uint64_t etcd_j_u64(json_object *o, const char *a, const char *b)
 {
         json_object *x = NULL;
         const char *s;
@@ -138,12 +118,12 @@ static uint64_t j_u64(json_object *o, const char *a, const char *b)
 /* POST body to path on the first endpoint that answers. *resp is the
  * parsed answer (caller puts it). -EIO with err when no endpoint answered
  * or etcd refused the request. */
-static int request(struct etcd *e, const char *path, json_object *body, json_object **resp,
-                   char *err, size_t errlen)
+int etcd_request(struct etcd *e, const char *path, json_object *body, json_object **resp, char *err,
+                 size_t errlen)
 {
         const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
         char why[CURL_ERROR_SIZE * 2] = "";
-        struct buf b = {0};
+        struct etcd_buf b = {0};
         int r = -EIO;
 
         *resp = NULL;
@@ -155,7 +135,7 @@ static int request(struct etcd *e, const char *path, json_object *body, json_obj
 
                 snprintf(url, sizeof(url), "%s%s", e->urls[i], path);
                 free(b.p);
-                b = (struct buf){0};
+                b = (struct etcd_buf){0};
                 curl_easy_setopt(e->curl, CURLOPT_URL, url);
                 curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
                 curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &b);
@@ -181,26 +161,26 @@ static int request(struct etcd *e, const char *path, json_object *body, json_obj
                              json_object_object_get_ex(*resp, "error", &m)) &&
                             json_object_is_type(m, json_type_string))
                                 msg = json_object_get_string(m);
-                        seterr(err, errlen, "etcd at %s%s: HTTP %ld: %s", e->urls[i], path, code,
-                               msg ? msg : "not an etcd v3 answer");
+                        etcd_seterr(err, errlen, "etcd at %s%s: HTTP %ld: %s", e->urls[i], path,
+                                    code, msg ? msg : "not an etcd v3 answer");
                         json_object_put(*resp);
                         *resp = NULL;
                         r = code == 413 ? -E2BIG : -EIO;
                         goto out;
                 }
-                if (j_u64(*resp, "header", "revision"))
-                        e->rev = j_u64(*resp, "header", "revision");
+                if (etcd_j_u64(*resp, "header", "revision"))
+                        e->rev = etcd_j_u64(*resp, "header", "revision");
                 r = 0;
                 goto out;
         }
-        seterr(err, errlen, "etcd: no endpoint answered (%s)", why);
+        etcd_seterr(err, errlen, "etcd: no endpoint answered (%s)", why);
 out:
         free(b.p);
         return r;
 }
 
 /* The store's key k under the prefix, base64. */
-static char *key_b64(struct etcd *e, const char *k)
+char *etcd_key_b64(const struct etcd *e, const char *k)
 {
         size_t n = strlen(k);
         char *full = malloc(e->prefix_len + n + 1), *out;
@@ -209,14 +189,14 @@ static char *key_b64(struct etcd *e, const char *k)
                 return NULL;
         memcpy(full, e->prefix, e->prefix_len);
         memcpy(full + e->prefix_len, k, n + 1);
-        out = b64_enc(full, e->prefix_len + n);
+        out = etcd_b64_enc(full, e->prefix_len + n);
         free(full);
         return out;
 }
 
 /* range_end for every key starting with prefix+p: the prefix with its last
  * byte below 0xff incremented (etcd's "prefix" range), base64. */
-static char *range_end_b64(struct etcd *e, const char *p)
+char *etcd_range_end_b64(const struct etcd *e, const char *p)
 {
         size_t n = strlen(p), len = e->prefix_len + n;
         char *full = malloc(len + 1), *out = NULL;
@@ -229,9 +209,9 @@ static char *range_end_b64(struct etcd *e, const char *p)
                 len--;
         if (len > 0) {
                 full[len - 1]++;
-                out = b64_enc(full, len);
+                out = etcd_b64_enc(full, len);
         } else {
-                out = b64_enc("\0", 1); /* every key */
+                out = etcd_b64_enc("\0", 1); /* every key */
         }
         free(full);
         return out;
@@ -241,13 +221,13 @@ static int etcd_get(void *be, const char *key, char **value)
 {
         struct etcd *e = be;
         json_object *req = json_object_new_object(), *resp = NULL, *kvs, *v;
-        char *k = key_b64(e, key);
+        char *k = etcd_key_b64(e, key);
         int r = -ENOMEM;
 
         if (!req || !k)
                 goto out;
         json_object_object_add(req, "key", json_object_new_string(k));
-        if ((r = request(e, "/v3/kv/range", req, &resp, NULL, 0)))
+        if ((r = etcd_request(e, "/v3/kv/range", req, &resp, NULL, 0)))
                 goto out;
         r = -ENOENT;
         if (!json_object_object_get_ex(resp, "kvs", &kvs) ||
@@ -255,9 +235,9 @@ static int etcd_get(void *be, const char *key, char **value)
                 goto out;
         r = -EBADMSG;
         if (!json_object_object_get_ex(json_object_array_get_idx(kvs, 0), "value", &v))
-                r = b64_dec("", value, NULL); /* an empty value has no "value" member */
+                r = etcd_b64_dec("", value, NULL); /* an empty value has no "value" member */
         else if (json_object_is_type(v, json_type_string))
-                r = b64_dec(json_object_get_string(v), value, NULL);
+                r = etcd_b64_dec(json_object_get_string(v), value, NULL);
 out:
         free(k);
         json_object_put(req);
@@ -269,7 +249,7 @@ static int etcd_list(void *be, const char *prefix, bn_store_list_fn fn, void *ar
 {
         struct etcd *e = be;
         json_object *req = json_object_new_object(), *resp = NULL, *kvs;
-        char *k = key_b64(e, prefix), *end = range_end_b64(e, prefix);
+        char *k = etcd_key_b64(e, prefix), *end = etcd_range_end_b64(e, prefix);
         int r = -ENOMEM;
 
         if (!req || !k || !end)
@@ -278,7 +258,7 @@ static int etcd_list(void *be, const char *prefix, bn_store_list_fn fn, void *ar
         json_object_object_add(req, "range_end", json_object_new_string(end));
         json_object_object_add(req, "sort_order", json_object_new_string("ASCEND"));
         json_object_object_add(req, "sort_target", json_object_new_string("KEY"));
-        if ((r = request(e, "/v3/kv/range", req, &resp, NULL, 0)))
+        if ((r = etcd_request(e, "/v3/kv/range", req, &resp, NULL, 0)))
                 goto out;
         if (!json_object_object_get_ex(resp, "kvs", &kvs))
                 goto out; /* none */
@@ -296,11 +276,11 @@ static int etcd_list(void *be, const char *prefix, bn_store_list_fn fn, void *ar
                     !json_object_is_type(jk, json_type_string))
                         break;
                 json_object_object_get_ex(kv, "value", &jv);
-                if ((r = b64_dec(json_object_get_string(jk), &dk, &klen)) ||
-                    (r = b64_dec(jv && json_object_is_type(jv, json_type_string)
-                                     ? json_object_get_string(jv)
-                                     : "",
-                                 &dv, NULL))) {
+                if ((r = etcd_b64_dec(json_object_get_string(jk), &dk, &klen)) ||
+                    (r = etcd_b64_dec(jv && json_object_is_type(jv, json_type_string)
+                                          ? json_object_get_string(jv)
+                                          : "",
+                                      &dv, NULL))) {
                         free(dk);
                         break;
                 }
@@ -319,48 +299,90 @@ out:
         return r;
 }
 
+/* Append op to a transaction's list: a compare (EXPECT) or a request. */
+static int txn_op(const struct etcd *e, const struct bn_store_op *op, json_object *list)
+{
+        json_object *o = json_object_new_object(), *body = NULL;
+        char *k = etcd_key_b64(e, op->key), *v = NULL, id[24];
+        int r = -ENOMEM;
+
+        if (!o || !k || (op->value && !(v = etcd_b64_enc(op->value, strlen(op->value)))))
+                goto out;
+        if (op->kind == BN_STORE_EXPECT) {
+                body = o; /* a compare is flat */
+                /* absent: "created at revision 0"; else the value itself */
+                json_object_object_add(body, "target",
+                                       json_object_new_string(v ? "VALUE" : "CREATE"));
+                json_object_object_add(body, "result", json_object_new_string("EQUAL"));
+                if (!v)
+                        json_object_object_add(body, "create_revision",
+                                               json_object_new_string("0"));
+        } else {
+                if (!(body = json_object_new_object()))
+                        goto out;
+                json_object_object_add(
+                    o, op->kind == BN_STORE_PUT ? "request_put" : "request_delete_range", body);
+                if (op->kind == BN_STORE_PUT && op->lease) {
+                        snprintf(id, sizeof(id), "%llu", (unsigned long long)op->lease);
+                        json_object_object_add(body, "lease", json_object_new_string(id));
+                }
+        }
+        json_object_object_add(body, "key", json_object_new_string(k));
+        if (v)
+                json_object_object_add(body, "value", json_object_new_string(v));
+        json_object_array_add(list, o);
+        o = NULL;
+        r = 0;
+out:
+        json_object_put(o);
+        free(k);
+        free(v);
+        return r;
+}
+
 static int etcd_commit(void *be, const struct bn_store_op *ops, size_t n, uint64_t *rev, char *err,
                        size_t errlen)
 {
         struct etcd *e = be;
-        json_object *req = json_object_new_object(), *succ = json_object_new_array(), *resp = NULL;
+        json_object *req = json_object_new_object(), *succ = json_object_new_array(),
+                    *cmp = json_object_new_array(), *resp = NULL, *ok;
         int r = -ENOMEM;
 
-        if (!req || !succ)
+        if (!req || !succ || !cmp) {
+                json_object_put(succ);
+                json_object_put(cmp);
                 goto out;
-        json_object_object_add(req, "success", succ);
-        for (size_t i = 0; i < n; i++) {
-                json_object *op = json_object_new_object(), *body = json_object_new_object();
-                char *k = key_b64(e, ops[i].key), *v = NULL;
-
-                if (op)
-                        json_object_array_add(succ, op);
-                if (!op || !body || !k) {
-                        json_object_put(body);
-                        free(k);
-                        goto out;
-                }
-                json_object_object_add(body, "key", json_object_new_string(k));
-                free(k);
-                if (ops[i].kind == BN_STORE_PUT) {
-                        if (!(v = b64_enc(ops[i].value, strlen(ops[i].value)))) {
-                                json_object_put(body);
-                                goto out;
-                        }
-                        json_object_object_add(body, "value", json_object_new_string(v));
-                        free(v);
-                }
-                json_object_object_add(
-                    op, ops[i].kind == BN_STORE_PUT ? "request_put" : "request_delete_range", body);
         }
-        if ((r = request(e, "/v3/kv/txn", req, &resp, err, errlen)))
+        json_object_object_add(req, "success", succ);
+        json_object_object_add(req, "compare", cmp);
+        for (size_t i = 0; i < n; i++)
+                if ((r = txn_op(e, &ops[i], ops[i].kind == BN_STORE_EXPECT ? cmp : succ)))
+                        goto out;
+        if ((r = etcd_request(e, "/v3/kv/txn", req, &resp, err, errlen)))
                 goto out;
+        /* "succeeded" is false (or absent: proto3 leaves false out) when a
+         * compare failed: say which expectation did not hold. */
+        if (json_object_array_length(cmp) &&
+            (!json_object_object_get_ex(resp, "succeeded", &ok) || !json_object_get_boolean(ok))) {
+                size_t nexp = json_object_array_length(cmp), i = 0;
+
+                while (ops[i].kind != BN_STORE_EXPECT)
+                        i++;
+                if (nexp == 1)
+                        etcd_seterr(err, errlen, "'%s' is %s", ops[i].key,
+                                    ops[i].value ? "not as expected" : "taken");
+                else
+                        etcd_seterr(err, errlen, "one of %zu expectations failed (the first: '%s')",
+                                    nexp, ops[i].key);
+                r = -ECANCELED;
+                goto out;
+        }
         if (rev)
                 *rev = e->rev;
 out:
         if (r == -ENOMEM)
-                seterr(err, errlen, "etcd: out of memory building a transaction of %zu operations",
-                       n);
+                etcd_seterr(err, errlen,
+                            "etcd: out of memory building a transaction of %zu operations", n);
         json_object_put(req);
         json_object_put(resp);
         return r;
@@ -377,6 +399,7 @@ static void etcd_close(void *be)
 
         if (!e)
                 return;
+        etcd_watch_stop(e);
         if (e->curl) {
                 curl_easy_cleanup(e->curl);
                 curl_global_cleanup();
@@ -399,6 +422,11 @@ static const struct bn_store_backend etcd_backend = {
     .commit = etcd_commit,
     .revision = etcd_revision,
     .close = etcd_close,
+    .lease_grant = etcd_lease_grant,
+    .lease_keepalive = etcd_lease_keepalive,
+    .lease_revoke = etcd_lease_revoke,
+    .watch_start = etcd_watch_start,
+    .watch_stop = etcd_watch_stop,
 };
 
 /* "etcd://a:1,b:2" -> e->urls {"http://a:1", "http://b:2"}. */
@@ -412,9 +440,9 @@ static int parse_urls(struct etcd *e, const char *url, char *err, size_t errlen)
         else if (!strncmp(url, "etcds://", 8))
                 scheme = "https://", p = url + 8;
         else {
-                seterr(err, errlen,
-                       "store URL '%s': expected etcd://HOST:PORT[,HOST:PORT...] or etcds://...",
-                       url);
+                etcd_seterr(
+                    err, errlen,
+                    "store URL '%s': expected etcd://HOST:PORT[,HOST:PORT...] or etcds://...", url);
                 return -EINVAL;
         }
         while (*p) {
@@ -422,8 +450,8 @@ static int parse_urls(struct etcd *e, const char *url, char *err, size_t errlen)
                 char **nu;
 
                 if (n == 0 || n > 255 || memchr(p, '/', n) || !memchr(p, ':', n)) {
-                        seterr(err, errlen, "store URL '%s': '%.*s' is not HOST:PORT", url, (int)n,
-                               p);
+                        etcd_seterr(err, errlen, "store URL '%s': '%.*s' is not HOST:PORT", url,
+                                    (int)n, p);
                         return -EINVAL;
                 }
                 if (e->n_urls == cap) {
@@ -438,10 +466,33 @@ static int parse_urls(struct etcd *e, const char *url, char *err, size_t errlen)
                 p += n + (p[n] == ',');
         }
         if (!e->n_urls) {
-                seterr(err, errlen, "store URL '%s' names no endpoint", url);
+                etcd_seterr(err, errlen, "store URL '%s' names no endpoint", url);
                 return -EINVAL;
         }
         return 0;
+}
+
+CURL *etcd_curl_new(const struct etcd *e, struct curl_slist *hdrs, long timeout_ms)
+{
+        CURL *c = curl_easy_init();
+
+        if (!c)
+                return NULL;
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, etcd_on_data);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                         e->timeout_ms < 1000 ? e->timeout_ms : 1000L);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (e->ca)
+                curl_easy_setopt(c, CURLOPT_CAINFO, e->ca);
+        if (e->cert)
+                curl_easy_setopt(c, CURLOPT_SSLCERT, e->cert);
+        if (e->key)
+                curl_easy_setopt(c, CURLOPT_SSLKEY, e->key);
+        return c;
 }
 
 static char *dup_or_null(const char *s)
@@ -476,33 +527,21 @@ int bn_store_open_etcd(struct bn_store **out, const char *url,
             (opts->key && !e->key))
                 goto out;
         e->prefix_len = strlen(e->prefix);
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(e->curl = curl_easy_init())) {
-                seterr(err, errlen, "etcd: libcurl could not start");
+        if (!(e->hdrs = curl_slist_append(NULL, "Content-Type: application/json")))
+                goto out;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+            !(e->curl = etcd_curl_new(e, e->hdrs, e->timeout_ms))) {
+                etcd_seterr(err, errlen, "etcd: libcurl could not start");
                 r = -EIO;
                 goto out;
         }
-        if (!(e->hdrs = curl_slist_append(NULL, "Content-Type: application/json")))
-                goto out;
-        curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->hdrs);
-        curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, e->timeout_ms);
-        curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS,
-                         e->timeout_ms < 1000 ? e->timeout_ms : 1000L);
-        curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (e->ca)
-                curl_easy_setopt(e->curl, CURLOPT_CAINFO, e->ca);
-        if (e->cert)
-                curl_easy_setopt(e->curl, CURLOPT_SSLCERT, e->cert);
-        if (e->key)
-                curl_easy_setopt(e->curl, CURLOPT_SSLKEY, e->key);
         /* Reach etcd once now (and learn its revision): a store that cannot
          * be reached is said at start, naming every endpoint tried. */
-        if (!(req = json_object_new_object()) || !(k = key_b64(e, "")))
+        if (!(req = json_object_new_object()) || !(k = etcd_key_b64(e, "")))
                 goto out;
         json_object_object_add(req, "key", json_object_new_string(k));
         json_object_object_add(req, "count_only", json_object_new_boolean(1));
-        if ((r = request(e, "/v3/kv/range", req, &resp, err, errlen)))
+        if ((r = etcd_request(e, "/v3/kv/range", req, &resp, err, errlen)))
                 goto out;
         r = -ENOMEM;
         if (!(s = calloc(1, sizeof(*s))))
@@ -514,7 +553,7 @@ int bn_store_open_etcd(struct bn_store **out, const char *url,
         r = 0;
 out:
         if (r == -ENOMEM)
-                seterr(err, errlen, "etcd: out of memory");
+                etcd_seterr(err, errlen, "etcd: out of memory");
         free(k);
         json_object_put(req);
         json_object_put(resp);

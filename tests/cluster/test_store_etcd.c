@@ -4,7 +4,11 @@
  *   test_store_etcd URL [CA CERT KEY]    get, list, commit, revisions, values
  *                                        of every shape, keys outside the
  *                                        prefix unseen, a dead first endpoint
- *                                        passed over
+ *                                        passed over, compares (EXPECT), leases
+ *                                        that end, a watch that sees another
+ *                                        client's change and etcd's compaction
+ *                                        (BN_TEST_COMPACT: a command that
+ *                                        compacts etcd to the revision given)
  *   test_store_etcd --dead URL           etcd is gone: open fails within the
  *                                        time limit, naming the endpoint
  */
@@ -12,6 +16,7 @@
 #include "bn_store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +38,139 @@ static int collect(void *arg, const char *key, const char *value)
         }
         s->n++;
         return 0;
+}
+
+static atomic_ullong w_calls, w_last, w_zero;
+
+static void on_watch(void *arg, uint64_t rev)
+{
+        (void)arg;
+        if (rev == 0)
+                atomic_fetch_add(&w_zero, 1);
+        atomic_store(&w_last, rev);
+        atomic_fetch_add(&w_calls, 1);
+}
+
+static double now_s(void);
+
+/* Wait up to secs for cond (polled every 50 ms). */
+#define WAIT_UNTIL(cond, secs)                                                                     \
+        do {                                                                                       \
+                double t_ = now_s();                                                               \
+                while (!(cond) && now_s() - t_ < (secs)) {                                         \
+                        struct timespec n_ = {0, 50000000};                                        \
+                        nanosleep(&n_, NULL);                                                      \
+                }                                                                                  \
+        } while (0)
+
+/* Compares, leases and the watch, with a second client s2. */
+static void live(struct bn_store *s, struct bn_store *s2)
+{
+        char err[512] = "", *v = NULL, cmd[600];
+        uint64_t id = 0, id2 = 0, rev = 0;
+        const char *compact = getenv("BN_TEST_COMPACT");
+
+        /* two controllers claim one VNI: the first wins, the second is told */
+        {
+                struct bn_store_op claim[] = {{BN_STORE_EXPECT, "claims/vni/5000", NULL, 0},
+                                              {BN_STORE_PUT, "claims/vni/5000", "h1", 0}};
+                struct bn_store_op claim2[] = {{BN_STORE_EXPECT, "claims/vni/5000", NULL, 0},
+                                               {BN_STORE_PUT, "claims/vni/5000", "h2", 0}};
+                struct bn_store_op mine[] = {{BN_STORE_EXPECT, "claims/vni/5000", "h1", 0},
+                                             {BN_STORE_DEL, "claims/vni/5000", NULL, 0}};
+                struct bn_store_op theirs[] = {{BN_STORE_EXPECT, "claims/vni/5000", "h2", 0},
+                                               {BN_STORE_DEL, "claims/vni/5000", NULL, 0}};
+                uint64_t r0 = bn_store_revision(s2);
+
+                CHECK_MSG(bn_store_commit(s, claim, 2, NULL, err, sizeof(err)) == 0, "claim: %s",
+                          err);
+                CHECK(bn_store_commit(s2, claim2, 2, NULL, err, sizeof(err)) == -ECANCELED);
+                CHECK_MSG(strstr(err, "claims/vni/5000") && strstr(err, "taken"), "err: %s", err);
+                CHECK(bn_store_get(s2, "claims/vni/5000", &v) == 0 && v && !strcmp(v, "h1"));
+                free(v);
+                v = NULL;
+                CHECK(bn_store_commit(s2, theirs, 2, NULL, err, sizeof(err)) == -ECANCELED);
+                CHECK(bn_store_revision(s2) > r0); /* the refused commits changed nothing ... */
+                CHECK(bn_store_get(s2, "claims/vni/5000", &v) == 0 && v && !strcmp(v, "h1"));
+                free(v);
+                v = NULL;
+                CHECK_MSG(bn_store_commit(s, mine, 2, NULL, err, sizeof(err)) == 0, "release: %s",
+                          err);
+                CHECK(bn_store_get(s, "claims/vni/5000", &v) == -ENOENT);
+        }
+
+        /* a lease kept alive keeps its key; revoked, the key goes */
+        CHECK_MSG(bn_store_lease_grant(s, 2, &id, err, sizeof(err)) == 0 && id, "grant: %s", err);
+        {
+                struct bn_store_op put = {BN_STORE_PUT, "hosts/h1", "{}", id};
+                CHECK_MSG(bn_store_commit(s, &put, 1, NULL, err, sizeof(err)) == 0,
+                          "put with lease: %s", err);
+        }
+        for (int i = 0; i < 3; i++) {
+                struct timespec t = {1, 0};
+                nanosleep(&t, NULL);
+                CHECK_MSG(bn_store_lease_keepalive(s, id, err, sizeof(err)) == 0, "keepalive: %s",
+                          err);
+        }
+        CHECK(bn_store_get(s2, "hosts/h1", &v) == 0); /* 3 s > ttl: alive only by keepalive */
+        free(v);
+        v = NULL;
+        CHECK(bn_store_lease_revoke(s, id, err, sizeof(err)) == 0);
+        CHECK(bn_store_get(s2, "hosts/h1", &v) == -ENOENT);
+
+        /* a lease not renewed ends by itself, with its key */
+        CHECK(bn_store_lease_grant(s, 1, &id2, err, sizeof(err)) == 0);
+        {
+                struct bn_store_op put = {BN_STORE_PUT, "hosts/h2", "{}", id2};
+                CHECK(bn_store_commit(s, &put, 1, NULL, err, sizeof(err)) == 0);
+        }
+        WAIT_UNTIL(bn_store_get(s2, "hosts/h2", &v) == -ENOENT, 5);
+        free(v);
+        v = NULL;
+        CHECK(bn_store_get(s2, "hosts/h2", &v) == -ENOENT);
+        CHECK(bn_store_lease_keepalive(s, id2, err, sizeof(err)) == -ENOENT);
+
+        /* the watch sees another client's change */
+        CHECK_MSG(bn_store_watch_start(s, bn_store_revision(s), on_watch, NULL, err, sizeof(err)) ==
+                      0,
+                  "watch: %s", err);
+        CHECK(bn_store_watch_start(s, 0, on_watch, NULL, err, sizeof(err)) == -EBUSY);
+        CHECK(bn_store_put(s2, "wires/w1", "x", err, sizeof(err)) == 0);
+        rev = bn_store_revision(s2);
+        WAIT_UNTIL(atomic_load(&w_last) >= rev, 5);
+        CHECK_MSG(atomic_load(&w_last) == rev, "watch saw revision %llu, the put made %llu",
+                  (unsigned long long)atomic_load(&w_last), (unsigned long long)rev);
+        bn_store_watch_stop(s);
+        {
+                unsigned long long calls = atomic_load(&w_calls);
+                struct timespec t = {0, 300000000};
+                CHECK(bn_store_put(s2, "wires/w2", "y", err, sizeof(err)) == 0);
+                nanosleep(&t, NULL);
+                CHECK_MSG(atomic_load(&w_calls) == calls, "the watch was called after it stopped");
+        }
+
+        /* a watch from a revision etcd has compacted away: read everything */
+        if (compact) {
+                snprintf(cmd, sizeof(cmd), "%s %llu >/dev/null 2>&1", compact,
+                         (unsigned long long)bn_store_revision(s2));
+                CHECK_MSG(system(cmd) == 0, "compaction failed: %s", cmd);
+                CHECK(bn_store_watch_start(s, 1, on_watch, NULL, err, sizeof(err)) == 0);
+                WAIT_UNTIL(atomic_load(&w_zero) > 0, 5);
+                CHECK_MSG(atomic_load(&w_zero) == 1, "no resync asked after a compaction (%llu)",
+                          (unsigned long long)atomic_load(&w_zero));
+                /* and then it goes on from the current revision */
+                CHECK(bn_store_put(s2, "wires/w3", "z", err, sizeof(err)) == 0);
+                rev = bn_store_revision(s2);
+                WAIT_UNTIL(atomic_load(&w_last) >= rev, 5);
+                CHECK_EQ(atomic_load(&w_last), rev);
+                bn_store_watch_stop(s);
+        }
+        {
+                struct bn_store_op clear[] = {{BN_STORE_DEL, "wires/w1", NULL, 0},
+                                              {BN_STORE_DEL, "wires/w2", NULL, 0},
+                                              {BN_STORE_DEL, "wires/w3", NULL, 0}};
+                CHECK(bn_store_commit(s2, clear, 3, NULL, err, sizeof(err)) == 0);
+        }
 }
 
 static double now_s(void)
@@ -150,6 +288,7 @@ int main(int argc, char **argv)
                 free(v);
                 v = NULL;
                 CHECK(bn_store_revision(s2) >= bn_store_revision(s));
+                live(s, s2);
                 {
                         struct bn_store_op clear[] = {{BN_STORE_DEL, "wires/a", NULL},
                                                       {BN_STORE_DEL, "wires/b", NULL},

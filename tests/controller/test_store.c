@@ -71,13 +71,35 @@ int main(void)
                   "bad commit refused");
         CHECK_MSG(bn_store_get(s, "wires/d", &v) == -ENOENT, "refused commit changed nothing");
         CHECK_MSG(bn_store_revision(s) == 4, "refused commit keeps the revision");
+
+        /* EXPECT: a claim of an absent key, then a second claim refused;
+         * compares see the state before the commit, as etcd's do */
+        ops[0] = (struct bn_store_op){BN_STORE_EXPECT, "claims/x", NULL};
+        ops[1] = (struct bn_store_op){BN_STORE_PUT, "claims/x", "h1"};
+        CHECK_MSG(bn_store_commit(s, ops, 2, &rev, err, sizeof(err)) == 0, "claim: %s", err);
+        CHECK_MSG(bn_store_commit(s, ops, 2, &rev, err, sizeof(err)) == -ECANCELED,
+                  "second claim refused");
+        CHECK_MSG(strstr(err, "claims/x") && strstr(err, "taken"), "err names the key: %s", err);
+        ops[0] = (struct bn_store_op){BN_STORE_EXPECT, "claims/x", "h2"};
+        ops[1] = (struct bn_store_op){BN_STORE_DEL, "claims/x", NULL};
+        CHECK_MSG(bn_store_commit(s, ops, 2, &rev, err, sizeof(err)) == -ECANCELED,
+                  "another value refused");
+        ops[0] = (struct bn_store_op){BN_STORE_EXPECT, "claims/x", "h1"};
+        CHECK_MSG(bn_store_commit(s, ops, 2, &rev, err, sizeof(err)) == 0 && rev == 6,
+                  "expected value: the delete runs (rev %llu)", (unsigned long long)rev);
+        ops[0] = (struct bn_store_op){BN_STORE_PUT, "claims/y", "v", 42};
+        CHECK_MSG(bn_store_commit(s, ops, 1, &rev, err, sizeof(err)) == -EOPNOTSUPP,
+                  "no leases in the embedded store");
+        CHECK_MSG(bn_store_lease_grant(s, 5, &rev, err, sizeof(err)) == -EOPNOTSUPP &&
+                      strstr(err, "embedded"),
+                  "lease_grant says the backend has none: %s", err);
         bn_store_close(s);
         s = NULL;
 
         /* reopen: the same contents and revision */
         CHECK_MSG(bn_store_open_embedded(&s, dir, err, sizeof(err)) == 0, "reopen: %s", err);
         if (s) {
-                CHECK_MSG(bn_store_revision(s) == 4, "revision persisted");
+                CHECK_MSG(bn_store_revision(s) == 6, "revision persisted");
                 expect_list(s, "", "endpoints/hostA/br0=E;wires/b={\"type\":\"shm\"};wires/c=C;");
                 bn_store_close(s);
         }
