@@ -306,10 +306,7 @@ static int add_op(struct ctl_opbuf *b, enum bn_store_op_kind k, char *key, char 
         if (!no)
                 return -ENOMEM;
         b->ops = no;
-        no[b->n].kind = k;
-        no[b->n].key = key;
-        no[b->n].value = val;
-        b->n++;
+        no[b->n++] = (struct bn_store_op){.kind = k, .key = key, .value = val};
         return 0;
 }
 
