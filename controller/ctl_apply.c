@@ -5,10 +5,12 @@
  */
 #include "ctl_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bn_daemon.h"
+#include "bn_json.h"
 #include "bn_log.h"
 
 #define CTX "control"
@@ -83,22 +85,25 @@ static json_object *errs_reply(struct bn_topo_errs *errs)
 
 json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply)
 {
-        const char *file = ctl_arg_str(req, "file"), *content = ctl_arg_str(req, "content");
+        const char *file = ctl_arg_str(req, "file"), *content = NULL;
         struct bn_topo_errs errs = {0};
         struct bn_topo *want = NULL, *have = NULL;
         struct ctl_opbuf ops = {0};
-        json_object *o = NULL, *changes = NULL, *problems, *pv;
+        json_object *o = NULL, *changes = NULL, *problems;
         char err[512] = "";
         bool prune = false;
+        size_t clen = 0;
         int n;
 
-        if (json_object_object_get_ex(req, "prune", &pv))
-                prune = json_object_get_boolean(pv);
+        /* types were checked (ctl_req_check): a wrong one is never read here */
+        if (bn_json_get_bool(req, "prune", &prune, err, sizeof(err)) == -EINVAL ||
+            bn_json_get_strn(req, "content", &content, &clen, err, sizeof(err)) == -EINVAL)
+                return ctl_reply_error("%s", err);
         if (!content)
                 return ctl_reply_error("%s needs the file's content", apply ? "apply" : "diff");
         if (!file)
                 file = "<topology>";
-        if (bn_topo_parse(file, content, strlen(content), &want, &errs) == 0)
+        if (bn_topo_parse(file, content, clen, &want, &errs) == 0)
                 check_local(c, want, &errs);
         if (errs.n) {
                 o = errs_reply(&errs);

@@ -7,6 +7,9 @@
  */
 #include "ctl_int.h"
 
+#include "bn_json.h"
+#include "ctl_req.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -428,7 +431,11 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
             json_object_is_type(opts, json_type_object)) {
                 json_object_object_foreach(opts, k, v)
                 {
-                        const char *val = json_object_get_string(v);
+                        const char *val = NULL;
+                        if (bn_json_as_str(v, k, &val, err, sizeof(err))) {
+                                o = ctl_reply_error("connect %s %s: option %s", a, b, err);
+                                goto out;
+                        }
                         if ((why = bn_topo_check_ident(k)) ||
                             (why = bn_topo_check_wire_opt(k, val))) {
                                 o = ctl_reply_error("connect %s %s: option '%s': %s", a, b, k, why);
@@ -633,9 +640,10 @@ out:
 json_object *ctl_handle(struct bn_ctl *c, json_object *req)
 {
         const char *op = ctl_arg_str(req, "op");
+        char err[512] = "";
 
-        if (!op)
-                return ctl_reply_error("request has no \"op\"");
+        if (ctl_req_check(req, err, sizeof(err)))
+                return ctl_reply_error("%s", err);
         if (strcmp(op, "status") == 0)
                 return op_status(c);
         if (strcmp(op, "endpoints") == 0)

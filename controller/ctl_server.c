@@ -25,6 +25,7 @@
 #include "bn_xenbus.h"
 #include "bn_log.h"
 #include "bn_loop.h"
+#include "ctl_req.h"
 
 #define CTX      "control"
 #define READ_MAX (64u * 1024u)
@@ -119,14 +120,6 @@ static void client_refuse(struct ctl_client *cl, const char *why)
         cl->want_out = true;
 }
 
-static int only_space(const char *s, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-                        return 0;
-        return 1;
-}
-
 /* Handle every complete line in cl->in. -1 when cl was freed or refused. */
 static int client_lines(struct ctl_client *cl)
 {
@@ -135,7 +128,6 @@ static int client_lines(struct ctl_client *cl)
 
         while (!cl->closing && (nl = memchr(cl->in + start, '\n', cl->in_len - start)) != NULL) {
                 size_t len = (size_t)(nl - (cl->in + start));
-                json_tokener *tok;
                 json_object *req;
 
                 if (len == 0) {
@@ -146,18 +138,10 @@ static int client_lines(struct ctl_client *cl)
                         client_refuse(cl, "message too large");
                         break;
                 }
-                tok = json_tokener_new();
-                req = tok ? json_tokener_parse_ex(tok, cl->in + start, (int)len) : NULL;
-                if (!req || json_tokener_get_error(tok) != json_tokener_success ||
-                    !only_space(cl->in + start + json_tokener_get_parse_end(tok),
-                                len - json_tokener_get_parse_end(tok)) ||
-                    !json_object_is_type(req, json_type_object)) {
-                        json_object_put(req);
-                        json_tokener_free(tok);
+                if (ctl_req_parse(cl->in + start, len, &req)) {
                         client_refuse(cl, "malformed request: not one JSON object per line");
                         break;
                 }
-                json_tokener_free(tok);
                 client_queue(cl, ctl_handle(cl->c, req));
                 json_object_put(req);
                 start += len + 1;
@@ -338,6 +322,7 @@ fail:
 int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
 {
         struct bn_ctl *c = calloc(1, sizeof(*c));
+        struct bn_topo *t = NULL;
         char err[512] = "";
         int r;
 
@@ -357,6 +342,12 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
                 bn_err(CTX, "store: %s", err[0] ? err : strerror(-r));
                 goto fail;
         }
+        if ((r = ctl_desired_load(c, &t, err, sizeof(err)))) {
+                bn_err(CTX, "%s: refusing to start on a store it cannot read (fix or move %s)", err,
+                       d->state_dir[0] ? d->state_dir : BN_CTL_DEFAULT_STATEDIR);
+                goto fail;
+        }
+        bn_topo_free(t);
         bn_info(CTX, "store: embedded in %s at revision %llu", d->state_dir,
                 (unsigned long long)bn_store_revision(c->store));
         if ((r = bn_ctl_register_wires(&d->wires)))
