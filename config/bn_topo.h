@@ -15,6 +15,13 @@
 
 #define BN_TOPO_NAME_MAX 255 /* longest endpoint or wire name */
 #define BN_TOPO_MAX_ERRS 64  /* errors collected before giving up */
+/* Bounds on the work one file can cause (docs/topology.md), checked while
+ * reading: refused with file:line:column when passed. */
+#define BN_TOPO_DEPTH_MAX       32     /* nesting of mappings and lists */
+#define BN_TOPO_ALIAS_MAX       1000   /* aliases (*name) in a file */
+#define BN_TOPO_ALIAS_NODES_MAX 10000  /* nodes the aliases expand to, in all */
+#define BN_TOPO_NODES_MAX       500000 /* nodes written in the file */
+#define BN_TOPO_ITEMS_MAX       10000  /* hosts, endpoints, wires: each */
 
 /* Where something was written in the file (1-based; 0 = not from a file). */
 struct bn_topo_loc {

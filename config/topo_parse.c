@@ -76,36 +76,64 @@ static int is_empty_scalar(const yaml_node_t *n)
 }
 
 /* Iterate a mapping; reports keys that are not scalars and duplicate keys,
- * and calls fn for the others. */
+ * and calls fn for the others. Duplicates are found by sorting the keys
+ * (n log n: a mapping of 100,000 keys costs no more than reading it). */
 typedef void (*pair_fn)(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
+
+struct key_ref {
+        const char *key; /* NULL: not a scalar */
+        size_t idx;
+};
+
+static int key_ref_cmp(const void *a, const void *b)
+{
+        const struct key_ref *x = a, *y = b;
+        int r = strcmp(x->key ? x->key : "", y->key ? y->key : "");
+
+        if (r)
+                return r;
+        return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
 
 static void each_pair(struct pctx *c, yaml_node_t *map, pair_fn fn, void *arg)
 {
         yaml_node_pair_t *p0 = map->data.mapping.pairs.start;
-        yaml_node_pair_t *top = map->data.mapping.pairs.top;
+        size_t n = (size_t)(map->data.mapping.pairs.top - p0);
+        struct key_ref *refs = calloc(n ? n : 1, sizeof(*refs));
+        unsigned char *dup = calloc(n ? n : 1, 1);
 
-        for (yaml_node_pair_t *p = p0; p < top; p++) {
-                yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+        if (!refs || !dup) {
+                c->oom = 1;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                yaml_node_t *k = node(c, p0[i].key);
+                refs[i].idx = i;
+                if (k && k->type == YAML_SCALAR_NODE)
+                        refs[i].key = (const char *)k->data.scalar.value;
+        }
+        qsort(refs, n, sizeof(*refs), key_ref_cmp);
+        for (size_t i = 1; i < n; i++)
+                if (refs[i].key && refs[i - 1].key && strcmp(refs[i].key, refs[i - 1].key) == 0)
+                        dup[refs[i].idx] = 1;
+        for (size_t i = 0; i < n; i++) {
+                yaml_node_t *k = node(c, p0[i].key), *v = node(c, p0[i].value);
                 const char *key;
-                int dup = 0;
 
                 if (!k || !v)
                         continue;
                 key = scalar(c, k, "a key");
                 if (!key)
                         continue;
-                for (yaml_node_pair_t *q = p0; q < p && !dup; q++) {
-                        yaml_node_t *qk = node(c, q->key);
-                        if (qk && qk->type == YAML_SCALAR_NODE &&
-                            strcmp((const char *)qk->data.scalar.value, key) == 0)
-                                dup = 1;
-                }
-                if (dup) {
+                if (dup[i]) {
                         ERR(c, k, "duplicate key '%s'", key);
                         continue;
                 }
                 fn(c, key, k, v, arg);
         }
+out:
+        free(refs);
+        free(dup);
 }
 
 static char *dup_or_oom(struct pctx *c, const char *s)
@@ -428,6 +456,18 @@ static void wire_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
 
 /* ---- document ---- */
 
+/* A section (hosts, endpoints, wires) of at most BN_TOPO_ITEMS_MAX items. */
+static void section(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *what, pair_fn fn)
+{
+        if (is_empty_scalar(v) || !is_mapping(c, v, what))
+                return;
+        if (v->data.mapping.pairs.top - v->data.mapping.pairs.start > BN_TOPO_ITEMS_MAX) {
+                ERR(c, k, "more than %d %s", BN_TOPO_ITEMS_MAX, what);
+                return;
+        }
+        each_pair(c, v, fn, NULL);
+}
+
 static void top_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
         (void)arg;
@@ -436,17 +476,14 @@ static void top_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_
                 if (s && strcmp(s, "1") != 0)
                         ERR(c, v, "unsupported version '%s' (this banana reads version 1)", s);
         } else if (strcmp(key, "hosts") == 0) {
-                if (!is_empty_scalar(v) && is_mapping(c, v, "hosts"))
-                        each_pair(c, v, host_pair, NULL);
+                section(c, k, v, "hosts", host_pair);
         } else if (strcmp(key, "policy") == 0) {
                 if (!is_empty_scalar(v) && is_mapping(c, v, "policy"))
                         each_pair(c, v, policy_pair, NULL);
         } else if (strcmp(key, "endpoints") == 0) {
-                if (!is_empty_scalar(v) && is_mapping(c, v, "endpoints"))
-                        each_pair(c, v, ep_pair, NULL);
+                section(c, k, v, "endpoints", ep_pair);
         } else if (strcmp(key, "wires") == 0) {
-                if (!is_empty_scalar(v) && is_mapping(c, v, "wires"))
-                        each_pair(c, v, wire_pair, NULL);
+                section(c, k, v, "wires", wire_pair);
         } else {
                 ERR(c, k,
                     "unknown top-level key '%s' (expected version, hosts, policy, endpoints, "
@@ -533,6 +570,215 @@ static void check_refs(struct pctx *c)
         free(spike_wire);
 }
 
+/* ---- bounds, checked while reading the events, before the tree is built ---- */
+
+struct anchor {
+        char *name;
+        size_t nodes; /* nodes of the anchored value, its aliases expanded */
+};
+
+struct frame {
+        const char *anchor; /* owned by the event, freed at the end event */
+        size_t nodes;
+        yaml_event_t ev; /* the start event, kept for its anchor */
+};
+
+struct scan {
+        const char *file;
+        struct bn_topo_errs *errs;
+        struct anchor *anchors;
+        size_t n_anchors, cap_anchors;
+        struct frame stack[BN_TOPO_DEPTH_MAX];
+        unsigned depth;
+        size_t nodes, aliases, alias_nodes;
+        int oom;
+};
+
+static struct bn_topo_loc mark_loc(yaml_mark_t m)
+{
+        struct bn_topo_loc l = {(int)m.line + 1, (int)m.column + 1};
+        return l;
+}
+
+/* A libyaml error, naming a tab as such (libyaml says "found character
+ * that cannot start any token"). */
+static void syntax_err(struct bn_topo_errs *errs, const char *file, const char *buf, size_t len,
+                       yaml_parser_t *p)
+{
+        struct bn_topo_loc l = mark_loc(p->problem_mark);
+
+        if (p->error == YAML_MEMORY_ERROR) {
+                bn_topo_err(errs, file, l, "out of memory reading the YAML");
+                return;
+        }
+        if (p->problem_mark.index < len && buf[p->problem_mark.index] == '\t') {
+                bn_topo_err(errs, file, l,
+                            "YAML syntax: a tab character: YAML indents with spaces only");
+                return;
+        }
+        bn_topo_err(errs, file, l, "YAML syntax: %s%s%s", p->problem ? p->problem : "error",
+                    p->context ? " " : "", p->context ? p->context : "");
+}
+
+static int anchor_add(struct scan *s, const char *name, size_t nodes)
+{
+        if (s->n_anchors == s->cap_anchors) {
+                size_t cap = s->cap_anchors ? 2 * s->cap_anchors : 16;
+                struct anchor *na = realloc(s->anchors, cap * sizeof(*na));
+                if (!na)
+                        return s->oom = 1;
+                s->anchors = na;
+                s->cap_anchors = cap;
+        }
+        if (!(s->anchors[s->n_anchors].name = strdup(name)))
+                return s->oom = 1;
+        s->anchors[s->n_anchors++].nodes = nodes;
+        return 0;
+}
+
+/* Nodes of the latest anchor of that name (YAML lets an anchor be set
+ * again); 1 when unknown (the loader reports it). */
+static size_t anchor_nodes(const struct scan *s, const char *name)
+{
+        for (size_t i = s->n_anchors; i-- > 0;)
+                if (strcmp(s->anchors[i].name, name) == 0)
+                        return s->anchors[i].nodes;
+        return 1;
+}
+
+/* Account for n more nodes in the value being read. */
+static void add_nodes(struct scan *s, size_t n)
+{
+        if (s->depth)
+                s->stack[s->depth - 1].nodes += n;
+}
+
+/* One event: 0 to go on, 1 when a bound is passed (error added). */
+static int scan_event(struct scan *s, yaml_event_t *ev, int *docs)
+{
+        struct bn_topo_loc l = mark_loc(ev->start_mark);
+        struct frame *f;
+        size_t n;
+
+        switch (ev->type) {
+        case YAML_DOCUMENT_START_EVENT:
+                if (++*docs > 1) {
+                        bn_topo_err(s->errs, s->file, l,
+                                    "a second YAML document ('---'): a topology file holds "
+                                    "exactly one");
+                        return 1;
+                }
+                return 0;
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+                if (s->depth == BN_TOPO_DEPTH_MAX) {
+                        bn_topo_err(s->errs, s->file, l, "nested deeper than %d levels",
+                                    BN_TOPO_DEPTH_MAX);
+                        return 1;
+                }
+                f = &s->stack[s->depth++];
+                f->ev = *ev; /* owns the event now (its anchor) */
+                ev->type = YAML_NO_EVENT;
+                f->anchor = (const char *)(f->ev.type == YAML_SEQUENCE_START_EVENT
+                                               ? f->ev.data.sequence_start.anchor
+                                               : f->ev.data.mapping_start.anchor);
+                f->nodes = 1;
+                s->nodes++;
+                break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+                if (!s->depth)
+                        return 0;
+                f = &s->stack[--s->depth];
+                n = f->nodes;
+                if (f->anchor && anchor_add(s, f->anchor, n))
+                        return 1;
+                yaml_event_delete(&f->ev);
+                add_nodes(s, n);
+                break;
+        case YAML_SCALAR_EVENT:
+                s->nodes++;
+                if (ev->data.scalar.anchor &&
+                    anchor_add(s, (const char *)ev->data.scalar.anchor, 1))
+                        return 1;
+                add_nodes(s, 1);
+                break;
+        case YAML_ALIAS_EVENT:
+                n = anchor_nodes(s, (const char *)ev->data.alias.anchor);
+                s->aliases++;
+                s->alias_nodes += n;
+                if (s->aliases > BN_TOPO_ALIAS_MAX || s->alias_nodes > BN_TOPO_ALIAS_NODES_MAX) {
+                        bn_topo_err(s->errs, s->file, l,
+                                    "too many aliases: at most %d, expanding to at most %d nodes "
+                                    "in all",
+                                    BN_TOPO_ALIAS_MAX, BN_TOPO_ALIAS_NODES_MAX);
+                        return 1;
+                }
+                add_nodes(s, n);
+                break;
+        default:
+                return 0;
+        }
+        if (s->nodes > BN_TOPO_NODES_MAX) {
+                bn_topo_err(s->errs, s->file, l, "more than %d YAML nodes", BN_TOPO_NODES_MAX);
+                return 1;
+        }
+        return 0;
+}
+
+/* Check the bounds of docs/topology.md on the event stream (what the tree
+ * would cost is known before it is built): no NUL byte, one document,
+ * nesting depth, aliases and what they expand to, nodes. 0 when within
+ * them, -EINVAL with errors, -ENOMEM. */
+static int prescan(const char *file, const char *buf, size_t len, struct bn_topo_errs *errs)
+{
+        struct scan s = {.file = file, .errs = errs};
+        const char *nul = memchr(buf, '\0', len);
+        yaml_parser_t parser;
+        yaml_event_t ev;
+        int docs = 0, r = -EINVAL, stop = 0;
+
+        if (nul) {
+                struct bn_topo_loc l = {1, 1};
+                for (const char *p = buf; p < nul; p++) {
+                        if (*p == '\n') {
+                                l.line++;
+                                l.col = 1;
+                        } else {
+                                l.col++;
+                        }
+                }
+                bn_topo_err(errs, file, l, "a NUL byte: a topology file is text");
+                return -EINVAL;
+        }
+        if (!yaml_parser_initialize(&parser))
+                return -ENOMEM;
+        yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+        while (!stop) {
+                if (!yaml_parser_parse(&parser, &ev)) {
+                        syntax_err(errs, file, buf, len, &parser);
+                        goto out;
+                }
+                stop = ev.type == YAML_STREAM_END_EVENT;
+                if (scan_event(&s, &ev, &docs)) {
+                        yaml_event_delete(&ev);
+                        goto out;
+                }
+                yaml_event_delete(&ev);
+        }
+        r = 0;
+out:
+        if (s.oom)
+                r = -ENOMEM;
+        while (s.depth)
+                yaml_event_delete(&s.stack[--s.depth].ev);
+        for (size_t i = 0; i < s.n_anchors; i++)
+                free(s.anchors[i].name);
+        free(s.anchors);
+        yaml_parser_delete(&parser);
+        return r;
+}
+
 int bn_topo_parse(const char *file, const char *buf, size_t len, struct bn_topo **out,
                   struct bn_topo_errs *errs)
 {
@@ -546,17 +792,16 @@ int bn_topo_parse(const char *file, const char *buf, size_t len, struct bn_topo 
         if (!c.t)
                 return -ENOMEM;
         c.t->file = strdup(c.file);
+        if ((r = prescan(c.file, buf, len, errs)))
+                goto out;
+        r = -EINVAL;
         if (!yaml_parser_initialize(&parser)) {
                 r = -ENOMEM;
                 goto out;
         }
         yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
         if (!yaml_parser_load(&parser, &c.doc)) {
-                struct bn_topo_loc l = {(int)parser.problem_mark.line + 1,
-                                        (int)parser.problem_mark.column + 1};
-                bn_topo_err(errs, c.file, l, "YAML syntax: %s%s%s",
-                            parser.problem ? parser.problem : "error", parser.context ? " " : "",
-                            parser.context ? parser.context : "");
+                syntax_err(errs, c.file, buf, len, &parser);
                 yaml_parser_delete(&parser);
                 goto out;
         }
