@@ -70,6 +70,12 @@ struct bn_ctl {
         struct ctl_down downs[CTL_DOWNS_MAX];
         unsigned ndowns;
         bool down_queued; /* a call to the main loop will drain downs */
+        /* accept() backoff (ctl_server.c) */
+        int spare_fd;                  /* given up to turn a client away at the fd limit */
+        bool accept_paused;            /* the listening socket is not watched */
+        struct bn_timer *accept_timer; /* will re-enable accepting */
+        time_t accept_logged;          /* last "accept: ..." message */
+        unsigned long accept_fails;    /* failures since then */
 };
 
 /* ---- ctl_model.c ---- */
