@@ -12,6 +12,7 @@
 #include "bn_daemon.h"
 #include "bn_json.h"
 #include "bn_log.h"
+#include "bn_params.h"
 
 #define CTX "control"
 
@@ -48,6 +49,16 @@ static void check_local(struct bn_ctl *c, const struct bn_topo *t, struct bn_top
                         bn_topo_err(errs, t->file, e->loc,
                                     "endpoint '%s': device class '%s' has no corms", e->name,
                                     e->cls);
+                } else if (e->kind == BN_TOPO_CORM && cls->corm_check) {
+                        struct bn_params p;
+                        char why[256] = "";
+                        int r = ctl_params_from_kv(&p, &e->params);
+                        if (!r)
+                                r = cls->corm_check(&p, why, sizeof(why));
+                        bn_params_clear(&p);
+                        if (r)
+                                bn_topo_err(errs, t->file, e->loc, "corm '%s': %s", e->name,
+                                            why[0] ? why : strerror(-r));
                 }
         }
         for (size_t i = 0; i < t->n_wires; i++) {
@@ -64,6 +75,10 @@ static void check_local(struct bn_ctl *c, const struct bn_topo *t, struct bn_top
                                     "(available: %s)%s",
                                     w->name, w->type, c->d->host, list,
                                     w->type_auto ? " (chosen by the policy)" : "");
+                } else {
+                        char why[256] = "";
+                        if (ctl_wire_check(c, w->type, &w->opts, why, sizeof(why)))
+                                bn_topo_err(errs, t->file, w->loc, "wire '%s': %s", w->name, why);
                 }
         }
 }

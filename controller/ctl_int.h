@@ -119,6 +119,9 @@ int ctl_opbuf_put(struct ctl_opbuf *b, const char *prefix, const char *name, jso
 int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name);
 
 /* ---- ctl_run.c: the reconciler ---- */
+struct bn_params;
+/* l as framework params (p is initialised; clear it in every case). */
+int ctl_params_from_kv(struct bn_params *p, const struct bn_kvlist *l);
 /* Make this host match the desired state in the store: creates, removes,
  * swaps only what differs. Failures are kept per item (rt->error). */
 int ctl_reconcile(struct bn_ctl *c);
@@ -152,6 +155,11 @@ void ctl_wire_types(struct bn_ctl *c, char *buf, size_t len);
 int ctl_type_available(struct bn_ctl *c, const char *type);
 /* Commit ops to the store; 0 or -errno with the reason in err. */
 int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen);
+
+/* Check a wire's options with its type's check (when the type is here and
+ * has one), as opening it would: 0, or -EINVAL with the reason in err. */
+int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *opts, char *err,
+                   size_t errlen);
 
 /* ---- ctl_apply.c ---- */
 /* apply (apply true) or diff: request {"file", "content", "prune"}. */

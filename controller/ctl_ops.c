@@ -20,6 +20,7 @@
 #include "bn_daemon.h"
 #include "bn_hv.h"
 #include "bn_log.h"
+#include "bn_params.h"
 
 #define CTX "control"
 
@@ -77,6 +78,26 @@ int ctl_type_available(struct bn_ctl *c, const char *type)
         void *ctx;
 
         return bn_wire_registry_find(&c->d->wires, type, &ctx) != NULL;
+}
+
+int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *opts, char *err,
+                   size_t errlen)
+{
+        void *ctx;
+        const struct bn_wire_class *cls = bn_wire_registry_find(&c->d->wires, type, &ctx);
+        struct bn_params p;
+        int r = 0;
+
+        if (!cls || !cls->check)
+                return 0;
+        if (ctl_params_from_kv(&p, opts))
+                r = -ENOMEM;
+        else
+                r = cls->check(&p, err, errlen);
+        bn_params_clear(&p);
+        if (r == -ENOMEM)
+                snprintf(err, errlen, "out of memory");
+        return r;
 }
 
 int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen)
@@ -444,6 +465,12 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                         if (bn_kvlist_add(&w.opts, k, val))
                                 goto out;
                 }
+        }
+        /* what the wire type would refuse is refused before the store changes */
+        if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&
+            ctl_wire_check(c, w.type, &w.opts, err, sizeof(err))) {
+                o = ctl_reply_error("connect %s %s: %s", a, b, err);
+                goto out;
         }
         if ((ra == 1 && ctl_opbuf_put(&ops, CTL_K_EP, a, ctl_ep_json(ea))) ||
             (rb == 1 && ctl_opbuf_put(&ops, CTL_K_EP, b, ctl_ep_json(eb))) ||

@@ -13,6 +13,8 @@
 #               accepting resumes
 #       files   topology files via bananactl: alias bomb, deep nesting, NUL
 #               byte, second document, tab: refused fast with line:column
+#       validate  diff refuses what apply would (wire options, Corm params);
+#               a refused connect leaves the store revision alone
 #       cli     --json after the command, connect --wire without a value,
 #               --host of 300 characters
 # Each run starts its own xensim and bananad in a mktemp dir and stops them
@@ -241,6 +243,33 @@ files)
     [ "$(rev)" = "$r0" ] || fail "refused files moved the revision $r0 -> $(rev)"
     [ "$(stat -c %s "$state/store.json")" = "$size0" ] || fail "refused files changed store.json"
     alive "after the files"
+    ;;
+validate)
+    # diff runs apply's checks, Corm params and wire options included: what
+    # diff accepts apply does, and a refused one changes nothing
+    start_bananad
+    topo "$base/t.yaml" 3
+    expect 0 apply "$base/t.yaml"
+    r0=$(rev)
+    sed 's/ring: 524288, path: "@'"$tag"'-w2"/ring: 0, path: "@'"$tag"'-w2"/' "$base/t.yaml" >"$base/ring0.yaml"
+    sed 's|hostA/sink2: {kind: corm, class: test}|hostA/sink2: {kind: corm, class: test, params: {colour: blue}}|' \
+        "$base/t.yaml" >"$base/param.yaml"
+    for c in "ring0.yaml:10:3: wire 'w2': parameter 'ring'" "param.yaml:6:3: corm 'hostA/sink2': " ; do
+        f=${c%%:*}
+        for op in diff apply; do
+            expect 1 $op "$base/$f"
+            echo "$out" | grep -qF "$base/$c" || fail "$op $f: want '$c': $out"
+        done
+        echo "refused by diff and apply: $(echo "$out" | tail -1)"
+    done
+    [ "$(rev)" = "$r0" ] || fail "refused applies moved the revision $r0 -> $(rev)"
+    expect 0 wires
+    [ "$(echo "$out" | grep -c ' up$')" -eq 2 ] || fail "the previous wires are not all up: $out"
+    # a connect the wire type refuses does not touch the store
+    expect 1 connect hostA/sink1 hostA/sink3 --name bad -o ring=0
+    echo "$out" | grep -q "parameter 'ring'" || fail "connect ring=0: $out"
+    expect 1 connect hostA/sink1 hostA/sink3 --name bad2 -o colour=blue
+    [ "$(rev)" = "$r0" ] || fail "refused connects moved the revision $r0 -> $(rev)"
     ;;
 cli)
     start_bananad
