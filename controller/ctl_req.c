@@ -146,8 +146,6 @@ int ctl_req_check(json_object *req, char *err, size_t errlen)
                 while (a->name && strcmp(a->name, k) != 0)
                         a++;
                 if (!a->name) {
-                        if (strcmp(op, "migrate") == 0)
-                                continue; /* reserved: its arguments are not fixed yet */
                         snprintf(err, errlen, "%s: unknown argument '%.64s'", op, k);
                         return -EINVAL;
                 }
