@@ -82,6 +82,14 @@ struct bn_topo_policy {
         char *other_domain; /* default "vpn" */
 };
 
+/* Private to the find functions: a sorted index of one array. */
+struct bn_topo_index {
+        size_t *idx;
+        size_t n; /* items indexed (rebuilt when the count differs) */
+};
+
+/* The find functions index by name: an item's name must not change once
+ * looked up (add items, do not rename them). */
 struct bn_topo {
         char *file; /* name used in error messages */
         struct bn_topo_host *hosts;
@@ -91,6 +99,7 @@ struct bn_topo {
         struct bn_topo_wire *wires;
         size_t n_wires;
         struct bn_topo_policy policy;
+        struct bn_topo_index host_index, ep_index, wire_index;
 };
 
 /* Collected error messages, each "file:line:column: what is wrong". */
@@ -149,6 +158,11 @@ int bn_topo_split_spike(const char *name, char **vm, char **dev);
 const char *bn_topo_spike_class(const char *dev);
 /* Home host of an endpoint name (malloc'd first component), NULL on ENOMEM. */
 char *bn_topo_home(const char *name);
+
+/* Room for item n of an array of n items of size bytes (arr may be NULL when
+ * n is 0): arr or its realloc (grown by doubling: n additions cost n log n,
+ * not n^2), NULL on ENOMEM (arr is then unchanged). */
+void *bn_topo_grow(void *arr, size_t n, size_t size);
 
 int bn_kvlist_add(struct bn_kvlist *l, const char *key, const char *value);
 const char *bn_kvlist_get(const struct bn_kvlist *l, const char *key);

@@ -213,7 +213,7 @@ static void host_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
                 ERR(c, k, "bad host name '%s': %s", key, why);
                 return;
         }
-        nh = realloc(t->hosts, (t->n_hosts + 1) * sizeof(*nh));
+        nh = bn_topo_grow(t->hosts, t->n_hosts, sizeof(*nh));
         if (!nh) {
                 c->oom = 1;
                 return;
@@ -319,7 +319,7 @@ static void ep_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t
                 ERR(c, k, "bad endpoint name '%s': %s", key, why);
                 return;
         }
-        ne = realloc(t->eps, (t->n_eps + 1) * sizeof(*ne));
+        ne = bn_topo_grow(t->eps, t->n_eps, sizeof(*ne));
         if (!ne) {
                 c->oom = 1;
                 return;
@@ -437,7 +437,7 @@ static void wire_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
                 ERR(c, k, "bad wire name '%s': %s", key, why);
                 return;
         }
-        nw = realloc(t->wires, (t->n_wires + 1) * sizeof(*nw));
+        nw = bn_topo_grow(t->wires, t->n_wires, sizeof(*nw));
         if (!nw) {
                 c->oom = 1;
                 return;

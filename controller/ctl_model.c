@@ -223,7 +223,7 @@ static int load_host(struct load_ctx *lc, const char *key, const char *name, con
                 return bad(lc, key, "bad host name: %s", why);
         if (!(o = parse_val(lc, key, value, host_members)))
                 return lc->r;
-        nh = realloc(t->hosts, (t->n_hosts + 1) * sizeof(*nh));
+        nh = bn_topo_grow(t->hosts, t->n_hosts, sizeof(*nh));
         if (!nh) {
                 json_object_put(o);
                 return nomem(lc);
@@ -251,7 +251,7 @@ static int load_ep(struct load_ctx *lc, const char *key, const char *name, const
                 return bad(lc, key, "bad endpoint name: %s", why);
         if (!(o = parse_val(lc, key, value, ep_members)))
                 return lc->r;
-        e = realloc(t->eps, (t->n_eps + 1) * sizeof(*e));
+        e = bn_topo_grow(t->eps, t->n_eps, sizeof(*e));
         if (!e) {
                 json_object_put(o);
                 return nomem(lc);
@@ -309,7 +309,7 @@ static int load_wire(struct load_ctx *lc, const char *key, const char *name, con
                 return bad(lc, key, "bad wire name: %s", ck);
         if (!(o = parse_val(lc, key, value, wire_members)))
                 return lc->r;
-        w = realloc(t->wires, (t->n_wires + 1) * sizeof(*w));
+        w = bn_topo_grow(t->wires, t->n_wires, sizeof(*w));
         if (!w) {
                 json_object_put(o);
                 return nomem(lc);
