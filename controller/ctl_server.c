@@ -49,7 +49,7 @@ struct ctl_client {
         char *in;
         size_t in_len, in_cap;
         char *out;
-        size_t out_len, out_off;
+        size_t out_len, out_off, out_cap;
         uint32_t events; /* what the loop watches for it */
         bool closing;    /* close once out is flushed */
         bool eof;        /* the client sent all it will send */
@@ -121,9 +121,8 @@ static int client_queue(struct ctl_client *cl, json_object *reply)
         const char *text = reply ? json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN)
                                  : "{\"ok\":false,\"error\":\"out of memory\"}";
         size_t len = strlen(text);
-        char *nb;
 
-        if (cl->out_off) { /* drop what was written */
+        if (cl->out_off && cl->out_len + len + 1 > cl->out_cap) { /* drop what was written */
                 memmove(cl->out, cl->out + cl->out_off, pending(cl));
                 cl->out_len -= cl->out_off;
                 cl->out_off = 0;
@@ -136,14 +135,21 @@ static int client_queue(struct ctl_client *cl, json_object *reply)
                 cl->out_len = cl->out_off = 0;
                 return -EMSGSIZE;
         }
-        nb = realloc(cl->out, cl->out_len + len + 1);
-        if (!nb) {
-                json_object_put(reply);
-                return -ENOMEM;
+        if (cl->out_len + len + 1 > cl->out_cap) { /* grown by doubling */
+                size_t cap = cl->out_cap ? cl->out_cap : 4096;
+                char *nb;
+                while (cap < cl->out_len + len + 1)
+                        cap *= 2;
+                nb = realloc(cl->out, cap);
+                if (!nb) {
+                        json_object_put(reply);
+                        return -ENOMEM;
+                }
+                cl->out = nb;
+                cl->out_cap = cap;
         }
-        cl->out = nb;
-        memcpy(nb + cl->out_len, text, len);
-        nb[cl->out_len + len] = '\n';
+        memcpy(cl->out + cl->out_len, text, len);
+        cl->out[cl->out_len + len] = '\n';
         cl->out_len += len + 1;
         json_object_put(reply);
         return 0;

@@ -165,6 +165,9 @@ EOF2
     expect 0 endpoints hostA/c1
     ;;
 flood)
+    # under ASan, freed memory waits in a quarantine (256 MB by default):
+    # keep it small so that RSS measures what bananad holds
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}quarantine_size_mb=4"
     start_bananad
     rss() { awk '/^VmRSS/ {print $2}' "/proc/$bpid/status"; }
     rss0=$(rss)
