@@ -20,6 +20,7 @@ struct bn_daemon;
 struct bn_endpoint;
 struct bn_wire_port;
 struct ctl_client;
+struct ctl_job;
 struct bn_timer;
 struct bn_loop;
 
@@ -57,6 +58,8 @@ struct bn_ctl {
         struct bn_ctl_opts opts;
         int listen_fd;
         struct ctl_client *clients;
+        uint64_t next_client; /* id of the next client accepted */
+        struct ctl_job *jobs; /* apply/diff parses in flight (ctl_apply.c) */
         time_t started;
         struct rt_corm *corms;
         size_t n_corms;
@@ -164,5 +167,15 @@ int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *o
 /* ---- ctl_apply.c ---- */
 /* apply (apply true) or diff: request {"file", "content", "prune"}. */
 json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply);
+/* The same for a client of the socket, with the YAML parse on a thread of
+ * its own: done(c, client, reply) is called later on the main loop (the
+ * client may be gone by then). 0 when started or answered at once (*reply
+ * not NULL); -errno when req is not an apply or diff to start (-ENOTSUP,
+ * -EINVAL for a bad request, -ENOMEM): then run ctl_handle. */
+typedef void (*ctl_job_done_fn)(struct bn_ctl *c, uint64_t client, json_object *reply);
+int ctl_apply_async(struct bn_ctl *c, json_object *req, uint64_t client, ctl_job_done_fn done,
+                    json_object **reply);
+/* Wait for the parse threads and drop their results (bananad stops). */
+void ctl_jobs_stop(struct bn_ctl *c);
 
 #endif

@@ -50,6 +50,8 @@ struct ctl_client {
         size_t in_len, in_cap;
         char *out;
         size_t out_len, out_off, out_cap;
+        uint64_t id;     /* to find it again when an apply's parse is done */
+        bool busy;       /* an apply or diff of it is being parsed */
         uint32_t events; /* what the loop watches for it */
         bool closing;    /* close once out is flushed */
         bool eof;        /* the client sent all it will send */
@@ -83,7 +85,7 @@ static size_t pending(const struct ctl_client *cl)
 
 static bool can_read(const struct ctl_client *cl)
 {
-        return !cl->closing && !cl->eof && pending(cl) <= OUT_HIGH;
+        return !cl->closing && !cl->eof && !cl->busy && pending(cl) <= OUT_HIGH;
 }
 
 /* Watch what the client's state asks for: EPOLLOUT while replies are
@@ -163,6 +165,8 @@ static void client_refuse(struct ctl_client *cl, const char *why)
         cl->closing = true;
 }
 
+static void client_job_done(struct bn_ctl *c, uint64_t id, json_object *reply);
+
 /* Handle the complete lines in cl->in while the client reads its replies
  * (at most OUT_HIGH pending). */
 static void client_lines(struct ctl_client *cl)
@@ -170,10 +174,10 @@ static void client_lines(struct ctl_client *cl)
         size_t start = 0;
         char *nl;
 
-        while (!cl->closing && pending(cl) <= OUT_HIGH &&
+        while (!cl->closing && !cl->busy && pending(cl) <= OUT_HIGH &&
                (nl = memchr(cl->in + start, '\n', cl->in_len - start)) != NULL) {
                 size_t len = (size_t)(nl - (cl->in + start));
-                json_object *req;
+                json_object *req, *reply;
 
                 if (len == 0) {
                         start++;
@@ -187,9 +191,16 @@ static void client_lines(struct ctl_client *cl)
                         client_refuse(cl, "malformed request: not one JSON object per line");
                         break;
                 }
-                client_queue(cl, ctl_handle(cl->c, req));
-                json_object_put(req);
                 start += len + 1;
+                if (ctl_apply_async(cl->c, req, cl->id, client_job_done, &reply) == 0) {
+                        if (reply)
+                                client_queue(cl, reply);
+                        else
+                                cl->busy = true; /* its next requests wait for this one */
+                } else {
+                        client_queue(cl, ctl_handle(cl->c, req));
+                }
+                json_object_put(req);
         }
         memmove(cl->in, cl->in + start, cl->in_len - start);
         cl->in_len -= start;
@@ -213,11 +224,27 @@ static void client_step(struct ctl_client *cl)
                 if (pending(cl) || cl->closing || !memchr(cl->in, '\n', cl->in_len))
                         break;
         }
-        if ((cl->closing || cl->eof) && !pending(cl)) {
+        if ((cl->closing || cl->eof) && !pending(cl) && !cl->busy) {
                 client_free(cl); /* refused, or it said all and got every reply */
                 return;
         }
         client_watch(cl);
+}
+
+/* An apply or diff parsed on its thread is answered (main loop). */
+static void client_job_done(struct bn_ctl *c, uint64_t id, json_object *reply)
+{
+        struct ctl_client *cl;
+
+        for (cl = c->clients; cl && cl->id != id; cl = cl->next)
+                ;
+        if (!cl) {
+                json_object_put(reply); /* it left before the answer */
+                return;
+        }
+        cl->busy = false;
+        client_queue(cl, reply);
+        client_step(cl);
 }
 
 static void client_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
@@ -329,6 +356,7 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                 }
                 cl->c = c;
                 cl->fd = cfd;
+                cl->id = ++c->next_client;
                 cl->events = EPOLLIN;
                 if (bn_loop_add_fd(loop, cfd, EPOLLIN, client_cb, cl) < 0) {
                         close(cfd);
@@ -492,6 +520,7 @@ void bn_controller_stop(struct bn_daemon *d)
 #endif
         while (c->clients)
                 client_free(c->clients);
+        ctl_jobs_stop(c);
         if (c->listen_fd >= 0) {
                 bn_loop_del_fd(d->loop, c->listen_fd);
                 close(c->listen_fd);

@@ -15,6 +15,7 @@
 #               byte, second document, tab: refused fast with line:column
 #       validate  diff refuses what apply would (wire options, Corm params);
 #               a refused connect leaves the store revision alone
+#       slowparse  status is answered while a big file is parsed
 #       cli     --json after the command, connect --wire without a value,
 #               --host of 300 characters
 # Each run starts its own xensim and bananad in a mktemp dir and stops them
@@ -273,6 +274,40 @@ validate)
     echo "$out" | grep -q "parameter 'ring'" || fail "connect ring=0: $out"
     expect 1 connect hostA/sink1 hostA/sink3 --name bad2 -o colour=blue
     [ "$(rev)" = "$r0" ] || fail "refused connects moved the revision $r0 -> $(rev)"
+    ;;
+slowparse)
+    # a big file's parse runs off the control thread: status is answered
+    # meanwhile (8,000 endpoints and wires with long names, 1.7 MB)
+    start_bananad
+    python3 - "$base/big.yaml" <<'PY'
+import sys
+pad = "p" * 40
+with open(sys.argv[1], "w") as f:
+    f.write("version: 1\nhosts:\n  hostA:\nendpoints:\n")
+    for i in range(8000):
+        f.write("  hostA/%s/s%d: {kind: corm, class: test}\n" % (pad, i))
+    f.write("wires:\n")
+    for i in range(7999):
+        f.write("  w%d: {ends: [hostA/%s/s%d, hostA/%s/s%d]}\n" % (i, pad, i, pad, i + 1))
+PY
+    ( t0=$(date +%s%N); ctl diff "$base/big.yaml" >"$base/diff.out" 2>&1; echo "$? $((($(date +%s%N) - t0) / 1000000))" >"$base/diff.rc" ) &
+    hpid=$!
+    sleep 0.2
+    max=0 n=0
+    while kill -0 $hpid 2>/dev/null && [ $n -lt 200 ]; do
+        t0=$(date +%s%N)
+        ctl status >/dev/null || fail "status failed during the diff"
+        ms=$((($(date +%s%N) - t0) / 1000000))
+        [ $ms -gt $max ] && max=$ms
+        n=$((n + 1))
+    done
+    wait $hpid; hpid=
+    read -r rc dms <"$base/diff.rc"
+    [ "$rc" = 0 ] || fail "diff of the big file exited $rc: $(tail -3 "$base/diff.out")"
+    grep -c "create wire" "$base/diff.out" | grep -qx 7999 || fail "diff: $(tail -3 "$base/diff.out")"
+    echo "slowparse: diff took $dms ms; $n status calls meanwhile, the slowest $max ms"
+    [ $n -ge 3 ] || fail "only $n status calls during a diff of $dms ms"
+    [ $((max * 3)) -lt $((dms * 2)) ] || fail "status waited $max ms during a diff of $dms ms"
     ;;
 cli)
     start_bananad
