@@ -95,13 +95,13 @@ static void test_aliases(void)
         struct bn_topo *t;
 
         alias_file(1500, 1499);
-        run("alias bomb (1,500 params x 1,499 aliases)", "f.yaml:", 1.0);
+        run("alias bomb (1,500 params x 1,499 aliases)", "f.yaml:", 3.0);
         alias_file(1500, 1499);
-        run("alias bomb", "too many aliases", 1.0);
+        run("alias bomb", "too many aliases", 3.0);
         alias_file(150, 300); /* about 5 KB: grew store.json to 599 KB */
-        run("small alias bomb (150 x 300)", "too many aliases", 1.0);
+        run("small alias bomb (150 x 300)", "too many aliases", 3.0);
         alias_file(4, 20); /* sane sharing of params still parses */
-        t = run("20 aliases of 4 params", NULL, 1.0);
+        t = run("20 aliases of 4 params", NULL, 3.0);
         if (t) {
                 const struct bn_topo_ep *e = bn_topo_ep_find(t, "hostA/c20");
                 CHECK_MSG(t->n_eps == 21 && e && e->params.n == 4, "aliases expanded");
@@ -117,18 +117,18 @@ static void test_depth(void)
         for (int i = 0; i < 50000; i++)
                 put("]");
         put("\n");
-        run("50,000 nested lists", "f.yaml:2:", 1.0);
+        run("50,000 nested lists", "f.yaml:2:", 3.0);
         put("version: 1\nendpoints: ");
         for (int i = 0; i < 50000; i++)
                 put("[");
-        run("50,000 nested lists", "nested deeper than", 1.0);
+        run("50,000 nested lists", "nested deeper than", 3.0);
         put("a: ");
         for (int i = 0; i < 20; i++)
                 put("{b: ");
         for (int i = 0; i < 20; i++)
                 put("}");
         put("\n");
-        run("20 levels (unknown key, not a bound)", "unknown top-level key 'a'", 1.0);
+        run("20 levels (unknown key, not a bound)", "unknown top-level key 'a'", 3.0);
 }
 
 static void test_big_mapping(void)
@@ -138,7 +138,7 @@ static void test_big_mapping(void)
         for (int i = 0; i < 100000; i++)
                 put("      p%d: v\n", i);
         put("      p7: again\n");
-        run("100,000 params, one duplicate", "f.yaml:100009:7: duplicate key 'p7'", 2.0);
+        run("100,000 params, one duplicate", "f.yaml:100009:7: duplicate key 'p7'", 8.0);
 }
 
 static void test_text(void)
@@ -151,11 +151,11 @@ static void test_text(void)
         put("%s", "");
         memcpy(buf, nul, sizeof(nul) - 1);
         len = sizeof(nul) - 1;
-        run("NUL byte", "f.yaml:4:5: a NUL byte", 1.0);
+        run("NUL byte", "f.yaml:4:5: a NUL byte", 3.0);
         put("%s", two);
-        run("second document", "f.yaml:4:1: a second YAML document", 1.0);
+        run("second document", "f.yaml:4:1: a second YAML document", 3.0);
         put("%s", tab);
-        run("tab", "f.yaml:3:1: YAML syntax: a tab character", 1.0);
+        run("tab", "f.yaml:3:1: YAML syntax: a tab character", 3.0);
 }
 
 int main(void)
