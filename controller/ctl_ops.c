@@ -337,11 +337,15 @@ static int resolve_end(struct bn_ctl *c, const struct bn_topo *t, const char *na
                          name, c->d->host);
                 return -ENOENT;
         }
+        if (!ep->cls) { /* a record without a class would not load again */
+                snprintf(err, errlen, "endpoint '%s' has no device class", name);
+                return -EINVAL;
+        }
         memset(tmp, 0, sizeof(*tmp));
         tmp->name = (char *)name;
         tmp->home = tmp->location = c->d->host;
         tmp->kind = ep->kind == BN_EP_SPIKE ? BN_TOPO_SPIKE : BN_TOPO_CORM;
-        tmp->cls = (char *)(ep->cls ? ep->cls->name : "");
+        tmp->cls = (char *)ep->cls->name;
         tmp->by_connect = true;
         *out = tmp;
         return 1; /* to be added to the store */
