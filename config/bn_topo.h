@@ -15,6 +15,13 @@
 
 #define BN_TOPO_NAME_MAX 255 /* longest endpoint or wire name */
 #define BN_TOPO_MAX_ERRS 64  /* errors collected before giving up */
+/* Bounds on the work one file can cause (docs/topology.md), checked while
+ * reading: refused with file:line:column when passed. */
+#define BN_TOPO_DEPTH_MAX       32     /* nesting of mappings and lists */
+#define BN_TOPO_ALIAS_MAX       1000   /* aliases (*name) in a file */
+#define BN_TOPO_ALIAS_NODES_MAX 10000  /* nodes the aliases expand to, in all */
+#define BN_TOPO_NODES_MAX       500000 /* nodes written in the file */
+#define BN_TOPO_ITEMS_MAX       10000  /* hosts, endpoints, wires: each */
 
 /* Where something was written in the file (1-based; 0 = not from a file). */
 struct bn_topo_loc {
@@ -75,6 +82,14 @@ struct bn_topo_policy {
         char *other_domain; /* default "vpn" */
 };
 
+/* Private to the find functions: a sorted index of one array. */
+struct bn_topo_index {
+        size_t *idx;
+        size_t n; /* items indexed (rebuilt when the count differs) */
+};
+
+/* The find functions index by name: an item's name must not change once
+ * looked up (add items, do not rename them). */
 struct bn_topo {
         char *file; /* name used in error messages */
         struct bn_topo_host *hosts;
@@ -84,6 +99,7 @@ struct bn_topo {
         struct bn_topo_wire *wires;
         size_t n_wires;
         struct bn_topo_policy policy;
+        struct bn_topo_index host_index, ep_index, wire_index;
 };
 
 /* Collected error messages, each "file:line:column: what is wrong". */
@@ -142,6 +158,11 @@ int bn_topo_split_spike(const char *name, char **vm, char **dev);
 const char *bn_topo_spike_class(const char *dev);
 /* Home host of an endpoint name (malloc'd first component), NULL on ENOMEM. */
 char *bn_topo_home(const char *name);
+
+/* Room for item n of an array of n items of size bytes (arr may be NULL when
+ * n is 0): arr or its realloc (grown by doubling: n additions cost n log n,
+ * not n^2), NULL on ENOMEM (arr is then unchanged). */
+void *bn_topo_grow(void *arr, size_t n, size_t size);
 
 int bn_kvlist_add(struct bn_kvlist *l, const char *key, const char *value);
 const char *bn_kvlist_get(const struct bn_kvlist *l, const char *key);

@@ -58,9 +58,21 @@ void bn_topo_errs_free(struct bn_topo_errs *e)
         e->n = 0;
 }
 
+void *bn_topo_grow(void *arr, size_t n, size_t size)
+{
+        size_t cap;
+
+        /* the capacity of an array of n is the power of two >= n (at least
+         * 8): it is only reallocated when n reaches one */
+        if (arr && (n < 8 || (n & (n - 1)) != 0))
+                return arr;
+        cap = n < 8 ? 8 : 2 * n;
+        return realloc(arr, cap * size);
+}
+
 int bn_kvlist_add(struct bn_kvlist *l, const char *key, const char *value)
 {
-        struct bn_kv *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+        struct bn_kv *nv = bn_topo_grow(l->v, l->n, sizeof(*nv));
 
         if (!nv)
                 return -ENOMEM;
@@ -120,6 +132,9 @@ void bn_topo_free(struct bn_topo *t)
 {
         if (!t)
                 return;
+        free(t->host_index.idx);
+        free(t->ep_index.idx);
+        free(t->wire_index.idx);
         for (size_t i = 0; i < t->n_hosts; i++) {
                 free(t->hosts[i].name);
                 free(t->hosts[i].site);
@@ -151,28 +166,77 @@ void bn_topo_free(struct bn_topo *t)
         free(t);
 }
 
+/* Lookups by name: a sorted index of the items (each struct starts with its
+ * char *name), made at the first lookup after the count changed, so that a
+ * topology of 10,000 endpoints and wires is checked and diffed in n log n,
+ * not n^2. Without memory for it, a linear search. */
+static const char *name_at(const void *base, size_t stride, size_t i)
+{
+        const char *n = *(char *const *)((const char *)base + i * stride);
+        return n ? n : "";
+}
+
+struct index_ctx {
+        const void *base;
+        size_t stride;
+};
+
+static int index_cmp(const void *a, const void *b, void *arg)
+{
+        const struct index_ctx *x = arg;
+
+        return strcmp(name_at(x->base, x->stride, *(const size_t *)a),
+                      name_at(x->base, x->stride, *(const size_t *)b));
+}
+
+static const void *find(struct bn_topo_index *ix, const void *base, size_t n, size_t stride,
+                        const char *name)
+{
+        struct index_ctx ctx = {base, stride};
+        size_t lo = 0, hi = n;
+
+        if (ix->n != n || !ix->idx) {
+                size_t *idx = realloc(ix->idx, (n ? n : 1) * sizeof(*idx));
+                if (!idx) {
+                        for (size_t i = 0; i < n; i++)
+                                if (strcmp(name_at(base, stride, i), name) == 0)
+                                        return (const char *)base + i * stride;
+                        return NULL;
+                }
+                for (size_t i = 0; i < n; i++)
+                        idx[i] = i;
+                qsort_r(idx, n, sizeof(*idx), index_cmp, &ctx);
+                ix->idx = idx;
+                ix->n = n;
+        }
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(name_at(base, stride, ix->idx[mid]), name);
+                if (c == 0)
+                        return (const char *)base + ix->idx[mid] * stride;
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
 const struct bn_topo_host *bn_topo_host_find(const struct bn_topo *t, const char *name)
 {
-        for (size_t i = 0; i < t->n_hosts; i++)
-                if (strcmp(t->hosts[i].name, name) == 0)
-                        return &t->hosts[i];
-        return NULL;
+        return find(&((struct bn_topo *)t)->host_index, t->hosts, t->n_hosts, sizeof(*t->hosts),
+                    name);
 }
 
 const struct bn_topo_ep *bn_topo_ep_find(const struct bn_topo *t, const char *name)
 {
-        for (size_t i = 0; i < t->n_eps; i++)
-                if (strcmp(t->eps[i].name, name) == 0)
-                        return &t->eps[i];
-        return NULL;
+        return find(&((struct bn_topo *)t)->ep_index, t->eps, t->n_eps, sizeof(*t->eps), name);
 }
 
 const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char *name)
 {
-        for (size_t i = 0; i < t->n_wires; i++)
-                if (strcmp(t->wires[i].name, name) == 0)
-                        return &t->wires[i];
-        return NULL;
+        return find(&((struct bn_topo *)t)->wire_index, t->wires, t->n_wires, sizeof(*t->wires),
+                    name);
 }
 
 void bn_topo_policy_defaults(struct bn_topo_policy *p)

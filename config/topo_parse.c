@@ -1,11 +1,13 @@
 /* topo_parse.c: the YAML topology reader. Loads the file with libyaml's
  * document API, walks the node tree checking the schema of
  * docs/topology.md, then checks the cross references (hosts of endpoints,
- * ends of wires) and fills wire types from the policy. Every error found is
+ * ends of wires) and fills wire types from the policy. The bounds on what a
+ * file may cost are checked first (topo_bounds.c). Every error found is
  * collected with its file:line:column; a topology with any error is not
  * returned.
  */
 #include "bn_topo.h"
+#include "topo_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,36 +78,64 @@ static int is_empty_scalar(const yaml_node_t *n)
 }
 
 /* Iterate a mapping; reports keys that are not scalars and duplicate keys,
- * and calls fn for the others. */
+ * and calls fn for the others. Duplicates are found by sorting the keys
+ * (n log n: a mapping of 100,000 keys costs no more than reading it). */
 typedef void (*pair_fn)(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
+
+struct key_ref {
+        const char *key; /* NULL: not a scalar */
+        size_t idx;
+};
+
+static int key_ref_cmp(const void *a, const void *b)
+{
+        const struct key_ref *x = a, *y = b;
+        int r = strcmp(x->key ? x->key : "", y->key ? y->key : "");
+
+        if (r)
+                return r;
+        return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
 
 static void each_pair(struct pctx *c, yaml_node_t *map, pair_fn fn, void *arg)
 {
         yaml_node_pair_t *p0 = map->data.mapping.pairs.start;
-        yaml_node_pair_t *top = map->data.mapping.pairs.top;
+        size_t n = (size_t)(map->data.mapping.pairs.top - p0);
+        struct key_ref *refs = calloc(n ? n : 1, sizeof(*refs));
+        unsigned char *dup = calloc(n ? n : 1, 1);
 
-        for (yaml_node_pair_t *p = p0; p < top; p++) {
-                yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+        if (!refs || !dup) {
+                c->oom = 1;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                yaml_node_t *k = node(c, p0[i].key);
+                refs[i].idx = i;
+                if (k && k->type == YAML_SCALAR_NODE)
+                        refs[i].key = (const char *)k->data.scalar.value;
+        }
+        qsort(refs, n, sizeof(*refs), key_ref_cmp);
+        for (size_t i = 1; i < n; i++)
+                if (refs[i].key && refs[i - 1].key && strcmp(refs[i].key, refs[i - 1].key) == 0)
+                        dup[refs[i].idx] = 1;
+        for (size_t i = 0; i < n; i++) {
+                yaml_node_t *k = node(c, p0[i].key), *v = node(c, p0[i].value);
                 const char *key;
-                int dup = 0;
 
                 if (!k || !v)
                         continue;
                 key = scalar(c, k, "a key");
                 if (!key)
                         continue;
-                for (yaml_node_pair_t *q = p0; q < p && !dup; q++) {
-                        yaml_node_t *qk = node(c, q->key);
-                        if (qk && qk->type == YAML_SCALAR_NODE &&
-                            strcmp((const char *)qk->data.scalar.value, key) == 0)
-                                dup = 1;
-                }
-                if (dup) {
+                if (dup[i]) {
                         ERR(c, k, "duplicate key '%s'", key);
                         continue;
                 }
                 fn(c, key, k, v, arg);
         }
+out:
+        free(refs);
+        free(dup);
 }
 
 static char *dup_or_oom(struct pctx *c, const char *s)
@@ -185,7 +215,7 @@ static void host_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
                 ERR(c, k, "bad host name '%s': %s", key, why);
                 return;
         }
-        nh = realloc(t->hosts, (t->n_hosts + 1) * sizeof(*nh));
+        nh = bn_topo_grow(t->hosts, t->n_hosts, sizeof(*nh));
         if (!nh) {
                 c->oom = 1;
                 return;
@@ -291,7 +321,7 @@ static void ep_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t
                 ERR(c, k, "bad endpoint name '%s': %s", key, why);
                 return;
         }
-        ne = realloc(t->eps, (t->n_eps + 1) * sizeof(*ne));
+        ne = bn_topo_grow(t->eps, t->n_eps, sizeof(*ne));
         if (!ne) {
                 c->oom = 1;
                 return;
@@ -409,7 +439,7 @@ static void wire_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
                 ERR(c, k, "bad wire name '%s': %s", key, why);
                 return;
         }
-        nw = realloc(t->wires, (t->n_wires + 1) * sizeof(*nw));
+        nw = bn_topo_grow(t->wires, t->n_wires, sizeof(*nw));
         if (!nw) {
                 c->oom = 1;
                 return;
@@ -428,6 +458,18 @@ static void wire_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
 
 /* ---- document ---- */
 
+/* A section (hosts, endpoints, wires) of at most BN_TOPO_ITEMS_MAX items. */
+static void section(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *what, pair_fn fn)
+{
+        if (is_empty_scalar(v) || !is_mapping(c, v, what))
+                return;
+        if (v->data.mapping.pairs.top - v->data.mapping.pairs.start > BN_TOPO_ITEMS_MAX) {
+                ERR(c, k, "more than %d %s", BN_TOPO_ITEMS_MAX, what);
+                return;
+        }
+        each_pair(c, v, fn, NULL);
+}
+
 static void top_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
         (void)arg;
@@ -436,17 +478,14 @@ static void top_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_
                 if (s && strcmp(s, "1") != 0)
                         ERR(c, v, "unsupported version '%s' (this banana reads version 1)", s);
         } else if (strcmp(key, "hosts") == 0) {
-                if (!is_empty_scalar(v) && is_mapping(c, v, "hosts"))
-                        each_pair(c, v, host_pair, NULL);
+                section(c, k, v, "hosts", host_pair);
         } else if (strcmp(key, "policy") == 0) {
                 if (!is_empty_scalar(v) && is_mapping(c, v, "policy"))
                         each_pair(c, v, policy_pair, NULL);
         } else if (strcmp(key, "endpoints") == 0) {
-                if (!is_empty_scalar(v) && is_mapping(c, v, "endpoints"))
-                        each_pair(c, v, ep_pair, NULL);
+                section(c, k, v, "endpoints", ep_pair);
         } else if (strcmp(key, "wires") == 0) {
-                if (!is_empty_scalar(v) && is_mapping(c, v, "wires"))
-                        each_pair(c, v, wire_pair, NULL);
+                section(c, k, v, "wires", wire_pair);
         } else {
                 ERR(c, k,
                     "unknown top-level key '%s' (expected version, hosts, policy, endpoints, "
@@ -546,17 +585,16 @@ int bn_topo_parse(const char *file, const char *buf, size_t len, struct bn_topo 
         if (!c.t)
                 return -ENOMEM;
         c.t->file = strdup(c.file);
+        if ((r = bn_topo_prescan(c.file, buf, len, errs)))
+                goto out;
+        r = -EINVAL;
         if (!yaml_parser_initialize(&parser)) {
                 r = -ENOMEM;
                 goto out;
         }
         yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
         if (!yaml_parser_load(&parser, &c.doc)) {
-                struct bn_topo_loc l = {(int)parser.problem_mark.line + 1,
-                                        (int)parser.problem_mark.column + 1};
-                bn_topo_err(errs, c.file, l, "YAML syntax: %s%s%s",
-                            parser.problem ? parser.problem : "error", parser.context ? " " : "",
-                            parser.context ? parser.context : "");
+                bn_topo_syntax_err(errs, c.file, buf, len, &parser);
                 yaml_parser_delete(&parser);
                 goto out;
         }

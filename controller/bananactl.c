@@ -40,7 +40,7 @@ static void usage(FILE *f)
                 BN_CTL_DEFAULT_SOCKET);
 }
 
-static char *read_file(const char *path, size_t max)
+static char *read_file(const char *path, size_t max, size_t *lenp)
 {
         FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
         size_t len = 0, cap = 0;
@@ -75,8 +75,10 @@ static char *read_file(const char *path, size_t max)
                 free(buf);
                 buf = NULL;
         }
-        if (buf)
+        if (buf) {
                 buf[len] = '\0';
+                *lenp = len;
+        }
         if (f != stdin)
                 fclose(f);
         return buf;
@@ -303,6 +305,17 @@ static json_object *build(int argc, char **argv, const char **cmd)
                                 *eq = '\0';
                                 json_object_object_add(opts, kv, json_object_new_string(eq + 1));
                                 *eq = '=';
+                        } else if (i + 1 == argc &&
+                                   (strcmp(a, "--wire") == 0 || strcmp(a, "--type") == 0 ||
+                                    strcmp(a, "--name") == 0 || strcmp(a, "-o") == 0 ||
+                                    strcmp(a, "--option") == 0)) {
+                                fprintf(stderr, "bananactl: connect: %s needs a value (%s)\n", a,
+                                        a[2] == 'n'   ? "a wire name"
+                                        : a[1] == 'o' ? "KEY=VALUE"
+                                        : a[2] == 'o' ? "KEY=VALUE"
+                                                      : "a wire type");
+                                json_object_put(opts);
+                                goto usage;
                         } else if (a[0] == '-') {
                                 fprintf(stderr, "bananactl: connect: unknown flag '%s'\n", a);
                                 json_object_put(opts);
@@ -335,6 +348,7 @@ static json_object *build(int argc, char **argv, const char **cmd)
                 json_object_object_add(req, "type", json_object_new_string(argv[2]));
         } else if (strcmp(c, "apply") == 0 || strcmp(c, "diff") == 0) {
                 const char *file = NULL;
+                size_t clen = 0;
                 char *content;
                 for (int i = 1; i < argc; i++) {
                         if (strcmp(argv[i], "--prune") == 0) {
@@ -352,15 +366,16 @@ static json_object *build(int argc, char **argv, const char **cmd)
                         fprintf(stderr, "bananactl: %s needs one file\n", c);
                         goto usage;
                 }
-                content = read_file(file, BN_CTL_MSG_MAX / 2);
+                content = read_file(file, BN_CTL_MSG_MAX / 2, &clen);
                 if (!content) {
                         json_object_put(req);
                         *cmd = NULL; /* refused, not usage */
                         return NULL;
                 }
                 json_object_object_add(req, "file", json_object_new_string(file));
-                json_object_object_add(req, "content", json_object_new_string(content));
-                free(content);
+                json_object_object_add(req, "content",
+                                       json_object_new_string_len(content, (int)clen));
+                free(content); /* sent whole: bananad reports a NUL byte where it is */
         } else if (strcmp(c, "migrate") == 0) {
                 /* reserved: the daemon answers */
         } else {
@@ -387,7 +402,7 @@ int main(int argc, char **argv)
         const char *path = getenv("BANANA_CONTROL"), *cmd = "";
         json_object *req, *reply, *ok;
         bool json = false;
-        int opt, rc;
+        int opt, rc, nargs;
 
         if (!path || !*path)
                 path = BN_CTL_DEFAULT_SOCKET;
@@ -408,6 +423,16 @@ int main(int argc, char **argv)
                         return EXIT_USAGE;
                 }
         }
+        /* --json is a global flag, but docs/cli.md also writes it after the
+         * command (wires --json): take it wherever it is */
+        nargs = optind;
+        for (int i = optind; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else
+                        argv[nargs++] = argv[i];
+        }
+        argc = nargs;
         req = build(argc - optind, argv + optind, &cmd);
         if (!req)
                 return cmd ? EXIT_USAGE : EXIT_REFUSED;

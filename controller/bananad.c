@@ -9,7 +9,8 @@
 #include "bn_daemon.h"
 #include "bn_devclass.h"
 #include "bn_log.h"
-#include "bn_ctl.h" /* ctl: controller hooks */
+#include "bn_ctl.h"  /* ctl: controller hooks */
+#include "bn_topo.h" /* ctl: --host is a host name of docs/topology.md */
 
 struct bananad_opts {
         struct bn_daemon_opts d;
@@ -51,9 +52,16 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
                 case 'f':
                         o->foreground = true;
                         break;
-                case 'H':
+                case 'H': {
+                        const char *why = bn_topo_check_host_name(optarg);
+                        if (why) {
+                                fprintf(stderr, "bananad: --host '%.80s%s': %s\n", optarg,
+                                        strlen(optarg) > 80 ? "..." : "", why);
+                                return -EINVAL;
+                        }
                         o->d.host = optarg;
                         break;
+                }
                 case 'y':
                         if (strcmp(optarg, "xen") && strcmp(optarg, "xensim") &&
                             strcmp(optarg, "auto")) {

@@ -1,15 +1,25 @@
 /* ctl_apply.c: the apply and diff operations (docs/cli.md): parse the
  * file, check what this host cannot run and what would clash with the wires
  * bananactl connect made, then diff it with the stored desired state
- * (ctl_diff) and, for apply, commit the difference and reconcile.
+ * (ctl_diff) and, for apply, commit the difference and reconcile. The parse
+ * of a request from the socket runs on a thread of its own (ctl_apply_async)
+ * so that other clients are answered meanwhile; the rest runs on the main
+ * loop, which owns the store and the reconciler.
  */
 #include "ctl_int.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bn_daemon.h"
+#include "bn_json.h"
 #include "bn_log.h"
+#include "bn_loop.h"
+#include "bn_params.h"
+#include "ctl_req.h"
 
 #define CTX "control"
 
@@ -46,6 +56,16 @@ static void check_local(struct bn_ctl *c, const struct bn_topo *t, struct bn_top
                         bn_topo_err(errs, t->file, e->loc,
                                     "endpoint '%s': device class '%s' has no corms", e->name,
                                     e->cls);
+                } else if (e->kind == BN_TOPO_CORM && cls->corm_check) {
+                        struct bn_params p;
+                        char why[256] = "";
+                        int r = ctl_params_from_kv(&p, &e->params);
+                        if (!r)
+                                r = cls->corm_check(&p, why, sizeof(why));
+                        bn_params_clear(&p);
+                        if (r)
+                                bn_topo_err(errs, t->file, e->loc, "corm '%s': %s", e->name,
+                                            why[0] ? why : strerror(-r));
                 }
         }
         for (size_t i = 0; i < t->n_wires; i++) {
@@ -62,6 +82,10 @@ static void check_local(struct bn_ctl *c, const struct bn_topo *t, struct bn_top
                                     "(available: %s)%s",
                                     w->name, w->type, c->d->host, list,
                                     w->type_auto ? " (chosen by the policy)" : "");
+                } else {
+                        char why[256] = "";
+                        if (ctl_wire_check(c, w->type, &w->opts, why, sizeof(why)))
+                                bn_topo_err(errs, t->file, w->loc, "wire '%s': %s", w->name, why);
                 }
         }
 }
@@ -81,27 +105,44 @@ static json_object *errs_reply(struct bn_topo_errs *errs)
         return o;
 }
 
-json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply)
+/* The request's arguments (types checked by ctl_req_check). NULL when
+ * they are fine, else the error reply. */
+static json_object *apply_args(json_object *req, bool apply, const char **file,
+                               const char **content, size_t *clen, bool *prune)
 {
-        const char *file = ctl_arg_str(req, "file"), *content = ctl_arg_str(req, "content");
-        struct bn_topo_errs errs = {0};
-        struct bn_topo *want = NULL, *have = NULL;
-        struct ctl_opbuf ops = {0};
-        json_object *o = NULL, *changes = NULL, *problems, *pv;
         char err[512] = "";
-        bool prune = false;
+
+        *file = ctl_arg_str(req, "file");
+        *content = NULL;
+        *prune = false;
+        if (bn_json_get_bool(req, "prune", prune, err, sizeof(err)) == -EINVAL ||
+            bn_json_get_strn(req, "content", content, clen, err, sizeof(err)) == -EINVAL)
+                return ctl_reply_error("%s", err);
+        if (!*content)
+                return ctl_reply_error("%s needs the file's content", apply ? "apply" : "diff");
+        if (!*file)
+                *file = "<topology>";
+        return NULL;
+}
+
+/* Everything after the parse, on the main thread: what this host cannot
+ * run, the clash with connect-made wires, the diff and, for apply, the
+ * commit and the reconcile. Takes want (may be NULL) and errs. */
+static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply, bool prune,
+                                 struct bn_topo *want, struct bn_topo_errs *errs)
+{
+        struct bn_topo *have = NULL;
+        struct ctl_opbuf ops = {0};
+        json_object *o = NULL, *changes = NULL, *problems;
+        char err[512] = "";
         int n;
 
-        if (json_object_object_get_ex(req, "prune", &pv))
-                prune = json_object_get_boolean(pv);
-        if (!content)
-                return ctl_reply_error("%s needs the file's content", apply ? "apply" : "diff");
-        if (!file)
-                file = "<topology>";
-        if (bn_topo_parse(file, content, strlen(content), &want, &errs) == 0)
-                check_local(c, want, &errs);
-        if (errs.n) {
-                o = errs_reply(&errs);
+        if (want)
+                check_local(c, want, errs);
+        else if (!errs->n)
+                bn_topo_err(errs, file, (struct bn_topo_loc){0, 0}, "out of memory parsing it");
+        if (errs->n) {
+                o = errs_reply(errs);
                 goto out;
         }
         if (ctl_desired_load(c, &have, err, sizeof(err))) {
@@ -109,9 +150,9 @@ json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply)
                 goto out;
         }
         /* the wires bananactl connect made stay: the file must not clash */
-        ctl_diff_conflicts(have, want, prune, &errs);
-        if (errs.n) {
-                o = errs_reply(&errs);
+        ctl_diff_conflicts(have, want, prune, errs);
+        if (errs->n) {
+                o = errs_reply(errs);
                 goto out;
         }
         changes = json_object_new_array();
@@ -153,6 +194,124 @@ out:
         ctl_ops_free(&ops);
         bn_topo_free(want);
         bn_topo_free(have);
-        bn_topo_errs_free(&errs);
+        bn_topo_errs_free(errs);
         return o;
+}
+
+json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply)
+{
+        struct bn_topo_errs errs = {0};
+        struct bn_topo *want = NULL;
+        const char *file, *content;
+        json_object *o;
+        size_t clen = 0;
+        bool prune;
+
+        if ((o = apply_args(req, apply, &file, &content, &clen, &prune)))
+                return o;
+        bn_topo_parse(file, content, clen, &want, &errs);
+        return apply_finish(c, file, apply, prune, want, &errs);
+}
+
+/* ---- apply and diff with the parse on a thread of its own ---- */
+
+struct ctl_job {
+        struct bn_ctl *c;
+        pthread_t thread;
+        uint64_t client;
+        ctl_job_done_fn done;
+        bool apply, prune;
+        char *file, *content; /* copies: the thread touches no JSON object */
+        size_t len;
+        struct bn_topo *want;
+        struct bn_topo_errs errs;
+        struct ctl_job *next;
+};
+
+static void job_free(struct ctl_job *j)
+{
+        bn_topo_free(j->want);
+        bn_topo_errs_free(&j->errs);
+        free(j->file);
+        free(j->content);
+        free(j);
+}
+
+/* On the main loop once the thread has parsed. */
+static void job_done(void *arg)
+{
+        struct ctl_job *j = arg, **pp;
+        struct bn_ctl *c = j->c;
+        json_object *reply;
+
+        pthread_join(j->thread, NULL); /* it has returned, or is returning */
+        for (pp = &c->jobs; *pp; pp = &(*pp)->next)
+                if (*pp == j) {
+                        *pp = j->next;
+                        break;
+                }
+        reply = apply_finish(c, j->file, j->apply, j->prune, j->want, &j->errs);
+        j->want = NULL;
+        j->done(c, j->client, reply);
+        job_free(j);
+}
+
+/* The parse thread: owns nothing of the controller; hands the result to
+ * the main loop. */
+static void *job_thread(void *arg)
+{
+        struct ctl_job *j = arg;
+
+        bn_topo_parse(j->file, j->content, j->len, &j->want, &j->errs);
+        if (bn_loop_call(j->c->d->loop, job_done, j))
+                bn_err(CTX, "apply %s: cannot return to the main loop", j->file);
+        return NULL;
+}
+
+int ctl_apply_async(struct bn_ctl *c, json_object *req, uint64_t client, ctl_job_done_fn done,
+                    json_object **reply)
+{
+        const char *op = ctl_arg_str(req, "op"), *file, *content;
+        bool apply = op && strcmp(op, "apply") == 0, prune;
+        struct ctl_job *j;
+        size_t clen = 0;
+        char err[512];
+
+        *reply = NULL;
+        if (!op || (!apply && strcmp(op, "diff") != 0))
+                return -ENOTSUP;
+        if (ctl_req_check(req, err, sizeof(err)))
+                return -EINVAL; /* ctl_handle answers */
+        if ((*reply = apply_args(req, apply, &file, &content, &clen, &prune)))
+                return 0;
+        j = calloc(1, sizeof(*j));
+        if (!j || !(j->file = strdup(file)) || !(j->content = malloc(clen + 1)))
+                goto fail;
+        memcpy(j->content, content, clen);
+        j->content[clen] = '\0';
+        j->len = clen;
+        j->c = c;
+        j->client = client;
+        j->done = done;
+        j->apply = apply;
+        j->prune = prune;
+        if (pthread_create(&j->thread, NULL, job_thread, j))
+                goto fail;
+        j->next = c->jobs;
+        c->jobs = j;
+        return 0;
+fail:
+        if (j)
+                job_free(j);
+        return -ENOMEM;
+}
+
+void ctl_jobs_stop(struct bn_ctl *c)
+{
+        while (c->jobs) {
+                struct ctl_job *j = c->jobs;
+                c->jobs = j->next;
+                pthread_join(j->thread, NULL); /* a parse is bounded (bn_topo.h) */
+                job_free(j);                   /* its queued job_done is never run */
+        }
 }

@@ -20,6 +20,7 @@ struct bn_daemon;
 struct bn_endpoint;
 struct bn_wire_port;
 struct ctl_client;
+struct ctl_job;
 struct bn_timer;
 struct bn_loop;
 
@@ -57,6 +58,8 @@ struct bn_ctl {
         struct bn_ctl_opts opts;
         int listen_fd;
         struct ctl_client *clients;
+        uint64_t next_client; /* id of the next client accepted */
+        struct ctl_job *jobs; /* apply/diff parses in flight (ctl_apply.c) */
         time_t started;
         struct rt_corm *corms;
         size_t n_corms;
@@ -70,6 +73,12 @@ struct bn_ctl {
         struct ctl_down downs[CTL_DOWNS_MAX];
         unsigned ndowns;
         bool down_queued; /* a call to the main loop will drain downs */
+        /* accept() backoff (ctl_server.c) */
+        int spare_fd;                  /* given up to turn a client away at the fd limit */
+        bool accept_paused;            /* the listening socket is not watched */
+        struct bn_timer *accept_timer; /* will re-enable accepting */
+        time_t accept_logged;          /* last "accept: ..." message */
+        unsigned long accept_fails;    /* failures since then */
 };
 
 /* ---- ctl_model.c ---- */
@@ -113,6 +122,9 @@ int ctl_opbuf_put(struct ctl_opbuf *b, const char *prefix, const char *name, jso
 int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name);
 
 /* ---- ctl_run.c: the reconciler ---- */
+struct bn_params;
+/* l as framework params (p is initialised; clear it in every case). */
+int ctl_params_from_kv(struct bn_params *p, const struct bn_kvlist *l);
 /* Make this host match the desired state in the store: creates, removes,
  * swaps only what differs. Failures are kept per item (rt->error). */
 int ctl_reconcile(struct bn_ctl *c);
@@ -147,8 +159,23 @@ int ctl_type_available(struct bn_ctl *c, const char *type);
 /* Commit ops to the store; 0 or -errno with the reason in err. */
 int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen);
 
+/* Check a wire's options with its type's check (when the type is here and
+ * has one), as opening it would: 0, or -EINVAL with the reason in err. */
+int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *opts, char *err,
+                   size_t errlen);
+
 /* ---- ctl_apply.c ---- */
 /* apply (apply true) or diff: request {"file", "content", "prune"}. */
 json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply);
+/* The same for a client of the socket, with the YAML parse on a thread of
+ * its own: done(c, client, reply) is called later on the main loop (the
+ * client may be gone by then). 0 when started or answered at once (*reply
+ * not NULL); -errno when req is not an apply or diff to start (-ENOTSUP,
+ * -EINVAL for a bad request, -ENOMEM): then run ctl_handle. */
+typedef void (*ctl_job_done_fn)(struct bn_ctl *c, uint64_t client, json_object *reply);
+int ctl_apply_async(struct bn_ctl *c, json_object *req, uint64_t client, ctl_job_done_fn done,
+                    json_object **reply);
+/* Wait for the parse threads and drop their results (bananad stops). */
+void ctl_jobs_stop(struct bn_ctl *c);
 
 #endif

@@ -5,6 +5,8 @@
  */
 #include "ctl_int.h"
 
+#include "bn_json.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,18 +20,6 @@ static json_object *kv_json(const struct bn_kvlist *l)
         for (size_t i = 0; o && i < l->n; i++)
                 json_object_object_add(o, l->v[i].key, json_object_new_string(l->v[i].value));
         return o;
-}
-
-static int kv_from_json(json_object *o, struct bn_kvlist *l)
-{
-        if (!o || !json_object_is_type(o, json_type_object))
-                return 0;
-        json_object_object_foreach(o, k, v)
-        {
-                if (bn_kvlist_add(l, k, json_object_get_string(v)))
-                        return -ENOMEM;
-        }
-        return 0;
 }
 
 static void add_str(json_object *o, const char *k, const char *v)
@@ -97,183 +87,344 @@ json_object *ctl_policy_json(const struct bn_topo_policy *p)
         return o;
 }
 
-static char *jstr(json_object *o, const char *k)
-{
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return strdup(json_object_get_string(v));
-}
-
-/* "origin": "connect" marks a record bananactl connect made; absent (older
- * stores) or anything else: the topology's. */
-static bool by_connect(json_object *o)
-{
-        json_object *v;
-
-        return json_object_object_get_ex(o, "origin", &v) &&
-               json_object_is_type(v, json_type_string) &&
-               strcmp(json_object_get_string(v), "connect") == 0;
-}
+/* ---- loading the store: every record is checked as strictly as a
+ * topology file (names, identifiers, member types, wire options); the
+ * first bad one fails the load with its key and what is wrong. ---- */
 
 struct load_ctx {
         struct bn_topo *t;
-        size_t plen;
         int r;
         char *err;
         size_t errlen;
 };
 
-static json_object *parse_val(struct load_ctx *lc, const char *key, const char *value)
+/* Fail the load: "store: key 'K': why". Returns lc->r. */
+static int bad(struct load_ctx *lc, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int bad(struct load_ctx *lc, const char *key, const char *fmt, ...)
+{
+        char why[320];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        snprintf(lc->err, lc->errlen, "store: key '%.300s': %s", key, why);
+        return lc->r = -EBADMSG;
+}
+
+static int nomem(struct load_ctx *lc)
+{
+        snprintf(lc->err, lc->errlen, "out of memory loading the desired state");
+        return lc->r = -ENOMEM;
+}
+
+/* Optional string member k into *dst (malloc'd; NULL when absent), checked
+ * by check (may be NULL). */
+static int opt_str(struct load_ctx *lc, const char *key, json_object *o, const char *k,
+                   const char *(*check)(const char *), char **dst)
+{
+        char why[256] = "";
+        const char *v, *w;
+        int r = bn_json_get_str(o, k, &v, why, sizeof(why));
+
+        if (r == -ENOENT)
+                return 0;
+        if (r)
+                return bad(lc, key, "%s", why);
+        if (check && (w = check(v)))
+                return bad(lc, key, "'%s' is '%.64s': %s", k, v, w);
+        if (!(*dst = strdup(v)))
+                return nomem(lc);
+        return 0;
+}
+
+/* "origin": absent or "topology" (the topology's), "connect" (bananactl
+ * connect made it). */
+static int load_origin(struct load_ctx *lc, const char *key, json_object *o, bool *by_connect)
+{
+        char why[256] = "";
+        const char *v;
+        int r = bn_json_get_str(o, "origin", &v, why, sizeof(why));
+
+        *by_connect = false;
+        if (r == -ENOENT)
+                return 0;
+        if (r)
+                return bad(lc, key, "%s", why);
+        if (strcmp(v, "connect") == 0)
+                *by_connect = true;
+        else if (strcmp(v, "topology") != 0)
+                return bad(lc, key, "'origin' must be connect or topology, not '%.64s'", v);
+        return 0;
+}
+
+/* A map of string values (params, options) whose keys are identifiers. */
+static int load_kv(struct load_ctx *lc, const char *key, json_object *o, const char *k,
+                   bool wire_opts, struct bn_kvlist *l)
+{
+        char why[256] = "";
+        json_object *m;
+        int r = bn_json_get_obj(o, k, &m, why, sizeof(why));
+
+        if (r == -ENOENT)
+                return 0;
+        if (r)
+                return bad(lc, key, "%s", why);
+        json_object_object_foreach(m, mk, mv)
+        {
+                const char *v, *w;
+                if (bn_json_as_str(mv, mk, &v, why, sizeof(why)))
+                        return bad(lc, key, "%s: %s", k, why);
+                if ((w = bn_topo_check_ident(mk)))
+                        return bad(lc, key, "%s: name '%.64s' %s", k, mk, w);
+                if (wire_opts && (w = bn_topo_check_wire_opt(mk, v)))
+                        return bad(lc, key, "%s", w);
+                if (bn_kvlist_add(l, mk, v))
+                        return nomem(lc);
+        }
+        return 0;
+}
+
+static json_object *parse_val(struct load_ctx *lc, const char *key, const char *value,
+                              const char *const *members)
 {
         json_object *o = json_tokener_parse(value);
+        char why[256] = "";
 
         if (!o || !json_object_is_type(o, json_type_object)) {
-                snprintf(lc->err, lc->errlen, "store: value of '%s' is not a JSON object", key);
+                bad(lc, key, "the value is not a JSON object");
                 json_object_put(o);
-                lc->r = -EBADMSG;
+                return NULL;
+        }
+        if (bn_json_check_keys(o, members, "the record", why, sizeof(why))) {
+                bad(lc, key, "%s", why);
+                json_object_put(o);
                 return NULL;
         }
         return o;
 }
 
-static int load_host(void *arg, const char *key, const char *value)
-{
-        struct load_ctx *lc = arg;
-        struct bn_topo *t = lc->t;
-        json_object *o = parse_val(lc, key, value);
-        struct bn_topo_host *nh;
+static const char *const host_members[] = {"site", "domain", NULL};
+static const char *const ep_members[] = {"kind", "class", "location", "params", "origin", NULL};
+static const char *const wire_members[] = {"ends", "type", "auto", "options", "origin", NULL};
+static const char *const policy_members[] = {"same-host", "same-site", "same-domain",
+                                             "other-domain", NULL};
 
-        if (!o)
+static int load_host(struct load_ctx *lc, const char *key, const char *name, const char *value)
+{
+        struct bn_topo *t = lc->t;
+        json_object *o;
+        struct bn_topo_host *nh;
+        const char *why;
+
+        if ((why = bn_topo_check_host_name(name)))
+                return bad(lc, key, "bad host name: %s", why);
+        if (!(o = parse_val(lc, key, value, host_members)))
                 return lc->r;
-        nh = realloc(t->hosts, (t->n_hosts + 1) * sizeof(*nh));
+        nh = bn_topo_grow(t->hosts, t->n_hosts, sizeof(*nh));
         if (!nh) {
                 json_object_put(o);
-                return lc->r = -ENOMEM;
+                return nomem(lc);
         }
         t->hosts = nh;
         nh = &t->hosts[t->n_hosts++];
         memset(nh, 0, sizeof(*nh));
-        nh->name = strdup(key + lc->plen);
-        nh->site = jstr(o, "site");
-        nh->domain = jstr(o, "domain");
+        if (!(nh->name = strdup(name)))
+                nomem(lc);
+        else if (!opt_str(lc, key, o, "site", NULL, &nh->site))
+                opt_str(lc, key, o, "domain", NULL, &nh->domain);
         json_object_put(o);
-        return nh->name ? 0 : (lc->r = -ENOMEM);
+        return lc->r;
 }
 
-static int load_ep(void *arg, const char *key, const char *value)
+static int load_ep(struct load_ctx *lc, const char *key, const char *name, const char *value)
 {
-        struct load_ctx *lc = arg;
         struct bn_topo *t = lc->t;
-        json_object *o = parse_val(lc, key, value), *params;
+        json_object *o;
         struct bn_topo_ep *e;
-        char *kind;
+        char *kind = NULL;
+        const char *why;
 
-        if (!o)
+        if ((why = bn_topo_check_ep_name(name)))
+                return bad(lc, key, "bad endpoint name: %s", why);
+        if (!(o = parse_val(lc, key, value, ep_members)))
                 return lc->r;
-        e = realloc(t->eps, (t->n_eps + 1) * sizeof(*e));
+        e = bn_topo_grow(t->eps, t->n_eps, sizeof(*e));
         if (!e) {
                 json_object_put(o);
-                return lc->r = -ENOMEM;
+                return nomem(lc);
         }
         t->eps = e;
         e = &t->eps[t->n_eps++];
         memset(e, 0, sizeof(*e));
-        e->name = strdup(key + lc->plen);
-        e->home = e->name ? bn_topo_home(e->name) : NULL;
-        kind = jstr(o, "kind");
-        e->kind = kind && strcmp(kind, "corm") == 0 ? BN_TOPO_CORM : BN_TOPO_SPIKE;
+        if (!(e->name = strdup(name)) || !(e->home = bn_topo_home(name))) {
+                nomem(lc);
+                goto out;
+        }
+        if (opt_str(lc, key, o, "kind", NULL, &kind) ||
+            opt_str(lc, key, o, "class", bn_topo_check_ident, &e->cls) ||
+            opt_str(lc, key, o, "location", bn_topo_check_host_name, &e->location) ||
+            load_origin(lc, key, o, &e->by_connect) ||
+            load_kv(lc, key, o, "params", false, &e->params))
+                goto out;
+        if (!kind || (strcmp(kind, "spike") != 0 && strcmp(kind, "corm") != 0)) {
+                bad(lc, key, "'kind' must be spike or corm");
+                goto out;
+        }
+        e->kind = strcmp(kind, "corm") == 0 ? BN_TOPO_CORM : BN_TOPO_SPIKE;
+        if (!e->cls) {
+                bad(lc, key, "an endpoint record needs a class");
+                goto out;
+        }
+        if (!e->location && !(e->location = strdup(e->home))) {
+                nomem(lc);
+                goto out;
+        }
+        if (e->kind == BN_TOPO_SPIKE) {
+                int r = bn_topo_split_spike(e->name, &e->vm, &e->dev);
+                if (r == -ENOMEM)
+                        nomem(lc);
+                else if (r)
+                        bad(lc, key, "a spike is named host/vm/device");
+        }
+out:
         free(kind);
-        e->cls = jstr(o, "class");
-        e->location = jstr(o, "location");
-        e->by_connect = by_connect(o);
-        if (!e->location && e->home)
-                e->location = strdup(e->home);
-        if (e->kind == BN_TOPO_SPIKE && e->name)
-                bn_topo_split_spike(e->name, &e->vm, &e->dev);
-        json_object_object_get_ex(o, "params", &params);
-        if (kv_from_json(params, &e->params) || !e->name || !e->home || !e->location)
-                lc->r = -ENOMEM;
         json_object_put(o);
         return lc->r;
 }
 
-static int load_wire(void *arg, const char *key, const char *value)
+static int load_wire(struct load_ctx *lc, const char *key, const char *name, const char *value)
 {
-        struct load_ctx *lc = arg;
         struct bn_topo *t = lc->t;
-        json_object *o = parse_val(lc, key, value), *ends, *opts, *au;
+        json_object *o, *ends = NULL;
         struct bn_topo_wire *w;
+        char why[256] = "";
+        const char *end, *ck;
+        bool au = false;
+        int r;
 
-        if (!o)
+        if ((ck = bn_topo_check_wire_name(name)))
+                return bad(lc, key, "bad wire name: %s", ck);
+        if (!(o = parse_val(lc, key, value, wire_members)))
                 return lc->r;
-        w = realloc(t->wires, (t->n_wires + 1) * sizeof(*w));
+        w = bn_topo_grow(t->wires, t->n_wires, sizeof(*w));
         if (!w) {
                 json_object_put(o);
-                return lc->r = -ENOMEM;
+                return nomem(lc);
         }
         t->wires = w;
         w = &t->wires[t->n_wires++];
         memset(w, 0, sizeof(*w));
-        w->name = strdup(key + lc->plen);
-        if (json_object_object_get_ex(o, "ends", &ends) &&
-            json_object_is_type(ends, json_type_array) && json_object_array_length(ends) == 2) {
-                w->end[0] = strdup(json_object_get_string(json_object_array_get_idx(ends, 0)));
-                w->end[1] = strdup(json_object_get_string(json_object_array_get_idx(ends, 1)));
+        if (!(w->name = strdup(name))) {
+                nomem(lc);
+                goto out;
         }
-        w->type = jstr(o, "type");
-        if (json_object_object_get_ex(o, "auto", &au))
-                w->type_auto = json_object_get_boolean(au);
-        w->by_connect = by_connect(o);
-        json_object_object_get_ex(o, "options", &opts);
-        if (kv_from_json(opts, &w->opts))
-                lc->r = -ENOMEM;
-        if (!lc->r && (!w->name || !w->end[0] || !w->end[1] || !w->type)) {
-                snprintf(lc->err, lc->errlen, "store: wire '%s' is incomplete", key + lc->plen);
-                lc->r = -EBADMSG;
+        if ((r = bn_json_get_arr(o, "ends", &ends, why, sizeof(why))) ||
+            json_object_array_length(ends) != 2) {
+                bad(lc, key, "%s", r == -EINVAL ? why : "'ends' must be a list of two endpoints");
+                goto out;
         }
+        for (size_t j = 0; j < 2; j++) {
+                if (bn_json_idx_str(ends, j, "ends", &end, why, sizeof(why))) {
+                        bad(lc, key, "%s", why);
+                        goto out;
+                }
+                if ((ck = bn_topo_check_ep_name(end))) {
+                        bad(lc, key, "ends[%zu] '%.64s': %s", j, end, ck);
+                        goto out;
+                }
+                if (!(w->end[j] = strdup(end))) {
+                        nomem(lc);
+                        goto out;
+                }
+        }
+        if (opt_str(lc, key, o, "type", bn_topo_check_ident, &w->type) ||
+            load_origin(lc, key, o, &w->by_connect) ||
+            load_kv(lc, key, o, "options", true, &w->opts))
+                goto out;
+        if (!w->type) {
+                bad(lc, key, "a wire record needs a type");
+                goto out;
+        }
+        if ((r = bn_json_get_bool(o, "auto", &au, why, sizeof(why))) == -EINVAL) {
+                bad(lc, key, "%s", why);
+                goto out;
+        }
+        w->type_auto = au;
+out:
         json_object_put(o);
         return lc->r;
+}
+
+static int load_policy(struct load_ctx *lc, const char *key, const char *value)
+{
+        struct bn_topo_policy *p = &lc->t->policy;
+        json_object *o = parse_val(lc, key, value, policy_members);
+
+        if (!o)
+                return lc->r;
+        if (!opt_str(lc, key, o, "same-host", bn_topo_check_ident, &p->same_host) &&
+            !opt_str(lc, key, o, "same-site", bn_topo_check_ident, &p->same_site) &&
+            !opt_str(lc, key, o, "same-domain", bn_topo_check_ident, &p->same_domain))
+                opt_str(lc, key, o, "other-domain", bn_topo_check_ident, &p->other_domain);
+        json_object_put(o);
+        return lc->r;
+}
+
+static bool prefixed(const char *key, const char *prefix, const char **rest)
+{
+        size_t n = strlen(prefix);
+
+        if (strncmp(key, prefix, n) != 0)
+                return false;
+        *rest = key + n;
+        return true;
+}
+
+/* One store pair: dispatched by its key's prefix; a key the controller
+ * does not write is an error. */
+static int load_pair(void *arg, const char *key, const char *value)
+{
+        struct load_ctx *lc = arg;
+        const char *name;
+
+        if (prefixed(key, CTL_K_HOST, &name))
+                return load_host(lc, key, name, value);
+        if (prefixed(key, CTL_K_EP, &name))
+                return load_ep(lc, key, name, value);
+        if (prefixed(key, CTL_K_WIRE, &name))
+                return load_wire(lc, key, name, value);
+        if (strcmp(key, CTL_K_POLICY) == 0)
+                return load_policy(lc, key, value);
+        return bad(lc, key, "not a key banana writes (hosts/, endpoints/, wires/, policy)");
 }
 
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen)
 {
         struct load_ctx lc = {.err = err, .errlen = errlen};
-        char *pol = NULL;
         int r;
 
         *out = NULL;
         lc.t = calloc(1, sizeof(*lc.t));
-        if (!lc.t || !(lc.t->file = strdup("store")))
-                goto nomem;
-        lc.plen = strlen(CTL_K_HOST);
-        if ((r = bn_store_list(c->store, CTL_K_HOST, load_host, &lc)))
+        if (!lc.t || !(lc.t->file = strdup("store"))) {
+                r = nomem(&lc);
                 goto fail;
-        lc.plen = strlen(CTL_K_EP);
-        if ((r = bn_store_list(c->store, CTL_K_EP, load_ep, &lc)))
-                goto fail;
-        lc.plen = strlen(CTL_K_WIRE);
-        if ((r = bn_store_list(c->store, CTL_K_WIRE, load_wire, &lc)))
-                goto fail;
-        if (bn_store_get(c->store, CTL_K_POLICY, &pol) == 0) {
-                json_object *o = json_tokener_parse(pol);
-                if (o) {
-                        lc.t->policy.same_host = jstr(o, "same-host");
-                        lc.t->policy.same_site = jstr(o, "same-site");
-                        lc.t->policy.same_domain = jstr(o, "same-domain");
-                        lc.t->policy.other_domain = jstr(o, "other-domain");
-                }
-                json_object_put(o);
-                free(pol);
         }
+        if ((r = bn_store_list(c->store, "", load_pair, &lc)))
+                goto fail;
         bn_topo_policy_defaults(&lc.t->policy);
+        if (!lc.t->policy.same_host || !lc.t->policy.same_site || !lc.t->policy.same_domain ||
+            !lc.t->policy.other_domain) {
+                r = nomem(&lc);
+                goto fail;
+        }
         *out = lc.t;
         return 0;
-nomem:
-        r = -ENOMEM;
-        snprintf(err, errlen, "out of memory loading the desired state");
 fail:
+        if (!err[0])
+                snprintf(err, errlen, "cannot load the desired state: %s", strerror(-r));
         bn_topo_free(lc.t);
         return r;
 }

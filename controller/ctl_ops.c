@@ -7,6 +7,9 @@
  */
 #include "ctl_int.h"
 
+#include "bn_json.h"
+#include "ctl_req.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include "bn_daemon.h"
 #include "bn_hv.h"
 #include "bn_log.h"
+#include "bn_params.h"
 
 #define CTX "control"
 
@@ -74,6 +78,26 @@ int ctl_type_available(struct bn_ctl *c, const char *type)
         void *ctx;
 
         return bn_wire_registry_find(&c->d->wires, type, &ctx) != NULL;
+}
+
+int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *opts, char *err,
+                   size_t errlen)
+{
+        void *ctx;
+        const struct bn_wire_class *cls = bn_wire_registry_find(&c->d->wires, type, &ctx);
+        struct bn_params p;
+        int r = 0;
+
+        if (!cls || !cls->check)
+                return 0;
+        if (ctl_params_from_kv(&p, opts))
+                r = -ENOMEM;
+        else
+                r = cls->check(&p, err, errlen);
+        bn_params_clear(&p);
+        if (r == -ENOMEM)
+                snprintf(err, errlen, "out of memory");
+        return r;
 }
 
 int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen)
@@ -313,11 +337,15 @@ static int resolve_end(struct bn_ctl *c, const struct bn_topo *t, const char *na
                          name, c->d->host);
                 return -ENOENT;
         }
+        if (!ep->cls) { /* a record without a class would not load again */
+                snprintf(err, errlen, "endpoint '%s' has no device class", name);
+                return -EINVAL;
+        }
         memset(tmp, 0, sizeof(*tmp));
         tmp->name = (char *)name;
         tmp->home = tmp->location = c->d->host;
         tmp->kind = ep->kind == BN_EP_SPIKE ? BN_TOPO_SPIKE : BN_TOPO_CORM;
-        tmp->cls = (char *)(ep->cls ? ep->cls->name : "");
+        tmp->cls = (char *)ep->cls->name;
         tmp->by_connect = true;
         *out = tmp;
         return 1; /* to be added to the store */
@@ -428,7 +456,11 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
             json_object_is_type(opts, json_type_object)) {
                 json_object_object_foreach(opts, k, v)
                 {
-                        const char *val = json_object_get_string(v);
+                        const char *val = NULL;
+                        if (bn_json_as_str(v, k, &val, err, sizeof(err))) {
+                                o = ctl_reply_error("connect %s %s: option %s", a, b, err);
+                                goto out;
+                        }
                         if ((why = bn_topo_check_ident(k)) ||
                             (why = bn_topo_check_wire_opt(k, val))) {
                                 o = ctl_reply_error("connect %s %s: option '%s': %s", a, b, k, why);
@@ -437,6 +469,12 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                         if (bn_kvlist_add(&w.opts, k, val))
                                 goto out;
                 }
+        }
+        /* what the wire type would refuse is refused before the store changes */
+        if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&
+            ctl_wire_check(c, w.type, &w.opts, err, sizeof(err))) {
+                o = ctl_reply_error("connect %s %s: %s", a, b, err);
+                goto out;
         }
         if ((ra == 1 && ctl_opbuf_put(&ops, CTL_K_EP, a, ctl_ep_json(ea))) ||
             (rb == 1 && ctl_opbuf_put(&ops, CTL_K_EP, b, ctl_ep_json(eb))) ||
@@ -633,9 +671,10 @@ out:
 json_object *ctl_handle(struct bn_ctl *c, json_object *req)
 {
         const char *op = ctl_arg_str(req, "op");
+        char err[512] = "";
 
-        if (!op)
-                return ctl_reply_error("request has no \"op\"");
+        if (ctl_req_check(req, err, sizeof(err)))
+                return ctl_reply_error("%s", err);
         if (strcmp(op, "status") == 0)
                 return op_status(c);
         if (strcmp(op, "endpoints") == 0)

@@ -18,7 +18,7 @@
 
 #define CTX "controller"
 
-static int params_from_kv(struct bn_params *p, const struct bn_kvlist *l)
+int ctl_params_from_kv(struct bn_params *p, const struct bn_kvlist *l)
 {
         int r;
 
@@ -128,7 +128,7 @@ static void corm_open(struct bn_ctl *c, struct rt_corm *k)
                 snprintf(k->error, sizeof(k->error), "device class '%s' has no corms", k->cls);
                 return;
         }
-        if (params_from_kv(&p, &k->params)) {
+        if (ctl_params_from_kv(&p, &k->params)) {
                 snprintf(k->error, sizeof(k->error), "bad parameters");
                 bn_params_clear(&p);
                 return;
@@ -217,7 +217,7 @@ static void wire_open_ends(struct bn_ctl *c, struct rt_wire *w)
                         snprintf(w->error, sizeof(w->error), "waiting for endpoint %s", w->end[j]);
                         continue;
                 }
-                if (params_from_kv(&p, &w->opts)) {
+                if (ctl_params_from_kv(&p, &w->opts)) {
                         bn_params_clear(&p);
                         snprintf(w->error, sizeof(w->error), "bad options");
                         continue;

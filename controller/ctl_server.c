@@ -3,7 +3,10 @@
  * a group), newline-delimited JSON requests read without blocking on the
  * main loop, one reply each. A line over BN_CTL_MSG_MAX bytes or one that
  * is not a JSON object gets an error reply and that client is closed; the
- * daemon keeps serving. Also bn_controller_start / bn_controller_stop.
+ * daemon keeps serving. A client that does not read its replies is not read
+ * either (past OUT_HIGH pending) and is closed past OUT_MAX; accept()
+ * failing at the open-file limit pauses accepting and logs once a while. Also bn_controller_start /
+ * bn_controller_stop.
  */
 #include "ctl_int.h"
 
@@ -25,9 +28,20 @@
 #include "bn_xenbus.h"
 #include "bn_log.h"
 #include "bn_loop.h"
+#include "ctl_req.h"
 
 #define CTX      "control"
 #define READ_MAX (64u * 1024u)
+/* Replies queued and not yet read by the client: past OUT_HIGH its further
+ * requests wait (bananad stops reading it) until the client reads; past
+ * OUT_MAX (one huge reply) it is closed. */
+#define OUT_HIGH (1u << 20)
+#define OUT_MAX  (2u * BN_CTL_MSG_MAX)
+/* accept() failing for want of resources (the open-file limit): stop
+ * accepting for ACCEPT_PAUSE_MS, log once per ACCEPT_LOG_S. */
+#define ACCEPT_PAUSE_MS 200
+#define ACCEPT_LOG_S    10
+#define READS_PER_CB    16 /* reads of one client per callback: others get a turn */
 
 struct ctl_client {
         struct bn_ctl *c;
@@ -35,11 +49,16 @@ struct ctl_client {
         char *in;
         size_t in_len, in_cap;
         char *out;
-        size_t out_len, out_off;
-        bool closing; /* close once out is flushed */
-        bool want_out;
+        size_t out_len, out_off, out_cap;
+        uint64_t id;     /* to find it again when an apply's parse is done */
+        bool busy;       /* an apply or diff of it is being parsed */
+        uint32_t events; /* what the loop watches for it */
+        bool closing;    /* close once out is flushed */
+        bool eof;        /* the client sent all it will send */
         struct ctl_client *next;
 };
+
+static void accept_resume(struct bn_loop *loop, struct bn_timer *t, void *arg);
 
 static void client_free(struct ctl_client *cl)
 {
@@ -54,24 +73,41 @@ static void client_free(struct ctl_client *cl)
         close(cl->fd);
         free(cl->in);
         free(cl->out);
+        if (cl->c->accept_paused && !cl->c->accept_timer)
+                accept_resume(cl->c->d->loop, NULL, cl->c); /* an fd is free again */
         free(cl);
 }
 
-/* Write what is queued; returns 0 when done or waiting for EPOLLOUT, -1 when
- * the client is gone (freed). */
+static size_t pending(const struct ctl_client *cl)
+{
+        return cl->out_len - cl->out_off;
+}
+
+static bool can_read(const struct ctl_client *cl)
+{
+        return !cl->closing && !cl->eof && !cl->busy && pending(cl) <= OUT_HIGH;
+}
+
+/* Watch what the client's state asks for: EPOLLOUT while replies are
+ * pending, EPOLLIN while it may send more (not paused). */
+static void client_watch(struct ctl_client *cl)
+{
+        uint32_t ev = (pending(cl) ? EPOLLOUT : 0) | (can_read(cl) ? EPOLLIN : 0);
+
+        if (ev != cl->events && bn_loop_mod_fd(cl->c->d->loop, cl->fd, ev) == 0)
+                cl->events = ev;
+}
+
+/* Write what is queued, without blocking; -1 when the client is gone
+ * (freed). */
 static int client_flush(struct ctl_client *cl)
 {
-        while (cl->out_off < cl->out_len) {
-                ssize_t n = write(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off);
+        while (pending(cl)) {
+                ssize_t n = write(cl->fd, cl->out + cl->out_off, pending(cl));
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        if (!cl->want_out) {
-                                bn_loop_mod_fd(cl->c->d->loop, cl->fd, EPOLLOUT);
-                                cl->want_out = true;
-                        }
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                         return 0;
-                }
                 if (n < 0) {
                         client_free(cl);
                         return -1;
@@ -79,14 +115,6 @@ static int client_flush(struct ctl_client *cl)
                 cl->out_off += (size_t)n;
         }
         cl->out_off = cl->out_len = 0;
-        if (cl->closing) {
-                client_free(cl);
-                return -1;
-        }
-        if (cl->want_out) {
-                bn_loop_mod_fd(cl->c->d->loop, cl->fd, EPOLLIN);
-                cl->want_out = false;
-        }
         return 0;
 }
 
@@ -95,15 +123,35 @@ static int client_queue(struct ctl_client *cl, json_object *reply)
         const char *text = reply ? json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN)
                                  : "{\"ok\":false,\"error\":\"out of memory\"}";
         size_t len = strlen(text);
-        char *nb = realloc(cl->out, cl->out_len + len + 1);
 
-        if (!nb) {
-                json_object_put(reply);
-                return -ENOMEM;
+        if (cl->out_off && cl->out_len + len + 1 > cl->out_cap) { /* drop what was written */
+                memmove(cl->out, cl->out + cl->out_off, pending(cl));
+                cl->out_len -= cl->out_off;
+                cl->out_off = 0;
         }
-        cl->out = nb;
-        memcpy(nb + cl->out_len, text, len);
-        nb[cl->out_len + len] = '\n';
+        if (cl->out_len + len + 1 > OUT_MAX) {
+                bn_warn(CTX, "client fd %d: %zu bytes of replies not read; closing it", cl->fd,
+                        cl->out_len + len + 1);
+                json_object_put(reply);
+                cl->closing = true;
+                cl->out_len = cl->out_off = 0;
+                return -EMSGSIZE;
+        }
+        if (cl->out_len + len + 1 > cl->out_cap) { /* grown by doubling */
+                size_t cap = cl->out_cap ? cl->out_cap : 4096;
+                char *nb;
+                while (cap < cl->out_len + len + 1)
+                        cap *= 2;
+                nb = realloc(cl->out, cap);
+                if (!nb) {
+                        json_object_put(reply);
+                        return -ENOMEM;
+                }
+                cl->out = nb;
+                cl->out_cap = cap;
+        }
+        memcpy(cl->out + cl->out_len, text, len);
+        cl->out[cl->out_len + len] = '\n';
         cl->out_len += len + 1;
         json_object_put(reply);
         return 0;
@@ -115,28 +163,21 @@ static void client_refuse(struct ctl_client *cl, const char *why)
         bn_warn(CTX, "client fd %d: %s; closing it", cl->fd, why);
         client_queue(cl, ctl_reply_error("%s", why));
         cl->closing = true;
-        bn_loop_mod_fd(cl->c->d->loop, cl->fd, EPOLLOUT);
-        cl->want_out = true;
 }
 
-static int only_space(const char *s, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-                        return 0;
-        return 1;
-}
+static void client_job_done(struct bn_ctl *c, uint64_t id, json_object *reply);
 
-/* Handle every complete line in cl->in. -1 when cl was freed or refused. */
-static int client_lines(struct ctl_client *cl)
+/* Handle the complete lines in cl->in while the client reads its replies
+ * (at most OUT_HIGH pending). */
+static void client_lines(struct ctl_client *cl)
 {
         size_t start = 0;
         char *nl;
 
-        while (!cl->closing && (nl = memchr(cl->in + start, '\n', cl->in_len - start)) != NULL) {
+        while (!cl->closing && !cl->busy && pending(cl) <= OUT_HIGH &&
+               (nl = memchr(cl->in + start, '\n', cl->in_len - start)) != NULL) {
                 size_t len = (size_t)(nl - (cl->in + start));
-                json_tokener *tok;
-                json_object *req;
+                json_object *req, *reply;
 
                 if (len == 0) {
                         start++;
@@ -146,27 +187,64 @@ static int client_lines(struct ctl_client *cl)
                         client_refuse(cl, "message too large");
                         break;
                 }
-                tok = json_tokener_new();
-                req = tok ? json_tokener_parse_ex(tok, cl->in + start, (int)len) : NULL;
-                if (!req || json_tokener_get_error(tok) != json_tokener_success ||
-                    !only_space(cl->in + start + json_tokener_get_parse_end(tok),
-                                len - json_tokener_get_parse_end(tok)) ||
-                    !json_object_is_type(req, json_type_object)) {
-                        json_object_put(req);
-                        json_tokener_free(tok);
+                if (ctl_req_parse(cl->in + start, len, &req)) {
                         client_refuse(cl, "malformed request: not one JSON object per line");
                         break;
                 }
-                json_tokener_free(tok);
-                client_queue(cl, ctl_handle(cl->c, req));
-                json_object_put(req);
                 start += len + 1;
+                if (ctl_apply_async(cl->c, req, cl->id, client_job_done, &reply) == 0) {
+                        if (reply)
+                                client_queue(cl, reply);
+                        else
+                                cl->busy = true; /* its next requests wait for this one */
+                } else {
+                        client_queue(cl, ctl_handle(cl->c, req));
+                }
+                json_object_put(req);
         }
         memmove(cl->in, cl->in + start, cl->in_len - start);
         cl->in_len -= start;
-        if (cl->closing)
-                return -1;
-        return client_flush(cl);
+        if (!cl->closing && cl->in_len > BN_CTL_MSG_MAX && !memchr(cl->in, '\n', cl->in_len)) {
+                char why[96];
+                snprintf(why, sizeof(why), "message too large (more than %u bytes)",
+                         BN_CTL_MSG_MAX);
+                client_refuse(cl, why);
+        }
+}
+
+/* Answer what can be answered, write what can be written, then close the
+ * client or wait for it. */
+static void client_step(struct ctl_client *cl)
+{
+        for (;;) {
+                client_lines(cl);
+                if (client_flush(cl) < 0)
+                        return;
+                /* stopped because replies were pending, and they are gone */
+                if (pending(cl) || cl->closing || !memchr(cl->in, '\n', cl->in_len))
+                        break;
+        }
+        if ((cl->closing || cl->eof) && !pending(cl) && !cl->busy) {
+                client_free(cl); /* refused, or it said all and got every reply */
+                return;
+        }
+        client_watch(cl);
+}
+
+/* An apply or diff parsed on its thread is answered (main loop). */
+static void client_job_done(struct bn_ctl *c, uint64_t id, json_object *reply)
+{
+        struct ctl_client *cl;
+
+        for (cl = c->clients; cl && cl->id != id; cl = cl->next)
+                ;
+        if (!cl) {
+                json_object_put(reply); /* it left before the answer */
+                return;
+        }
+        cl->busy = false;
+        client_queue(cl, reply);
+        client_step(cl);
 }
 
 static void client_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
@@ -175,15 +253,9 @@ static void client_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 
         (void)loop;
         (void)fd;
-        if (events & EPOLLOUT) {
-                if (client_flush(cl) < 0)
-                        return;
-        }
-        if (cl->closing)
-                return;
-        if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-                return;
-        for (;;) {
+        if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
+                cl->eof = true; /* nothing left to read; replies may still go */
+        for (int i = 0; i < READS_PER_CB && can_read(cl); i++) {
                 ssize_t n;
                 if (cl->in_cap - cl->in_len < READ_MAX) {
                         char *nb = realloc(cl->in, cl->in_cap + READ_MAX);
@@ -198,29 +270,65 @@ static void client_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                        return;
+                        break;
                 if (n <= 0) {
-                        /* peer closed: answer what was complete, then close */
-                        if (client_lines(cl) == 0) {
-                                if (cl->out_len) {
-                                        cl->closing = true;
-                                } else {
-                                        client_free(cl);
-                                }
-                        }
-                        return;
+                        cl->eof = true; /* answer what was complete, then close */
+                        break;
                 }
                 cl->in_len += (size_t)n;
-                if (client_lines(cl) < 0)
-                        return;
-                if (cl->in_len > BN_CTL_MSG_MAX) {
-                        char why[96];
-                        snprintf(why, sizeof(why), "message too large (more than %u bytes)",
-                                 BN_CTL_MSG_MAX);
-                        client_refuse(cl, why);
-                        return;
-                }
+                client_lines(cl);
         }
+        client_step(cl);
+}
+
+static void accept_resume(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct bn_ctl *c = arg;
+
+        (void)t;
+        c->accept_timer = NULL;
+        if (c->accept_paused && c->listen_fd >= 0 &&
+            bn_loop_mod_fd(loop, c->listen_fd, EPOLLIN) == 0)
+                c->accept_paused = false;
+}
+
+/* accept() failed for want of a resource (the open-file limit): log once
+ * per ACCEPT_LOG_S with how many failed since. At the fd limit the spare
+ * fd is given up to accept the waiting client and close it at once (it
+ * sees the connection closed instead of hanging in the backlog, and the
+ * loop does not spin on a listening socket that stays readable). Without a
+ * spare, stop accepting for ACCEPT_PAUSE_MS (a timer needs an fd too: if
+ * none can be made, until a client leaves). Returns true to try again. */
+static bool accept_backoff(struct bn_ctl *c, int err)
+{
+        time_t now = time(NULL);
+
+        c->accept_fails++;
+        if (now - c->accept_logged >= ACCEPT_LOG_S) {
+                bn_warn(CTX,
+                        "accept: %s (%lu time%s since the last message); clients are "
+                        "turned away until fds are free",
+                        strerror(err), c->accept_fails, c->accept_fails == 1 ? "" : "s");
+                c->accept_logged = now;
+                c->accept_fails = 0;
+        }
+        if ((err == EMFILE || err == ENFILE) && c->spare_fd >= 0) {
+                int cfd;
+                close(c->spare_fd);
+                cfd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (cfd >= 0)
+                        close(cfd);
+                c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                return cfd >= 0;
+        }
+        if (c->accept_paused)
+                return false;
+        if (bn_loop_mod_fd(c->d->loop, c->listen_fd, 0) == 0)
+                c->accept_paused = true;
+        if (!c->accept_timer)
+                bn_loop_timer_add(c->d->loop, ACCEPT_PAUSE_MS, 0, accept_resume, c,
+                                  &c->accept_timer);
+        return false;
 }
 
 static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
@@ -228,11 +336,16 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         struct bn_ctl *c = arg;
 
         (void)events;
-        for (;;) {
+        for (int i = 0; i < 64; i++) {
                 int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 struct ctl_client *cl;
                 if (cfd < 0) {
-                        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                            errno == ENOMEM) {
+                                if (accept_backoff(c, errno))
+                                        continue;
+                        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                                   errno != ECONNABORTED)
                                 bn_warn(CTX, "accept: %s", strerror(errno));
                         return;
                 }
@@ -243,6 +356,8 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                 }
                 cl->c = c;
                 cl->fd = cfd;
+                cl->id = ++c->next_client;
+                cl->events = EPOLLIN;
                 if (bn_loop_add_fd(loop, cfd, EPOLLIN, client_cb, cl) < 0) {
                         close(cfd);
                         free(cl);
@@ -326,6 +441,7 @@ static int listen_socket(struct bn_ctl *c, const char *path)
         if ((r = bn_loop_add_fd(c->d->loop, fd, EPOLLIN, accept_cb, c)) < 0)
                 goto fail_unlink;
         c->listen_fd = fd;
+        c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* see accept_backoff */
         bn_info(CTX, "listening on %s (mode %s)", path, gid != (gid_t)-1 ? "0660" : "0600");
         return 0;
 fail_unlink:
@@ -338,6 +454,7 @@ fail:
 int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
 {
         struct bn_ctl *c = calloc(1, sizeof(*c));
+        struct bn_topo *t = NULL;
         char err[512] = "";
         int r;
 
@@ -345,6 +462,7 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
                 return -ENOMEM;
         c->d = d;
         c->listen_fd = -1;
+        c->spare_fd = -1;
         pthread_mutex_init(&c->down_mu, NULL);
         c->started = time(NULL);
         c->opts.ready_fd = -1;
@@ -357,6 +475,12 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
                 bn_err(CTX, "store: %s", err[0] ? err : strerror(-r));
                 goto fail;
         }
+        if ((r = ctl_desired_load(c, &t, err, sizeof(err)))) {
+                bn_err(CTX, "%s: refusing to start on a store it cannot read (fix or move %s)", err,
+                       d->state_dir[0] ? d->state_dir : BN_CTL_DEFAULT_STATEDIR);
+                goto fail;
+        }
+        bn_topo_free(t);
         bn_info(CTX, "store: embedded in %s at revision %llu", d->state_dir,
                 (unsigned long long)bn_store_revision(c->store));
         if ((r = bn_ctl_register_wires(&d->wires)))
@@ -396,16 +520,22 @@ void bn_controller_stop(struct bn_daemon *d)
 #endif
         while (c->clients)
                 client_free(c->clients);
+        ctl_jobs_stop(c);
         if (c->listen_fd >= 0) {
                 bn_loop_del_fd(d->loop, c->listen_fd);
                 close(c->listen_fd);
                 unlink(d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET);
         }
+        if (c->spare_fd >= 0)
+                close(c->spare_fd);
         bn_ep_registry_set_watch(&d->eps, NULL, NULL);
         d->wires.on_down = NULL;
         bn_xenbus_set_loop_for(d->xenbus, NULL, NULL);
         if (c->reopen_pending)
                 bn_loop_timer_cancel(d->loop, c->reopen_timer);
+        if (c->accept_timer)
+                bn_loop_timer_cancel(d->loop, c->accept_timer);
+        c->accept_timer = NULL;
         c->reopen_pending = false;
         ctl_teardown(c); /* every port closed: no ctl_port_down after this */
         bn_store_close(c->store);

@@ -6,9 +6,12 @@
  */
 #include "bn_store.h"
 
+#include "bn_json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,39 +180,52 @@ out:
         return r;
 }
 
+static const char *const store_members[] = {"format", "revision", "data", NULL};
+
 static int load(struct emb *e, char *err, size_t errlen)
 {
-        char path[4096];
-        json_object *root = NULL, *jv;
+        char path[4096], why[256] = "";
+        json_object *root = NULL, *data = NULL;
+        const char *fmt = NULL;
+        int64_t rev = 0;
         int r = 0;
 
         snprintf(path, sizeof(path), "%s/%s", e->dir, STORE_FILE);
         if (access(path, F_OK) < 0)
                 return errno == ENOENT ? 0 : -errno;
         root = json_object_from_file(path);
-        if (!root || !json_object_is_type(root, json_type_object) ||
-            !json_object_object_get_ex(root, "format", &jv) ||
-            strcmp(json_object_get_string(jv), STORE_FORMAT) != 0 ||
-            !json_object_object_get_ex(root, "revision", &jv) ||
-            !json_object_object_get_ex(root, "data", &jv) ||
-            !json_object_is_type(jv, json_type_object)) {
-                snprintf(err, errlen, "%s is not a banana store (%s)", path,
-                         root ? "unexpected contents" : json_util_get_last_err());
+        if (!root) {
+                snprintf(why, sizeof(why), "%s", json_util_get_last_err());
+        } else if (!json_object_is_type(root, json_type_object)) {
+                snprintf(why, sizeof(why), "the file holds %s, not an object",
+                         bn_json_type_name(root));
+        } else if (bn_json_check_keys(root, store_members, "the file", why, sizeof(why)) ||
+                   bn_json_get_str(root, "format", &fmt, why, sizeof(why)) ||
+                   bn_json_get_int(root, "revision", 0, INT64_MAX, &rev, why, sizeof(why)) ||
+                   bn_json_get_obj(root, "data", &data, why, sizeof(why))) {
+                if (!why[0])
+                        snprintf(why, sizeof(why), "format, revision and data are required");
+        } else if (strcmp(fmt, STORE_FORMAT) != 0) {
+                snprintf(why, sizeof(why), "format '%.64s', this banana reads %s", fmt,
+                         STORE_FORMAT);
+        }
+        if (why[0]) {
+                snprintf(err, errlen, "%s is not a banana store (%s)", path, why);
                 r = -EBADMSG;
                 goto out;
         }
-        json_object_object_foreach(jv, k, val)
+        json_object_object_foreach(data, k, val)
         {
-                if (!json_object_is_type(val, json_type_string)) {
-                        snprintf(err, errlen, "%s: value of '%s' is not a string", path, k);
+                const char *v;
+                if (bn_json_as_str(val, k, &v, why, sizeof(why))) {
+                        snprintf(err, errlen, "%s: the value of %s", path, why);
                         r = -EBADMSG;
                         goto out;
                 }
-                if ((r = arr_put(&e->v, &e->n, k, json_object_get_string(val))))
+                if ((r = arr_put(&e->v, &e->n, k, v)))
                         goto out;
         }
-        json_object_object_get_ex(root, "revision", &jv);
-        e->rev = (uint64_t)json_object_get_int64(jv);
+        e->rev = (uint64_t)rev;
 out:
         json_object_put(root);
         return r;

@@ -115,6 +115,12 @@ struct bn_devclass {
                         unsigned n);
         void (*port_writable)(struct bn_endpoint *ep, struct bn_wire_port *port);
         void (*port_link)(struct bn_endpoint *ep, struct bn_wire_port *port, bool up);
+
+        /* Optional: check Corm params as corm_open would (unknown keys,
+         * types, ranges), opening nothing; any thread. The controller runs
+         * it for diff and apply before the desired state changes, so what
+         * diff accepts apply does. corm_open must still validate. */
+        int (*corm_check)(const struct bn_params *params, char *err, size_t errlen);
 };
 
 /* ---- registry of device classes (one per daemon) ---------------------- */

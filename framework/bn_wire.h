@@ -125,6 +125,11 @@ struct bn_wire_class {
          * NULL: always. Cheap, no blocking; the framework asks after open
          * and after each wake-up of the port's fd. */
         bool (*linked)(struct bn_wire_port *port);
+        /* Optional: check params as open would (unknown keys, types, ranges),
+         * opening nothing; any thread. The controller runs it for diff, apply
+         * and connect before the desired state changes. open must still
+         * validate. */
+        int (*check)(const struct bn_params *params, char *err, size_t errlen);
 };
 
 struct bn_wire_port;

@@ -322,6 +322,7 @@ const struct bn_devclass bn_vbd_class = {
     .disconnect = vbd_disconnect,
     .remove = vbd_remove,
     .corm_open = vbd_corm_open,
+    .corm_check = vbd_corm_check,
     .corm_close = vbd_corm_close,
     .port_attach = vbd_port_attach,
     .port_detach = vbd_port_detach,

@@ -256,9 +256,40 @@ static void size_check(struct bn_loop *loop, struct bn_timer *t, void *arg)
                 send_info(c, p->port);
 }
 
-int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err, size_t errlen)
+/* The Corm's params: exactly one of path and uri, direct, readonly. */
+static int corm_params(const struct bn_params *params, const char **path, const char **uri,
+                       bool *direct, bool *ro, char *err, size_t errlen)
 {
         static const char *const known[] = {"path", "direct", "readonly", "uri", NULL};
+        int rc = bn_params_check_known(params, known, err, errlen);
+
+        if (!rc)
+                rc = bn_params_get_str(params, "path", false, NULL, path, err, errlen);
+        if (!rc)
+                rc = bn_params_get_str(params, "uri", false, NULL, uri, err, errlen);
+        if (!rc)
+                rc = bn_params_get_bool(params, "direct", false, false, direct, err, errlen);
+        if (!rc)
+                rc = bn_params_get_bool(params, "readonly", false, false, ro, err, errlen);
+        if (rc)
+                return rc;
+        if (!*path == !*uri) {
+                snprintf(err, errlen, "give exactly one of 'path' (a file) or 'uri' (NBD)");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int vbd_corm_check(const struct bn_params *params, char *err, size_t errlen)
+{
+        const char *path = NULL, *uri = NULL;
+        bool direct, ro;
+
+        return corm_params(params, &path, &uri, &direct, &ro, err, errlen);
+}
+
+int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err, size_t errlen)
+{
         struct vbd_corm *c = ep->priv;
         const char *path = NULL, *uri = NULL;
         bool direct = false, ro = false;
@@ -266,21 +297,9 @@ int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *
 
         c->ep = ep;
         c->fd = -1;
-        rc = bn_params_check_known(params, known, err, errlen);
-        if (!rc)
-                rc = bn_params_get_str(params, "path", false, NULL, &path, err, errlen);
-        if (!rc)
-                rc = bn_params_get_str(params, "uri", false, NULL, &uri, err, errlen);
-        if (!rc)
-                rc = bn_params_get_bool(params, "direct", false, false, &direct, err, errlen);
-        if (!rc)
-                rc = bn_params_get_bool(params, "readonly", false, false, &ro, err, errlen);
+        rc = corm_params(params, &path, &uri, &direct, &ro, err, errlen);
         if (rc)
                 return rc;
-        if (!path == !uri) {
-                snprintf(err, errlen, "give exactly one of 'path' (a file) or 'uri' (NBD)");
-                return -EINVAL;
-        }
         c->readonly = ro;
         if (path) {
                 struct bn_blk_uring_opts o = {

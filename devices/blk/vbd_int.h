@@ -239,6 +239,7 @@ unsigned vbd_pg_reclaim(struct vbd *v, uint64_t now_ms, uint64_t idle_ms);
 
 /* vbd_corm.c */
 int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err, size_t errlen);
+int vbd_corm_check(const struct bn_params *params, char *err, size_t errlen);
 void vbd_corm_close(struct bn_endpoint *ep);
 int vbd_corm_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port);
 void vbd_corm_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port);

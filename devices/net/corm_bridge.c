@@ -47,6 +47,42 @@ static struct corm *corm_of(struct bn_endpoint *ep)
         return *(struct corm **)ep->priv;
 }
 
+/* The Corm's params: bridge, create, mtu (offload is read by open). */
+static int corm_params(const struct bn_params *params, const char **br, bool *create, uint64_t *mtu,
+                       char *err, size_t errlen)
+{
+        bool offload;
+        int rc;
+
+        rc = bn_params_check_known(params, corm_known, err, errlen);
+        if (rc < 0)
+                return rc;
+        if ((rc = bn_params_get_str(params, "bridge", true, NULL, br, err, errlen)) < 0 ||
+            (rc = bn_params_get_bool(params, "create", false, false, create, err, errlen)) < 0 ||
+            (rc = bn_params_get_bool(params, "offload", false, true, &offload, err, errlen)) < 0 ||
+            (rc = bn_params_get_uint(params, "mtu", false, 0, 0, 65521, mtu, err, errlen)) < 0)
+                return rc;
+        if (strlen(*br) == 0 || strlen(*br) >= IFNAMSIZ || strchr(*br, '/')) {
+                snprintf(err, errlen, "parameter 'bridge': '%s' is not an interface name", *br);
+                return -EINVAL;
+        }
+        if (*mtu && *mtu < 68) {
+                snprintf(err, errlen, "parameter 'mtu': %llu is out of range 68..65521",
+                         (unsigned long long)*mtu);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int bn_net_corm_bridge_check(const struct bn_params *params, char *err, size_t errlen)
+{
+        const char *br;
+        bool create;
+        uint64_t mtu;
+
+        return corm_params(params, &br, &create, &mtu, err, errlen);
+}
+
 int bn_net_corm_bridge_open(struct bn_endpoint *ep, const struct bn_params *params, char *err,
                             size_t errlen)
 {
@@ -56,22 +92,8 @@ int bn_net_corm_bridge_open(struct bn_endpoint *ep, const struct bn_params *para
         uint64_t mtu;
         int rc;
 
-        rc = bn_params_check_known(params, corm_known, err, errlen);
-        if (rc < 0)
+        if ((rc = corm_params(params, &br, &create, &mtu, err, errlen)) < 0)
                 return rc;
-        if ((rc = bn_params_get_str(params, "bridge", true, NULL, &br, err, errlen)) < 0 ||
-            (rc = bn_params_get_bool(params, "create", false, false, &create, err, errlen)) < 0 ||
-            (rc = bn_params_get_uint(params, "mtu", false, 0, 0, 65521, &mtu, err, errlen)) < 0)
-                return rc;
-        if (strlen(br) == 0 || strlen(br) >= IFNAMSIZ || strchr(br, '/')) {
-                snprintf(err, errlen, "parameter 'bridge': '%s' is not an interface name", br);
-                return -EINVAL;
-        }
-        if (mtu && mtu < 68) {
-                snprintf(err, errlen, "parameter 'mtu': %llu is out of range 68..65521",
-                         (unsigned long long)mtu);
-                return -EINVAL;
-        }
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;

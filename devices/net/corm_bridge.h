@@ -45,6 +45,8 @@ struct bn_wire_msg;
 /* ep->priv holds one pointer to the Corm's state. */
 #define BN_NET_CORM_BRIDGE_PRIV_SIZE sizeof(void *)
 
+/* corm_check of class vif: the params above, checked, nothing opened. */
+int bn_net_corm_bridge_check(const struct bn_params *params, char *err, size_t errlen);
 int bn_net_corm_bridge_open(struct bn_endpoint *ep, const struct bn_params *params, char *err,
                             size_t errlen);
 void bn_net_corm_bridge_close(struct bn_endpoint *ep);

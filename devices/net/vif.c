@@ -486,6 +486,7 @@ const struct bn_devclass bn_vif_class = {
     .disconnect = vif_disconnect,
     .remove = vif_remove,
     .corm_open = bn_net_corm_bridge_open,
+    .corm_check = bn_net_corm_bridge_check,
     .corm_close = bn_net_corm_bridge_close,
     .port_attach = vif_port_attach,
     .port_detach = vif_port_detach,

@@ -168,12 +168,17 @@ static void test_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         s->dev = NULL;
 }
 
+static int test_corm_check(const struct bn_params *params, char *err, size_t errlen)
+{
+        static const char *const known[] = {NULL};
+        return bn_params_check_known(params, known, err, errlen);
+}
+
 static int test_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err,
                           size_t errlen)
 {
-        static const char *const known[] = {NULL};
         (void)ep;
-        return bn_params_check_known(params, known, err, errlen);
+        return test_corm_check(params, err, errlen);
 }
 
 static void test_corm_close(struct bn_endpoint *ep)
@@ -206,6 +211,7 @@ const struct bn_devclass bn_test_class = {
     .disconnect = test_disconnect,
     .remove = test_remove,
     .corm_open = test_corm_open,
+    .corm_check = test_corm_check,
     .corm_close = test_corm_close,
     .port_rx = test_port_rx,
 };

@@ -223,6 +223,43 @@ static int open_cross(struct bn_wire_port *port, struct shm_priv *s, char *err, 
 
 static void shm_close(struct bn_wire_port *port);
 
+/* The params of an shm end: ring, path (NULL when absent). */
+static int shm_params(const struct bn_params *params, uint64_t *ring, const char **path, char *err,
+                      size_t errlen)
+{
+        int rc = bn_params_check_known(params, shm_known, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        rc = bn_params_get_uint(params, "ring", false, BN_SHM_RING_DEFAULT, BN_SHM_RING_MIN,
+                                BN_SHM_RING_MAX, ring, err, errlen);
+        if (rc < 0)
+                return rc;
+        if (*ring & (*ring - 1)) {
+                snprintf(err, errlen, "parameter 'ring': %llu is not a power of two",
+                         (unsigned long long)*ring);
+                return -EINVAL;
+        }
+        rc = bn_params_get_str(params, "path", false, NULL, path, err, errlen);
+        if (rc < 0)
+                return rc;
+        if (*path &&
+            (strlen(*path) == 0 || strlen(*path) >= sizeof(((struct shm_priv *)0)->path))) {
+                snprintf(err, errlen, "parameter 'path': must be 1..%zu bytes",
+                         sizeof(((struct shm_priv *)0)->path) - 1);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int shm_check(const struct bn_params *params, char *err, size_t errlen)
+{
+        const char *path;
+        uint64_t ring;
+
+        return shm_params(params, &ring, &path, err, errlen);
+}
+
 static int shm_open(struct bn_wire_port *port, const struct bn_params *params, char *err,
                     size_t errlen)
 {
@@ -233,27 +270,10 @@ static int shm_open(struct bn_wire_port *port, const struct bn_params *params, c
 
         s->ctx = port->class_ctx;
         s->epfd = s->lfd = s->csock = s->tfd = -1;
-        rc = bn_params_check_known(params, shm_known, err, errlen);
+        rc = shm_params(params, &ring, &path, err, errlen);
         if (rc < 0)
                 return rc;
-        rc = bn_params_get_uint(params, "ring", false, BN_SHM_RING_DEFAULT, BN_SHM_RING_MIN,
-                                BN_SHM_RING_MAX, &ring, err, errlen);
-        if (rc < 0)
-                return rc;
-        if (ring & (ring - 1)) {
-                snprintf(err, errlen, "parameter 'ring': %llu is not a power of two",
-                         (unsigned long long)ring);
-                return -EINVAL;
-        }
         s->ring = (uint32_t)ring;
-        rc = bn_params_get_str(params, "path", false, NULL, &path, err, errlen);
-        if (rc < 0)
-                return rc;
-        if (path && (strlen(path) == 0 || strlen(path) >= sizeof(s->path))) {
-                snprintf(err, errlen, "parameter 'path': must be 1..%zu bytes",
-                         sizeof(s->path) - 1);
-                return -EINVAL;
-        }
         s->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (s->epfd < 0)
                 return -errno;
@@ -530,6 +550,7 @@ const struct bn_wire_class bn_wire_shm_class = {
     .class_init = shm_class_init,
     .class_fini = shm_class_fini,
     .open = shm_open,
+    .check = shm_check,
     .close = shm_close,
     .send = shm_send,
     .recv = shm_recv,
