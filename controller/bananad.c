@@ -17,7 +17,10 @@ struct bananad_opts {
         bool foreground;
         const char *log_level;
         const char *control_group; /* ctl: --control-group */
+        struct bn_ctl_opts ctl;    /* ctl: --store and the cluster's options */
 };
+
+enum { OPT_STORE = 256, OPT_STORE_CA, OPT_STORE_CERT, OPT_STORE_KEY, OPT_ADDRESS, OPT_LEASE_TTL };
 
 static void usage(FILE *f)
 {
@@ -25,6 +28,9 @@ static void usage(FILE *f)
                    "               [--xensim-dir DIR] [--state-dir DIR] [--control PATH]\n"
                    "               [--workers N] [--log-level error|warn|info|debug]\n"
                    "               [--control-group GROUP] [--keep-devices]\n"
+                   "               [--store etcd://HOST:PORT[,...]|etcds://...]\n"
+                   "               [--store-ca FILE] [--store-cert FILE] [--store-key FILE]\n"
+                   "               [--address ADDR] [--lease-ttl SECONDS]\n"
                    "SIGTERM/SIGINT: stop, closing guests' devices the Xen way.\n"
                    "SIGUSR2: stop for a restart, guests' devices stay Connected\n"
                    "(--keep-devices: SIGTERM/SIGINT do the same).\n");
@@ -44,6 +50,12 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
             {"help", no_argument, NULL, 'h'},
             {"control-group", required_argument, NULL, 'g'}, /* ctl */
             {"keep-devices", no_argument, NULL, 'k'},
+            {"store", required_argument, NULL, OPT_STORE},
+            {"store-ca", required_argument, NULL, OPT_STORE_CA},
+            {"store-cert", required_argument, NULL, OPT_STORE_CERT},
+            {"store-key", required_argument, NULL, OPT_STORE_KEY},
+            {"address", required_argument, NULL, OPT_ADDRESS},
+            {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
             {NULL, 0, NULL, 0},
         };
         int c;
@@ -101,6 +113,38 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
                 case 'k':
                         o->d.keep_devices = true;
                         break;
+                case OPT_STORE:
+                        if (strncmp(optarg, "etcd://", 7) && strncmp(optarg, "etcds://", 8)) {
+                                fprintf(stderr,
+                                        "bananad: --store must be etcd://HOST:PORT[,...] or "
+                                        "etcds://HOST:PORT[,...], not '%.80s'\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        o->ctl.store_url = optarg;
+                        break;
+                case OPT_STORE_CA:
+                        o->ctl.store_ca = optarg;
+                        break;
+                case OPT_STORE_CERT:
+                        o->ctl.store_cert = optarg;
+                        break;
+                case OPT_STORE_KEY:
+                        o->ctl.store_key = optarg;
+                        break;
+                case OPT_ADDRESS:
+                        o->ctl.address = optarg;
+                        break;
+                case OPT_LEASE_TTL: {
+                        char *end;
+                        unsigned long n = strtoul(optarg, &end, 10);
+                        if (*end || n < 2 || n > 3600) {
+                                fprintf(stderr, "bananad: --lease-ttl must be 2..3600 seconds\n");
+                                return -EINVAL;
+                        }
+                        o->ctl.lease_ttl = (unsigned)n;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -128,7 +172,10 @@ int main(int argc, char **argv)
                 return 2;
         /* ctl: in the background (no --foreground), fork before any thread
          * and log to syslog; the parent exits once the control socket is up. */
-        struct bn_ctl_opts co = {.control_group = o.control_group, .notify = true, .ready_fd = -1};
+        struct bn_ctl_opts co = o.ctl;
+        co.control_group = o.control_group;
+        co.notify = true;
+        co.ready_fd = -1;
         if (!o.foreground && bn_ctl_daemonize(&co.ready_fd) < 0) {
                 perror("bananad: cannot go to the background");
                 return 1;

@@ -29,7 +29,18 @@ struct bn_ctl_opts {
         /* From bn_ctl_daemonize(): written (one byte) and closed once
          * serving; -1 when in the foreground. */
         int ready_fd;
+        /* The store: NULL for the embedded one in the state directory, or
+         * etcd://HOST:PORT[,...] / etcds://... for a cluster's shared etcd
+         * (store_ca, store_cert, store_key: its TLS files). */
+        const char *store_url;
+        const char *store_ca, *store_cert, *store_key;
+        /* In a cluster: this host's underlay address (told to the others in
+         * its member record) and its member lease's TTL in seconds (0:
+         * BN_CTL_DEFAULT_LEASE_TTL). */
+        const char *address;
+        unsigned lease_ttl;
 };
+#define BN_CTL_DEFAULT_LEASE_TTL 10
 
 /* Open the store in d->state_dir, reconcile this host (d->host) with the
  * desired state it holds (restart recovery: Corms and wires come back,

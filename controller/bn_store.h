@@ -74,6 +74,8 @@ struct bn_store_backend {
                            size_t errlen);
         /* Stop the watch; fn is not called once this returns. */
         void (*watch_stop)(void *be);
+        /* Why the last call failed, for calls without err (get, list). */
+        const char *(*last_error)(void *be);
 };
 
 struct bn_store {
@@ -118,5 +120,8 @@ int bn_store_lease_revoke(struct bn_store *s, uint64_t id, char *err, size_t err
 int bn_store_watch_start(struct bn_store *s, uint64_t from, bn_store_watch_fn fn, void *arg,
                          char *err, size_t errlen);
 void bn_store_watch_stop(struct bn_store *s);
+/* Why a get or list of s failed with r: the backend's reason (etcd: which
+ * endpoints were tried and what each said), else strerror(-r). */
+const char *bn_store_why(struct bn_store *s, int r);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -79,6 +80,13 @@ struct bn_ctl {
         struct bn_timer *accept_timer; /* will re-enable accepting */
         time_t accept_logged;          /* last "accept: ..." message */
         unsigned long accept_fails;    /* failures since then */
+        /* ctl_cluster.c: member of a cluster (a store with leases and a watch) */
+        bool clustered;
+        bool store_down; /* the last keepalive failed */
+        uint64_t lease;  /* the member record's lease (0: none) */
+        unsigned lease_ttl;
+        struct bn_timer *lease_timer;
+        atomic_bool change_queued; /* set by the watch thread: a reconcile is queued */
 };
 
 /* ---- ctl_model.c ---- */
@@ -87,6 +95,7 @@ struct bn_ctl {
 #define CTL_K_WIRE   "wires/"
 #define CTL_K_HOST   "hosts/"
 #define CTL_K_POLICY "policy"
+#define CTL_K_MEMBER "members/" /* live hosts of a cluster, under their leases */
 
 /* Load the desired state from the store into a topology (never NULL on 0). */
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen);
@@ -177,5 +186,16 @@ int ctl_apply_async(struct bn_ctl *c, json_object *req, uint64_t client, ctl_job
                     json_object **reply);
 /* Wait for the parse threads and drop their results (bananad stops). */
 void ctl_jobs_stop(struct bn_ctl *c);
+
+/* ---- ctl_cluster.c ---- */
+/* Join the cluster when the store has leases and a watch (else nothing):
+ * member record under a lease, its keepalive timer, the watch. 0 or -errno
+ * (logged). */
+int ctl_cluster_start(struct bn_ctl *c);
+/* Stop the watch and the keepalive; leave (revoke the lease) unless the
+ * daemon detaches for a restart. */
+void ctl_cluster_stop(struct bn_ctl *c);
+/* The live members' records (a JSON array; empty on one host). */
+json_object *ctl_cluster_members(struct bn_ctl *c);
 
 #endif

@@ -398,7 +398,10 @@ static int load_pair(void *arg, const char *key, const char *value)
                 return load_wire(lc, key, name, value);
         if (strcmp(key, CTL_K_POLICY) == 0)
                 return load_policy(lc, key, value);
-        return bad(lc, key, "not a key banana writes (hosts/, endpoints/, wires/, policy)");
+        if (prefixed(key, CTL_K_MEMBER, &name))
+                return 0; /* live state of a cluster (ctl_cluster.c), not desired state */
+        return bad(lc, key,
+                   "not a key banana writes (hosts/, endpoints/, wires/, policy, members/)");
 }
 
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen)
@@ -424,7 +427,8 @@ int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t e
         return 0;
 fail:
         if (!err[0])
-                snprintf(err, errlen, "cannot load the desired state: %s", strerror(-r));
+                snprintf(err, errlen, "cannot load the desired state: %s",
+                         bn_store_why(c->store, r));
         bn_topo_free(lc.t);
         return r;
 }

@@ -141,6 +141,10 @@ static json_object *op_status(struct bn_ctl *c)
         json_object_object_add(o, "wires", json_object_new_int((int)c->n_wires));
         json_object_object_add(o, "classes", cls);
         json_object_object_add(o, "wire_types", wt);
+        if (c->clustered) {
+                json_object_object_add(st, "reachable", json_object_new_boolean(!c->store_down));
+                json_object_object_add(o, "members", ctl_cluster_members(c));
+        }
         return o;
 }
 

@@ -469,9 +469,16 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
         if (opts)
                 c->opts = *opts;
         d->ctl = c;
-        if ((r = bn_store_open_embedded(&c->store,
-                                        d->state_dir[0] ? d->state_dir : BN_CTL_DEFAULT_STATEDIR,
-                                        err, sizeof(err)))) {
+        if (c->opts.store_url) {
+                struct bn_store_etcd_opts eo = {
+                    .ca = c->opts.store_ca, .cert = c->opts.store_cert, .key = c->opts.store_key};
+                r = bn_store_open_etcd(&c->store, c->opts.store_url, &eo, err, sizeof(err));
+        } else {
+                r = bn_store_open_embedded(&c->store,
+                                           d->state_dir[0] ? d->state_dir : BN_CTL_DEFAULT_STATEDIR,
+                                           err, sizeof(err));
+        }
+        if (r) {
                 bn_err(CTX, "store: %s", err[0] ? err : strerror(-r));
                 goto fail;
         }
@@ -481,9 +488,15 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
                 goto fail;
         }
         bn_topo_free(t);
-        bn_info(CTX, "store: embedded in %s at revision %llu", d->state_dir,
-                (unsigned long long)bn_store_revision(c->store));
+        if (c->opts.store_url)
+                bn_info(CTX, "store: etcd at %s, revision %llu", c->opts.store_url,
+                        (unsigned long long)bn_store_revision(c->store));
+        else
+                bn_info(CTX, "store: embedded in %s at revision %llu", d->state_dir,
+                        (unsigned long long)bn_store_revision(c->store));
         if ((r = bn_ctl_register_wires(&d->wires)))
+                goto fail;
+        if ((r = ctl_cluster_start(c)))
                 goto fail;
         bn_ep_registry_set_watch(&d->eps, ctl_ep_watch, c);
         d->wires.on_down = ctl_port_down;
@@ -537,7 +550,9 @@ void bn_controller_stop(struct bn_daemon *d)
                 bn_loop_timer_cancel(d->loop, c->accept_timer);
         c->accept_timer = NULL;
         c->reopen_pending = false;
-        ctl_teardown(c); /* every port closed: no ctl_port_down after this */
+        if (c->store)
+                ctl_cluster_stop(c); /* no watch report after this */
+        ctl_teardown(c);             /* every port closed: no ctl_port_down after this */
         bn_store_close(c->store);
         d->ctl = NULL;
         pthread_mutex_destroy(&c->down_mu);

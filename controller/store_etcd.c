@@ -127,6 +127,9 @@ int etcd_request(struct etcd *e, const char *path, json_object *body, json_objec
         int r = -EIO;
 
         *resp = NULL;
+        e->why[0] = '\0';
+        if (!err || !errlen)
+                err = e->why, errlen = sizeof(e->why);
         for (size_t k = 0; k < e->n_urls; k++) {
                 size_t i = (e->cur + k) % e->n_urls;
                 char url[512], cerr[CURL_ERROR_SIZE] = "";
@@ -175,6 +178,8 @@ int etcd_request(struct etcd *e, const char *path, json_object *body, json_objec
         }
         etcd_seterr(err, errlen, "etcd: no endpoint answered (%s)", why);
 out:
+        if (r && err != e->why)
+                snprintf(e->why, sizeof(e->why), "%s", err);
         free(b.p);
         return r;
 }
@@ -388,6 +393,11 @@ out:
         return r;
 }
 
+static const char *etcd_last_error(void *be)
+{
+        return ((struct etcd *)be)->why;
+}
+
 static uint64_t etcd_revision(void *be)
 {
         return ((struct etcd *)be)->rev;
@@ -427,6 +437,7 @@ static const struct bn_store_backend etcd_backend = {
     .lease_revoke = etcd_lease_revoke,
     .watch_start = etcd_watch_start,
     .watch_stop = etcd_watch_stop,
+    .last_error = etcd_last_error,
 };
 
 /* "etcd://a:1,b:2" -> e->urls {"http://a:1", "http://b:2"}. */

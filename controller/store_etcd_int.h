@@ -44,6 +44,7 @@ struct etcd {
         struct curl_slist *hdrs;
         size_t cur; /* the endpoint that answered last */
         uint64_t rev;
+        char why[512]; /* the last request's failure */
         struct etcd_watch watch;
 };
 

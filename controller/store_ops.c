@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static int unsupported(struct bn_store *s, const char *what, char *err, size_t errlen)
 {
@@ -41,6 +42,13 @@ int bn_store_watch_start(struct bn_store *s, uint64_t from, bn_store_watch_fn fn
         if (!s->ops->watch_start)
                 return unsupported(s, "watch", err, errlen);
         return s->ops->watch_start(s->be, from, fn, arg, err, errlen);
+}
+
+const char *bn_store_why(struct bn_store *s, int r)
+{
+        const char *w = s->ops->last_error ? s->ops->last_error(s->be) : NULL;
+
+        return w && *w ? w : strerror(-r);
 }
 
 void bn_store_watch_stop(struct bn_store *s)

@@ -11,7 +11,9 @@
 #   cl_need_root                    skip (77) without root / netns / etcd
 #   cl_underlay N                   the underlay and hosts h1..hN
 #   cl_etcd [--tls]                 etcd at $CL_ETCD (its client URL)
+#   cl_etcd_stop, cl_etcd_start     etcd down, and up again on the same data
 #   cl_host I [bananad options...]  xensim and bananad of host hI
+#   cl_bananad I [options...]       bananad of host hI again (after a kill)
 #   cl_ctl I ARGS...                bananactl against host hI's bananad
 #   cl_etcdctl ARGS...              etcdctl against the cluster's etcd
 #   cl_in I CMD...                  CMD in host hI's namespace
@@ -127,10 +129,16 @@ cl_etcd() { # cl_etcd [--tls]: etcd in its namespace, listening on 10.88.0.2:237
             --trusted-ca-file "$CL_BASE/pki/ca.crt" --client-cert-auth)
     fi
     CL_ETCD=$scheme://10.88.0.2:2379
-    ip netns exec "$CL_T-etcd" etcd --name "$CL_T" --data-dir "$CL_BASE/etcd" \
-        --listen-client-urls "$CL_ETCD" --advertise-client-urls "$CL_ETCD" \
-        --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-        --initial-cluster "$CL_T=http://127.0.0.1:2380" "${tls[@]}" >"$CL_BASE/etcd.log" 2>&1 &
+    CL_ETCD_ARGS=(--name "$CL_T" --data-dir "$CL_BASE/etcd"
+        --listen-client-urls "$CL_ETCD" --advertise-client-urls "$CL_ETCD"
+        --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380
+        --initial-cluster "$CL_T=http://127.0.0.1:2380" --max-txn-ops 16384 "${tls[@]}")
+    cl_etcd_start
+}
+
+cl_etcd_stop() { stop_pid "$CL_ETCD_PID" 10; } # etcd down (its data stays)
+cl_etcd_start() { # etcd (again) on the same data
+    ip netns exec "$CL_T-etcd" etcd "${CL_ETCD_ARGS[@]}" >>"$CL_BASE/etcd.log" 2>&1 &
     CL_ETCD_PID=$!
     cl_pids+=("$CL_ETCD_PID")
     wait_for 20 cl_etcdctl endpoint health || cl_fail "etcd did not become healthy at $CL_ETCD"
@@ -138,9 +146,15 @@ cl_etcd() { # cl_etcd [--tls]: etcd in its namespace, listening on 10.88.0.2:237
 
 cl_host() { # cl_host I [bananad options...]: xensim and bananad of host hI
     local i=$1 d=$CL_BASE/h$1
-    shift
     cl_in "$i" "$XENSIM" --dir "$d/sim" --pidfile "$d/xensim.pid" 2>"$d/xensim.log" || cl_fail "h$i: xensim did not start"
-    cl_in "$i" env XENSIM_DIR="$d/sim" XENSTORED_PATH="$d/sim/xenstored.sock" \
+    cl_bananad "$@"
+}
+
+cl_bananad() { # cl_bananad I [bananad options...]: (another) bananad of host hI
+    local i=$1 d=$CL_BASE/h$1
+    shift
+    # not through cl_in: $! must be bananad itself (ip netns exec and env exec)
+    ip netns exec "$CL_T-h$i" env XENSIM_DIR="$d/sim" XENSTORED_PATH="$d/sim/xenstored.sock" \
         "$BANANAD" --foreground --host "h$i" --hypervisor xensim --xensim-dir "$d/sim" \
         --state-dir "$d/state" --control "$d/ctl.sock" --log-level "${CL_LOG:-info}" "$@" \
         >"$d/bananad.out" 2>"$d/bananad.log" &

@@ -50,6 +50,7 @@ for i in 1 2 3; do pids+=("$(cat "$CL_BASE/h$i/xensim.pid")"); done
 base=$CL_BASE tag=$CL_T
 (cl_cleanup) || exit 1
 for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && { echo "FAIL: process $p still runs after the tear-down"; exit 1; }; done
+pgrep -f "$base/" >/dev/null && { echo "FAIL: processes of $base left: $(pgrep -af "$base/")"; exit 1; }
 ip netns list | grep -q "^$tag-" && { echo "FAIL: namespaces left: $(ip netns list | grep "^$tag-")"; exit 1; }
 [ -e "$base" ] && { echo "FAIL: $base left behind"; exit 1; }
 trap - EXIT

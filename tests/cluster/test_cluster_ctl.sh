@@ -1,0 +1,84 @@
+#!/bin/bash
+# tests/cluster/test_cluster_ctl.sh BUILD_DIR NHOSTS: NHOSTS bananads sharing
+# one etcd (--store): each is a live member (status on any host lists them
+# all, with their addresses); a topology applied on h1 that puts Corms and
+# wires on the other hosts is realised by those hosts; disconnect from one
+# host removes a wire another host holds; a SIGKILLed bananad is shown gone
+# once its lease ends, and restarted it takes its wires back, none doubled.
+B=$1 N=${2:-3}
+XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
+. "$(dirname "$0")/cluster.sh"
+cl_need_root
+cl_underlay "$N"
+cl_etcd
+STORE=etcd://10.88.0.2:2379
+TTL=3
+for i in $(seq "$N"); do cl_host "$i" --store "$STORE" --address "10.88.0.$((10 + i))" --lease-ttl $TTL; done
+
+members() { # members I: the member names host hI sees, sorted, space-separated
+    cl_ctl "$1" --json status 2>/dev/null |
+        python3 -c 'import json,sys; print(" ".join(sorted(m["host"] for m in json.load(sys.stdin).get("members", []))))'
+}
+members_are() { [ "$(members "$1")" = "$2" ]; } # evaluated at each poll
+all=$(for i in $(seq "$N"); do printf 'h%s ' "$i"; done)
+all=${all% }
+for i in $(seq "$N"); do
+    wait_for 10 members_are "$i" "$all" || cl_fail "h$i sees members '$(members "$i")', not '$all'"
+done
+cl_ctl 1 --json status | python3 -c '
+import json,sys
+m={x["host"]: x for x in json.load(sys.stdin)["members"]}
+assert m["h2"]["address"] == "10.88.0.12", m
+assert "shm" in m["h2"]["wire_types"], m' || cl_fail "member records lack the address or wire types"
+
+# One file, applied on h1, with Corms and a wire on each other host.
+{
+    echo "version: 1"
+    echo "hosts:"
+    for i in $(seq "$N"); do echo "  h$i: {site: test, domain: test}"; done
+    echo "endpoints:"
+    for i in $(seq 2 "$N"); do
+        echo "  h$i/sink1: {kind: corm, class: test}"
+        echo "  h$i/sink2: {kind: corm, class: test}"
+    done
+    echo "wires:"
+    for i in $(seq 2 "$N"); do
+        echo "  w$i: {ends: [h$i/sink1, h$i/sink2], options: {ring: 524288, path: \"@$CL_T-w$i\"}}"
+    done
+} >"$CL_BASE/topo.yaml"
+cl_ctl 1 apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply.out" 2>&1 || cl_fail "apply on h1: $(cat "$CL_BASE/apply.out")"
+cat "$CL_BASE/apply.out"
+wire_up() { cl_ctl "$1" wires "$2" 2>/dev/null | grep -qw up; }
+for i in $(seq 2 "$N"); do
+    wait_for 10 wire_up "$i" "w$i" || cl_fail "h$i did not realise wire w$i: $(cl_ctl "$i" wires 2>&1)"
+done
+# Every host answers diff against the cluster's state: nothing to do.
+for i in $(seq "$N"); do
+    out=$(cl_ctl "$i" diff "$CL_BASE/topo.yaml" 2>&1)
+    [ "$out" = "no change" ] || cl_fail "diff on h$i: $out"
+done
+
+# h$N killed: gone once its lease ends; restarted: a member again, its wire back
+last=$N
+kill -9 "${CL_BPID[$last]}"
+wait "${CL_BPID[$last]}" 2>/dev/null
+want=$(for i in $(seq $((N - 1))); do printf 'h%s ' "$i"; done)
+want=${want% }
+t0=$(date +%s)
+wait_for $((TTL + 5)) members_are 1 "$want" || cl_fail "h1 still sees '$(members 1)' after h$last was killed"
+echo "h$last shown gone after $(($(date +%s) - t0)) s (lease $TTL s)"
+cl_bananad "$last" --store "$STORE" --address "10.88.0.$((10 + last))" --lease-ttl $TTL
+wait_for 10 members_are 1 "$all" || cl_fail "h$last did not come back as a member"
+wait_for 10 wire_up "$last" "w$last" || cl_fail "h$last did not take w$last back"
+cl_ctl "$last" --json wires >"$CL_BASE/wires.json" 2>&1
+n=$(python3 -c 'import json,sys; print(sum(1 for w in json.load(open(sys.argv[1]))["wires"] if w["name"] == sys.argv[2]))' \
+    "$CL_BASE/wires.json" "w$last") || cl_fail "wires --json: $(cat "$CL_BASE/wires.json")"
+[ "$n" = 1 ] || cl_fail "h$last lists w$last $n times after its restart, want once"
+n=$(cl_ctl "$last" --json wires | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["wires"]))')
+[ "$n" = $((N - 1)) ] || cl_fail "h$last lists $n wires after its restart, want the $((N - 1)) of the cluster"
+# disconnect on h1 of a wire that h$N holds
+cl_ctl 1 disconnect w$N >/dev/null 2>&1 || cl_fail "disconnect w$N on h1 failed"
+wait_for 10 sh -c "! BANANA_CONTROL=$CL_BASE/h$N/ctl.sock $BANANACTL wires w$N >/dev/null 2>&1" ||
+    cl_fail "h$N still holds w$N after disconnect on h1: $(cl_ctl "$N" wires 2>&1)"
+
+echo "PASS: $N hosts on one etcd: members, apply on h1 realised on the others, disconnect across hosts, a killed host gone and back"
