@@ -220,8 +220,9 @@ static void client_step(struct ctl_client *cl)
                 client_lines(cl);
                 if (client_flush(cl) < 0)
                         return;
-                /* stopped because replies were pending, and they are gone */
-                if (pending(cl) || cl->closing || !memchr(cl->in, '\n', cl->in_len))
+                /* stopped because replies were pending, and they are gone
+                 * (not while an apply of it is parsed: its reply comes later) */
+                if (pending(cl) || cl->closing || cl->busy || !memchr(cl->in, '\n', cl->in_len))
                         break;
         }
         if ((cl->closing || cl->eof) && !pending(cl) && !cl->busy) {

@@ -308,6 +308,17 @@ PY
     echo "slowparse: diff took $dms ms; $n status calls meanwhile, the slowest $max ms"
     [ $n -ge 3 ] || fail "only $n status calls during a diff of $dms ms"
     [ $((max * 3)) -lt $((dms * 2)) ] || fail "status waited $max ms during a diff of $dms ms"
+    # requests pipelined behind an apply are answered after it, in order
+    topo "$base/t.yaml" 3
+    c3=$(json_str "$base/t.yaml")
+    out=$(timeout 30 $RAW "$sock" pipe "{\"op\":\"apply\",\"file\":\"t.yaml\",\"content\":$c3}" \
+        '{"op":"status"}' "{\"op\":\"diff\",\"file\":\"t.yaml\",\"content\":$c3}" '{"op":"wires","name":"w1"}' 2>&1) ||
+        fail "pipelined requests: $out"
+    echo "$out" | sed -n 1p | grep -q '"changes":\[{' || fail "pipelined apply: $out"
+    echo "$out" | sed -n 2p | grep -q '"host":"hostA"' || fail "pipelined status: $out"
+    echo "$out" | sed -n 3p | grep -q '"changes":\[\]' || fail "pipelined diff after the apply: $out"
+    echo "$out" | sed -n 4p | grep -q '"name":"w1"' || fail "pipelined wires: $out"
+    alive "after pipelined requests"
     ;;
 cli)
     start_bananad
