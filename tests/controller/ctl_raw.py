@@ -4,6 +4,7 @@
   ctl_raw.py SOCK send LINE...     send each line, print each reply line
   ctl_raw.py SOCK pipe LINE...     send every line at once, then print as
                                    many reply lines
+  ctl_raw.py SOCK fire FILE        send FILE's lines and close at once
   ctl_raw.py SOCK flood MB SECS    pipeline {"op":"status"} lines (MB in all)
                                    without reading a reply, hold SECS, close
   ctl_raw.py SOCK hold N SECS      open N connections, hold SECS, close them
@@ -88,6 +89,11 @@ def main():
     path, mode = sys.argv[1], sys.argv[2]
     if mode == "send":
         return send(path, sys.argv[3:])
+    if mode == "fire":
+        s = conn(path)
+        s.sendall(open(sys.argv[3], "rb").read())
+        s.close()
+        return 0
     if mode == "pipe":
         return pipe(path, sys.argv[3:])
     if mode == "flood":
