@@ -52,6 +52,7 @@ struct ctl_client {
         size_t out_len, out_off, out_cap;
         uint64_t id;     /* to find it again when an apply's parse is done */
         bool busy;       /* an apply or diff of it is being parsed */
+        bool unwatched;  /* not in the loop (it hung up and nothing to wait for) */
         uint32_t events; /* what the loop watches for it */
         bool closing;    /* close once out is flushed */
         bool eof;        /* the client sent all it will send */
@@ -69,7 +70,8 @@ static void client_free(struct ctl_client *cl)
                         *pp = cl->next;
                         break;
                 }
-        bn_loop_del_fd(cl->c->d->loop, cl->fd);
+        if (!cl->unwatched)
+                bn_loop_del_fd(cl->c->d->loop, cl->fd);
         close(cl->fd);
         free(cl->in);
         free(cl->out);
@@ -90,11 +92,28 @@ static bool can_read(const struct ctl_client *cl)
 
 /* Watch what the client's state asks for: EPOLLOUT while replies are
  * pending, EPOLLIN while it may send more (not paused). */
+static void client_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg);
+
 static void client_watch(struct ctl_client *cl)
 {
         uint32_t ev = (pending(cl) ? EPOLLOUT : 0) | (can_read(cl) ? EPOLLIN : 0);
+        struct bn_loop *loop = cl->c->d->loop;
 
-        if (ev != cl->events && bn_loop_mod_fd(cl->c->d->loop, cl->fd, ev) == 0)
+        if (cl->eof && !ev) {
+                /* hung up, waiting for its apply's reply: a hang-up stays
+                 * ready, so leave the loop instead of being woken for it */
+                if (!cl->unwatched && bn_loop_del_fd(loop, cl->fd) == 0)
+                        cl->unwatched = true;
+                return;
+        }
+        if (cl->unwatched) {
+                if (bn_loop_add_fd(loop, cl->fd, ev, client_cb, cl) == 0) {
+                        cl->unwatched = false;
+                        cl->events = ev;
+                }
+                return;
+        }
+        if (ev != cl->events && bn_loop_mod_fd(loop, cl->fd, ev) == 0)
                 cl->events = ev;
 }
 
@@ -220,8 +239,9 @@ static void client_step(struct ctl_client *cl)
                 client_lines(cl);
                 if (client_flush(cl) < 0)
                         return;
-                /* stopped because replies were pending, and they are gone */
-                if (pending(cl) || cl->closing || !memchr(cl->in, '\n', cl->in_len))
+                /* stopped because replies were pending, and they are gone
+                 * (not while an apply of it is parsed: its reply comes later) */
+                if (pending(cl) || cl->closing || cl->busy || !memchr(cl->in, '\n', cl->in_len))
                         break;
         }
         if ((cl->closing || cl->eof) && !pending(cl) && !cl->busy) {

@@ -2,6 +2,9 @@
 """ctl_raw.py: a raw client of bananad's control socket for test_hostile.sh.
 
   ctl_raw.py SOCK send LINE...     send each line, print each reply line
+  ctl_raw.py SOCK pipe LINE...     send every line at once, then print as
+                                   many reply lines
+  ctl_raw.py SOCK fire FILE        send FILE's lines and close at once
   ctl_raw.py SOCK flood MB SECS    pipeline {"op":"status"} lines (MB in all)
                                    without reading a reply, hold SECS, close
   ctl_raw.py SOCK hold N SECS      open N connections, hold SECS, close them
@@ -29,6 +32,20 @@ def send(path, lines):
             print("CLOSED")
             return 1
         print(reply.decode().rstrip("\n"))
+    s.close()
+    return 0
+
+
+def pipe(path, lines):
+    s = conn(path, timeout=30)
+    f = s.makefile("rb")
+    s.sendall(b"".join(l.encode("utf-8", "surrogateescape") + b"\n" for l in lines))
+    for _ in lines:
+        reply = f.readline()
+        if not reply:
+            print("CLOSED")
+            return 1
+        print(reply.decode().rstrip("\n")[:300])
     s.close()
     return 0
 
@@ -72,6 +89,13 @@ def main():
     path, mode = sys.argv[1], sys.argv[2]
     if mode == "send":
         return send(path, sys.argv[3:])
+    if mode == "fire":
+        s = conn(path)
+        s.sendall(open(sys.argv[3], "rb").read())
+        s.close()
+        return 0
+    if mode == "pipe":
+        return pipe(path, sys.argv[3:])
     if mode == "flood":
         return flood(path, int(sys.argv[3]), float(sys.argv[4]))
     if mode == "hold":

@@ -308,6 +308,31 @@ PY
     echo "slowparse: diff took $dms ms; $n status calls meanwhile, the slowest $max ms"
     [ $n -ge 3 ] || fail "only $n status calls during a diff of $dms ms"
     [ $((max * 3)) -lt $((dms * 2)) ] || fail "status waited $max ms during a diff of $dms ms"
+    # a client that hangs up while its diff is parsed: the main thread does
+    # not spin on the hang-up (it leaves the loop until the reply)
+    python3 -c 'import json,sys; print(json.dumps({"op":"diff","file":"big.yaml","content":open(sys.argv[1]).read()}))' \
+        "$base/big.yaml" >"$base/big.req"
+    mt() { awk '{print $14 + $15}' "/proc/$bpid/task/$bpid/stat"; }
+    pt() { awk '{print $14 + $15}' "/proc/$bpid/stat"; }
+    m0=$(mt) p0=$(pt)
+    $RAW "$sock" fire "$base/big.req" || fail "fire"
+    sleep 1.5
+    m1=$(mt) p1=$(pt)
+    echo "slowparse: a diff whose client left: $((m1 - m0)) ticks on the main thread of $((p1 - p0)) in all"
+    # spinning, the main thread would use as much as the parse thread or more
+    [ $((2 * (m1 - m0))) -lt $((p1 - p0)) ] || fail "the main thread spun: $((m1 - m0)) of $((p1 - p0)) ticks"
+    expect 0 status
+    # requests pipelined behind an apply are answered after it, in order
+    topo "$base/t.yaml" 3
+    c3=$(json_str "$base/t.yaml")
+    out=$(timeout 30 $RAW "$sock" pipe "{\"op\":\"apply\",\"file\":\"t.yaml\",\"content\":$c3}" \
+        '{"op":"status"}' "{\"op\":\"diff\",\"file\":\"t.yaml\",\"content\":$c3}" '{"op":"wires","name":"w1"}' 2>&1) ||
+        fail "pipelined requests: $out"
+    echo "$out" | sed -n 1p | grep -q '"changes":\[{' || fail "pipelined apply: $out"
+    echo "$out" | sed -n 2p | grep -q '"host":"hostA"' || fail "pipelined status: $out"
+    echo "$out" | sed -n 3p | grep -q '"changes":\[\]' || fail "pipelined diff after the apply: $out"
+    echo "$out" | sed -n 4p | grep -q '"name":"w1"' || fail "pipelined wires: $out"
+    alive "after pipelined requests"
     ;;
 cli)
     start_bananad
