@@ -87,6 +87,7 @@ struct bn_ctl {
         unsigned lease_ttl;
         struct bn_timer *lease_timer;
         atomic_bool change_queued; /* set by the watch thread: a reconcile is queued */
+        char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
 };
 
 /* ---- ctl_model.c ---- */
@@ -96,6 +97,10 @@ struct bn_ctl {
 #define CTL_K_HOST   "hosts/"
 #define CTL_K_POLICY "policy"
 #define CTL_K_MEMBER "members/" /* live hosts of a cluster, under their leases */
+/* A counter every change of the desired state bumps, compared as it is
+ * written: a change prepared from a desired state that another host or
+ * client has changed since is refused (-EAGAIN), not merged blindly. */
+#define CTL_K_GEN "generation"
 
 /* Load the desired state from the store into a topology (never NULL on 0). */
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen);

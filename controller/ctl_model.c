@@ -93,6 +93,7 @@ json_object *ctl_policy_json(const struct bn_topo_policy *p)
 
 struct load_ctx {
         struct bn_topo *t;
+        struct bn_ctl *c;
         int r;
         char *err;
         size_t errlen;
@@ -400,16 +401,24 @@ static int load_pair(void *arg, const char *key, const char *value)
                 return load_policy(lc, key, value);
         if (prefixed(key, CTL_K_MEMBER, &name))
                 return 0; /* live state of a cluster (ctl_cluster.c), not desired state */
+        if (strcmp(key, CTL_K_GEN) == 0) {
+                size_t n = strlen(value);
+                if (n == 0 || n >= sizeof(lc->c->gen) || strspn(value, "0123456789") != n)
+                        return bad(lc, key, "not a counter");
+                memcpy(lc->c->gen, value, n + 1);
+                return 0;
+        }
         return bad(lc, key,
                    "not a key banana writes (hosts/, endpoints/, wires/, policy, members/)");
 }
 
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen)
 {
-        struct load_ctx lc = {.err = err, .errlen = errlen};
+        struct load_ctx lc = {.c = c, .err = err, .errlen = errlen};
         int r;
 
         *out = NULL;
+        c->gen[0] = '\0';
         lc.t = calloc(1, sizeof(*lc.t));
         if (!lc.t || !(lc.t->file = strdup("store"))) {
                 r = nomem(&lc);

@@ -102,10 +102,33 @@ int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *o
 
 int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen)
 {
-        int r = bn_store_commit(c->store, ops->ops, ops->n, NULL, err, errlen);
+        struct bn_store_op *all = calloc(ops->n + 2, sizeof(*all));
+        char next[sizeof(c->gen)];
+        int r = -ENOMEM;
 
+        if (!all) {
+                snprintf(err, errlen, "out of memory");
+                return r;
+        }
+        /* the desired state as ctl_desired_load read it, or nothing */
+        snprintf(next, sizeof(next), "%llu", strtoull(c->gen, NULL, 10) + 1);
+        all[0] = (struct bn_store_op){
+            .kind = BN_STORE_EXPECT, .key = CTL_K_GEN, .value = c->gen[0] ? c->gen : NULL};
+        all[1] = (struct bn_store_op){.kind = BN_STORE_PUT, .key = CTL_K_GEN, .value = next};
+        memcpy(all + 2, ops->ops, ops->n * sizeof(*all));
+        r = bn_store_commit(c->store, all, ops->n + 2, NULL, err, errlen);
+        if (r == -ECANCELED && strstr(err, CTL_K_GEN)) {
+                snprintf(
+                    err, errlen,
+                    "the desired state changed while this was being prepared (a change made on "
+                    "another host or by another client): nothing changed, run it again");
+                r = -EAGAIN;
+        } else if (!r) {
+                memcpy(c->gen, next, sizeof(next));
+        }
         if (r && !err[0])
                 snprintf(err, errlen, "store: %s", strerror(-r));
+        free(all);
         return r;
 }
 
