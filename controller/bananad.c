@@ -16,6 +16,7 @@ struct bananad_opts {
         bool foreground;
         const char *log_level;
         const char *control_group; /* ctl: --control-group */
+        const char *metrics;       /* ctl: --metrics ADDR (ctl_metrics.c) */
 };
 
 static void usage(FILE *f)
@@ -24,6 +25,7 @@ static void usage(FILE *f)
                    "               [--xensim-dir DIR] [--state-dir DIR] [--control PATH]\n"
                    "               [--workers N] [--log-level error|warn|info|debug]\n"
                    "               [--control-group GROUP] [--keep-devices]\n"
+                   "               [--metrics HOST:PORT|unix:PATH]\n"
                    "SIGTERM/SIGINT: stop, closing guests' devices the Xen way.\n"
                    "SIGUSR2: stop for a restart, guests' devices stay Connected\n"
                    "(--keep-devices: SIGTERM/SIGINT do the same).\n");
@@ -43,10 +45,11 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
             {"help", no_argument, NULL, 'h'},
             {"control-group", required_argument, NULL, 'g'}, /* ctl */
             {"keep-devices", no_argument, NULL, 'k'},
+            {"metrics", required_argument, NULL, 'm'}, /* ctl */
             {NULL, 0, NULL, 0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "fH:y:x:s:c:w:l:hg:k", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "fH:y:x:s:c:w:l:hg:km:", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'f':
                         o->foreground = true;
@@ -93,6 +96,9 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
                 case 'k':
                         o->d.keep_devices = true;
                         break;
+                case 'm': /* ctl */
+                        o->metrics = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -114,6 +120,7 @@ int main(int argc, char **argv)
         struct bananad_opts o = {
             .d = {.serve_xenbus = true, .register_classes = bn_devices_register_all}};
         struct bn_daemon d;
+        struct bn_metrics *metrics = NULL; /* ctl */
         int rc;
 
         if (parse_args(argc, argv, &o))
@@ -138,13 +145,20 @@ int main(int argc, char **argv)
         rc = bn_daemon_init(&d, &o.d);
         if (rc)
                 return 1;
+        /* ctl: metrics listener (before ready: a bad address fails start-up) */
+        if (o.metrics && bn_metrics_start(&d, o.metrics, o.control_group, &metrics)) {
+                bn_daemon_shutdown(&d);
+                return 1;
+        }
         /* ctl: control socket, store, reconciler (restart recovery) */
         if (bn_controller_start(&d, &co)) {
+                bn_metrics_stop(metrics);
                 bn_daemon_shutdown(&d);
                 return 1;
         }
         rc = bn_daemon_run(&d);
-        bn_controller_stop(&d); /* ctl */
+        bn_metrics_stop(metrics); /* ctl */
+        bn_controller_stop(&d);   /* ctl */
         bn_daemon_shutdown(&d);
         bn_info("bananad", "stopped");
         return rc ? 1 : 0;

@@ -42,6 +42,11 @@ struct rt_wire {
         struct bn_wire_port *port[2]; /* open ends (NULL: not open) */
         struct bn_endpoint *ep[2];    /* endpoints holding port[j] */
         char error[256];              /* last failure, "" when fine */
+        /* for the metrics (ctl_metrics.c) */
+        uint64_t reopens;         /* ends re-opened after their peer went */
+        uint64_t swaps;           /* type swaps completed here */
+        uint64_t swap_started_ms; /* a swap's ends were closed then; 0: none */
+        uint64_t last_swap_ms;    /* closing the old ends to all new ones open */
 };
 
 #define CTL_DOWNS_MAX 32
@@ -131,6 +136,9 @@ void ctl_port_down(void *arg, struct bn_wire_port *port);
 struct bn_loop *ctl_loop_for(void *arg, const char *spike);
 /* State of a wire for display: "up", "waiting: ...", "error: ...", "remote". */
 void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len);
+/* One open port's counters, read on the port's loop (main thread; waits). */
+struct bn_wire_stats;
+void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);
 /* Counters of a wire's local ends, summed (adds fields to obj). */
 void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj);
 
