@@ -14,6 +14,8 @@ PKGS=(
 	# real peers and tools used by tests, the demo and bench/
 	xenstore-utils iproute2 iputils-ping iperf3 nbdkit qemu-utils fio openvpn
 	etcd-server etcd-client tcpdump procps psmisc util-linux
+	# the Debian package (scripts/package.sh), man pages
+	debhelper dpkg-dev lintian scdoc
 	# metrics scrape test: a real HTTP client and Prometheus' own checker
 	curl prometheus
 )
