@@ -19,8 +19,12 @@ work=$(mktemp -d /tmp/banana-pkg.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 src=$work/banana-$version
 mkdir "$src"
-git ls-files -z -co --exclude-standard | grep -zv '^tests/xenlab/' |
-	xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' | tar -c --null -T - | tar -x -C "$src"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	git ls-files -z -co --exclude-standard | grep -zv '^tests/xenlab/' |
+		xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' | tar -c --null -T - | tar -x -C "$src"
+else # a tarball of the tree: everything but build directories
+	tar -c --exclude='./build*' --exclude=./tests/xenlab . | tar -x -C "$src"
+fi
 start=$(date +%s)
 (cd "$src" && dpkg-buildpackage -us -uc -b -j"$(nproc)") >"$out/build.log" 2>&1 || {
 	tail -40 "$out/build.log" >&2
