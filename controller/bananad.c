@@ -142,6 +142,9 @@ int main(int argc, char **argv)
                 bn_log_set_level(l);
         }
 
+        /* ctl: before any thread: only the capabilities set-up and running use */
+        if (bn_privs_limit())
+                return 1;
         rc = bn_daemon_init(&d, &o.d);
         if (rc)
                 return 1;
@@ -152,6 +155,13 @@ int main(int argc, char **argv)
         }
         /* ctl: control socket, store, reconciler (restart recovery) */
         if (bn_controller_start(&d, &co)) {
+                bn_metrics_stop(metrics);
+                bn_daemon_shutdown(&d);
+                return 1;
+        }
+        /* ctl: set up: keep only the capabilities used from now on */
+        if (bn_privs_drop(&d)) {
+                bn_controller_stop(&d);
                 bn_metrics_stop(metrics);
                 bn_daemon_shutdown(&d);
                 return 1;

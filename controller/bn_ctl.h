@@ -59,6 +59,15 @@ int bn_metrics_start(struct bn_daemon *d, const char *addr, const char *group,
                      struct bn_metrics **out);
 void bn_metrics_stop(struct bn_metrics *m); /* NULL: nothing */
 
+/* Least privilege (ctl_privs.c). bn_privs_limit: before any thread exists,
+ * keep only what set-up and running use (CAP_NET_ADMIN, CAP_CHOWN,
+ * CAP_NET_BIND_SERVICE, CAP_SETPCAP). bn_privs_drop: after bn_controller_start(), keep
+ * only CAP_NET_ADMIN on the main thread and every worker loop. Both in every
+ * set, bounding set included; main thread; 0 when done or nothing to drop
+ * (not root), else -errno (logged). */
+int bn_privs_limit(void);
+int bn_privs_drop(struct bn_daemon *d);
+
 struct bn_wire_registry;
 /* Register the wire types built into this binary (those not already
  * registered). 0 or -errno. */
