@@ -160,7 +160,7 @@ int main(int argc, char **argv)
                 return 1;
         }
         /* ctl: set up: keep only the capabilities used from now on */
-        if (bn_privs_drop(&d)) {
+        if (bn_privs_drop(&d) || bn_privs_seccomp()) {
                 bn_controller_stop(&d);
                 bn_metrics_stop(metrics);
                 bn_daemon_shutdown(&d);

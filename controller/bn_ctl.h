@@ -67,6 +67,10 @@ void bn_metrics_stop(struct bn_metrics *m); /* NULL: nothing */
  * (not root), else -errno (logged). */
 int bn_privs_limit(void);
 int bn_privs_drop(struct bn_daemon *d);
+/* After bn_privs_drop: the seccomp allow-list (systemd's @system-service,
+ * controller/ctl_syscalls.h) on every thread; any other system call kills
+ * bananad. 0 or -errno (logged). */
+int bn_privs_seccomp(void);
 
 struct bn_wire_registry;
 /* Register the wire types built into this binary (those not already

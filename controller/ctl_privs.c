@@ -9,10 +9,14 @@
  *    are per thread: each worker loop drops its own, through a call queued
  *    to it. (libxenstore's reader thread is not ours to call: it keeps
  *    setup[].)
+ * 3. bn_privs_seccomp(), last: a seccomp allow-list (libseccomp) on every
+ *    thread at once (TSYNC): systemd's @system-service set (ctl_syscalls.h),
+ *    the one bananad.service names; any other system call kills bananad.
  */
 #include "bn_ctl.h"
 
 #include <cap-ng.h>
+#include <seccomp.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdbool.h>
@@ -22,6 +26,7 @@
 #include "bn_daemon.h"
 #include "bn_log.h"
 #include "bn_loop.h"
+#include "ctl_syscalls.h"
 
 #define CTX "privs"
 
@@ -103,5 +108,52 @@ out:
                         "capabilities: kept %s on the main thread and %u workers, dropped "
                         "the others (bounding set too)",
                         names, n);
+        return r;
+}
+
+/* LeakSanitizer stops the world with ptrace at exit: sanitizer builds only. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BN_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BN_SANITIZER 1
+#endif
+#endif
+
+int bn_privs_seccomp(void)
+{
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+        unsigned n = 0;
+        int r;
+
+        if (!ctx) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)))
+                goto out;
+        for (size_t i = 0; i < sizeof(bn_syscalls) / sizeof(bn_syscalls[0]); i++) {
+                int nr = seccomp_syscall_resolve_name(bn_syscalls[i]);
+                if (nr < 0) /* another architecture's, or a multiplexed one */
+                        continue;
+                if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)))
+                        goto out;
+                n++;
+        }
+#ifdef BN_SANITIZER
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ptrace), 0)))
+                goto out;
+        n++;
+#endif
+        r = seccomp_load(ctx);
+out:
+        if (r)
+                bn_err(CTX, "cannot load the seccomp filter: %s", strerror(-r));
+        else
+                bn_info(CTX,
+                        "seccomp: %u system calls allowed (systemd's @system-service), any "
+                        "other kills bananad",
+                        n);
+        seccomp_release(ctx);
         return r;
 }

@@ -4,6 +4,7 @@
 #    CAP_NET_ADMIN in its effective, permitted and bounding sets; no thread
 #    has more than the set-up set (net_admin, chown, net_bind_service,
 #    setpcap: libxenstore's reader thread, which bananad cannot reach);
+#  - every thread runs under bananad's seccomp filter (mode 2);
 #  - a vif Corm (a bridge and TAPs) is still made after the drop;
 #  - the control socket: with --control-group G mode 0660 group G: another
 #    user without G is refused (Permission denied), with G admitted; without
@@ -57,6 +58,13 @@ for t in /proc/$bpid/task/*; do
 done
 [ $own -ge 3 ] || fail "found $own of bananad's own threads, want the main one and 2 workers"
 echo "ok: $own threads of bananad keep only cap_net_admin (effective, permitted, bounding); $other other(s) at most the set-up set"
+
+# the seccomp filter, on every thread
+for t in /proc/$bpid/task/*; do
+    [ "$(awk '/^Seccomp:/ {print $2}' "$t/status")" = 2 ] || fail "thread ${t##*/} is not under a seccomp filter: $(grep Seccomp "$t/status")"
+done
+grep -q "seccomp: [0-9]* system calls allowed" "$base/bananad.log" || fail "bananad did not say it loaded its seccomp filter"
+echo "ok: every thread runs under the seccomp filter ($(grep -o 'seccomp: [0-9]* system calls allowed' "$base/bananad.log" | head -1))"
 
 # a bridge Corm still comes up
 cat >"$base/t.yaml" <<YAML
