@@ -155,6 +155,13 @@ int ctl_type_available(struct bn_ctl *c, const char *type);
 /* Commit ops to the store; 0 or -errno with the reason in err. */
 int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen);
 
+/* ---- ctl_privs.c ---- */
+/* Does an option or parameter key name a secret (key, secret, psk,
+ * password, passwd, token, credential; any case)? Its value is then shown
+ * as CTL_HIDDEN, never as it is (replies, metrics, logs). */
+#define CTL_HIDDEN "(hidden)"
+bool ctl_secret_key(const char *key);
+
 /* ---- ctl_apply.c ---- */
 /* apply (apply true) or diff: request {"file", "content", "prune"}. */
 json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply);

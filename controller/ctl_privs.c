@@ -12,8 +12,9 @@
  * 3. bn_privs_seccomp(), last: a seccomp allow-list (libseccomp) on every
  *    thread at once (TSYNC): systemd's @system-service set (ctl_syscalls.h),
  *    the one bananad.service names; any other system call kills bananad.
+ * Also ctl_secret_key(): the option values that are never shown.
  */
-#include "bn_ctl.h"
+#include "ctl_int.h"
 
 #include <cap-ng.h>
 #include <seccomp.h>
@@ -156,4 +157,15 @@ out:
                         n);
         seccomp_release(ctx);
         return r;
+}
+
+bool ctl_secret_key(const char *key)
+{
+        static const char *const words[] = {"key",    "secret", "psk",       "password",
+                                            "passwd", "token",  "credential"};
+
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strcasestr(key, words[i]))
+                        return true;
+        return false;
 }

@@ -2,7 +2,8 @@
 # test_metrics.sh: bananad --metrics on a Unix socket (suite 'controller'):
 # the page (read with curl --unix-socket) passes promtool check metrics and
 # lists the applied Corms and wire; the socket is mode 0600 (no group); a bad
-# --metrics address or a port in use stops start-up with a clear error.
+# --metrics address or a port in use stops start-up with a clear error; a
+# secret in a wire's options (psk) appears in no reply, page or log.
 # usage: test_metrics.sh BANANAD BANANACTL XENSIM
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid
@@ -85,6 +86,18 @@ grep -q '^banana_endpoint_info{endpoint="hostA/sink2",kind="corm",class="test",s
 grep -q '^banana_store_revision 1$' "$base/page.txt" || fail "store revision: $(grep revision "$base/page.txt")"
 grep -q "bnmetrics$$" "$base/page.txt" && fail "a wire option's value is in the metrics"
 echo "ok: Unix socket (mode 600) page passes promtool check metrics: $(grep -vc '^#' "$base/page.txt") samples"
+# a secret in a wire's options never shows: not in replies, metrics or logs
+secret=TOPSECRET$$
+sed "s/options: {/options: {psk: $secret, /" "$base/t.yaml" >"$base/s.yaml"
+"$CTL" --control "$base/ctl.sock" apply "$base/s.yaml" >"$base/s.out" 2>&1 # the shm wire refuses psk: fine
+for cmd in "--json wires" "wires" "--json endpoints" "endpoints" "--json status" "diff $base/s.yaml"; do
+    "$CTL" --control "$base/ctl.sock" $cmd >"$base/cmd.out" 2>&1
+    grep -q "$secret" "$base/cmd.out" && fail "bananactl $cmd shows the secret: $(grep "$secret" "$base/cmd.out")"
+done
+"$CTL" --control "$base/ctl.sock" --json wires | grep -q '"psk":"(hidden)"' || fail "wires --json does not say the psk is hidden"
+curl -sS --unix-socket "$msock" http://localhost/metrics | grep -q "$secret" && fail "the metrics show the secret"
+grep -q "$secret" "$base/s.out" "$base"/bananad*.log && fail "a log or apply's output shows the secret"
+echo "ok: a psk in a wire's options is hidden in bananactl (tables and --json), metrics and logs"
 stop_pid "$bpid"
 bpid=
 [ -e "$msock" ] && fail "the metrics socket is left after stop"

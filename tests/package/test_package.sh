@@ -69,6 +69,13 @@ unit=/lib/systemd/system/bananad.service
 grep -q "^ExecStart=/usr/sbin/bananad " $unit || nl_fail "the unit does not run /usr/sbin/bananad: $(grep ExecStart $unit)"
 [ -L /etc/systemd/system/multi-user.target.wants/bananad.service ] || nl_fail "the unit is not enabled"
 getent group banana >/dev/null || nl_fail "no group banana"
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze verify $unit >"$base/verify.out" 2>&1 || nl_fail "systemd-analyze verify $unit: $(cat "$base/verify.out")"
+    [ -s "$base/verify.out" ] && nl_fail "systemd-analyze verify $unit says: $(cat "$base/verify.out")"
+    exposure=$(systemd-analyze security --offline=yes $unit 2>/dev/null | sed -n 's/.*Overall exposure level for bananad.service: \([0-9.]*\).*/\1/p')
+    echo "unit: systemd-analyze verify clean; security exposure $exposure (0 best, 10 worst)"
+    awk -v e="${exposure:-10}" 'BEGIN {exit !(e <= 4.0)}' || nl_fail "the unit's exposure is ${exposure:-unknown}, want <= 4.0"
+fi
 grep -q "deb-systemd-invoke restart 'bananad.service'\|deb-systemd-invoke \$_dh_action 'bananad.service'" /var/lib/dpkg/info/banana.postinst ||
     nl_fail "the postinst does not restart bananad on upgrade"
 step "installed $version: programs, man pages, xl scripts, unit enabled, group banana, docs"
