@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bn_ctl.h"
+#include "ctl_top.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE   2
@@ -35,6 +36,7 @@ static void usage(FILE *f)
                 "  apply [--prune] FILE           make the topology in FILE the desired state\n"
                 "                                 (--prune: remove what connect made too)\n"
                 "  diff [--prune] FILE            what apply FILE would change\n"
+                "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
                 "  migrate ...                    reserved\n"
                 "The socket is $BANANA_CONTROL, else %s.\n",
                 BN_CTL_DEFAULT_SOCKET);
@@ -433,6 +435,8 @@ int main(int argc, char **argv)
                         argv[nargs++] = argv[i];
         }
         argc = nargs;
+        if (optind < argc && strcmp(argv[optind], "top") == 0) /* ctl_top.c */
+                return bn_ctl_top(argc - optind, argv + optind, path, call, json);
         req = build(argc - optind, argv + optind, &cmd);
         if (!req)
                 return cmd ? EXIT_USAGE : EXIT_REFUSED;

@@ -18,6 +18,7 @@ struct bananad_opts {
         const char *log_level;
         const char *control_group; /* ctl: --control-group */
         struct bn_ctl_opts ctl;    /* ctl: --store and the cluster's options */
+        const char *metrics;       /* ctl: --metrics ADDR (ctl_metrics.c) */
 };
 
 enum { OPT_STORE = 256, OPT_STORE_CA, OPT_STORE_CERT, OPT_STORE_KEY, OPT_ADDRESS, OPT_LEASE_TTL };
@@ -31,6 +32,7 @@ static void usage(FILE *f)
                    "               [--store etcd://HOST:PORT[,...]|etcds://...]\n"
                    "               [--store-ca FILE] [--store-cert FILE] [--store-key FILE]\n"
                    "               [--address ADDR] [--lease-ttl SECONDS]\n"
+                   "               [--metrics HOST:PORT|unix:PATH]\n"
                    "SIGTERM/SIGINT: stop, closing guests' devices the Xen way.\n"
                    "SIGUSR2: stop for a restart, guests' devices stay Connected\n"
                    "(--keep-devices: SIGTERM/SIGINT do the same).\n");
@@ -56,10 +58,11 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
             {"store-key", required_argument, NULL, OPT_STORE_KEY},
             {"address", required_argument, NULL, OPT_ADDRESS},
             {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
+            {"metrics", required_argument, NULL, 'm'}, /* ctl */
             {NULL, 0, NULL, 0},
         };
         int c;
-        while ((c = getopt_long(argc, argv, "fH:y:x:s:c:w:l:hg:k", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "fH:y:x:s:c:w:l:hg:km:", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'f':
                         o->foreground = true;
@@ -145,6 +148,9 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
                         o->ctl.lease_ttl = (unsigned)n;
                         break;
                 }
+                case 'm': /* ctl */
+                        o->metrics = optarg;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(0);
@@ -166,6 +172,7 @@ int main(int argc, char **argv)
         struct bananad_opts o = {
             .d = {.serve_xenbus = true, .register_classes = bn_devices_register_all}};
         struct bn_daemon d;
+        struct bn_metrics *metrics = NULL; /* ctl */
         int rc;
 
         if (parse_args(argc, argv, &o))
@@ -190,16 +197,33 @@ int main(int argc, char **argv)
                 bn_log_set_level(l);
         }
 
+        /* ctl: before any thread: only the capabilities set-up and running use */
+        if (bn_privs_limit())
+                return 1;
         rc = bn_daemon_init(&d, &o.d);
         if (rc)
                 return 1;
+        /* ctl: metrics listener (before ready: a bad address fails start-up) */
+        if (o.metrics && bn_metrics_start(&d, o.metrics, o.control_group, &metrics)) {
+                bn_daemon_shutdown(&d);
+                return 1;
+        }
         /* ctl: control socket, store, reconciler (restart recovery) */
         if (bn_controller_start(&d, &co)) {
+                bn_metrics_stop(metrics);
+                bn_daemon_shutdown(&d);
+                return 1;
+        }
+        /* ctl: set up: keep only the capabilities used from now on */
+        if (bn_privs_drop(&d) || bn_privs_seccomp()) {
+                bn_controller_stop(&d);
+                bn_metrics_stop(metrics);
                 bn_daemon_shutdown(&d);
                 return 1;
         }
         rc = bn_daemon_run(&d);
-        bn_controller_stop(&d); /* ctl */
+        bn_metrics_stop(metrics); /* ctl */
+        bn_controller_stop(&d);   /* ctl */
         bn_daemon_shutdown(&d);
         bn_info("bananad", "stopped");
         return rc ? 1 : 0;

@@ -59,6 +59,30 @@ void bn_controller_stop(struct bn_daemon *d);
  * session, cwd /, stdio on /dev/null. 0 in the child or -errno. */
 int bn_ctl_daemonize(int *ready_fd);
 
+/* The metrics listener (ctl_metrics.c, docs/metrics.md): Prometheus text
+ * format on GET /metrics. addr: "HOST:PORT", "[ADDR]:PORT", ":PORT" (every
+ * address) or "unix:PATH" / "/PATH" (a Unix socket, mode 0660 for group or
+ * 0600 without one). Served on d->loop (no thread of its own); start it
+ * after bn_daemon_init(), stop it before bn_daemon_shutdown(). 0 or -errno
+ * (logged with the reason). */
+struct bn_metrics;
+int bn_metrics_start(struct bn_daemon *d, const char *addr, const char *group,
+                     struct bn_metrics **out);
+void bn_metrics_stop(struct bn_metrics *m); /* NULL: nothing */
+
+/* Least privilege (ctl_privs.c). bn_privs_limit: before any thread exists,
+ * keep only what set-up and running use (CAP_NET_ADMIN, CAP_CHOWN,
+ * CAP_NET_BIND_SERVICE, CAP_SETPCAP). bn_privs_drop: after bn_controller_start(), keep
+ * only CAP_NET_ADMIN on the main thread and every worker loop. Both in every
+ * set, bounding set included; main thread; 0 when done or nothing to drop
+ * (not root), else -errno (logged). */
+int bn_privs_limit(void);
+int bn_privs_drop(struct bn_daemon *d);
+/* After bn_privs_drop: the seccomp allow-list (systemd's @system-service,
+ * controller/ctl_syscalls.h) on every thread; any other system call kills
+ * bananad. 0 or -errno (logged). */
+int bn_privs_seccomp(void);
+
 struct bn_wire_registry;
 /* Register the wire types built into this binary (those not already
  * registered). 0 or -errno. */

@@ -44,6 +44,11 @@ struct rt_wire {
         struct bn_wire_port *port[2]; /* open ends (NULL: not open) */
         struct bn_endpoint *ep[2];    /* endpoints holding port[j] */
         char error[256];              /* last failure, "" when fine */
+        /* for the metrics (ctl_metrics.c) */
+        uint64_t reopens;         /* ends re-opened after their peer went */
+        uint64_t swaps;           /* type swaps completed here */
+        uint64_t swap_started_ms; /* a swap's ends were closed then; 0: none */
+        uint64_t last_swap_ms;    /* closing the old ends to all new ones open */
 };
 
 #define CTL_DOWNS_MAX 32
@@ -157,6 +162,9 @@ void ctl_port_down(void *arg, struct bn_wire_port *port);
 struct bn_loop *ctl_loop_for(void *arg, const char *spike);
 /* State of a wire for display: "up", "waiting: ...", "error: ...", "remote". */
 void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len);
+/* One open port's counters, read on the port's loop (main thread; waits). */
+struct bn_wire_stats;
+void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);
 /* Counters of a wire's local ends, summed (adds fields to obj). */
 void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj);
 
@@ -177,6 +185,12 @@ int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen
  * has one), as opening it would: 0, or -EINVAL with the reason in err. */
 int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *opts, char *err,
                    size_t errlen);
+/* ---- ctl_privs.c ---- */
+/* Does an option or parameter key name a secret (key, secret, psk,
+ * password, passwd, token, credential; any case)? Its value is then shown
+ * as CTL_HIDDEN, never as it is (replies, metrics, logs). */
+#define CTL_HIDDEN "(hidden)"
+bool ctl_secret_key(const char *key);
 
 /* ---- ctl_apply.c ---- */
 /* apply (apply true) or diff: request {"file", "content", "prune"}. */

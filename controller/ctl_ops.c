@@ -312,8 +312,11 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                 json_object_array_add(ends, json_object_new_string(w->end[0]));
                 json_object_array_add(ends, json_object_new_string(w->end[1]));
                 for (size_t k = 0; k < w->opts.n; k++)
-                        json_object_object_add(opts, w->opts.v[k].key,
-                                               json_object_new_string(w->opts.v[k].value));
+                        json_object_object_add(
+                            opts, w->opts.v[k].key,
+                            json_object_new_string(ctl_secret_key(w->opts.v[k].key)
+                                                       ? CTL_HIDDEN
+                                                       : w->opts.v[k].value));
                 json_object_object_add(e, "name", json_object_new_string(w->name));
                 json_object_object_add(e, "type", json_object_new_string(w->type));
                 json_object_object_add(e, "policy", json_object_new_boolean(w->type_auto));

@@ -287,6 +287,7 @@ int ctl_reconcile(struct bn_ctl *c)
                                 goto out;
                         }
                         bn_info(CTX, "wire %s: swap %s -> %s", w->name, w->type, nt);
+                        w->swap_started_ms = bn_now_ms();
                         close_end(w, 0);
                         close_end(w, 1);
                         free(w->type);
@@ -331,6 +332,12 @@ int ctl_reconcile(struct bn_ctl *c)
                         w = &c->wires[c->n_wires - 1];
                 }
                 wire_open_ends(c, w);
+                if (w->swap_started_ms && (!w->local[0] || w->port[0]) &&
+                    (!w->local[1] || w->port[1])) {
+                        w->last_swap_ms = bn_now_ms() - w->swap_started_ms;
+                        w->swap_started_ms = 0;
+                        w->swaps++;
+                }
         }
         r = 0;
 out:
@@ -406,25 +413,32 @@ static void stats_on_loop(void *arg)
         bn_wire_port_stats(sc->port, &sc->st);
 }
 
+void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
+{
+        struct stats_call sc = {.port = port};
+
+        bn_loop_call_wait(port->loop, stats_on_loop, &sc);
+        *st = sc.st;
+}
+
 void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj)
 {
-        struct bn_wire_stats sum = {0};
+        struct bn_wire_stats sum = {0}, st;
 
         (void)c;
         for (int j = 0; j < 2; j++) {
-                struct stats_call sc = {.port = w->port[j]};
-                if (!sc.port)
+                if (!w->port[j])
                         continue;
-                bn_loop_call_wait(sc.port->loop, stats_on_loop, &sc);
-                sum.msgs_out += sc.st.msgs_out;
-                sum.bytes_out += sc.st.bytes_out;
-                sum.msgs_in += sc.st.msgs_in;
-                sum.bytes_in += sc.st.bytes_in;
-                sum.drop_full += sc.st.drop_full;
-                sum.drop_too_big += sc.st.drop_too_big;
-                sum.drop_malformed += sc.st.drop_malformed;
-                sum.drop_down += sc.st.drop_down;
-                sum.drop_other += sc.st.drop_other;
+                ctl_port_stats(w->port[j], &st);
+                sum.msgs_out += st.msgs_out;
+                sum.bytes_out += st.bytes_out;
+                sum.msgs_in += st.msgs_in;
+                sum.bytes_in += st.bytes_in;
+                sum.drop_full += st.drop_full;
+                sum.drop_too_big += st.drop_too_big;
+                sum.drop_malformed += st.drop_malformed;
+                sum.drop_down += st.drop_down;
+                sum.drop_other += st.drop_other;
         }
         json_object_object_add(obj, "msgs_out", json_object_new_int64((int64_t)sum.msgs_out));
         json_object_object_add(obj, "bytes_out", json_object_new_int64((int64_t)sum.bytes_out));
@@ -475,6 +489,7 @@ static void port_downs_main(void *arg)
                         continue;
                 bn_warn(CTX, "wire %s: end %u's peer has gone: reopening it in 1 s", w->name, e);
                 close_end(w, (int)e);
+                w->reopens++;
                 snprintf(w->error, sizeof(w->error), "waiting: the peer of end %u has gone", e);
                 if (!c->reopen_pending &&
                     bn_loop_timer_add(c->d->loop, 1000, 0, reopen_timer, c, &c->reopen_timer) == 0)

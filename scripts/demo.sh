@@ -8,7 +8,10 @@
 # bridges, TAPs, sockets or files left behind.
 #
 # Environment: BANANA_BUILD=DIR builds and runs from DIR (default: build);
-# BANANA_NO_BUILD=1 skips installing and building (DIR must be built).
+# BANANA_NO_BUILD=1 skips installing and building (DIR must be built);
+# BANANA_INSTALLED=1 runs the installed programs instead (the Debian packages
+# banana and banana-sim: /usr/sbin/bananad, /usr/bin/bananactl, xensim, ...),
+# building nothing.
 # Without root (network namespaces, TAPs and bridges need it) the demo shows
 # the foundation instead: a simulated guest whose PV device connects.
 set -uo pipefail
@@ -17,11 +20,21 @@ once=0
 [ "${1:-}" = "--once" ] && once=1
 
 B=${BANANA_BUILD:-build}
-if [ -z "${BANANA_NO_BUILD:-}" ]; then
-	scripts/deps.sh || exit 1
-	scripts/build.sh "$B" >/dev/null || exit 1
+if [ -n "${BANANA_INSTALLED:-}" ]; then
+	XENSIM=/usr/bin/xensim BANANAD=/usr/sbin/bananad BANANACTL=/usr/bin/bananactl
+	TESTFRONT=/usr/bin/sim-testfront NETGUEST=/usr/bin/sim-netguest
+	for p in "$XENSIM" "$BANANAD" "$BANANACTL" "$TESTFRONT" "$NETGUEST"; do
+		[ -x "$p" ] || { echo "demo: $p is not installed (apt install ./banana_*.deb ./banana-sim_*.deb)" >&2; exit 1; }
+	done
+else
+	if [ -z "${BANANA_NO_BUILD:-}" ]; then
+		scripts/deps.sh || exit 1
+		scripts/build.sh "$B" >/dev/null || exit 1
+	fi
+	case $B in /*) ;; *) B=$PWD/$B ;; esac
+	XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
+	TESTFRONT=$B/sim/testfront/sim-testfront NETGUEST=$B/sim/netguest/sim-netguest
 fi
-case $B in /*) ;; *) B=$PWD/$B ;; esac
 
 run=$(mktemp -d /tmp/banana-demo.XXXXXX)
 tag=d$$
@@ -72,13 +85,13 @@ trap 'cleanup 0' INT TERM
 . tests/lib.sh
 
 say "starting xensim, a userspace Xen, in $run/sim"
-"$B/sim/xensim/xensim" --dir "$run/sim" --foreground 2>"$run/xensim.log" &
+"$XENSIM" --dir "$run/sim" --foreground 2>"$run/xensim.log" &
 pids+=($!)
 wait_for 10 test -e "$run/sim/xenstored.sock" || { echo "demo: xensim did not start" >&2; exit 1; }
 export XENSIM_DIR=$run/sim XENSTORED_PATH=$run/sim/xenstored.sock BANANA_CONTROL=$run/bananad.sock
 
 say "starting bananad (host 'demo', hypervisor xensim)"
-"$B/controller/bananad" --foreground --host demo --hypervisor xensim --xensim-dir "$run/sim" \
+"$BANANAD" --foreground --host demo --hypervisor xensim --xensim-dir "$run/sim" \
 	--state-dir "$run/state" --control "$run/bananad.sock" 2>"$run/bananad.log" &
 pids+=($!)
 wait_for 10 test -S "$run/bananad.sock" || { cat "$run/bananad.log"; exit 1; }
@@ -87,9 +100,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	say "not root: network namespaces, TAPs and bridges need root, so this is the small demo"
 	say "starting a simulated guest 'vm1' with one PV device served by bananad"
 	if [ $once -eq 1 ]; then
-		"$B/sim/testfront/sim-testfront" --name vm1 --requests 1000
+		"$TESTFRONT" --name vm1 --requests 1000
 	else
-		"$B/sim/testfront/sim-testfront" --name vm1 --requests 1000 --stay &
+		"$TESTFRONT" --name vm1 --requests 1000 --stay &
 		pids+=($!)
 		sleep 1
 		say "running; press Ctrl-C to stop"
@@ -112,7 +125,7 @@ wires:
 EOF
 say "declaring the topology with 'bananactl apply': a bridge Corm demo/lan (Linux bridge $BR,"
 say "created by bananad) and a shared-memory wire from each guest's vif0 to it:"
-"$B/controller/bananactl" apply "$run/topology.yaml" 2>&1 | indent
+"$BANANACTL" apply "$run/topology.yaml" 2>&1 | indent
 ip link show "$BR" >/dev/null 2>&1 || { say "bananad did not create bridge $BR:"; tail -5 "$run/bananad.log"; exit 1; }
 
 for i in 1 2; do
@@ -122,17 +135,17 @@ for i in 1 2; do
 	ip -n "$ns" link set lo up
 	say "starting simulated guest vm$i: a DomU on xensim whose network card (netfront) is eth0"
 	say "  in network namespace $ns, address 10.99.0.$i/24"
-	"$B/sim/netguest/sim-netguest" --name vm$i --netns "$ns" --mac 02:00:00:99:00:0$i \
+	"$NETGUEST" --name vm$i --netns "$ns" --mac 02:00:00:99:00:0$i \
 		--ip 10.99.0.$i/24 >"$run/vm$i.out" 2>"$run/vm$i.log" &
 	pids+=($!)
 	wait_for 20 grep -q connected "$run/vm$i.out" || { say "vm$i did not connect:"; cat "$run/vm$i.log"; exit 1; }
 done
 for i in 1 2; do
-	wait_for 15 bash -c "'$B/controller/bananactl' wires vm$i-lan | grep -qw up" ||
+	wait_for 15 bash -c "'$BANANACTL' wires vm$i-lan | grep -qw up" ||
 		{ say "wire vm$i-lan did not come up"; exit 1; }
 done
 say "both guests' vifs are Connected and wired; bananad's view:"
-"$B/controller/bananactl" wires 2>&1 | indent
+"$BANANACTL" wires 2>&1 | indent
 
 say "vm1 pings vm2: each packet leaves vm1's eth0 on its netfront TX ring; bananad's vif Spike"
 say "grant-copies it onto the shm wire; the bridge Corm writes it to its TAP on bridge $BR;"

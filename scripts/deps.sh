@@ -10,10 +10,16 @@ PKGS=(
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev clang-format python3
 	# libraries
 	libxen-dev liburing-dev libnbd-dev libyaml-dev libjson-c-dev
-	libnl-3-dev libnl-route-3-dev libmnl-dev libsystemd-dev libcurl4-openssl-dev libssl-dev
+	libnl-3-dev libnl-route-3-dev libmnl-dev libsystemd-dev libmicrohttpd-dev libcap-ng-dev libseccomp-dev
+	libcurl4-openssl-dev libssl-dev
 	# real peers and tools used by tests, the demo and bench/
 	xenstore-utils iproute2 iputils-ping iperf3 nbdkit qemu-utils fio openvpn
-	etcd-server etcd-client tcpdump procps psmisc util-linux curl openssl
+	etcd-server etcd-client tcpdump procps psmisc util-linux
+	# the Debian package (scripts/package.sh), man pages
+	debhelper dpkg-dev lintian scdoc
+	# metrics scrape test (a real HTTP client and Prometheus' own checker);
+	# the test cluster (curl for etcd's JSON gateway, openssl for its TLS)
+	curl prometheus openssl
 )
 
 missing=()

@@ -54,12 +54,12 @@ nl_fail() {
 
 nl_wait() { wait_for "$@"; } # nl_wait SECONDS COMMAND...: until COMMAND succeeds
 
-nl_start() { # xensim + bananad (host hostA)
+nl_start() { # xensim + bananad (host hostA; more options in NL_BANANAD_ARGS)
     "$XENSIM" --dir "$dir" --pidfile "$base/xensim.pid" 2>"$base/xensim.log" || nl_fail "xensim did not start"
     export XENSIM_DIR=$dir XENSTORED_PATH=$dir/xenstored.sock BANANA_CONTROL=$base/ctl.sock
     "$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$dir" \
         --state-dir "$base/state" --control "$base/ctl.sock" --log-level ${NL_LOG:-info} \
-        >"$base/bananad.out" 2>"$base/bananad.log" &
+        ${NL_BANANAD_ARGS:-} >"$base/bananad.out" 2>"$base/bananad.log" &
     BPID=$!
     nl_pids+=($BPID)
     nl_wait 15 test -S "$base/ctl.sock" || nl_fail "bananad did not start"
