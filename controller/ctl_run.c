@@ -463,7 +463,7 @@ static void port_downs_main(void *arg)
                 unsigned e = downs[i].end;
 
                 /* still the same, broken port? (it may have been closed) */
-                if (!w || e > 1 || w->port[e] != downs[i].port || !w->port[e]->err)
+                if (!w || e > 1 || w->port[e] != downs[i].port || !bn_wire_port_error(w->port[e]))
                         continue;
                 bn_warn(CTX, "wire %s: end %u's peer has gone: reopening it in 1 s", w->name, e);
                 close_end(w, (int)e);

@@ -296,6 +296,25 @@ int bn_wire_send(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigne
         return rc;
 }
 
+struct err_call {
+        struct bn_wire_port *port;
+        int err;
+};
+
+static void err_on_loop(void *arg)
+{
+        struct err_call *c = arg;
+        c->err = c->port->err;
+}
+
+int bn_wire_port_error(struct bn_wire_port *p)
+{
+        struct err_call c = {.port = p};
+        int rc = bn_loop_call_wait(p->loop, err_on_loop, &c);
+
+        return rc ? rc : c.err;
+}
+
 void bn_wire_port_stats(struct bn_wire_port *p, struct bn_wire_stats *st)
 {
         memset(st, 0, sizeof(*st));

@@ -200,6 +200,9 @@ void bn_wire_port_close(struct bn_wire_port *port);
  * marks the port blocked on a short send. Returns accepted count or -errno. */
 int bn_wire_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, unsigned n);
 void bn_wire_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);
+/* Main thread (not port->loop): the port's last send/recv error (port->err,
+ * 0 if fine), asked on port->loop, which owns it. */
+int bn_wire_port_error(struct bn_wire_port *port);
 /* Is the port's peer there (cls->linked; true when the class cannot say)?
  * From port->loop's thread. */
 bool bn_wire_port_linked(struct bn_wire_port *port);
