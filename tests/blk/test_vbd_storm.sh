@@ -10,8 +10,9 @@
 #              (so the disk's INFO arrives as the handshake fails): each is
 #              refused (error node "<errno> <message>", back-end Closing or
 #              Closed), bananad never dies, the verify guest ends with 0
-#              mismatches and 0 errors, and the ping pair (10 pings in each
-#              round) loses at most 1%.
+#              mismatches and 0 errors, the ping pair (10 pings in each
+#              round) loses at most 1%, and the verify guest's disk Corm
+#              counts each message once (msgs_in = msgs_out within 8).
 #   churn      CYCLES (BN_STORM_CYCLES, default 200) cycles of disconnect /
 #              connect of the verify guest's wire and of one ping guest's,
 #              with a swap to the same type (kept) and to an unavailable type
@@ -146,5 +147,16 @@ wait "$gp" || nl_fail "the verify guest failed: $(tail -n 3 "$base/good.out" "$b
 grep -q "verified=[1-9][0-9]* mismatches=0 errors=0" "$base/good.out" ||
     nl_fail "verify guest: $(tail -1 "$base/good.out")"
 echo "ok: verify guest: $(tail -1 "$base/good.out")"
+if [ "$MODE" = handshake ]; then
+    # the verify guest's disk Corm (one wire, never rewired) counts each
+    # message once: as many in (requests, hello) as out (answers, info)
+    read -r cin cout <<<"$(ctl --json endpoints | python3 -c '
+import json, sys
+e = [x for x in json.load(sys.stdin)["endpoints"] if x["name"] == "hostA/disk"][0]
+print(e["msgs_in"], e["msgs_out"])')"
+    [ "${cin:-0}" -gt 1000 ] && [ $((cin - cout)) -le 8 ] && [ $((cout - cin)) -le 8 ] ||
+        nl_fail "disk Corm counters: msgs_in ${cin:-?}, msgs_out ${cout:-?} (counted twice?)"
+    echo "ok: disk Corm counted $cin messages in, $cout out"
+fi
 kill -0 "$BPID" 2>/dev/null || nl_fail "bananad died"
 exit 0
