@@ -45,17 +45,9 @@ static struct rt_corm *rt_corm(struct bn_ctl *c, const char *name)
         return NULL;
 }
 
-static int port_still_attached(struct bn_endpoint *ep, struct bn_wire_port *p)
-{
-        for (unsigned i = 0; i < ep->nports; i++)
-                if (ep->ports[i] == p)
-                        return 1;
-        return 0;
-}
-
 static void close_end(struct rt_wire *w, int j)
 {
-        if (w->port[j] && w->ep[j] && port_still_attached(w->ep[j], w->port[j]))
+        if (w->port[j] && w->ep[j] && bn_endpoint_holds_port(w->ep[j], w->port[j]))
                 bn_wire_port_close(w->port[j]);
         w->port[j] = NULL;
         w->ep[j] = NULL;
@@ -485,7 +477,7 @@ static void port_downs_main(void *arg)
                 unsigned e = downs[i].end;
 
                 /* still the same, broken port? (it may have been closed) */
-                if (!w || e > 1 || w->port[e] != downs[i].port || !w->port[e]->err)
+                if (!w || e > 1 || w->port[e] != downs[i].port || !bn_wire_port_error(w->port[e]))
                         continue;
                 bn_warn(CTX, "wire %s: end %u's peer has gone: reopening it in 1 s", w->name, e);
                 close_end(w, (int)e);

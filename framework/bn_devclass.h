@@ -36,6 +36,18 @@
  * time. The class may keep xenbus device pointers only between probe and
  * remove.
  *
+ * Ownership (docs/architecture.md). The class's state in ep->priv has one
+ * owning thread per piece: what the ep->loop callbacks (port_*, the ring's
+ * event channel, timers) read or write belongs to ep->loop, and the main
+ * thread touches it only inside a bn_loop_call_wait to ep->loop (e.g.
+ * connect hands its mapped rings over and starts I/O in one such call,
+ * disconnect stops it in another). Wire ports may attach before connect
+ * and stay after disconnect, so port callbacks must not use connection
+ * state unless the loop itself started it. remove runs after the
+ * framework closed the Spike's port (no port callback runs after it
+ * started) and must free what the loop used on the loop (a call_wait), so
+ * that nothing the loop still holds is freed under it.
+ *
  * Life of a Corm (the device-facing half), driven by the controller:
  *   corm_open  with params (validate them, reject unknown keys), on ep->loop
  *   corm_close on ep->loop

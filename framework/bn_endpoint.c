@@ -382,10 +382,58 @@ fail:
         return rc;
 }
 
+/* A question about ep's ports, answered on ep->loop (their owner): the last
+ * port (want NULL), or whether want is one of them. */
+struct port_query {
+        struct bn_endpoint *ep;
+        const struct bn_wire_port *want;
+        struct bn_wire_port *port;
+};
+
+static void port_query_on_loop(void *arg)
+{
+        struct port_query *q = arg;
+        struct bn_endpoint *ep = q->ep;
+
+        q->port = NULL;
+        for (unsigned i = ep->nports; i-- > 0;) {
+                if (!q->want || ep->ports[i] == q->want) {
+                        q->port = ep->ports[i];
+                        return;
+                }
+        }
+}
+
+static struct bn_wire_port *port_query(struct bn_endpoint *ep, const struct bn_wire_port *want)
+{
+        struct port_query q = {.ep = ep, .want = want};
+
+        if (bn_loop_call_wait(ep->loop, port_query_on_loop, &q))
+                return NULL;
+        return q.port;
+}
+
+void bn_endpoint_close_ports(struct bn_endpoint *ep)
+{
+        struct bn_wire_port *p;
+
+        while ((p = port_query(ep, NULL)))
+                bn_wire_port_close(p);
+}
+
+bool bn_endpoint_has_ports(struct bn_endpoint *ep)
+{
+        return port_query(ep, NULL) != NULL;
+}
+
+bool bn_endpoint_holds_port(struct bn_endpoint *ep, const struct bn_wire_port *port)
+{
+        return port && port_query(ep, port) == port;
+}
+
 void bn_corm_destroy(struct bn_ep_registry *r, struct bn_endpoint *ep)
 {
-        while (ep->nports)
-                bn_wire_port_close(ep->ports[ep->nports - 1]);
+        bn_endpoint_close_ports(ep);
         bn_loop_call_wait(ep->loop, corm_close_on_loop, ep);
         bn_ep_registry_remove(r, ep);
         bn_info(ep->name, "corm closed");

@@ -12,10 +12,21 @@
  * at most one wire port; a Corm endpoint (created by the controller) holds
  * any number, one per wire end, and multiplexes its device among them.
  *
- * Threads. The registry and the endpoint's port list are changed on the
- * main thread only. An endpoint's I/O runs on ep->loop (a worker). state and
- * the error message are protected by a mutex (set from any thread); counters
- * are atomics, readable from any thread.
+ * Threads (the ownership rule, docs/architecture.md). Each piece of an
+ * endpoint's state has one owning thread:
+ *  - the registry, the endpoint's existence (new, add, remove, free) and
+ *    params: the main thread (the daemon's loop);
+ *  - ports / nports, priv (the class's state) and everything the class's
+ *    callbacks use: ep->loop, the worker serving its I/O. The main thread
+ *    reaches them only through a call queued to ep->loop
+ *    (bn_loop_call_wait): bn_wire_port_open / close attach and detach ports
+ *    there, bn_endpoint_close_ports / has_ports / holds_port ask there;
+ *  - state and the error message: a mutex (set and read from any thread);
+ *  - counters: atomics, readable from any thread.
+ * Teardown runs on the owner: the ports are closed on ep->loop (after which
+ * no wire callback of the endpoint runs), then the class frees its state
+ * (on ep->loop for what its callbacks used), then the main thread frees
+ * the endpoint.
  */
 #ifndef BN_ENDPOINT_H
 #define BN_ENDPOINT_H
@@ -74,7 +85,7 @@ struct bn_endpoint {
         struct bn_xb_dev *xbdev; /* Spike: its xenbus device; Corm: NULL */
         struct bn_params params; /* Corm: open parameters */
 
-        struct bn_wire_port **ports; /* attached wire ports (main thread) */
+        struct bn_wire_port **ports; /* attached wire ports (owned by loop) */
         unsigned nports, ports_cap;
 
         struct bn_ep_counters counters;
@@ -101,10 +112,18 @@ void bn_endpoint_set_error(struct bn_endpoint *ep, const char *fmt, ...)
 /* Copy state and error message (msg may be NULL). */
 enum bn_ep_state bn_endpoint_get_state(struct bn_endpoint *ep, char *msg, size_t len);
 
-/* Main thread; used by bn_wire_port_open/close. -EBUSY for a second port on
- * a Spike. */
+/* On ep->loop only; used by bn_wire_port_open/close. -EBUSY for a second
+ * port on a Spike. */
 int bn_endpoint_attach_port(struct bn_endpoint *ep, struct bn_wire_port *port);
 void bn_endpoint_detach_port(struct bn_endpoint *ep, struct bn_wire_port *port);
+
+/* Main thread (not ep->loop's callbacks): each asks ep->loop, the owner of
+ * the port list. close_ports closes every port of ep (bn_wire_port_close);
+ * has_ports: at least one attached; holds_port: port is still attached
+ * (the framework may have closed it, e.g. when the device went away). */
+void bn_endpoint_close_ports(struct bn_endpoint *ep);
+bool bn_endpoint_has_ports(struct bn_endpoint *ep);
+bool bn_endpoint_holds_port(struct bn_endpoint *ep, const struct bn_wire_port *port);
 
 /* On ep->loop: send messages to the endpoint's wire (a Spike's one port;
  * for a Corm, the first port — Corms normally use bn_wire_send on a chosen

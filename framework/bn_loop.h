@@ -7,6 +7,15 @@
  * the loop's thread, one at a time, and must not block: a callback that
  * waits stalls every device served by the loop.
  *
+ * Ownership: state that a loop's callbacks use belongs to that loop's
+ * thread. Another thread reaches it only through bn_loop_call_wait (or
+ * bn_loop_call, whose fn must then own what arg points to until it ran),
+ * and tears it down the same way, after the last fd or timer that could
+ * run a callback on it was removed in that same call or an earlier one.
+ * The queued call's mutex orders memory: what the caller wrote before
+ * bn_loop_call_wait is visible to fn, and what fn wrote is visible to the
+ * caller after it returns.
+ *
  * Removing an fd or cancelling a timer from inside any callback of the same
  * loop is safe, including the callback's own fd or timer: no callback of a
  * removed fd/cancelled timer runs afterwards.

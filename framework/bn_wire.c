@@ -139,42 +139,70 @@ struct port_call {
         int rc;
 };
 
+/* On ep->loop: the port joins the endpoint's list first (port_attach may
+ * already send on it), then the wire class opens it and its fd is polled. */
 static void port_open_on_loop(void *arg)
 {
         struct port_call *c = arg;
         struct bn_wire_port *p = c->port;
+        struct bn_endpoint *ep = p->ep;
+
+        if (ep->kind == BN_EP_SPIKE && ep->nports) {
+                snprintf(c->err, c->errlen, "the spike already has a wire (%.200s)",
+                         ep->ports[0]->wire);
+                c->rc = -EBUSY;
+                return;
+        }
         c->rc = p->cls->open(p, c->params, c->err, c->errlen);
         if (c->rc)
                 return;
         c->rc = bn_loop_add_fd(p->loop, p->cls->fd(p), EPOLLIN, port_readable, p);
         if (c->rc) {
                 snprintf(c->err, c->errlen, "cannot poll the wire: %s", strerror(-c->rc));
-                p->cls->close(p);
-                return;
+                goto out_close;
         }
         p->fd_added = true;
+        c->rc = bn_endpoint_attach_port(ep, p);
+        if (c->rc) {
+                snprintf(c->err, c->errlen, "cannot attach the port: %s", strerror(-c->rc));
+                goto out_del;
+        }
         p->link_up = bn_wire_port_linked(p); /* what port_attach sees */
-        if (p->ep->cls->port_attach) {
-                c->rc = p->ep->cls->port_attach(p->ep, p);
+        if (ep->cls->port_attach) {
+                c->rc = ep->cls->port_attach(ep, p);
                 if (c->rc) {
                         snprintf(c->err, c->errlen, "device class %s refused the wire: %s",
-                                 p->ep->cls->name, strerror(-c->rc));
-                        bn_loop_del_fd(p->loop, p->cls->fd(p));
-                        p->fd_added = false;
-                        p->cls->close(p);
+                                 ep->cls->name, strerror(-c->rc));
+                        bn_endpoint_detach_port(ep, p);
+                        goto out_del;
                 }
         }
+        if (bn_endpoint_get_state(ep, NULL, 0) == BN_EP_READY)
+                bn_endpoint_set_state(ep, BN_EP_CONNECTED);
+        return;
+out_del:
+        bn_loop_del_fd(p->loop, p->cls->fd(p));
+        p->fd_added = false;
+out_close:
+        p->cls->close(p);
 }
 
+/* On ep->loop: after this no callback of the port runs and the endpoint no
+ * longer sends on it. */
 static void port_close_on_loop(void *arg)
 {
         struct bn_wire_port *p = arg;
-        if (p->ep->cls->port_detach)
-                p->ep->cls->port_detach(p->ep, p);
+        struct bn_endpoint *ep = p->ep;
+
+        if (ep->cls->port_detach)
+                ep->cls->port_detach(ep, p);
+        bn_endpoint_detach_port(ep, p);
         if (p->fd_added)
                 bn_loop_del_fd(p->loop, p->cls->fd(p));
         p->fd_added = false;
         p->cls->close(p);
+        if (!ep->nports && bn_endpoint_get_state(ep, NULL, 0) == BN_EP_CONNECTED)
+                bn_endpoint_set_state(ep, BN_EP_READY);
 }
 
 int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const char *wire,
@@ -194,12 +222,6 @@ int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const 
         if (end > 1 || !wire || strlen(wire) >= sizeof(p->wire)) {
                 snprintf(why, sizeof(why), "bad wire name or end");
                 rc = -EINVAL;
-                goto fail;
-        }
-        if (ep->kind == BN_EP_SPIKE && ep->nports) {
-                snprintf(why, sizeof(why), "the spike already has a wire (%.200s)",
-                         ep->ports[0]->wire);
-                rc = -EBUSY;
                 goto fail;
         }
         p = calloc(1, sizeof(*p));
@@ -222,19 +244,12 @@ int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const 
         bn_params_init(&p->params);
         if (params && (rc = bn_params_copy(&p->params, params)))
                 goto fail;
-        rc = bn_endpoint_attach_port(ep, p);
-        if (rc)
-                goto fail;
         struct port_call c = {.port = p, .params = &p->params, .err = why, .errlen = sizeof(why)};
         rc = bn_loop_call_wait(ep->loop, port_open_on_loop, &c);
         if (!rc)
                 rc = c.rc;
-        if (rc) {
-                bn_endpoint_detach_port(ep, p);
+        if (rc)
                 goto fail;
-        }
-        if (bn_endpoint_get_state(ep, NULL, 0) == BN_EP_READY)
-                bn_endpoint_set_state(ep, BN_EP_CONNECTED);
         bn_info(ep->name, "wire %s (%s, end %u) attached", wire, type, end);
         if (out)
                 *out = p;
@@ -255,9 +270,6 @@ void bn_wire_port_close(struct bn_wire_port *p)
 {
         struct bn_endpoint *ep = p->ep;
         bn_loop_call_wait(p->loop, port_close_on_loop, p);
-        bn_endpoint_detach_port(ep, p);
-        if (!ep->nports && bn_endpoint_get_state(ep, NULL, 0) == BN_EP_CONNECTED)
-                bn_endpoint_set_state(ep, BN_EP_READY);
         bn_info(ep->name, "wire %s detached", p->wire);
         bn_params_clear(&p->params);
         free(p->priv);
@@ -282,6 +294,25 @@ int bn_wire_send(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigne
         if ((unsigned)rc < n)
                 p->tx_blocked = true;
         return rc;
+}
+
+struct err_call {
+        struct bn_wire_port *port;
+        int err;
+};
+
+static void err_on_loop(void *arg)
+{
+        struct err_call *c = arg;
+        c->err = c->port->err;
+}
+
+int bn_wire_port_error(struct bn_wire_port *p)
+{
+        struct err_call c = {.port = p};
+        int rc = bn_loop_call_wait(p->loop, err_on_loop, &c);
+
+        return rc ? rc : c.err;
 }
 
 void bn_wire_port_stats(struct bn_wire_port *p, struct bn_wire_stats *st)

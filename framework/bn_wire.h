@@ -8,9 +8,15 @@
  * are registered by name in a per-daemon struct bn_wire_registry.
  *
  * Threads. A port is served by exactly one loop, its endpoint's loop
- * (port->loop, a worker thread). open and close run on that loop's thread
- * (the framework arranges it with bn_loop_call_wait); send, recv, release
- * and stats are only called on it. Callbacks must not block: no sleeping,
+ * (port->loop, a worker thread), which owns it: open and close run on that
+ * loop's thread (the framework arranges it with bn_loop_call_wait), and the
+ * port joins and leaves the endpoint's port list there, in the same call
+ * (so a send on the loop never sees a closed port or a list being
+ * changed); send, recv, release and stats are only called on it. The main
+ * thread (the controller) holds the port pointer between open and close
+ * but reads it only through calls queued to port->loop. A wire type's
+ * class_ctx is shared by the ports of every loop: it must lock what it
+ * keeps there. Callbacks must not block: no sleeping,
  * no blocking I/O, no waiting for the peer. Connecting to a remote peer
  * (TCP, VPN) happens in the background; until then send accepts 0 messages.
  *
@@ -191,14 +197,17 @@ const struct bn_wire_class *bn_wire_registry_find(const struct bn_wire_registry 
 int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const char *wire,
                       unsigned end, struct bn_endpoint *ep, const struct bn_params *params,
                       struct bn_wire_port **out, char *err, size_t errlen);
-/* Detach from the endpoint (class port_detach), stop polling, cls->close,
- * free. Call from the main thread. */
+/* On the port's loop: class port_detach, detach from the endpoint, stop
+ * polling, cls->close; then free. Call from the main thread. */
 void bn_wire_port_close(struct bn_wire_port *port);
 
 /* Send on a port, from port->loop's thread: calls cls->send, counts, and
  * marks the port blocked on a short send. Returns accepted count or -errno. */
 int bn_wire_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, unsigned n);
 void bn_wire_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);
+/* Main thread (not port->loop): the port's last send/recv error (port->err,
+ * 0 if fine), asked on port->loop, which owns it. */
+int bn_wire_port_error(struct bn_wire_port *port);
 /* Is the port's peer there (cls->linked; true when the class cannot say)?
  * From port->loop's thread. */
 bool bn_wire_port_linked(struct bn_wire_port *port);

@@ -127,12 +127,14 @@ static void let_go(struct bn_xb_dev *dev, bool close)
                 write_be_state(dev, XenbusStateClosed);
         if (close)
                 bn_xb_journal_remove(dev);
+        /* Ports first: after they are closed no wire callback of the device
+         * runs on its loop, so the class's remove frees nothing in use. */
+        if (dev->ep)
+                bn_endpoint_close_ports(dev->ep);
         if (dev->probed && dev->cls->remove)
                 dev->cls->remove(dev, dev->ep);
         dev->probed = false;
         if (dev->ep) {
-                while (dev->ep->nports)
-                        bn_wire_port_close(dev->ep->ports[dev->ep->nports - 1]);
                 bn_ep_registry_remove(dev->xb->cfg.eps, dev->ep);
                 bn_endpoint_free(dev->ep);
                 dev->ep = NULL;
@@ -255,7 +257,8 @@ static void do_connect(struct bn_xb_dev *dev)
                 return;
         }
         dev->connected = true;
-        bn_endpoint_set_state(dev->ep, dev->ep->nports ? BN_EP_CONNECTED : BN_EP_READY);
+        bn_endpoint_set_state(dev->ep,
+                              bn_endpoint_has_ports(dev->ep) ? BN_EP_CONNECTED : BN_EP_READY);
         write_be_state(dev, XenbusStateConnected);
         bn_info(dev->name, "connected to the front-end of domain %u", dev->fe_domid);
 }

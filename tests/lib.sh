@@ -35,7 +35,7 @@ stop_pid() {
     return 0
 }
 
-BN_SAN_PATTERN="AddressSanitizer|LeakSanitizer|runtime error:"
+BN_SAN_PATTERN="AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:"
 
 san_reports() {
     grep -lE "$BN_SAN_PATTERN" "$@" 2>/dev/null

@@ -30,10 +30,8 @@
 #include "bn_loop.h"
 #include "bn_wire.h"
 
-void vbd_geom_update(struct vbd *v)
+void vbd_geom_fill(const struct vbd *v, struct bn_blk_geom *g)
 {
-        struct bn_blk_geom *g = &v->geom;
-
         memset(g, 0, sizeof(*g));
         g->sectors = atomic_load(&v->size) >> BN_BLK_SECTOR_SHIFT;
         g->max_indirect_segs = VBD_MAX_INDIRECT;
@@ -42,6 +40,11 @@ void vbd_geom_update(struct vbd *v)
         g->barrier = false;
         g->discard = true;
         g->discard_secure = false;
+}
+
+void vbd_geom_update(struct vbd *v)
+{
+        vbd_geom_fill(v, &v->geom);
 }
 
 /* ep->loop: write the size keys with our own xenstore connection, then
@@ -163,9 +166,13 @@ static int vbd_spike_name(struct bn_xb_dev *dev, char *buf, size_t len)
         return 0;
 }
 
+/* Main thread. The rings are mapped and the queues set up here while the
+ * loop does not look at them (v->polling is false: port callbacks leave
+ * them alone); vbd_io_start, in one call on ep->loop, hands them over. */
 static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
 {
         struct vbd *v = ep->priv;
+        struct bn_blk_geom geom;
         char proto[64];
         unsigned nq;
         int rc;
@@ -184,8 +191,6 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         v->gnt = bn_xb_dev_gnt(dev);
         v->evtchn = bn_xb_dev_evtchn(dev);
         v->fe_domid = bn_xb_dev_frontend_id(dev);
-        v->broken = false;
-        v->gen++;
         {
                 uint64_t pers = 0;
                 bn_xb_read_fe_uint(dev, "feature-persistent", 0, 1, 0, &pers);
@@ -218,15 +223,15 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
                 vbd_journal_recover(v, q);
         }
         v->nq = nq;
-        vbd_geom_update(v);
+        vbd_geom_fill(v, &geom);
         /* Until the Corm's INFO arrives the size is unknown (0). A disk
          * re-attached after a bananad restart keeps the size it had, so the
          * connected guest never sees a zero-sized disk; INFO rewrites it. */
         char had[32];
         rc = 0;
-        if (v->geom.sectors || bn_xb_read_be(dev, "sectors", had, sizeof(had)) < 0) {
-                rc |= bn_xb_write(dev, "sectors", "%" PRIu64, v->geom.sectors);
-                rc |= bn_xb_write(dev, "info", "%u", v->geom.readonly ? VDISK_READONLY : 0);
+        if (geom.sectors || bn_xb_read_be(dev, "sectors", had, sizeof(had)) < 0) {
+                rc |= bn_xb_write(dev, "sectors", "%" PRIu64, geom.sectors);
+                rc |= bn_xb_write(dev, "info", "%u", geom.readonly ? VDISK_READONLY : 0);
         }
         rc |= bn_xb_write(dev, "sector-size", "512");
         rc |= bn_xb_write(dev, "physical-sector-size", "512");
@@ -242,7 +247,7 @@ static int vbd_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         bn_info(ep->name,
                 "vbd serving %u queue(s), ring of %u page(s), %" PRIu64
                 " sectors%s, persistent grants %s",
-                nq, v->q[0].ring.npages, v->geom.sectors, v->geom.readonly ? ", read-only" : "",
+                nq, v->q[0].ring.npages, geom.sectors, geom.readonly ? ", read-only" : "",
                 v->persistent ? "on" : "off");
         return 0;
 fail:
@@ -261,16 +266,26 @@ static void vbd_disconnect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
                 v->served, v->errors);
 }
 
-static void vbd_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)
+/* On ep->loop, its owner: the xenstore handle vbd_info_changed uses and the
+ * buffers of the I/O path. The framework closed the Spike's port before
+ * remove, and disconnect stopped the I/O, so no callback uses them after. */
+static void vbd_remove_on_loop(void *arg)
 {
-        struct vbd *v = ep->priv;
-        (void)dev;
+        struct vbd *v = arg;
 
         if (v->xs)
                 xs_close(v->xs);
         v->xs = NULL;
         free(v->indirect_pages);
         v->indirect_pages = NULL;
+}
+
+static void vbd_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)
+{
+        struct vbd *v = ep->priv;
+        (void)dev;
+
+        bn_loop_call_wait(ep->loop, vbd_remove_on_loop, v);
         v->dev = NULL;
 }
 

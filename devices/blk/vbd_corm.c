@@ -514,8 +514,6 @@ void vbd_corm_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct 
                         x->io.iov = &x->iov;
                         x->io.niov = 1;
                 }
-                atomic_fetch_add(&ep->counters.msgs_in, 1);
-                atomic_fetch_add(&ep->counters.bytes_in, m->len);
                 if (c->orphans || c->held_head) {
                         x->next = NULL;
                         if (c->held_tail)

@@ -126,7 +126,8 @@ struct vbd_queue {
 struct vbd {
         struct bn_xb_dev *dev;
         struct bn_endpoint *ep;
-        struct xs_handle *xs; /* own connection, for size updates from ep->loop */
+        struct xs_handle *xs; /* own connection, for size updates: opened by probe
+                               * before any port, used and closed on ep->loop */
         char be_path[256];
         /* what the toolstack / front-end said */
         bool mode_ro; /* back-end "mode" = "r" */
@@ -134,8 +135,11 @@ struct vbd {
         _Atomic bool info_known;
         _Atomic uint64_t size;
         _Atomic bool corm_ro;
-        /* connection state (set by connect on the main thread before the
-         * I/O starts, then used on ep->loop only) */
+        /* connection state: connect (main thread) sets up nq, q[], gnt,
+         * evtchn while polling is false; vbd_io_start (on ep->loop) takes
+         * them over and sets polling, broken, gen; from then on ep->loop
+         * only, until vbd_io_stop clears polling. Port callbacks may run
+         * at any time and look at them only while polling. */
         bool connected, polling, broken;
         unsigned nq;
         struct vbd_queue q[VBD_MAX_QUEUES];
@@ -184,7 +188,9 @@ void vbd_spike_port_rx(struct vbd *v, struct bn_wire_msg *msgs, unsigned n);
 void vbd_spike_port_writable(struct vbd *v);
 /* vbd.c: the disk's size or properties changed (ep->loop). */
 void vbd_info_changed(struct vbd *v);
-/* Fill v->geom from what is known. */
+/* Fill g from what is known (any thread: reads atomics and probe's mode). */
+void vbd_geom_fill(const struct vbd *v, struct bn_blk_geom *g);
+/* Fill v->geom, the loop's copy used to parse requests (ep->loop). */
 void vbd_geom_update(struct vbd *v);
 
 /* vbd_journal.c (main thread, from connect / disconnect) */

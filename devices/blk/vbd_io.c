@@ -435,7 +435,7 @@ static void serve_queue(struct vbd_queue *q)
 
 static void serve_all(struct vbd *v)
 {
-        if (v->broken || !v->polling)
+        if (!v->polling || v->broken)
                 return;
         if (!pump(v))
                 goto out;
@@ -491,6 +491,9 @@ void vbd_io_start(void *arg)
         }
         v->polling = true;
         v->connected = true;
+        v->broken = false;
+        v->gen++;
+        vbd_geom_update(v);
         if (v->persistent) {
                 if (vbd_pg_init(v) == 0)
                         bn_loop_timer_add(v->ep->loop, VBD_PG_RECLAIM_MS, VBD_PG_RECLAIM_MS,
@@ -530,6 +533,8 @@ int vbd_spike_port_attach(struct vbd *v, struct bn_wire_port *port)
 {
         v->port = port;
         send_hello(v);
+        if (!v->polling) /* the queues are not ours (yet, or any more) */
+                return 0;
         /* chunks a previous wire did not answer go out again */
         for (unsigned i = 0; i < v->nq; i++) {
                 struct vbd_queue *q = &v->q[i];

@@ -311,6 +311,7 @@ static void start_on_loop(void *arg)
         struct bn_vif *vif = a->vif;
         unsigned i;
 
+        vif->dead = false; /* loop state: set here, by its owner */
         a->rc = bn_loop_add_fd(vif->ep->loop, vif->evt_fd, EPOLLIN, evtchn_cb, vif);
         if (a->rc < 0)
                 return;
@@ -341,7 +342,6 @@ static int vif_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         unsigned nq, i;
         int rc;
 
-        vif->dead = false;
         rc = bn_xb_read_fe_uint(dev, "request-rx-copy", 0, 1, 0, &v);
         if (rc < 0 || v != 1) {
                 bn_xb_fatal(dev, -EOPNOTSUPP,

@@ -209,6 +209,11 @@ void bn_blk_load_complete(struct bn_blk_load *l, struct bn_blk_load_req *r, int 
         l->free_slots[l->nfree++] = r->slot;
 }
 
+void bn_blk_load_finish(struct bn_blk_load *l)
+{
+        l->stopped = 1;
+}
+
 int bn_blk_load_done(struct bn_blk_load *l)
 {
         if (!l->stopped && l->cfg.mode == BN_BLK_LOAD_MIXED && now_ns() >= l->t_end)

@@ -57,6 +57,9 @@ void bn_blk_load_free(struct bn_blk_load *l);
 struct bn_blk_load_req *bn_blk_load_next(struct bn_blk_load *l);
 /* Report the outcome of r (status: 0 or -errno). */
 void bn_blk_load_complete(struct bn_blk_load *l, struct bn_blk_load_req *r, int status);
+/* End the run early: no more requests are handed out; those outstanding
+ * still complete (and are verified). */
+void bn_blk_load_finish(struct bn_blk_load *l);
 /* Over: no more requests will be handed out and none is outstanding. */
 int bn_blk_load_done(struct bn_blk_load *l);
 uint32_t bn_blk_load_outstanding(struct bn_blk_load *l);

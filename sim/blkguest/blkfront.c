@@ -1,7 +1,8 @@
 /* blkfront.c: the blkfront of sim-blkguest (see blkfront.h): the xenbus
  * handshake with the vbd back-end, requests built from the load generator's
  * (direct up to 11 segments, indirect beyond), responses matched back, and
- * the hostile requests of --evil. */
+ * the hostile requests of --evil and the broken handshakes of
+ * --evil-handshake. */
 #include "blkfront.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <xenstore.h>
 
 #include "bn_guest.h"
+#include "bn_hv.h"
 #include <xen/io/protocols.h>
 
 #define PAGE 4096u
@@ -101,6 +103,106 @@ int bf_wait_sectors(struct bf *f, uint64_t want, double deadline)
         }
 }
 
+/* --evil-handshake: break the handshake one way the back-end must refuse,
+ * after the honest keys are written (and so over them). */
+static const struct {
+        const char *mode, *key, *val;
+} evil_hs[] = {
+    {"ring-ref-ungranted", "ring-ref", "12345"},              /* a page never granted */
+    {"ring-ref-garbage", "ring-ref", "12abc"},                /* not a number */
+    {"ring-ref-empty", "ring-ref", ""},                       /* no grant at all */
+    {"queues-1000", "multi-queue-num-queues", "1000"},        /* past multi-queue-max-queues */
+    {"queues-0", "multi-queue-num-queues", "0"},              /* no queue */
+    {"ring-order-10", "ring-page-order", "10"},               /* past max-ring-page-order */
+    {"ring-order-short", "ring-page-order", "2"},             /* ring-ref0..3 missing */
+    {"bad-evtchn", "event-channel", "4000"},                  /* a port never allocated */
+    {"evtchn-garbage", "event-channel", "-1"},                /* not a port */
+    {"protocol-x86_32", "protocol", XEN_IO_PROTO_ABI_X86_32}, /* a foreign ABI */
+};
+
+const char *bf_evil_handshake_modes(void)
+{
+        return "ring-ref-ungranted ring-ref-garbage ring-ref-empty queues-1000 queues-0 "
+               "ring-order-10 ring-order-short bad-evtchn evtchn-garbage protocol-x86_32";
+}
+
+static int evil_handshake_keys(struct bf *f, const char *mode)
+{
+        for (size_t i = 0; i < sizeof(evil_hs) / sizeof(evil_hs[0]); i++)
+                if (!strcmp(mode, evil_hs[i].mode))
+                        return bn_guest_fe_write(&f->fe, evil_hs[i].key, "%s", evil_hs[i].val)
+                                   ? -EIO
+                                   : 0;
+        fprintf(stderr, "blkguest: unknown --evil-handshake mode '%s' (one of: %s)\n", mode,
+                bf_evil_handshake_modes());
+        return -EINVAL;
+}
+
+/* The back-end's error node for this device, read as the toolstack (Dom0)
+ * would: "<errno> <message>", printed; -ENOENT when there is none. */
+static int show_error_node(struct bf *f)
+{
+        struct bn_hv *hv = NULL;
+        struct xs_handle *xs = NULL;
+        char path[192];
+        char *v = NULL;
+        unsigned len;
+        int rc;
+
+        snprintf(path, sizeof(path), "/local/domain/%u/error/backend/vbd/%u/%u/error",
+                 f->fe.be_domid, f->fe.domid, f->fe.devid);
+        rc = bn_hv_open(&hv, "xensim", f->o->sim_dir);
+        if (rc < 0)
+                goto out;
+        xs = bn_hv_xs_open(hv);
+        if (!xs) {
+                rc = -EIO;
+                goto out;
+        }
+        v = xs_read(xs, XBT_NULL, path, &len);
+        if (!v || atoi(v) <= 0 || !strchr(v, ' ')) {
+                fprintf(stderr, "blkguest: error node %s: %s\n", path, v ? v : "missing");
+                rc = -ENOENT;
+                goto out;
+        }
+        printf("blkguest: %s = \"%s\"\n", path, v);
+        rc = 0;
+out:
+        free(v);
+        if (xs)
+                xs_close(xs);
+        if (hv)
+                bn_hv_close(hv);
+        return rc;
+}
+
+/* After a broken handshake the back-end must go Closing or Closed, with its
+ * error node written, and never Connected. */
+static int wait_refused(struct bf *f, const char *mode)
+{
+        double end = mono() + 20;
+
+        while (mono() < end) {
+                int st = bn_guest_xb_get_state(f->g, f->fe.be_path);
+                if (st == XenbusStateConnected) {
+                        fprintf(stderr, "blkguest: --evil-handshake %s: the back-end connected\n",
+                                mode);
+                        return -EPROTO;
+                }
+                if (st == XenbusStateClosing || st == XenbusStateClosed) {
+                        printf("blkguest: back-end %s refused the handshake (state %d) after "
+                               "--evil-handshake %s\n",
+                               f->fe.be_path, st, mode);
+                        fflush(stdout);
+                        return show_error_node(f);
+                }
+                usleep(10000);
+        }
+        fprintf(stderr, "blkguest: --evil-handshake %s: the back-end did not close the vbd\n",
+                mode);
+        return -ETIMEDOUT;
+}
+
 int bf_connect(struct bf *f)
 {
         const struct bf_opts *o = f->o;
@@ -141,6 +243,8 @@ int bf_connect(struct bf *f)
         rc |= bn_guest_fe_write(&f->fe, "feature-persistent", "%u", o->persistent ? 1 : 0);
         if (rc)
                 return -EIO;
+        if (o->evil_hs && (rc = evil_handshake_keys(f, o->evil_hs)) < 0)
+                return rc;
         /* data pages per slot (+ one indirect page) */
         f->nslots = o->cfg.qd;
         f->nfree = f->nslots;
@@ -164,6 +268,8 @@ int bf_connect(struct bf *f)
         rc = bn_guest_xb_set_state(f->g, f->fe.fe_path, XenbusStateInitialised);
         if (rc < 0)
                 return rc;
+        if (o->evil_hs)
+                return wait_refused(f, o->evil_hs);
         rc = bn_guest_xb_wait_state(f->g, f->fe.be_path, XenbusStateConnected, 20000);
         if (rc < 0) {
                 fprintf(stderr, "blkguest: back-end %s did not connect: %s\n", f->fe.be_path,

@@ -22,7 +22,8 @@ struct bn_guest;
 
 struct bf_opts {
         const char *name, *sim_dir, *evil;
-        const char *vdev; /* back-end key "dev" (as libxl writes it), or NULL */
+        const char *evil_hs; /* --evil-handshake MODE, or NULL */
+        const char *vdev;    /* back-end key "dev" (as libxl writes it), or NULL */
         uint32_t devid;
         unsigned ring_order, queues, indirect;
         bool persistent, expect_errors, readonly_mode, final_flush;
@@ -69,7 +70,11 @@ struct bf {
 };
 
 uint32_t bf_mem_pages(const struct bf_opts *o);
+/* The handshake. With o->evil_hs, the handshake is broken that way and 0
+ * means the back-end refused it (Closing/Closed, never Connected). */
 int bf_connect(struct bf *f);
+/* The --evil-handshake modes, space separated (for usage). */
+const char *bf_evil_handshake_modes(void);
 int bf_wait_sectors(struct bf *f, uint64_t want, double deadline);
 bool bf_has_free_slot(struct bf *f);
 int bf_submit(struct bf *f, struct bn_blk_load_req *lr);

@@ -5,11 +5,14 @@
  * driving the rings. Hostile modes (--evil) send one request that breaks the
  * protocol and expect the back-end to close the vbd.
  *
+ * SIGUSR1 ends a load run early and cleanly (what is in flight completes).
+ *
  * Output: "blkguest: vbd ... connected, Q queue(s), ring of P page(s),
  * S sectors, info I" then the load report line of bn_blk_load_report.
  * Exit 0 when the run had no mismatch and no error (or, with
  * --expect-errors, when it had errors but no mismatch; with --evil, when the
- * back-end closed the vbd). */
+ * back-end closed the vbd; with --evil-handshake, when it refused the broken
+ * handshake). */
 #include "blkfront.h"
 
 #include <errno.h>
@@ -26,12 +29,19 @@
 #include "bn_guest.h"
 #include "bn_hv.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, finish_flag;
 
 static void on_signal(int sig)
 {
         (void)sig;
         stop_flag = 1;
+}
+
+/* SIGUSR1: end the load run now, cleanly (what is in flight completes). */
+static void on_usr1(int sig)
+{
+        (void)sig;
+        finish_flag = 1;
 }
 
 static double mono(void)
@@ -61,14 +71,17 @@ static void xl_extra(const struct bf_opts *o, const char *extra[7])
 
 static void usage(void)
 {
-        fprintf(stderr, "usage: sim-blkguest --name NAME [--devid N] [--sim-dir DIR]\n"
-                        "  [--ring-order N] [--queues N] [--indirect N] [--persistent 0|1]\n"
-                        "  [--bs BYTES] [--qd N] [--seconds S] [--write-pct P] [--seq] [--verify]\n"
-                        "  [--flush-every N] [--discard-every N] [--blocks N] [--seed N]\n"
-                        "  [--mode mixed|fill|check] [--gen G] [--expect-errors]\n"
-                        "  [--wait-sectors N] [--readonly-mode] [--vdev NAME] [--timeout S]\n"
-                        "  [--final-flush] [--discard-blocks FIRST:N] [--idle S]\n"
-                        "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n");
+        fprintf(stderr,
+                "usage: sim-blkguest --name NAME [--devid N] [--sim-dir DIR]\n"
+                "  [--ring-order N] [--queues N] [--indirect N] [--persistent 0|1]\n"
+                "  [--bs BYTES] [--qd N] [--seconds S] [--write-pct P] [--seq] [--verify]\n"
+                "  [--flush-every N] [--discard-every N] [--blocks N] [--seed N]\n"
+                "  [--mode mixed|fill|check] [--gen G] [--expect-errors]\n"
+                "  [--wait-sectors N] [--readonly-mode] [--vdev NAME] [--timeout S]\n"
+                "  [--final-flush] [--discard-blocks FIRST:N] [--idle S]\n"
+                "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n"
+                "  [--evil-handshake MODE]  MODE: %s\n",
+                bf_evil_handshake_modes());
 }
 
 static int parse_opts(int argc, char **argv, struct bf_opts *o)
@@ -98,6 +111,7 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                                            {"vdev", 1, 0, 'v'},
                                            {"timeout", 1, 0, 't'},
                                            {"evil", 1, 0, 'e'},
+                                           {"evil-handshake", 1, 0, 'H'},
                                            {"final-flush", 0, 0, 'F'},
                                            {"idle", 1, 0, 'L'},
                                            {"discard-blocks", 1, 0, 'X'},
@@ -197,6 +211,9 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                 case 't':
                         o->timeout = atof(optarg);
                         break;
+                case 'H':
+                        o->evil_hs = optarg;
+                        break;
                 case 'e':
                         o->evil = optarg;
                         break;
@@ -231,6 +248,9 @@ static int run_load(struct bf *f, struct bn_blk_load *load, double deadline)
         for (;;) {
                 struct bn_blk_load_req *lr;
                 int port;
+
+                if (finish_flag)
+                        bn_blk_load_finish(load);
 
                 while (bf_has_free_slot(f) && (lr = bn_blk_load_next(load))) {
                         int rc = bf_submit(f, lr);
@@ -275,6 +295,7 @@ int main(int argc, char **argv)
         }
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        signal(SIGUSR1, on_usr1);
         signal(SIGPIPE, SIG_IGN);
         rc = bn_guest_create(&f.g, o.sim_dir, o.name, bf_mem_pages(&o));
         if (rc < 0) {
@@ -285,7 +306,13 @@ int main(int argc, char **argv)
         bn_guest_fe_init(&f.fe, f.g, o.sim_dir, "blkguest", "vbd", o.devid, 0);
         xl_extra(&o, extra);
         deadline = mono() + o.timeout;
-        if (bn_guest_fe_declare(&f.fe, NULL, extra) < 0 || bf_connect(&f) < 0)
+        if (bn_guest_fe_declare(&f.fe, NULL, extra) < 0)
+                goto out;
+        if (o.evil_hs) {
+                ret = bf_connect(&f) == 0 ? 0 : 1;
+                goto out;
+        }
+        if (bf_connect(&f) < 0)
                 goto out;
         if (o.wait_sectors) {
                 if (bf_wait_sectors(&f, o.wait_sectors, deadline) < 0) {
