@@ -37,6 +37,8 @@ static void usage(FILE *f)
                 "                                 (--prune: remove what connect made too)\n"
                 "  diff [--prune] FILE            what apply FILE would change\n"
                 "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
+                "  store export                   the desired state as JSON, on stdout\n"
+                "  store import FILE              an export into this (empty) store\n"
                 "  migrate ...                    reserved\n"
                 "The socket is $BANANA_CONTROL, else %s.\n",
                 BN_CTL_DEFAULT_SOCKET);
@@ -348,6 +350,28 @@ static json_object *build(int argc, char **argv, const char **cmd)
                 }
                 json_object_object_add(req, "wire", json_object_new_string(argv[1]));
                 json_object_object_add(req, "type", json_object_new_string(argv[2]));
+        } else if (strcmp(c, "store") == 0) {
+                /* moving the desired state between stores (ctl_store_move.c) */
+                if (argc == 2 && strcmp(argv[1], "export") == 0) {
+                        json_object_object_add(req, "op", json_object_new_string("store-export"));
+                        *cmd = "store-export";
+                } else if (argc == 3 && strcmp(argv[1], "import") == 0) {
+                        size_t clen = 0;
+                        char *content = read_file(argv[2], BN_CTL_MSG_MAX / 2, &clen);
+                        if (!content) {
+                                json_object_put(req);
+                                *cmd = NULL; /* refused, not usage */
+                                return NULL;
+                        }
+                        json_object_object_add(req, "op", json_object_new_string("store-import"));
+                        json_object_object_add(req, "content",
+                                               json_object_new_string_len(content, (int)clen));
+                        free(content);
+                        *cmd = "store-import";
+                } else {
+                        fprintf(stderr, "bananactl: store export | store import FILE\n");
+                        goto usage;
+                }
         } else if (strcmp(c, "apply") == 0 || strcmp(c, "diff") == 0) {
                 const char *file = NULL;
                 size_t clen = 0;
@@ -478,6 +502,14 @@ int main(int argc, char **argv)
                                json_object_get_string(json_object_array_get_idx(a, i)));
         } else if (strcmp(cmd, "swap") == 0) {
                 printf("wire %s: %s -> %s\n", s(reply, "wire"), s(reply, "from"), s(reply, "type"));
+        } else if (strcmp(cmd, "store-export") == 0) {
+                json_object_object_del(reply, "ok");
+                printf("%s\n",
+                       json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+        } else if (strcmp(cmd, "store-import") == 0) {
+                printf("imported %lld keys (store revision %lld)\n", num(reply, "imported"),
+                       num(reply, "revision"));
         }
         json_object_put(reply);
         return rc;

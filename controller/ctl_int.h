@@ -109,6 +109,11 @@ struct bn_ctl {
 
 /* Load the desired state from the store into a topology (never NULL on 0). */
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen);
+/* The same from data (a JSON object of key: value strings, as store-export
+ * writes it) instead of the store, checked as strictly; NULL data: the
+ * store (ctl_desired_load). */
+int ctl_desired_parse(struct bn_ctl *c, json_object *data, struct bn_topo **out, char *err,
+                      size_t errlen);
 /* JSON values stored for items. */
 json_object *ctl_ep_json(const struct bn_topo_ep *e);
 json_object *ctl_wire_json(const struct bn_topo_wire *w);
@@ -139,6 +144,8 @@ void ctl_diff_conflicts(const struct bn_topo *have, const struct bn_topo *want, 
 void ctl_ops_free(struct ctl_opbuf *ops);
 int ctl_opbuf_put(struct ctl_opbuf *b, const char *prefix, const char *name, json_object *val);
 int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name);
+/* PUT key = text as it is (copies both). */
+int ctl_opbuf_put_text(struct ctl_opbuf *b, const char *key, const char *text);
 
 /* ---- ctl_run.c: the reconciler ---- */
 struct bn_params;
@@ -216,5 +223,9 @@ int ctl_cluster_start(struct bn_ctl *c);
 void ctl_cluster_stop(struct bn_ctl *c);
 /* The live members' records (a JSON array; empty on one host). */
 json_object *ctl_cluster_members(struct bn_ctl *c);
+
+/* ---- ctl_store_move.c ---- */
+json_object *ctl_op_store_export(struct bn_ctl *c);
+json_object *ctl_op_store_import(struct bn_ctl *c, json_object *req);
 
 #endif

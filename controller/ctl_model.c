@@ -412,19 +412,61 @@ static int load_pair(void *arg, const char *key, const char *value)
                    "not a key banana writes (hosts/, endpoints/, wires/, policy, members/)");
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every pair of data (a JSON object of strings), in key order. */
+static int load_json_pairs(json_object *data, struct load_ctx *lc)
+{
+        size_t n = (size_t)json_object_object_length(data), i = 0;
+        const char **keys = calloc(n ? n : 1, sizeof(*keys));
+        int r = 0;
+
+        if (!keys)
+                return nomem(lc);
+        json_object_object_foreach(data, k, v)
+        {
+                (void)v;
+                keys[i++] = k;
+        }
+        qsort(keys, n, sizeof(*keys), cmp_str);
+        for (i = 0; i < n && !r; i++) {
+                json_object *v = json_object_object_get(data, keys[i]);
+                if (!json_object_is_type(v, json_type_string))
+                        r = bad(lc, keys[i], "the value is not a string");
+                else if (!strcmp(keys[i], CTL_K_GEN) ||
+                         !strncmp(keys[i], CTL_K_MEMBER, strlen(CTL_K_MEMBER)))
+                        r = bad(lc, keys[i],
+                                "not desired state (a live key of the store it came from)");
+                else
+                        r = load_pair(lc, keys[i], json_object_get_string(v));
+        }
+        free(keys);
+        return r;
+}
+
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen)
+{
+        return ctl_desired_parse(c, NULL, out, err, errlen);
+}
+
+int ctl_desired_parse(struct bn_ctl *c, json_object *data, struct bn_topo **out, char *err,
+                      size_t errlen)
 {
         struct load_ctx lc = {.c = c, .err = err, .errlen = errlen};
         int r;
 
         *out = NULL;
-        c->gen[0] = '\0';
+        if (!data)
+                c->gen[0] = '\0';
         lc.t = calloc(1, sizeof(*lc.t));
-        if (!lc.t || !(lc.t->file = strdup("store"))) {
+        if (!lc.t || !(lc.t->file = strdup(data ? "import" : "store"))) {
                 r = nomem(&lc);
                 goto fail;
         }
-        if ((r = bn_store_list(c->store, "", load_pair, &lc)))
+        if ((r = data ? load_json_pairs(data, &lc) : bn_store_list(c->store, "", load_pair, &lc)))
                 goto fail;
         bn_topo_policy_defaults(&lc.t->policy);
         if (!lc.t->policy.same_host || !lc.t->policy.same_site || !lc.t->policy.same_domain ||
@@ -490,6 +532,18 @@ int ctl_opbuf_put(struct ctl_opbuf *b, const char *prefix, const char *name, jso
                 return -ENOMEM;
         }
         return add_op(b, BN_STORE_PUT, key, text);
+}
+
+int ctl_opbuf_put_text(struct ctl_opbuf *b, const char *key, const char *text)
+{
+        char *k = strdup(key), *v = strdup(text);
+
+        if (!k || !v) {
+                free(k);
+                free(v);
+                return -ENOMEM;
+        }
+        return add_op(b, BN_STORE_PUT, k, v);
 }
 
 int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name)

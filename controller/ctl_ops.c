@@ -723,7 +723,12 @@ json_object *ctl_handle(struct bn_ctl *c, json_object *req)
                 return ctl_op_apply(c, req, false);
         if (strcmp(op, "migrate") == 0)
                 return ctl_reply_error("migrate: not implemented yet");
-        return ctl_reply_error("unknown op '%.64s' (known: status, endpoints, wires, connect, "
-                               "disconnect, swap, apply, diff, migrate)",
-                               op);
+        if (strcmp(op, "store-export") == 0)
+                return ctl_op_store_export(c);
+        if (strcmp(op, "store-import") == 0)
+                return ctl_op_store_import(c, req);
+        return ctl_reply_error(
+            "unknown op '%.64s' (known: status, endpoints, wires, connect, "
+            "disconnect, swap, apply, diff, migrate, store-export, store-import)",
+            op);
 }

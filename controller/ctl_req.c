@@ -41,6 +41,8 @@ static const struct op_schema schemas[] = {
     {"apply", {{"file", A_STR}, {"content", A_STR}, {"prune", A_BOOL}, {NULL, A_STR}}},
     {"diff", {{"file", A_STR}, {"content", A_STR}, {"prune", A_BOOL}, {NULL, A_STR}}},
     {"migrate", {{NULL, A_STR}}},
+    {"store-export", {{NULL, A_STR}}},
+    {"store-import", {{"content", A_STR}, {NULL, A_STR}}},
 };
 
 static int only_space(const char *s, size_t n)
@@ -132,7 +134,7 @@ int ctl_req_check(json_object *req, char *err, size_t errlen)
         if (!sc) {
                 snprintf(err, errlen,
                          "unknown op '%.64s' (known: status, endpoints, wires, connect, "
-                         "disconnect, swap, apply, diff, migrate)",
+                         "disconnect, swap, apply, diff, migrate, store-export, store-import)",
                          op);
                 return -EINVAL;
         }
