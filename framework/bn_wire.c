@@ -139,8 +139,10 @@ struct port_call {
         int rc;
 };
 
-/* On ep->loop: the port joins the endpoint's list first (port_attach may
- * already send on it), then the wire class opens it and its fd is polled. */
+/* On ep->loop, in one go (no other callback of the loop runs in between):
+ * the wire class opens the port and its fd is polled, then the port joins
+ * the endpoint's list, before the class's port_attach (which may already
+ * send on it). */
 static void port_open_on_loop(void *arg)
 {
         struct port_call *c = arg;

@@ -268,6 +268,11 @@ int bf_connect(struct bf *f)
         rc = bn_guest_xb_set_state(f->g, f->fe.fe_path, XenbusStateInitialised);
         if (rc < 0)
                 return rc;
+        if (o->evil_hs && o->leave) {
+                printf("blkguest: --evil-handshake %s written, leaving at once\n", o->evil_hs);
+                fflush(stdout);
+                return 0;
+        }
         if (o->evil_hs)
                 return wait_refused(f, o->evil_hs);
         rc = bn_guest_xb_wait_state(f->g, f->fe.be_path, XenbusStateConnected, 20000);

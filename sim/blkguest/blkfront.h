@@ -23,6 +23,7 @@ struct bn_guest;
 struct bf_opts {
         const char *name, *sim_dir, *evil;
         const char *evil_hs; /* --evil-handshake MODE, or NULL */
+        bool leave;          /* --leave: with evil_hs, go away at once, not waiting */
         const char *vdev;    /* back-end key "dev" (as libxl writes it), or NULL */
         uint32_t devid;
         unsigned ring_order, queues, indirect;
@@ -71,7 +72,9 @@ struct bf {
 
 uint32_t bf_mem_pages(const struct bf_opts *o);
 /* The handshake. With o->evil_hs, the handshake is broken that way and 0
- * means the back-end refused it (Closing/Closed, never Connected). */
+ * means the back-end refused it (Closing/Closed, never Connected); with
+ * o->leave too, 0 once it is written (the domain then goes away while the
+ * back-end handles it). */
 int bf_connect(struct bf *f);
 /* The --evil-handshake modes, space separated (for usage). */
 const char *bf_evil_handshake_modes(void);

@@ -80,7 +80,7 @@ static void usage(void)
                 "  [--wait-sectors N] [--readonly-mode] [--vdev NAME] [--timeout S]\n"
                 "  [--final-flush] [--discard-blocks FIRST:N] [--idle S]\n"
                 "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n"
-                "  [--evil-handshake MODE]  MODE: %s\n",
+                "  [--evil-handshake MODE [--leave]]  MODE: %s\n",
                 bf_evil_handshake_modes());
 }
 
@@ -112,6 +112,7 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                                            {"timeout", 1, 0, 't'},
                                            {"evil", 1, 0, 'e'},
                                            {"evil-handshake", 1, 0, 'H'},
+                                           {"leave", 0, 0, 'G'},
                                            {"final-flush", 0, 0, 'F'},
                                            {"idle", 1, 0, 'L'},
                                            {"discard-blocks", 1, 0, 'X'},
@@ -213,6 +214,9 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                         break;
                 case 'H':
                         o->evil_hs = optarg;
+                        break;
+                case 'G':
+                        o->leave = true;
                         break;
                 case 'e':
                         o->evil = optarg;
