@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,16 @@ static double now_s(void);
                         nanosleep(&n_, NULL);                                                      \
                 }                                                                                  \
         } while (0)
+
+/* Is key absent from s (a value found is freed)? */
+static bool absent(struct bn_store *s, const char *key)
+{
+        char *v = NULL;
+        int r = bn_store_get(s, key, &v);
+
+        free(v);
+        return r == -ENOENT;
+}
 
 /* Compares, leases and the watch, with a second client s2. */
 static void live(struct bn_store *s, struct bn_store *s2)
@@ -124,10 +135,8 @@ static void live(struct bn_store *s, struct bn_store *s2)
                 struct bn_store_op put = {BN_STORE_PUT, "hosts/h2", "{}", id2};
                 CHECK(bn_store_commit(s, &put, 1, NULL, err, sizeof(err)) == 0);
         }
-        WAIT_UNTIL(bn_store_get(s2, "hosts/h2", &v) == -ENOENT, 5);
-        free(v);
-        v = NULL;
-        CHECK(bn_store_get(s2, "hosts/h2", &v) == -ENOENT);
+        WAIT_UNTIL(absent(s2, "hosts/h2"), 5);
+        CHECK(absent(s2, "hosts/h2"));
         CHECK(bn_store_lease_keepalive(s, id2, err, sizeof(err)) == -ENOENT);
 
         /* the watch sees another client's change */
