@@ -46,44 +46,43 @@ out:
         return r;
 }
 
-int etcd_lease_keepalive(void *be, uint64_t id, char *err, size_t errlen)
+/* POST {"ID": id} to path; *resp is the answer (caller puts it). */
+static int lease_call(struct etcd *e, const char *path, uint64_t id, json_object **resp, char *err,
+                      size_t errlen)
 {
-        struct etcd *e = be;
-        json_object *req = json_object_new_object(), *resp = NULL;
+        json_object *req = json_object_new_object();
         char s[24];
         int r = -ENOMEM;
 
-        if (!req)
-                goto out;
-        id_str(s, sizeof(s), id);
-        json_object_object_add(req, "ID", json_object_new_string(s));
+        *resp = NULL;
+        if (req) {
+                id_str(s, sizeof(s), id);
+                json_object_object_add(req, "ID", json_object_new_string(s));
+                r = etcd_request(e, path, req, resp, err, errlen);
+        }
+        json_object_put(req);
+        return r;
+}
+
+int etcd_lease_keepalive(void *be, uint64_t id, char *err, size_t errlen)
+{
+        json_object *resp;
         /* one message in, one answer out: {"result": {"ID", "TTL"}} */
-        if ((r = etcd_request(e, "/v3/lease/keepalive", req, &resp, err, errlen)))
-                goto out;
-        if (etcd_j_u64(resp, "result", "TTL") == 0) {
-                etcd_seterr(err, errlen, "lease %s has ended", s);
+        int r = lease_call(be, "/v3/lease/keepalive", id, &resp, err, errlen);
+
+        if (!r && etcd_j_u64(resp, "result", "TTL") == 0) {
+                etcd_seterr(err, errlen, "lease %llx has ended", (unsigned long long)id);
                 r = -ENOENT;
         }
-out:
-        json_object_put(req);
         json_object_put(resp);
         return r;
 }
 
 int etcd_lease_revoke(void *be, uint64_t id, char *err, size_t errlen)
 {
-        struct etcd *e = be;
-        json_object *req = json_object_new_object(), *resp = NULL;
-        char s[24];
-        int r = -ENOMEM;
+        json_object *resp;
+        int r = lease_call(be, "/v3/lease/revoke", id, &resp, err, errlen);
 
-        if (!req)
-                goto out;
-        id_str(s, sizeof(s), id);
-        json_object_object_add(req, "ID", json_object_new_string(s));
-        r = etcd_request(e, "/v3/lease/revoke", req, &resp, err, errlen);
-out:
-        json_object_put(req);
         json_object_put(resp);
         return r;
 }
