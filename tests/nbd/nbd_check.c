@@ -326,7 +326,8 @@ static struct req *submit(struct cli *c, uint16_t type, uint16_t flags, uint64_t
         if (type == BN_NBD_CMD_WRITE)
                 out_add(c, wdata, len);
         c->inflight++;
-        c->n[type]++;
+        if (type < 8)
+                c->n[type]++;
         return r;
 }
 
@@ -493,6 +494,17 @@ static void verify(struct cli *c, unsigned qd, unsigned ops)
         free(data);
 }
 
+static void cli_free(struct cli *c)
+{
+        for (unsigned i = 0; i < MAXQ; i++)
+                free(c->q[i].rbuf);
+        free(c->in);
+        free(c->out);
+        free(c->shadow);
+        free(c->known);
+        close(c->fd);
+}
+
 static void expect_err(struct cli *c, uint16_t type, uint16_t flags, uint64_t off, uint32_t len,
                        uint32_t want, const char *what)
 {
@@ -613,6 +625,7 @@ int main(int argc, char **argv)
                 hostile(&c, ro);
                 printf("nbd-check: hostile ok (size %llu flags 0x%x)\n",
                        (unsigned long long)c.exp.size, c.exp.tflags);
+                cli_free(&c);
                 return 0;
         }
         if (ro)
@@ -632,5 +645,6 @@ int main(int argc, char **argv)
                (unsigned long long)c.exp.size, c.exp.tflags, c.st.structured, c.n[BN_NBD_CMD_READ],
                c.n[BN_NBD_CMD_WRITE], c.n[BN_NBD_CMD_FLUSH], c.n[BN_NBD_CMD_TRIM],
                c.n[BN_NBD_CMD_WRITE_ZEROES], c.mismatches, c.errors);
+        cli_free(&c);
         return c.mismatches || c.errors ? 1 : 0;
 }
