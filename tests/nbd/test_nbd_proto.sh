@@ -9,6 +9,9 @@
 #   server-check     nbd-check (our client) against our server: verify run QD32
 #                    (structured, simple, EXPORT_NAME), hostile requests; then
 #                    the server's request counts agree with the client's
+#   server-defer     the same against a back-end that completes 0-3 ms later
+#                    (replies out of order, 128 in flight, pauses in reading);
+#                    clients killed with requests in flight, the server lives
 #   client-qemu-nbd  nbd-check against qemu-nbd over a file, verify run
 #   client-nbdkit    nbd-check against nbdkit memory, verify run
 set -uo pipefail
@@ -165,6 +168,32 @@ PY
 	grep -q "protocol error" "$dir/serve.log" || fail "garbage not logged as a protocol error"
 	grep -q "message too long" "$dir/serve.log" || fail "oversized option not logged"
 	echo "ok: our client against our server: verify runs, hostile requests answered, bad peers dropped"
+	;;
+server-defer)
+	start_serve "$img" --defer
+	out=$(timeout 120 "$check" --connect "tcp:127.0.0.1:$port" --export vol --size $size --qd 128 --ops 20000) ||
+		fail "verify QD128, deferred: $out"
+	echo "$out"
+	out=$(timeout 120 "$check" --connect "tcp:127.0.0.1:$port" --export vol --no-structured --qd 32 --ops 5000) ||
+		fail "verify simple, deferred: $out"
+	echo "$out"
+	out=$(timeout 60 "$check" --connect "tcp:127.0.0.1:$port" --export vol --mode hostile) ||
+		fail "hostile, deferred: $out"
+	# clients that die with requests in flight (the server completes them
+	# into the void and frees the connection afterwards)
+	for i in 1 2 3; do
+		"$check" --connect "tcp:127.0.0.1:$port" --export vol --qd 128 --ops 1000000 >/dev/null 2>&1 &
+		cpid=$!
+		sleep 0.$((2 + i))
+		kill -KILL "$cpid"; wait "$cpid" 2>/dev/null
+	done
+	kill -0 "$spid" || fail "server died when clients did"
+	out=$(timeout 120 "$check" --connect "tcp:127.0.0.1:$port" --export vol --qd 32 --ops 5000) ||
+		fail "verify after the killed clients: $out"
+	echo "$out"
+	stop_serve "$spid"
+	tail -1 "$dir/serve.log" | grep -q "conns 7 " || fail "server counts: $(tail -1 "$dir/serve.log")"
+	echo "ok: deferred back-end: verify QD128 and simple, hostile, 3 clients killed mid-run, server serving"
 	;;
 client-qemu-nbd)
 	need qemu-nbd

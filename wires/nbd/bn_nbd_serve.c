@@ -3,8 +3,12 @@
  * engine) until the nbd wire serves the disk Corm.
  *
  *   bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH
- *                [--export NAME] [--read-only] [--port-file PATH]
+ *                [--export NAME] [--read-only] [--port-file PATH] [--defer]
  *
+ * --defer completes each request 0-3 ms later from a timer, so replies
+ * leave out of order and connections can die with requests in flight: the
+ * server's paths for a back-end that completes asynchronously (the disk
+ * Corm's io_uring) are exercised with a file.
  * Runs until SIGTERM or SIGINT, then prints its request counts. */
 #include "bn_log.h"
 #include "bn_loop.h"
@@ -25,34 +29,111 @@ static void on_signal(int sig)
         bn_loop_stop(stop_loop);
 }
 
+/* --defer: a back-end that runs the file back-end's operation from a timer. */
+struct defer {
+        struct bn_loop *loop;
+        void *file;
+};
+
+struct deferred {
+        struct defer *d;
+        int (*op)(void *, struct bn_nbd_io *);
+        struct bn_nbd_io *io;
+};
+
+static void defer_run(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct deferred *x = arg;
+
+        (void)loop;
+        (void)t;
+        if (x->op(x->d->file, x->io) < 0)
+                bn_nbd_io_done(x->io, -EIO);
+        free(x);
+}
+
+static int defer_op(void *be, struct bn_nbd_io *io, int (*op)(void *, struct bn_nbd_io *))
+{
+        struct defer *d = be;
+        struct deferred *x = malloc(sizeof(*x));
+        int r;
+
+        if (!x)
+                return -ENOMEM;
+        *x = (struct deferred){.d = d, .op = op, .io = io};
+        r = bn_loop_timer_add(d->loop, (uint64_t)(rand() % 4), 0, defer_run, x, NULL);
+        if (r < 0)
+                free(x);
+        return r;
+}
+
+static int defer_size(void *be, uint64_t *size, bool *ro)
+{
+        return bn_nbd_file_ops.get_size(((struct defer *)be)->file, size, ro);
+}
+
+static int defer_read(void *be, struct bn_nbd_io *io)
+{
+        return defer_op(be, io, bn_nbd_file_ops.read);
+}
+
+static int defer_write(void *be, struct bn_nbd_io *io)
+{
+        return defer_op(be, io, bn_nbd_file_ops.write);
+}
+
+static int defer_flush(void *be, struct bn_nbd_io *io)
+{
+        return defer_op(be, io, bn_nbd_file_ops.flush);
+}
+
+static int defer_trim(void *be, struct bn_nbd_io *io)
+{
+        return defer_op(be, io, bn_nbd_file_ops.trim);
+}
+
+static int defer_zero(void *be, struct bn_nbd_io *io)
+{
+        return defer_op(be, io, bn_nbd_file_ops.zero);
+}
+
+static const struct bn_nbd_backend_ops defer_ops = {
+    .name = "file, deferred",
+    .get_size = defer_size,
+    .read = defer_read,
+    .write = defer_write,
+    .flush = defer_flush,
+    .trim = defer_trim,
+    .zero = defer_zero,
+};
+
 static void usage(FILE *f)
 {
-        fprintf(f, "usage: bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH\n"
-                   "                    [--export NAME] [--read-only] [--port-file PATH]\n");
+        fprintf(f,
+                "usage: bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH\n"
+                "                    [--export NAME] [--read-only] [--port-file PATH] [--defer]\n");
 }
 
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"file", required_argument, NULL, 'f'},
-            {"listen", required_argument, NULL, 'l'},
-            {"export", required_argument, NULL, 'e'},
-            {"read-only", no_argument, NULL, 'r'},
-            {"port-file", required_argument, NULL, 'p'},
-            {"help", no_argument, NULL, 'h'},
-            {NULL, 0, NULL, 0},
+            {"file", required_argument, NULL, 'f'},      {"listen", required_argument, NULL, 'l'},
+            {"export", required_argument, NULL, 'e'},    {"read-only", no_argument, NULL, 'r'},
+            {"port-file", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+            {"defer", no_argument, NULL, 'd'},           {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *listen_addr = NULL, *export_name = "", *port_file = NULL;
         struct bn_nbd_server_stats st;
         struct bn_nbd_server *srv = NULL;
         struct bn_nbd_file *f = NULL;
         struct bn_loop *loop = NULL;
-        bool ro = false;
+        struct defer defer = {0};
+        bool ro = false, deferred = false;
         FILE *pf;
         int c, r, rc = 1;
 
         bn_log_init("bn-nbd-serve", 0);
-        while ((c = getopt_long(argc, argv, "f:l:e:rp:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "f:l:e:rp:hd", opts, NULL)) != -1) {
                 switch (c) {
                 case 'f':
                         file = optarg;
@@ -68,6 +149,9 @@ int main(int argc, char **argv)
                         break;
                 case 'p':
                         port_file = optarg;
+                        break;
+                case 'd':
+                        deferred = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -89,7 +173,12 @@ int main(int argc, char **argv)
         r = bn_loop_new(&loop, "nbd-serve");
         if (r < 0)
                 goto out;
-        r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &bn_nbd_file_ops, f);
+        defer.loop = loop;
+        defer.file = f;
+        if (deferred)
+                r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &defer_ops, &defer);
+        else
+                r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &bn_nbd_file_ops, f);
         if (r < 0)
                 goto out;
         if (port_file) {
