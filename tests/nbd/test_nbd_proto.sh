@@ -12,6 +12,10 @@
 #   server-defer     the same against a back-end that completes 0-3 ms later
 #                    (replies out of order, 128 in flight, pauses in reading);
 #                    clients killed with requests in flight, the server lives
+#   server-tls       STARTTLS with certificates from a test CA: nbdinfo and
+#                    nbdcopy (libnbd, GnuTLS) over TLS, a pattern written and
+#                    read back (sha256 equal); a plaintext client refused by
+#                    --tls-require; a client without a certificate refused
 #   client-qemu-nbd  nbd-check against qemu-nbd over a file, verify run
 #   client-nbdkit    nbd-check against nbdkit memory, verify run
 set -uo pipefail
@@ -194,6 +198,45 @@ server-defer)
 	stop_serve "$spid"
 	tail -1 "$dir/serve.log" | grep -q "conns 7 " || fail "server counts: $(tail -1 "$dir/serve.log")"
 	echo "ok: deferred back-end: verify QD128 and simple, hostile, 3 clients killed mid-run, server serving"
+	;;
+server-tls)
+	need nbdinfo; need nbdcopy; need openssl
+	pki=$dir/pki; mkdir -p "$pki" "$dir/nocert"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=banana nbd test CA" -keyout "$pki/ca-key.pem" -out "$pki/ca-cert.pem" 2>"$dir/openssl.log" ||
+		fail "openssl CA: $(tail -2 "$dir/openssl.log")"
+	for who in server client; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=banana nbd $who" \
+			-keyout "$pki/$who-key.pem" -out "$pki/$who.csr" 2>>"$dir/openssl.log" || fail "openssl $who key"
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' \
+			"$([ $who = server ] && echo serverAuth || echo clientAuth)" >"$pki/$who.ext"
+		openssl x509 -req -in "$pki/$who.csr" -CA "$pki/ca-cert.pem" -CAkey "$pki/ca-key.pem" \
+			-CAcreateserial -days 2 -extfile "$pki/$who.ext" -out "$pki/$who-cert.pem" 2>>"$dir/openssl.log" ||
+			fail "openssl $who certificate"
+	done
+	cp "$pki/ca-cert.pem" "$dir/nocert/"
+	start_serve "$img" --tls-cert "$pki/server-cert.pem" --tls-key "$pki/server-key.pem" \
+		--tls-ca "$pki/ca-cert.pem" --tls-require
+	uri="nbds://127.0.0.1:$port/vol?tls-certificates=$pki"
+	out=$(timeout 10 nbdinfo "$uri" 2>&1) || fail "nbdinfo over TLS: $out"
+	echo "$out" | grep -q "with TLS" || fail "nbdinfo: TLS not used: $out"
+	echo "$out" | grep -q "export-size: $size" || fail "nbdinfo over TLS: size: $out"
+	head -c 8M /dev/urandom >"$dir/pat"
+	timeout 60 nbdcopy "$dir/pat" "$uri" || fail "nbdcopy in over TLS"
+	timeout 60 nbdcopy "$uri" - | head -c 8M >"$dir/back" || true
+	a=$(sha256sum <"$dir/pat" | cut -d' ' -f1); b=$(sha256sum <"$dir/back" | cut -d' ' -f1)
+	[ "$a" = "$b" ] || fail "sha256 over TLS differs: $a $b"
+	# plaintext: the server says TLS is required
+	out=$(timeout 10 nbdinfo "nbd://127.0.0.1:$port/vol" 2>&1) && fail "plaintext served under --tls-require"
+	echo "$out" | grep -qi "tls" || fail "plaintext refusal does not say TLS: $out"
+	# no client certificate: the handshake fails, the server lives on
+	out=$(timeout 10 nbdinfo "nbds://127.0.0.1:$port/vol?tls-certificates=$dir/nocert" 2>&1) &&
+		fail "a client without a certificate was served"
+	kill -0 "$spid" || fail "server died"
+	out=$(timeout 10 nbdinfo --size "$uri" 2>&1) || fail "TLS after the refusals: $out"
+	stop_serve "$spid"
+	grep -q "TLS handshake failed" "$dir/serve.log" || fail "no handshake failure logged"
+	echo "ok: STARTTLS: nbdinfo and nbdcopy over TLS (sha256 $a), plaintext and certificate-less clients refused"
 	;;
 client-qemu-nbd)
 	need qemu-nbd

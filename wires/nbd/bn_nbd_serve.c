@@ -4,6 +4,7 @@
  *
  *   bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH
  *                [--export NAME] [--read-only] [--port-file PATH] [--defer]
+ *                [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-require]]
  *
  * --defer completes each request 0-3 ms later from a timer, so replies
  * leave out of order and connections can die with requests in flight: the
@@ -109,9 +110,11 @@ static const struct bn_nbd_backend_ops defer_ops = {
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH\n"
-                "                    [--export NAME] [--read-only] [--port-file PATH] [--defer]\n");
+        fprintf(
+            f,
+            "usage: bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH\n"
+            "                    [--export NAME] [--read-only] [--port-file PATH] [--defer]\n"
+            "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-require]]\n");
 }
 
 int main(int argc, char **argv)
@@ -120,7 +123,9 @@ int main(int argc, char **argv)
             {"file", required_argument, NULL, 'f'},      {"listen", required_argument, NULL, 'l'},
             {"export", required_argument, NULL, 'e'},    {"read-only", no_argument, NULL, 'r'},
             {"port-file", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-            {"defer", no_argument, NULL, 'd'},           {NULL, 0, NULL, 0},
+            {"defer", no_argument, NULL, 'd'},           {"tls-cert", required_argument, NULL, 'C'},
+            {"tls-key", required_argument, NULL, 'K'},   {"tls-ca", required_argument, NULL, 'A'},
+            {"tls-require", no_argument, NULL, 'T'},     {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *listen_addr = NULL, *export_name = "", *port_file = NULL;
         struct bn_nbd_server_stats st;
@@ -128,6 +133,7 @@ int main(int argc, char **argv)
         struct bn_nbd_file *f = NULL;
         struct bn_loop *loop = NULL;
         struct defer defer = {0};
+        struct bn_nbd_tls_cfg tls = {0};
         bool ro = false, deferred = false;
         FILE *pf;
         int c, r, rc = 1;
@@ -152,6 +158,18 @@ int main(int argc, char **argv)
                         break;
                 case 'd':
                         deferred = true;
+                        break;
+                case 'C':
+                        tls.cert = optarg;
+                        break;
+                case 'K':
+                        tls.key = optarg;
+                        break;
+                case 'A':
+                        tls.ca = optarg;
+                        break;
+                case 'T':
+                        tls.require = true;
                         break;
                 case 'h':
                         usage(stdout);
@@ -180,6 +198,8 @@ int main(int argc, char **argv)
         else
                 r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &bn_nbd_file_ops, f);
         if (r < 0)
+                goto out;
+        if ((tls.cert || tls.key || tls.ca || tls.require) && bn_nbd_server_set_tls(srv, &tls) < 0)
                 goto out;
         if (port_file) {
                 pf = fopen(port_file, "w");

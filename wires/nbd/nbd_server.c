@@ -2,6 +2,7 @@
  * connection per client (input buffer, parser, output queue, ios in flight
  * with the back-end), options and requests answered (nbd_server.h). */
 #include "nbd_server.h"
+#include "nbd_tls.h"
 #include "bn_log.h"
 #include "bn_loop.h"
 
@@ -48,11 +49,15 @@ struct conn {
         struct outbuf *out_head, *out_tail;
         size_t out_bytes;
         unsigned inflight;
-        uint32_t events; /* what the loop watches */
-        bool closing;    /* no more input: close once output and ios are done */
-        bool broken;     /* close now (out of memory, peer gone) */
-        bool in_cb;      /* conn_cb is running: it finishes what io_done began */
-        bool dead;       /* fd closed, waiting for ios */
+        uint32_t events;    /* what the loop watches */
+        bool closing;       /* no more input: close once output and ios are done */
+        bool broken;        /* close now (out of memory, peer gone) */
+        bool in_cb;         /* conn_cb is running: it finishes what io_done began */
+        bool dead;          /* fd closed, waiting for ios */
+        struct ssl_st *ssl; /* after STARTTLS */
+        bool tls_start;     /* STARTTLS acknowledged: TLS once that is sent */
+        bool tls_hs;        /* TLS handshake in progress */
+        uint32_t tls_want;  /* what the session waits for besides input */
 };
 
 struct bn_nbd_server {
@@ -66,6 +71,8 @@ struct bn_nbd_server {
         void *be;
         struct conn *conns;
         struct bn_nbd_server_stats stats;
+        struct ssl_ctx_st *tls_ctx; /* NULL: STARTTLS unsupported */
+        bool tls_require;
 };
 
 static void conn_after(struct conn *c);
@@ -103,6 +110,8 @@ static void conn_kill(struct conn *c, const char *why)
                         }
                 c->srv = NULL;
         }
+        bn_nbd_tls_free(c->ssl);
+        c->ssl = NULL;
         close(c->fd);
         c->fd = -1;
         c->dead = true;
@@ -115,9 +124,11 @@ static void conn_update_events(struct conn *c)
 
         if (c->dead || !c->srv)
                 return;
-        if (!c->closing && c->inflight < CONN_MAX_INFLIGHT && c->out_bytes < CONN_MAX_OUT)
+        if (c->tls_hs)
+                ev = EPOLLIN | c->tls_want;
+        else if (!c->closing && c->inflight < CONN_MAX_INFLIGHT && c->out_bytes < CONN_MAX_OUT)
                 ev |= EPOLLIN;
-        if (c->out_head)
+        if (c->out_head || (c->tls_want & EPOLLOUT))
                 ev |= EPOLLOUT;
         if (ev != c->events) {
                 c->events = ev;
@@ -131,8 +142,18 @@ static int conn_flush(struct conn *c)
         struct outbuf *o;
         ssize_t n;
 
-        while ((o = c->out_head)) {
-                n = send(c->fd, o->data + o->off, o->len - o->off, MSG_NOSIGNAL);
+        c->tls_want = 0;
+        while ((o = c->out_head) && !c->tls_hs) {
+                if (c->ssl) {
+                        n = bn_nbd_tls_write(c->ssl, o->data + o->off, o->len - o->off,
+                                             &c->tls_want);
+                        if (n == -EAGAIN)
+                                return 0;
+                        if (n < 0)
+                                return (int)n;
+                } else {
+                        n = send(c->fd, o->data + o->off, o->len - o->off, MSG_NOSIGNAL);
+                }
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return 0;
@@ -247,6 +268,12 @@ static int conn_option(struct conn *c, const struct bn_nbd_srv_ev *ev)
         uint32_t nl;
         int r;
 
+        if (c->srv->tls_require && !c->ssl && ev->opt != BN_NBD_OPT_STARTTLS &&
+            ev->opt != BN_NBD_OPT_ABORT) {
+                if (ev->opt == BN_NBD_OPT_EXPORT_NAME)
+                        return -EACCES; /* no error reply exists: close */
+                return opt_reply(c, ev->opt, BN_NBD_REP_ERR_TLS_REQD, "TLS is required");
+        }
         switch (ev->opt) {
         case BN_NBD_OPT_EXPORT_NAME:
                 /* No error reply exists for EXPORT_NAME: a bad one closes. */
@@ -306,7 +333,13 @@ static int conn_option(struct conn *c, const struct bn_nbd_srv_ev *ev)
                 c->st.structured = true;
                 return opt_reply(c, ev->opt, BN_NBD_REP_ACK, NULL);
         case BN_NBD_OPT_STARTTLS:
-                return opt_reply(c, ev->opt, BN_NBD_REP_ERR_UNSUP, "TLS is not configured");
+                if (!c->srv->tls_ctx)
+                        return opt_reply(c, ev->opt, BN_NBD_REP_ERR_UNSUP, "TLS is not configured");
+                if (c->ssl || ev->opt_len)
+                        return opt_reply(c, ev->opt, BN_NBD_REP_ERR_INVALID,
+                                         c->ssl ? "TLS is on already" : "STARTTLS takes no data");
+                c->tls_start = true; /* nothing more is parsed until TLS is up */
+                return opt_reply(c, ev->opt, BN_NBD_REP_ACK, NULL);
         default:
                 return opt_reply(c, ev->opt, BN_NBD_REP_ERR_UNSUP, "option not supported");
         }
@@ -343,6 +376,21 @@ static void conn_after(struct conn *c)
         if (c->closing && !c->inflight && !c->out_head) {
                 conn_kill(c, NULL);
                 return;
+        }
+        if (c->tls_start && !c->out_head) {
+                /* the ACK is out; a client waits for it before its hello */
+                c->tls_start = false;
+                if (c->in_len) {
+                        conn_kill(c, "bytes after STARTTLS before its answer");
+                        return;
+                }
+                c->ssl = bn_nbd_tls_accept(c->srv->tls_ctx, c->fd);
+                if (!c->ssl) {
+                        conn_kill(c, "out of memory");
+                        return;
+                }
+                c->tls_hs = true;
+                c->tls_want = 0;
         }
         conn_update_events(c);
 }
@@ -454,7 +502,7 @@ static int conn_consume(struct conn *c)
         ssize_t n;
         int r = 0;
 
-        while (!c->broken && !c->closing && off < c->in_len) {
+        while (!c->broken && !c->closing && !c->tls_start && off < c->in_len) {
                 n = bn_nbd_srv_parse(&c->st, c->in + off, c->in_len - off, &ev, &need);
                 if (n < 0) {
                         r = (int)n;
@@ -484,6 +532,22 @@ static int conn_consume(struct conn *c)
         return r;
 }
 
+/* Read into c->in: bytes, 0 when the peer closed, -EAGAIN, -errno. */
+static ssize_t conn_recv(struct conn *c)
+{
+        ssize_t n;
+
+        if (c->in_cap == c->in_len)
+                return -EAGAIN; /* cannot happen: conn_consume keeps room */
+        if (c->ssl)
+                return bn_nbd_tls_read(c->ssl, c->in + c->in_len, c->in_cap - c->in_len,
+                                       &c->tls_want);
+        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (n < 0)
+                return errno == EINTR ? -EAGAIN : -errno;
+        return n;
+}
+
 static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         struct conn *c = arg;
@@ -496,14 +560,31 @@ static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                 conn_kill(c, "socket error");
                 return;
         }
+        if (c->tls_hs) {
+                r = bn_nbd_tls_handshake(c->ssl, &c->tls_want, c->name);
+                if (r < 0) {
+                        conn_kill(c, "TLS handshake failed");
+                        return;
+                }
+                if (r == 0) {
+                        conn_update_events(c);
+                        return;
+                }
+                c->tls_hs = false;
+                c->tls_want = 0;
+                bn_debug(c->name, "TLS is up");
+                events |= EPOLLIN; /* the session may hold bytes already */
+        }
         if ((events & EPOLLOUT) && conn_flush(c) < 0) {
                 conn_kill(c, "peer went away");
                 return;
         }
-        if ((events & (EPOLLIN | EPOLLHUP)) && !c->closing) {
-                n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                        conn_kill(c, n == 0 ? "peer closed" : strerror(errno));
+        for (int round = 0; round < 64 && (events & (EPOLLIN | EPOLLHUP)) && !c->closing &&
+                            !c->tls_start && !c->broken;
+             round++) {
+                n = conn_recv(c);
+                if (n == 0 || (n < 0 && n != -EAGAIN)) {
+                        conn_kill(c, n == 0 ? "peer closed" : strerror((int)-n));
                         return;
                 }
                 if (n > 0) {
@@ -521,7 +602,11 @@ static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                                 c->st.phase = BN_NBD_SRV_DONE;
                         }
                 }
-        } else if (events & EPOLLHUP) {
+                /* bytes decrypted inside the session wake no epoll */
+                if (n < 0 || !c->ssl || bn_nbd_tls_pending(c->ssl) <= 0)
+                        break;
+        }
+        if ((events & EPOLLHUP) && !(events & EPOLLIN)) {
                 conn_kill(c, "peer hung up");
                 return;
         }
@@ -672,6 +757,22 @@ fail:
         return r;
 }
 
+int bn_nbd_server_set_tls(struct bn_nbd_server *srv, const struct bn_nbd_tls_cfg *cfg)
+{
+        struct ssl_ctx_st *ctx;
+        int r;
+
+        if (srv->conns)
+                return -EBUSY;
+        r = bn_nbd_tls_server_ctx(&ctx, cfg);
+        if (r < 0)
+                return r;
+        bn_nbd_tls_ctx_free(srv->tls_ctx);
+        srv->tls_ctx = ctx;
+        srv->tls_require = cfg->require;
+        return 0;
+}
+
 void bn_nbd_server_free(struct bn_nbd_server *srv)
 {
         if (!srv)
@@ -682,6 +783,7 @@ void bn_nbd_server_free(struct bn_nbd_server *srv)
         close(srv->lfd);
         if (srv->unix_path[0])
                 unlink(srv->unix_path);
+        bn_nbd_tls_ctx_free(srv->tls_ctx);
         free(srv);
 }
 

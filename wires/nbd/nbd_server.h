@@ -3,8 +3,8 @@
  * that serves its export.
  *
  * The server listens on a non-blocking TCP or Unix socket, speaks the fixed
- * newstyle handshake (EXPORT_NAME, INFO, GO, LIST, ABORT, STRUCTURED_REPLY;
- * STARTTLS is refused as unsupported until the TLS item lands) and serves
+ * newstyle handshake (EXPORT_NAME, INFO, GO, LIST, ABORT, STRUCTURED_REPLY,
+ * and STARTTLS once bn_nbd_server_set_tls gave it a certificate) and serves
  * many requests in flight per connection: each request goes to the back-end
  * as a struct bn_nbd_io, which the back-end completes, inline or later on the
  * loop's thread, with bn_nbd_io_done(). Replies go out in completion order
@@ -17,6 +17,7 @@
 #define BN_NBD_SERVER_H
 
 #include "nbd_proto.h"
+#include "nbd_tls.h"
 
 struct bn_loop;
 struct bn_nbd_server;
@@ -66,6 +67,9 @@ struct bn_nbd_server_stats {
  * too). The back-end's ops and be must outlive the server. */
 int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const char *addr,
                       const char *export_name, const struct bn_nbd_backend_ops *ops, void *be);
+/* Offer STARTTLS (and, with cfg->require, refuse everything else before
+ * it): before the first connection. -EINVAL with the reason logged. */
+int bn_nbd_server_set_tls(struct bn_nbd_server *srv, const struct bn_nbd_tls_cfg *cfg);
 /* Close the listening socket and every connection; ios still with the
  * back-end are completed into the void (the back-end must still complete
  * them; the server's memory for them is freed when they are). */
