@@ -17,18 +17,16 @@
  * errors while the connection lives; then a bad magic closes it.
  * Prints one line of counts; exit 0 only when all of it held. */
 #include "nbd_proto.h"
+#include "nbd_sock.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,34 +71,20 @@ static void die(const char *fmt, ...)
         exit(1);
 }
 
+/* A connected non-blocking socket (wires/nbd's dial). */
 static int dial(const char *addr)
 {
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-        char host[256], *port;
-        int fd;
+        struct pollfd p;
+        bool in_progress;
+        int fd = bn_nbd_dial(addr, &in_progress), err = 0;
+        socklen_t sl = sizeof(err);
 
-        if (strncmp(addr, "unix:", 5) == 0) {
-                struct sockaddr_un un = {.sun_family = AF_UNIX};
-
-                snprintf(un.sun_path, sizeof(un.sun_path), "%s", addr + 5);
-                fd = socket(AF_UNIX, SOCK_STREAM, 0);
-                if (fd < 0 || connect(fd, (struct sockaddr *)&un, sizeof(un)) < 0)
-                        die("connect %s: %s", addr, strerror(errno));
-                return fd;
-        }
-        if (strncmp(addr, "tcp:", 4) != 0)
-                die("bad address %s", addr);
-        snprintf(host, sizeof(host), "%s", addr + 4);
-        port = strrchr(host, ':');
-        if (!port)
-                die("bad address %s", addr);
-        *port++ = 0;
-        if (getaddrinfo(host, port, &hints, &ai) != 0)
-                die("cannot resolve %s", addr);
-        fd = socket(ai->ai_family, SOCK_STREAM, 0);
-        if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-                die("connect %s: %s", addr, strerror(errno));
-        freeaddrinfo(ai);
+        if (fd < 0)
+                die("connect %s: %s", addr, strerror(-fd));
+        p = (struct pollfd){.fd = fd, .events = POLLOUT};
+        if (in_progress && (poll(&p, 1, TIMEOUT) != 1 ||
+                            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 || err))
+                die("connect %s: %s", addr, strerror(err ? err : ETIMEDOUT));
         return fd;
 }
 
@@ -614,7 +598,6 @@ int main(int argc, char **argv)
         }
         srand((unsigned)time(NULL));
         c.fd = dial(addr);
-        fcntl(c.fd, F_SETFL, O_NONBLOCK);
         bn_nbd_cli_init(&c.st, read_len, &c);
         handshake(&c, name, structured, export_name, strcmp(mode, "hostile") == 0);
         if (want_size >= 0 && c.exp.size != (uint64_t)want_size)

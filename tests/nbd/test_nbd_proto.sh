@@ -161,6 +161,27 @@ s.close()
 PY
 	kill -0 "$spid" || fail "server died"
 	stop_serve "$spid"
+	# a hostile client's reach: 4 connections at most, 500 ms to shake hands
+	start_serve "$img" --max-conns 4 --handshake-timeout 500
+	python3 - "$port" <<'PY' || fail "connection limit / handshake timeout"
+import socket, sys, time
+port = int(sys.argv[1])
+idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+for s in idle:
+    assert s.recv(18)[:8] == b"NBDMAGIC"
+fifth = socket.create_connection(("127.0.0.1", port), timeout=5)
+assert fifth.recv(18) == b"", "a fifth connection was served"
+t0 = time.time()
+for s in idle:
+    assert s.recv(100) == b"", "an idle client kept its connection"
+waited = time.time() - t0
+assert 0.2 < waited < 3, "idle clients dropped after %.2f s" % waited
+PY
+	out=$(timeout 60 "$check" --connect "tcp:127.0.0.1:$port" --export vol --qd 32 --ops 2000) ||
+		fail "verify after idle clients were dropped: $out"
+	stop_serve "$spid"
+	grep -q "handshake not done in time" "$dir/serve.log" || fail "handshake timeout not logged"
+	grep -q "one refused" "$dir/serve.log" || fail "connection limit not logged"
 	sock=$dir/u.sock
 	"$serve" --file "$img" --listen "unix:$sock" --export vol 2>>"$dir/serve.log" &
 	spid=$!; pids+=("$spid")

@@ -5,6 +5,7 @@
  *   bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH
  *                [--export NAME] [--read-only] [--port-file PATH] [--defer]
  *                [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-require]]
+ *                [--max-conns N] [--handshake-timeout MS]
  *
  * --defer completes each request 0-3 ms later from a timer, so replies
  * leave out of order and connections can die with requests in flight: the
@@ -111,21 +112,29 @@ static const struct bn_nbd_backend_ops defer_ops = {
 static void usage(FILE *f)
 {
         fprintf(
-            f,
-            "usage: bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH\n"
-            "                    [--export NAME] [--read-only] [--port-file PATH] [--defer]\n"
-            "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-require]]\n");
+            f, "usage: bn-nbd-serve --file PATH --listen tcp:HOST:PORT|unix:PATH\n"
+               "                    [--export NAME] [--read-only] [--port-file PATH] [--defer]\n"
+               "                    [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-require]]\n"
+               "                    [--max-conns N] [--handshake-timeout MS]\n");
 }
 
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-            {"file", required_argument, NULL, 'f'},      {"listen", required_argument, NULL, 'l'},
-            {"export", required_argument, NULL, 'e'},    {"read-only", no_argument, NULL, 'r'},
-            {"port-file", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-            {"defer", no_argument, NULL, 'd'},           {"tls-cert", required_argument, NULL, 'C'},
-            {"tls-key", required_argument, NULL, 'K'},   {"tls-ca", required_argument, NULL, 'A'},
-            {"tls-require", no_argument, NULL, 'T'},     {NULL, 0, NULL, 0},
+            {"file", required_argument, NULL, 'f'},
+            {"listen", required_argument, NULL, 'l'},
+            {"export", required_argument, NULL, 'e'},
+            {"read-only", no_argument, NULL, 'r'},
+            {"port-file", required_argument, NULL, 'p'},
+            {"help", no_argument, NULL, 'h'},
+            {"defer", no_argument, NULL, 'd'},
+            {"tls-cert", required_argument, NULL, 'C'},
+            {"tls-key", required_argument, NULL, 'K'},
+            {"tls-ca", required_argument, NULL, 'A'},
+            {"tls-require", no_argument, NULL, 'T'},
+            {"max-conns", required_argument, NULL, 'M'},
+            {"handshake-timeout", required_argument, NULL, 'H'},
+            {NULL, 0, NULL, 0},
         };
         const char *file = NULL, *listen_addr = NULL, *export_name = "", *port_file = NULL;
         struct bn_nbd_server_stats st;
@@ -135,6 +144,7 @@ int main(int argc, char **argv)
         struct defer defer = {0};
         struct bn_nbd_tls_cfg tls = {0};
         bool ro = false, deferred = false;
+        unsigned max_conns = 0, hs_ms = 0;
         FILE *pf;
         int c, r, rc = 1;
 
@@ -171,6 +181,12 @@ int main(int argc, char **argv)
                 case 'T':
                         tls.require = true;
                         break;
+                case 'M':
+                        max_conns = (unsigned)strtoul(optarg, NULL, 10);
+                        break;
+                case 'H':
+                        hs_ms = (unsigned)strtoul(optarg, NULL, 10);
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -199,6 +215,7 @@ int main(int argc, char **argv)
                 r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &bn_nbd_file_ops, f);
         if (r < 0)
                 goto out;
+        bn_nbd_server_set_limits(srv, max_conns, hs_ms);
         if ((tls.cert || tls.key || tls.ca || tls.require) && bn_nbd_server_set_tls(srv, &tls) < 0)
                 goto out;
         if (port_file) {

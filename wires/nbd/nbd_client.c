@@ -2,18 +2,15 @@
  * handshake, the queue of unanswered requests in submission order, replies
  * matched by handle, reconnect with backoff and replay (nbd_client.h). */
 #include "nbd_client.h"
+#include "nbd_sock.h"
 #include "bn_log.h"
 #include "bn_loop.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define OUT_HIGH (4U << 20) /* stop serialising requests beyond this much unsent */
@@ -341,44 +338,15 @@ static void client_io(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 /* Start a non-blocking connect; 0, or -errno. */
 static int client_dial(struct bn_nbd_client *cl)
 {
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-        struct sockaddr_un un = {.sun_family = AF_UNIX};
-        struct addrinfo *ai = NULL;
-        char host[128], *port;
-        int fd = -1, r, one = 1;
+        bool in_progress;
+        int fd, r;
 
-        if (strncmp(cl->addr, "unix:", 5) == 0) {
-                snprintf(un.sun_path, sizeof(un.sun_path), "%s", cl->addr + 5);
-                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                if (fd < 0)
-                        return -errno;
-                r = connect(fd, (struct sockaddr *)&un, sizeof(un));
-        } else {
-                snprintf(host, sizeof(host), "%s", cl->addr + 4);
-                port = strrchr(host, ':');
-                if (!port)
-                        return -EINVAL;
-                *port++ = 0;
-                if (getaddrinfo(host, port, &hints, &ai) != 0)
-                        return -EINVAL;
-                fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                if (fd < 0) {
-                        freeaddrinfo(ai);
-                        return -errno;
-                }
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-                freeaddrinfo(ai);
-        }
-        if (r < 0 && errno != EINPROGRESS) {
-                r = -errno;
-                close(fd);
-                return r;
-        }
+        fd = bn_nbd_dial(cl->addr, &in_progress);
+        if (fd < 0)
+                return fd;
         cl->fd = fd;
-        cl->state = r == 0 ? C_HANDSHAKE : C_CONNECTING;
-        cl->events = r == 0 ? EPOLLIN : EPOLLOUT;
+        cl->state = in_progress ? C_CONNECTING : C_HANDSHAKE;
+        cl->events = in_progress ? EPOLLOUT : EPOLLIN;
         r = bn_loop_add_fd(cl->loop, fd, cl->events, client_io, cl);
         if (r < 0) {
                 close(fd);

@@ -2,24 +2,25 @@
  * connection per client (input buffer, parser, output queue, ios in flight
  * with the back-end), options and requests answered (nbd_server.h). */
 #include "nbd_server.h"
+#include "nbd_sock.h"
 #include "nbd_tls.h"
 #include "bn_log.h"
 #include "bn_loop.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define CONN_MAX_INFLIGHT 128         /* stop reading beyond this */
 #define CONN_MAX_OUT      (64U << 20) /* or beyond this much queued output */
 #define CONN_READ_CHUNK   (256U << 10)
+#define SRV_MAX_CONNS     256   /* default: connections beyond are closed at once */
+#define HS_TIMEOUT_MS     10000 /* default: a handshake must end within this */
 
 struct outbuf {
         struct outbuf *next;
@@ -49,15 +50,16 @@ struct conn {
         struct outbuf *out_head, *out_tail;
         size_t out_bytes;
         unsigned inflight;
-        uint32_t events;    /* what the loop watches */
-        bool closing;       /* no more input: close once output and ios are done */
-        bool broken;        /* close now (out of memory, peer gone) */
-        bool in_cb;         /* conn_cb is running: it finishes what io_done began */
-        bool dead;          /* fd closed, waiting for ios */
-        struct ssl_st *ssl; /* after STARTTLS */
-        bool tls_start;     /* STARTTLS acknowledged: TLS once that is sent */
-        bool tls_hs;        /* TLS handshake in progress */
-        uint32_t tls_want;  /* what the session waits for besides input */
+        uint32_t events;           /* what the loop watches */
+        bool closing;              /* no more input: close once output and ios are done */
+        bool broken;               /* close now (out of memory, peer gone) */
+        bool in_cb;                /* conn_cb is running: it finishes what io_done began */
+        bool dead;                 /* fd closed, waiting for ios */
+        struct ssl_st *ssl;        /* after STARTTLS */
+        bool tls_start;            /* STARTTLS acknowledged: TLS once that is sent */
+        bool tls_hs;               /* TLS handshake in progress */
+        uint32_t tls_want;         /* what the session waits for besides input */
+        struct bn_timer *hs_timer; /* until transmission begins */
 };
 
 struct bn_nbd_server {
@@ -70,6 +72,7 @@ struct bn_nbd_server {
         const struct bn_nbd_backend_ops *ops;
         void *be;
         struct conn *conns;
+        unsigned nconns, max_conns, hs_timeout_ms;
         struct bn_nbd_server_stats stats;
         struct ssl_ctx_st *tls_ctx; /* NULL: STARTTLS unsupported */
         bool tls_require;
@@ -102,6 +105,10 @@ static void conn_kill(struct conn *c, const char *why)
         if (why)
                 bn_info(c->name, "connection closed: %s", why);
         if (srv) {
+                if (c->hs_timer)
+                        bn_loop_timer_cancel(srv->loop, c->hs_timer);
+                c->hs_timer = NULL;
+                srv->nconns--;
                 bn_loop_del_fd(srv->loop, c->fd);
                 for (pp = &srv->conns; *pp; pp = &(*pp)->next)
                         if (*pp == c) {
@@ -258,6 +265,16 @@ static bool name_ok(const struct conn *c, const char *name)
         return name[0] == 0 || strcmp(name, c->srv->export_name) == 0;
 }
 
+/* The handshake is over: requests are served from now on. */
+static void conn_transmit(struct conn *c, const struct bn_nbd_export *e)
+{
+        c->st.exp = *e;
+        c->st.phase = BN_NBD_SRV_TRANSMIT;
+        if (c->hs_timer)
+                bn_loop_timer_cancel(c->srv->loop, c->hs_timer);
+        c->hs_timer = NULL;
+}
+
 /* Answer one option. -errno disconnects. */
 static int conn_option(struct conn *c, const struct bn_nbd_srv_ev *ev)
 {
@@ -282,8 +299,7 @@ static int conn_option(struct conn *c, const struct bn_nbd_srv_ev *ev)
                 r = conn_export(c, &e);
                 if (r < 0)
                         return r;
-                c->st.exp = e;
-                c->st.phase = BN_NBD_SRV_TRANSMIT;
+                conn_transmit(c, &e);
                 n = bn_nbd_put_export_name_reply(buf, &e,
                                                  c->st.client_flags & BN_NBD_FLAG_C_NO_ZEROES);
                 return conn_send(c, buf, n);
@@ -305,10 +321,8 @@ static int conn_option(struct conn *c, const struct bn_nbd_srv_ev *ev)
                 }
                 if (r == 0)
                         r = opt_reply(c, ev->opt, BN_NBD_REP_ACK, NULL);
-                if (r == 0 && ev->opt == BN_NBD_OPT_GO) {
-                        c->st.exp = e;
-                        c->st.phase = BN_NBD_SRV_TRANSMIT;
-                }
+                if (r == 0 && ev->opt == BN_NBD_OPT_GO)
+                        conn_transmit(c, &e);
                 return r;
         case BN_NBD_OPT_LIST:
                 if (ev->opt_len)
@@ -613,6 +627,16 @@ static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         conn_after(c);
 }
 
+static void hs_timeout(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct conn *c = arg;
+
+        (void)loop;
+        (void)t;
+        c->hs_timer = NULL; /* a one-shot timer is freed after this */
+        conn_kill(c, "handshake not done in time");
+}
+
 static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         struct bn_nbd_server *srv = arg;
@@ -624,6 +648,12 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)
                 return;
+        if (srv->nconns >= srv->max_conns) {
+                bn_warn("nbd-server", "%s: %u connections already: one refused", srv->addr,
+                        srv->nconns);
+                close(cfd);
+                return;
+        }
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on Unix: fine */
         c = calloc(1, sizeof(*c));
         if (!c || !(c->in = malloc(CONN_READ_CHUNK))) {
@@ -640,7 +670,10 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         bn_nbd_put_hello(hello, BN_NBD_FLAG_FIXED_NEWSTYLE | BN_NBD_FLAG_NO_ZEROES);
         c->events = EPOLLIN | EPOLLOUT;
         if (conn_send(c, hello, sizeof(hello)) < 0 ||
+            bn_loop_timer_add(loop, srv->hs_timeout_ms, 0, hs_timeout, c, &c->hs_timer) < 0 ||
             bn_loop_add_fd(loop, cfd, c->events, conn_cb, c) < 0) {
+                if (c->hs_timer)
+                        bn_loop_timer_cancel(loop, c->hs_timer);
                 free(c->out_head);
                 free(c->in);
                 free(c);
@@ -649,73 +682,9 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         }
         c->next = srv->conns;
         srv->conns = c;
+        srv->nconns++;
         srv->stats.conns++;
         bn_debug(c->name, "accepted");
-}
-
-/* A non-blocking listening socket for "tcp:HOST:PORT" or "unix:PATH". */
-static int listen_on(struct bn_nbd_server *srv, const char *addr)
-{
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-        struct addrinfo *ai = NULL;
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        char host[128], *port;
-        int fd = -1, one = 1, r;
-
-        if (strncmp(addr, "unix:", 5) == 0) {
-                struct sockaddr_un un = {.sun_family = AF_UNIX};
-
-                if (strlen(addr + 5) == 0 || strlen(addr + 5) >= sizeof(un.sun_path))
-                        return -EINVAL;
-                strcpy(un.sun_path, addr + 5);
-                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                if (fd < 0)
-                        return -errno;
-                unlink(un.sun_path);
-                if (bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0)
-                        goto fail;
-                snprintf(srv->unix_path, sizeof(srv->unix_path), "%s", un.sun_path);
-        } else if (strncmp(addr, "tcp:", 4) == 0) {
-                if (snprintf(host, sizeof(host), "%s", addr + 4) >= (int)sizeof(host))
-                        return -EINVAL;
-                port = strrchr(host, ':');
-                if (!port)
-                        return -EINVAL;
-                *port++ = 0;
-                if (host[0] == '[' && port - host >= 3 && port[-2] == ']') {
-                        port[-2] = 0;
-                        memmove(host, host + 1, strlen(host));
-                }
-                r = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-                if (r != 0)
-                        return -EINVAL;
-                fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-                if (fd < 0) {
-                        r = -errno;
-                        freeaddrinfo(ai);
-                        return r;
-                }
-                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                r = bind(fd, ai->ai_addr, ai->ai_addrlen);
-                freeaddrinfo(ai);
-                if (r < 0)
-                        goto fail;
-                if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-                        srv->port =
-                            ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                           : ((struct sockaddr_in *)&ss)->sin_port);
-        } else {
-                return -EINVAL;
-        }
-        if (listen(fd, 64) < 0)
-                goto fail;
-        srv->lfd = fd;
-        return 0;
-fail:
-        r = -errno;
-        close(fd);
-        return r;
 }
 
 int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const char *addr,
@@ -734,9 +703,13 @@ int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const ch
         srv->lfd = -1;
         srv->ops = ops;
         srv->be = be;
+        srv->max_conns = SRV_MAX_CONNS;
+        srv->hs_timeout_ms = HS_TIMEOUT_MS;
         snprintf(srv->addr, sizeof(srv->addr), "%s", addr);
         snprintf(srv->export_name, sizeof(srv->export_name), "%s", export_name);
-        r = listen_on(srv, addr);
+        r = bn_nbd_listen(addr, &srv->port, srv->unix_path, sizeof(srv->unix_path));
+        if (r >= 0)
+                srv->lfd = r;
         if (r < 0) {
                 bn_err("nbd-server", "cannot listen on %s: %s", addr, strerror(-r));
                 goto fail;
@@ -755,6 +728,14 @@ fail:
                 unlink(srv->unix_path);
         free(srv);
         return r;
+}
+
+void bn_nbd_server_set_limits(struct bn_nbd_server *srv, unsigned max_conns, unsigned hs_timeout_ms)
+{
+        if (max_conns)
+                srv->max_conns = max_conns;
+        if (hs_timeout_ms)
+                srv->hs_timeout_ms = hs_timeout_ms;
 }
 
 int bn_nbd_server_set_tls(struct bn_nbd_server *srv, const struct bn_nbd_tls_cfg *cfg)

@@ -67,6 +67,11 @@ struct bn_nbd_server_stats {
  * too). The back-end's ops and be must outlive the server. */
 int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const char *addr,
                       const char *export_name, const struct bn_nbd_backend_ops *ops, void *be);
+/* A hostile client's reach: at most max_conns connections (default 256;
+ * more are closed at once), and each must end its handshake within
+ * hs_timeout_ms (default 10000). 0 keeps a value. */
+void bn_nbd_server_set_limits(struct bn_nbd_server *srv, unsigned max_conns,
+                              unsigned hs_timeout_ms);
 /* Offer STARTTLS (and, with cfg->require, refuse everything else before
  * it): before the first connection. -EINVAL with the reason logged. */
 int bn_nbd_server_set_tls(struct bn_nbd_server *srv, const struct bn_nbd_tls_cfg *cfg);
