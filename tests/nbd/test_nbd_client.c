@@ -7,7 +7,11 @@
  * KILLS times and replayed what was unanswered; the region read back whole
  * at the end matches. A submit past the export's end is refused.
  *
- *   test_nbd_client BN_NBD_SERVE [OPS [KILLS]]
+ *   test_nbd_client BN_NBD_SERVE [OPS [KILLS [PKI_DIR]]]
+ *
+ * With PKI_DIR (ca-cert.pem, server-{cert,key}.pem, client-{cert,key}.pem)
+ * the server requires TLS and client certificates, and the client checks
+ * the server's certificate names "localhost": every reconnect is a TLS one.
  */
 #include "bn_log.h"
 #include "bn_loop.h"
@@ -41,6 +45,8 @@ struct t {
         struct bn_nbd_client *cl;
         const char *serve;
         char dir[64], img[96], sock[96];
+        const char *pki;
+        char cert[256], key[256], ca[256];
         pid_t srv;
         struct op ops[QD];
         unsigned inflight;
@@ -67,8 +73,18 @@ static void start_server(struct t *t)
         if (p < 0)
                 fail("fork");
         if (p == 0) {
-                execl(t->serve, t->serve, "--file", t->img, "--listen", t->sock, "--export", "vol",
-                      (char *)NULL);
+                if (t->pki) {
+                        char sc[256], sk[256];
+
+                        snprintf(sc, sizeof(sc), "%s/server-cert.pem", t->pki);
+                        snprintf(sk, sizeof(sk), "%s/server-key.pem", t->pki);
+                        execl(t->serve, t->serve, "--file", t->img, "--listen", t->sock, "--export",
+                              "vol", "--tls-cert", sc, "--tls-key", sk, "--tls-ca", t->ca,
+                              "--tls-require", (char *)NULL);
+                } else {
+                        execl(t->serve, t->serve, "--file", t->img, "--listen", t->sock, "--export",
+                              "vol", (char *)NULL);
+                }
                 _exit(127);
         }
         t->srv = p;
@@ -253,6 +269,16 @@ int main(int argc, char **argv)
         t.serve = argv[1];
         t.target = argc > 2 ? strtoul(argv[2], NULL, 10) : 20000;
         t.kills = argc > 3 ? strtoul(argv[3], NULL, 10) : 3;
+        t.pki = argc > 4 ? argv[4] : NULL;
+        struct bn_nbd_tls_cfg tls = {0};
+        if (t.pki) {
+                snprintf(t.cert, sizeof(t.cert), "%s/client-cert.pem", t.pki);
+                snprintf(t.key, sizeof(t.key), "%s/client-key.pem", t.pki);
+                snprintf(t.ca, sizeof(t.ca), "%s/ca-cert.pem", t.pki);
+                tls = (struct bn_nbd_tls_cfg){.cert = t.cert, .key = t.key, .ca = t.ca};
+                cfg.tls = &tls;
+                cfg.tls_peer = "localhost";
+        }
         t.next_kill = t.target / (t.kills + 1) + REGION / MAXLEN;
         snprintf(t.dir, sizeof(t.dir), "/tmp/bn-nbd-client.XXXXXX");
         if (!mkdtemp(t.dir))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_nbd_proto.sh MODE BN_NBD_SERVE NBD_CHECK: wires/nbd's NBD protocol
+# test_nbd_proto.sh MODE BN_NBD_SERVE NBD_CHECK [TEST_NBD_CLIENT]: wires/nbd's NBD protocol
 # against NBD programs nobody here wrote, on loopback and Unix sockets.
 # Every server is started here and stopped by its PID.
 #   server-nbdinfo   nbdinfo: size, read-only flag, export list, over TCP and Unix
@@ -16,10 +16,13 @@
 #                    nbdcopy (libnbd, GnuTLS) over TLS, a pattern written and
 #                    read back (sha256 equal); a plaintext client refused by
 #                    --tls-require; a client without a certificate refused
+#   client-tls       test_nbd_client over TLS (client certificates, the
+#                    server's name checked), the server killed 3 times: every
+#                    reconnect a TLS one, nothing lost or doubled
 #   client-qemu-nbd  nbd-check against qemu-nbd over a file, verify run
 #   client-nbdkit    nbd-check against nbdkit memory, verify run
 set -uo pipefail
-mode=$1 serve=$2 check=$3
+mode=$1 serve=$2 check=$3 client_test=${4:-}
 dir=$(mktemp -d /tmp/bn-nbd-test.XXXXXX)
 pids=()
 cleanup() {
@@ -46,6 +49,24 @@ start_serve() {
 # stop SPID: SIGTERM, wait, and the server's last line (its counts)
 stop_serve() {
 	kill "$1"; wait "$1" 2>/dev/null
+}
+
+# make_pki: a test CA and server and client certificates (for 127.0.0.1
+# and localhost) in $pki, named as libnbd's tls-certificates wants them.
+make_pki() {
+	pki=$dir/pki; mkdir -p "$pki" "$dir/nocert"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=banana nbd test CA" -keyout "$pki/ca-key.pem" -out "$pki/ca-cert.pem" 2>"$dir/openssl.log" ||
+		fail "openssl CA: $(tail -2 "$dir/openssl.log")"
+	for who in server client; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=banana nbd $who" \
+			-keyout "$pki/$who-key.pem" -out "$pki/$who.csr" 2>>"$dir/openssl.log" || fail "openssl $who key"
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' \
+			"$([ $who = server ] && echo serverAuth || echo clientAuth)" >"$pki/$who.ext"
+		openssl x509 -req -in "$pki/$who.csr" -CA "$pki/ca-cert.pem" -CAkey "$pki/ca-key.pem" \
+			-CAcreateserial -days 2 -extfile "$pki/$who.ext" -out "$pki/$who-cert.pem" 2>>"$dir/openssl.log" ||
+			fail "openssl $who certificate"
+	done
 }
 
 img=$dir/disk.img
@@ -222,19 +243,7 @@ server-defer)
 	;;
 server-tls)
 	need nbdinfo; need nbdcopy; need openssl
-	pki=$dir/pki; mkdir -p "$pki" "$dir/nocert"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=banana nbd test CA" -keyout "$pki/ca-key.pem" -out "$pki/ca-cert.pem" 2>"$dir/openssl.log" ||
-		fail "openssl CA: $(tail -2 "$dir/openssl.log")"
-	for who in server client; do
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=banana nbd $who" \
-			-keyout "$pki/$who-key.pem" -out "$pki/$who.csr" 2>>"$dir/openssl.log" || fail "openssl $who key"
-		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' \
-			"$([ $who = server ] && echo serverAuth || echo clientAuth)" >"$pki/$who.ext"
-		openssl x509 -req -in "$pki/$who.csr" -CA "$pki/ca-cert.pem" -CAkey "$pki/ca-key.pem" \
-			-CAcreateserial -days 2 -extfile "$pki/$who.ext" -out "$pki/$who-cert.pem" 2>>"$dir/openssl.log" ||
-			fail "openssl $who certificate"
-	done
+	make_pki
 	cp "$pki/ca-cert.pem" "$dir/nocert/"
 	start_serve "$img" --tls-cert "$pki/server-cert.pem" --tls-key "$pki/server-key.pem" \
 		--tls-ca "$pki/ca-cert.pem" --tls-require
@@ -258,6 +267,17 @@ server-tls)
 	stop_serve "$spid"
 	grep -q "TLS handshake failed" "$dir/serve.log" || fail "no handshake failure logged"
 	echo "ok: STARTTLS: nbdinfo and nbdcopy over TLS (sha256 $a), plaintext and certificate-less clients refused"
+	;;
+client-tls)
+	need openssl
+	[ -x "$client_test" ] || fail "test_nbd_client not given"
+	make_pki
+	out=$(timeout 150 "$client_test" "$serve" 10000 3 "$pki" 2>"$dir/client.log") ||
+		fail "client over TLS: $out $(tail -20 "$dir/client.log")"
+	echo "$out"
+	n=$(grep -c "structured replies" "$dir/client.log")
+	[ "$n" -eq 4 ] || fail "$n TLS connects, wanted 4"
+	echo "ok: our client over TLS through 3 server kills"
 	;;
 client-qemu-nbd)
 	need qemu-nbd

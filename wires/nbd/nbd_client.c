@@ -50,7 +50,12 @@ struct bn_nbd_client {
         struct bn_nbd_cli_state ps;
         struct bn_nbd_export exp;
         bool have_exp;
-        bool in_io; /* client_io runs: it flushes (and fails) when done */
+        bool in_io;                 /* client_io runs: it flushes (and fails) when done */
+        struct ssl_ctx_st *tls_ctx; /* NULL: no TLS */
+        char tls_peer[128];
+        struct ssl_st *ssl;
+        bool tls_start, tls_hs;
+        uint32_t tls_want;
         uint8_t *in;
         size_t in_len, in_cap;
         uint8_t *out;
@@ -109,8 +114,19 @@ static int client_flush(struct bn_nbd_client *cl)
                 cl->st.sent++;
                 cl->next_send = r->next;
         }
-        while (cl->out_off < cl->out_len) {
-                n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
+        cl->tls_want = 0;
+        while (cl->out_off < cl->out_len && !cl->tls_hs) {
+                if (cl->ssl) {
+                        n = bn_nbd_tls_write(cl->ssl, cl->out + cl->out_off,
+                                             cl->out_len - cl->out_off, &cl->tls_want);
+                        if (n == -EAGAIN)
+                                break;
+                        if (n < 0)
+                                return (int)n;
+                } else {
+                        n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
+                                 MSG_NOSIGNAL);
+                }
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
@@ -118,10 +134,10 @@ static int client_flush(struct bn_nbd_client *cl)
                 }
                 cl->out_off += (size_t)n;
         }
-        set_events(cl,
-                   EPOLLIN | (cl->out_off < cl->out_len || (cl->state == C_READY && cl->next_send)
-                                  ? EPOLLOUT
-                                  : 0));
+        set_events(cl, EPOLLIN | cl->tls_want |
+                           (cl->out_off < cl->out_len || (cl->state == C_READY && cl->next_send)
+                                ? EPOLLOUT
+                                : 0));
         return 0;
 }
 
@@ -219,10 +235,20 @@ static int on_event(struct bn_nbd_client *cl, const struct bn_nbd_cli_ev *ev)
                         f[3] |= BN_NBD_FLAG_C_NO_ZEROES;
                         cl->ps.no_zeroes = true;
                 }
-                bn_nbd_put_option(h, BN_NBD_OPT_STRUCTURED_REPLY, 0);
+                bn_nbd_put_option(
+                    h, cl->tls_ctx ? BN_NBD_OPT_STARTTLS : BN_NBD_OPT_STRUCTURED_REPLY, 0);
                 r = out_add(cl, f, 4);
                 return r ? r : out_add(cl, h, sizeof(h));
         case BN_NBD_CLI_EV_OPTREP:
+                if (ev->opt == BN_NBD_OPT_STARTTLS) {
+                        if (ev->rep_type != BN_NBD_REP_ACK) {
+                                bn_warn(cl->ctx, "server refused STARTTLS: %.*s", (int)ev->len,
+                                        (const char *)ev->data);
+                                return -EACCES;
+                        }
+                        cl->tls_start = true; /* once the parse loop let go */
+                        return 0;
+                }
                 if (ev->opt == BN_NBD_OPT_STRUCTURED_REPLY)
                         return send_go(cl); /* acknowledged or not */
                 if (ev->opt != BN_NBD_OPT_GO)
@@ -259,11 +285,11 @@ static void client_io(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         struct bn_nbd_client *cl = arg;
         struct bn_nbd_cli_ev ev;
         size_t off = 0, need = 0;
+        uint8_t h[16];
         ssize_t n;
-        int r = 0, err = 0;
+        int r = 0, err = 0, rounds = 0;
         socklen_t sl = sizeof(err);
 
-        (void)loop;
         if (cl->state == C_CONNECTING) {
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 || err) {
                         client_fail(cl, strerror(err ? err : errno));
@@ -271,6 +297,25 @@ static void client_io(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                 }
                 cl->state = C_HANDSHAKE;
                 set_events(cl, EPOLLIN);
+                return;
+        }
+        if (cl->tls_hs) {
+                r = bn_nbd_tls_handshake(cl->ssl, &cl->tls_want, cl->ctx);
+                if (r < 0) {
+                        client_fail(cl, "TLS handshake failed");
+                        return;
+                }
+                if (r == 0) {
+                        set_events(cl, EPOLLIN | cl->tls_want);
+                        return;
+                }
+                cl->tls_hs = false;
+                bn_nbd_put_option(h, BN_NBD_OPT_STRUCTURED_REPLY, 0);
+                r = out_add(cl, h, sizeof(h));
+                if (r == 0)
+                        r = client_flush(cl);
+                if (r < 0)
+                        client_fail(cl, strerror(-r));
                 return;
         }
         if (events & EPOLLOUT) {
@@ -282,6 +327,7 @@ static void client_io(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         }
         if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return;
+again:
         if (cl->in_cap - cl->in_len < 65536) {
                 uint8_t *p = realloc(cl->in, cl->in_cap + 65536);
 
@@ -292,16 +338,25 @@ static void client_io(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                 cl->in = p;
                 cl->in_cap += 65536;
         }
-        n = recv(fd, cl->in + cl->in_len, cl->in_cap - cl->in_len, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                client_fail(cl, n == 0 ? "server closed the connection" : strerror(errno));
+        if (cl->ssl) {
+                n = bn_nbd_tls_read(cl->ssl, cl->in + cl->in_len, cl->in_cap - cl->in_len,
+                                    &cl->tls_want);
+        } else {
+                n = recv(fd, cl->in + cl->in_len, cl->in_cap - cl->in_len, 0);
+                if (n < 0)
+                        n = errno == EINTR ? -EAGAIN : -errno;
+        }
+        if (n == 0 || (n < 0 && n != -EAGAIN)) {
+                client_fail(cl, n == 0 ? "server closed the connection" : strerror((int)-n));
                 return;
         }
-        if (n < 0)
+        if (n < 0) {
+                set_events(cl, cl->events | cl->tls_want);
                 return;
+        }
         cl->in_len += (size_t)n;
         cl->in_io = true; /* ops->done may submit: that waits for the flush below */
-        while (off < cl->in_len) {
+        while (off < cl->in_len && !cl->tls_start) {
                 n = bn_nbd_cli_parse(&cl->ps, cl->in + off, cl->in_len - off, &ev, &need);
                 if (n <= 0) {
                         r = (int)n;
@@ -330,9 +385,29 @@ static void client_io(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                 cl->in = p;
                 cl->in_cap = need;
         }
+        if (cl->tls_start) {
+                /* STARTTLS acknowledged: nothing may follow before our hello */
+                cl->tls_start = false;
+                if (cl->in_len) {
+                        client_fail(cl, "bytes after the STARTTLS answer");
+                        return;
+                }
+                cl->ssl = bn_nbd_tls_connect(cl->tls_ctx, cl->fd, cl->tls_peer);
+                if (!cl->ssl) {
+                        client_fail(cl, "cannot start TLS");
+                        return;
+                }
+                cl->tls_hs = true;
+                client_io(loop, fd, EPOLLOUT, cl); /* the first step sends our hello */
+                return;
+        }
         r = client_flush(cl);
-        if (r < 0)
+        if (r < 0) {
                 client_fail(cl, strerror(-r));
+                return;
+        }
+        if (cl->ssl && bn_nbd_tls_pending(cl->ssl) > 0 && ++rounds < 64)
+                goto again; /* decrypted bytes wake no epoll */
 }
 
 /* Start a non-blocking connect; 0, or -errno. */
@@ -377,6 +452,10 @@ static void client_fail(struct bn_nbd_client *cl, const char *why)
 {
         bool was_ready = cl->state == C_READY;
 
+        bn_nbd_tls_free(cl->ssl);
+        cl->ssl = NULL;
+        cl->tls_start = cl->tls_hs = false;
+        cl->tls_want = 0;
         if (cl->fd >= 0) {
                 bn_loop_del_fd(cl->loop, cl->fd);
                 close(cl->fd);
@@ -427,6 +506,31 @@ int bn_nbd_client_new(struct bn_nbd_client **out, struct bn_loop *loop,
         cl->fd = -1;
         cl->next_handle = 1;
         bn_nbd_cli_init(&cl->ps, read_len, cl);
+        if (cfg->tls) {
+                const char *peer = cfg->tls_peer;
+                char host[128], *colon;
+
+                if (!peer) {
+                        snprintf(host, sizeof(host), "%s",
+                                 strncmp(cl->addr, "tcp:", 4) == 0 ? cl->addr + 4 : "");
+                        colon = strrchr(host, ':');
+                        if (colon)
+                                *colon = 0;
+                        if (host[0] == '[' && strlen(host) > 2) {
+                                host[strlen(host) - 1] = 0;
+                                memmove(host, host + 1, strlen(host));
+                        }
+                        peer = host;
+                }
+                r = peer[0] ? bn_nbd_tls_client_ctx(&cl->tls_ctx, cfg->tls) : -EINVAL;
+                if (r < 0) {
+                        bn_err(cl->ctx, "TLS: %s",
+                               peer[0] ? "no context" : "no peer name to check");
+                        free(cl);
+                        return r;
+                }
+                snprintf(cl->tls_peer, sizeof(cl->tls_peer), "%s", peer);
+        }
         r = client_dial(cl);
         if (r < 0)
                 client_fail(cl, strerror(-r)); /* retried: the server may come later */
@@ -440,10 +544,12 @@ void bn_nbd_client_free(struct bn_nbd_client *cl)
                 return;
         if (cl->timer)
                 bn_loop_timer_cancel(cl->loop, cl->timer);
+        bn_nbd_tls_free(cl->ssl);
         if (cl->fd >= 0) {
                 bn_loop_del_fd(cl->loop, cl->fd);
                 close(cl->fd);
         }
+        bn_nbd_tls_ctx_free(cl->tls_ctx);
         while (cl->head)
                 req_complete(cl, cl->head, -ECANCELED);
         free(cl->in);

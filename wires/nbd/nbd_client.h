@@ -4,12 +4,12 @@
  * Requests are kept in one queue in the order they were submitted until
  * their answer arrives. They are sent in that order. When the connection or
  * the server dies, the client reconnects with backoff (doubling from
- * backoff_min_ms to backoff_max_ms), redoes the handshake (GO, with
- * structured replies when the server has them), and sends every unanswered request again, in its
- * original order, before any request submitted later. Each request's completion runs exactly once:
- * an answer is matched by handle to a request sent on the current
- * connection and removes it; an answer to anything else is a protocol error
- * (the connection is dropped and the requests replayed).
+ * backoff_min_ms to backoff_max_ms), redoes the handshake (STARTTLS when
+ * asked for, GO, structured replies when the server has them), and sends every unanswered request
+ * again, in its original order, before any request submitted later. Each request's completion runs
+ * exactly once: an answer is matched by handle to a request sent on the current connection and
+ * removes it; an answer to anything else is a protocol error (the connection is dropped and the
+ * requests replayed).
  *
  * Replay re-executes requests the server may have executed but not
  * answered: reads, writes, zeroes, trims and flushes are all idempotent
@@ -23,6 +23,7 @@
 #define BN_NBD_CLIENT_H
 
 #include "nbd_proto.h"
+#include "nbd_tls.h"
 
 struct bn_loop;
 struct bn_nbd_client;
@@ -41,6 +42,11 @@ struct bn_nbd_client_cfg {
         const char *export_name; /* "" for the default */
         unsigned backoff_min_ms; /* 0: 20 */
         unsigned backoff_max_ms; /* 0: 1000 */
+        /* TLS: NULL for none; else STARTTLS is required of the server, whose
+         * certificate must chain to tls->ca and name tls_peer (NULL: the
+         * host of a tcp: address); tls->cert/key are presented if given. */
+        const struct bn_nbd_tls_cfg *tls;
+        const char *tls_peer;
 };
 
 struct bn_nbd_client_stats {

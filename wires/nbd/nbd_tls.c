@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <openssl/x509v3.h>
 
 static const char *tls_why(void)
 {
@@ -20,28 +22,30 @@ static const char *tls_why(void)
         return buf;
 }
 
-int bn_nbd_tls_server_ctx(SSL_CTX **out, const struct bn_nbd_tls_cfg *cfg)
+/* A context with this end's certificate and key (both or neither) and a CA
+ * that the peer's certificate must chain to (NULL: none asked). */
+static int tls_ctx(SSL_CTX **out, const SSL_METHOD *method, const struct bn_nbd_tls_cfg *cfg)
 {
         SSL_CTX *ctx = NULL;
         const char *what = "context";
         int r = -EINVAL;
 
         *out = NULL;
-        if (!cfg->cert || !cfg->key) {
-                bn_err("nbd-tls", "a certificate and its key are needed");
+        if (!cfg->cert != !cfg->key) {
+                bn_err("nbd-tls", "a certificate needs its key, and a key its certificate");
                 return -EINVAL;
         }
-        ctx = SSL_CTX_new(TLS_server_method());
+        ctx = SSL_CTX_new(method);
         if (!ctx)
                 goto out;
         SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
         SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         what = cfg->cert;
-        if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1)
+        if (cfg->cert && SSL_CTX_use_certificate_chain_file(ctx, cfg->cert) != 1)
                 goto out;
         what = cfg->key;
-        if (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
-            SSL_CTX_check_private_key(ctx) != 1)
+        if (cfg->key && (SSL_CTX_use_PrivateKey_file(ctx, cfg->key, SSL_FILETYPE_PEM) != 1 ||
+                         SSL_CTX_check_private_key(ctx) != 1))
                 goto out;
         if (cfg->ca) {
                 what = cfg->ca;
@@ -54,9 +58,29 @@ int bn_nbd_tls_server_ctx(SSL_CTX **out, const struct bn_nbd_tls_cfg *cfg)
         r = 0;
 out:
         if (r < 0)
-                bn_err("nbd-tls", "%s: %s", what, tls_why());
+                bn_err("nbd-tls", "%s: %s", what ? what : "?", tls_why());
         SSL_CTX_free(ctx);
         return r;
+}
+
+int bn_nbd_tls_server_ctx(SSL_CTX **out, const struct bn_nbd_tls_cfg *cfg)
+{
+        if (!cfg->cert) {
+                bn_err("nbd-tls", "the server needs a certificate and its key");
+                *out = NULL;
+                return -EINVAL;
+        }
+        return tls_ctx(out, TLS_server_method(), cfg);
+}
+
+int bn_nbd_tls_client_ctx(SSL_CTX **out, const struct bn_nbd_tls_cfg *cfg)
+{
+        if (!cfg->ca) {
+                bn_err("nbd-tls", "the client needs the CA the server's certificate chains to");
+                *out = NULL;
+                return -EINVAL;
+        }
+        return tls_ctx(out, TLS_client_method(), cfg);
 }
 
 void bn_nbd_tls_ctx_free(SSL_CTX *ctx)
@@ -74,6 +98,26 @@ SSL *bn_nbd_tls_accept(SSL_CTX *ctx, int fd)
         }
         if (ssl)
                 SSL_set_accept_state(ssl);
+        return ssl;
+}
+
+SSL *bn_nbd_tls_connect(SSL_CTX *ctx, int fd, const char *peer)
+{
+        SSL *ssl = SSL_new(ctx);
+        X509_VERIFY_PARAM *vp;
+
+        if (!ssl)
+                return NULL;
+        vp = SSL_get0_param(ssl);
+        /* an IP address is checked as one, a name as a DNS name */
+        if (SSL_set_fd(ssl, fd) != 1 ||
+            (X509_VERIFY_PARAM_set1_ip_asc(vp, peer) != 1 && SSL_set1_host(ssl, peer) != 1)) {
+                SSL_free(ssl);
+                return NULL;
+        }
+        if (!strchr(peer, ':') && strspn(peer, "0123456789.") != strlen(peer))
+                SSL_set_tlsext_host_name(ssl, peer);
+        SSL_set_connect_state(ssl);
         return ssl;
 }
 

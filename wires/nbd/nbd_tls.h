@@ -1,7 +1,9 @@
-/* nbd_tls.h: TLS for the NBD server's STARTTLS (OpenSSL): the context from
- * a certificate, its key and optionally a CA that client certificates must
- * chain to, and non-blocking read / write / handshake steps that say what
- * the socket must wait for. */
+/* nbd_tls.h: TLS for the nbd wire's STARTTLS (OpenSSL), both ends: the
+ * server's context from a certificate, its key and optionally a CA that
+ * client certificates must chain to; the client's from the CA the server's
+ * certificate must chain to (and the name it must carry) and optionally a
+ * client certificate; non-blocking read / write / handshake steps that say
+ * what the socket must wait for. */
 #ifndef BN_NBD_TLS_H
 #define BN_NBD_TLS_H
 
@@ -21,7 +23,13 @@ struct bn_nbd_tls_cfg {
 
 /* A server context (TLS 1.2 or later). -EINVAL with the reason logged. */
 int bn_nbd_tls_server_ctx(struct ssl_ctx_st **out, const struct bn_nbd_tls_cfg *cfg);
+/* A client context: the server is verified against cfg->ca (required);
+ * cfg->cert and cfg->key, when given, are presented. */
+int bn_nbd_tls_client_ctx(struct ssl_ctx_st **out, const struct bn_nbd_tls_cfg *cfg);
 void bn_nbd_tls_ctx_free(struct ssl_ctx_st *ctx);
+/* A client-side session on fd; the server's certificate must name peer (a
+ * DNS name or an IP address). NULL when out of memory. */
+struct ssl_st *bn_nbd_tls_connect(struct ssl_ctx_st *ctx, int fd, const char *peer);
 /* A server-side session on fd; NULL when out of memory. */
 struct ssl_st *bn_nbd_tls_accept(struct ssl_ctx_st *ctx, int fd);
 void bn_nbd_tls_free(struct ssl_st *ssl);
