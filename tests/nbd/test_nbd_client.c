@@ -7,11 +7,14 @@
  * KILLS times and replayed what was unanswered; the region read back whole
  * at the end matches. A submit past the export's end is refused.
  *
- *   test_nbd_client BN_NBD_SERVE [OPS [KILLS [PKI_DIR]]]
+ *   test_nbd_client BN_NBD_SERVE [OPS [KILLS [PKI_DIR [wrong-peer]]]]
  *
  * With PKI_DIR (ca-cert.pem, server-{cert,key}.pem, client-{cert,key}.pem)
  * the server requires TLS and client certificates, and the client checks
  * the server's certificate names "localhost": every reconnect is a TLS one.
+ * With wrong-peer the client expects a name the certificate lacks: for 2 s
+ * no connection is made (each TLS handshake fails and is retried), and
+ * freeing the client completes every queued request once, -ECANCELED.
  */
 #include "bn_log.h"
 #include "bn_loop.h"
@@ -51,7 +54,7 @@ struct t {
         struct op ops[QD];
         unsigned inflight;
         unsigned long submitted, completed, target, next_kill, kills, kills_done;
-        unsigned long mismatches, errors, doubles;
+        unsigned long mismatches, errors, doubles, cancelled;
         unsigned phase; /* 0: fill, 1: random, 2: read back, 3: done */
         uint64_t cursor;
         uint8_t *shadow;
@@ -212,6 +215,10 @@ static void on_done(void *arg, void *tag, int err)
         o->busy = false;
         t->inflight--;
         t->completed++;
+        if (err == -ECANCELED) { /* the client is being freed: submit nothing */
+                t->cancelled++;
+                return;
+        }
         if (err) {
                 if (t->errors++ < 5)
                         fprintf(stderr, "request failed: %s\n", strerror(-err));
@@ -243,6 +250,33 @@ static void on_state(void *arg, const struct bn_nbd_export *exp)
         t->connected = exp != NULL;
 }
 
+static void stop_cb(struct bn_loop *loop, struct bn_timer *tm, void *arg)
+{
+        (void)tm;
+        (void)arg;
+        bn_loop_stop(loop);
+}
+
+/* wrong-peer: no connection for 2 s, then every request cancelled once. */
+static int wrong_peer(struct t *t)
+{
+        struct bn_nbd_client_stats st;
+
+        feed(t);
+        bn_loop_timer_add(t->loop, 2000, 0, stop_cb, NULL, NULL);
+        bn_loop_run(t->loop);
+        bn_nbd_client_get_stats(t->cl, &st);
+        if (st.connects || st.failures < 2 || t->completed)
+                fail("a server whose certificate names another host was used");
+        bn_nbd_client_free(t->cl);
+        printf("test_nbd_client: wrong peer: %llu handshakes refused, %lu requests cancelled of "
+               "%lu, doubles %lu\n",
+               (unsigned long long)st.failures, t->cancelled, t->submitted, t->doubles);
+        if (t->cancelled != t->submitted || t->doubles)
+                fail("freeing the client did not cancel each request once");
+        return 0;
+}
+
 static void watchdog(struct bn_loop *loop, struct bn_timer *tm, void *arg)
 {
         (void)tm;
@@ -260,6 +294,7 @@ int main(int argc, char **argv)
         struct bn_nbd_client_stats st;
         static uint8_t probe[512];
         FILE *f;
+        int o;
 
         if (argc < 2)
                 fail("usage: test_nbd_client BN_NBD_SERVE [OPS [KILLS]]");
@@ -277,7 +312,8 @@ int main(int argc, char **argv)
                 snprintf(t.ca, sizeof(t.ca), "%s/ca-cert.pem", t.pki);
                 tls = (struct bn_nbd_tls_cfg){.cert = t.cert, .key = t.key, .ca = t.ca};
                 cfg.tls = &tls;
-                cfg.tls_peer = "localhost";
+                cfg.tls_peer =
+                    argc > 5 && strcmp(argv[5], "wrong-peer") == 0 ? "wrong.example" : "localhost";
         }
         t.next_kill = t.target / (t.kills + 1) + REGION / MAXLEN;
         snprintf(t.dir, sizeof(t.dir), "/tmp/bn-nbd-client.XXXXXX");
@@ -299,6 +335,17 @@ int main(int argc, char **argv)
         cfg.addr = t.sock;
         if (bn_nbd_client_new(&t.cl, t.loop, &cfg, &ops, &t) < 0)
                 fail("client");
+        if (argc > 5 && strcmp(argv[5], "wrong-peer") == 0) {
+                o = wrong_peer(&t);
+                bn_loop_free(t.loop);
+                kill(t.srv, SIGTERM);
+                waitpid(t.srv, NULL, 0);
+                unlink(t.img);
+                unlink(t.sock + 5);
+                rmdir(t.dir);
+                free(t.shadow);
+                return o;
+        }
         feed(&t);
         bn_loop_timer_add(t.loop, 120000, 0, watchdog, NULL, NULL);
         bn_loop_run(t.loop);

@@ -18,7 +18,8 @@
 #                    --tls-require; a client without a certificate refused
 #   client-tls       test_nbd_client over TLS (client certificates, the
 #                    server's name checked), the server killed 3 times: every
-#                    reconnect a TLS one, nothing lost or doubled
+#                    reconnect a TLS one, nothing lost or doubled; a server
+#                    whose certificate names another host never used
 #   client-qemu-nbd  nbd-check against qemu-nbd over a file, verify run
 #   client-nbdkit    nbd-check against nbdkit memory, verify run
 set -uo pipefail
@@ -277,7 +278,12 @@ client-tls)
 	echo "$out"
 	n=$(grep -c "structured replies" "$dir/client.log")
 	[ "$n" -eq 4 ] || fail "$n TLS connects, wanted 4"
-	echo "ok: our client over TLS through 3 server kills"
+	# a server whose certificate does not name the peer the client expects
+	out=$(timeout 30 "$client_test" "$serve" 1000 0 "$pki" wrong-peer 2>"$dir/client2.log") ||
+		fail "wrong peer: $out $(tail -5 "$dir/client2.log")"
+	echo "$out"
+	grep -q "TLS handshake failed" "$dir/client2.log" || fail "wrong peer: no handshake failure logged"
+	echo "ok: our client over TLS through 3 server kills; a server with another name refused"
 	;;
 client-qemu-nbd)
 	need qemu-nbd

@@ -51,6 +51,7 @@ struct bn_nbd_client {
         struct bn_nbd_export exp;
         bool have_exp;
         bool in_io;                 /* client_io runs: it flushes (and fails) when done */
+        bool freeing;               /* bn_nbd_client_free runs: no more submits */
         struct ssl_ctx_st *tls_ctx; /* NULL: no TLS */
         char tls_peer[128];
         struct ssl_st *ssl;
@@ -544,6 +545,7 @@ void bn_nbd_client_free(struct bn_nbd_client *cl)
                 return;
         if (cl->timer)
                 bn_loop_timer_cancel(cl->loop, cl->timer);
+        cl->freeing = true;
         bn_nbd_tls_free(cl->ssl);
         if (cl->fd >= 0) {
                 bn_loop_del_fd(cl->loop, cl->fd);
@@ -563,6 +565,8 @@ int bn_nbd_client_submit(struct bn_nbd_client *cl, uint16_t type, uint16_t flags
         struct creq *r;
         int err;
 
+        if (cl->freeing)
+                return -ESHUTDOWN;
         switch (type) {
         case BN_NBD_CMD_READ:
         case BN_NBD_CMD_WRITE:

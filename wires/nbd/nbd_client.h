@@ -61,7 +61,8 @@ struct bn_nbd_client_stats {
 int bn_nbd_client_new(struct bn_nbd_client **out, struct bn_loop *loop,
                       const struct bn_nbd_client_cfg *cfg, const struct bn_nbd_client_ops *ops,
                       void *arg);
-/* Every queued request completes with -ECANCELED first. */
+/* Every queued request completes with -ECANCELED first (a submit from
+ * those completions is refused, -ESHUTDOWN). */
 void bn_nbd_client_free(struct bn_nbd_client *cl);
 
 /* Queue a request. type: BN_NBD_CMD_READ (buf receives length bytes),
