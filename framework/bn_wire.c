@@ -13,6 +13,12 @@
 #include <string.h>
 
 #define RX_BATCH 32
+/* Batches taken from one port per wake-up at most. A loop serves other fds
+ * too (a bridge Corm's TAP reads): a port that always has more must not
+ * starve them. 8 batches is what a bridge Corm reads from a TAP per wake-up
+ * (TAP_ROUNDS): more frames written into one TAP than read from another per
+ * loop iteration overflow the kernel's TAP queue. */
+#define RX_ROUNDS 8
 
 void bn_wire_registry_init(struct bn_wire_registry *r)
 {
@@ -87,7 +93,7 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
         struct bn_wire_port *port = arg;
         struct bn_endpoint *ep = port->ep;
         struct bn_wire_msg msgs[RX_BATCH];
-        for (unsigned rounds = 0; rounds < 64; rounds++) {
+        for (unsigned rounds = 0; rounds < RX_ROUNDS; rounds++) {
                 int n = port->cls->recv(port, msgs, RX_BATCH);
                 if (n < 0) {
                         /* Stop polling a broken port (its fd may stay readable
