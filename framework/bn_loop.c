@@ -1,5 +1,6 @@
 /* bn_loop.c: the epoll event loop, timers (one timerfd each), cross-thread
- * calls (an eventfd and a locked queue), and the worker pool. */
+ * calls (an eventfd and a locked queue), deferred work (once per
+ * iteration), and the worker pool. */
 #include "bn_loop.h"
 #include "bn_log.h"
 
@@ -45,6 +46,7 @@ struct bn_loop {
         struct bn_fdreg *graveyard; /* removed during dispatch, freed after */
         pthread_mutex_t lock;       /* protects calls */
         struct bn_call *calls_head, *calls_tail;
+        struct bn_loop_work *work_head, *work_tail; /* deferred, loop thread only */
         _Atomic int stop;
         _Atomic pthread_t owner;
         _Atomic bool running;
@@ -336,6 +338,58 @@ int bn_loop_call_wait(struct bn_loop *l, bn_call_fn fn, void *arg)
         return rc;
 }
 
+void bn_loop_work_init(struct bn_loop_work *w, bn_call_fn fn, void *arg)
+{
+        memset(w, 0, sizeof(*w));
+        w->fn = fn;
+        w->arg = arg;
+}
+
+void bn_loop_defer(struct bn_loop *l, struct bn_loop_work *w)
+{
+        if (w->queued)
+                return;
+        w->queued = true;
+        w->next = NULL;
+        if (l->work_tail)
+                l->work_tail->next = w;
+        else
+                l->work_head = w;
+        l->work_tail = w;
+}
+
+void bn_loop_defer_cancel(struct bn_loop *l, struct bn_loop_work *w)
+{
+        struct bn_loop_work **pp, *prev = NULL;
+
+        if (!w->queued)
+                return;
+        for (pp = &l->work_head; *pp && *pp != w; pp = &(*pp)->next)
+                prev = *pp;
+        if (*pp) {
+                *pp = w->next;
+                if (l->work_tail == w)
+                        l->work_tail = prev;
+        }
+        w->queued = false;
+        w->next = NULL;
+}
+
+/* Deferred work, in order, including what it queues itself. */
+static void run_work(struct bn_loop *l)
+{
+        struct bn_loop_work *w;
+
+        while ((w = l->work_head)) {
+                l->work_head = w->next;
+                if (!l->work_head)
+                        l->work_tail = NULL;
+                w->queued = false;
+                w->next = NULL;
+                w->fn(w->arg);
+        }
+}
+
 static void run_calls(struct bn_loop *l)
 {
         uint64_t n;
@@ -378,6 +432,7 @@ int bn_loop_run(struct bn_loop *l)
                                 continue;
                         r->cb(l, r->fd, evs[i].events, r->arg);
                 }
+                run_work(l);
                 reap(l);
         }
         atomic_store(&l->stop, 0);

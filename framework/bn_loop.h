@@ -67,6 +67,27 @@ int bn_loop_call(struct bn_loop *loop, bn_call_fn fn, void *arg);
  * running (or be run by another thread later). */
 int bn_loop_call_wait(struct bn_loop *loop, bn_call_fn fn, void *arg);
 
+/* ---- deferred work: once per loop iteration --------------------------- */
+
+/* A piece of work that runs once after the callbacks of the current loop
+ * iteration, before the loop waits again: e.g. a wire port publishing
+ * everything sent during the iteration with one doorbell (batching). The
+ * caller owns the struct (embedded in its state) and initialises it with
+ * bn_loop_work_init. */
+struct bn_loop_work {
+        bn_call_fn fn;
+        void *arg;
+        bool queued;
+        struct bn_loop_work *next;
+};
+
+void bn_loop_work_init(struct bn_loop_work *w, bn_call_fn fn, void *arg);
+/* On the loop's thread: queue w (nothing if already queued). Work queued by
+ * deferred work runs in the same iteration. */
+void bn_loop_defer(struct bn_loop *loop, struct bn_loop_work *w);
+/* On the loop's thread: unqueue w if queued (before freeing it). */
+void bn_loop_defer_cancel(struct bn_loop *loop, struct bn_loop_work *w);
+
 /* Run until bn_loop_stop(). Returns 0, or -errno if epoll fails. */
 int bn_loop_run(struct bn_loop *loop);
 /* Thread-safe and async-signal-safe: make bn_loop_run() return after the

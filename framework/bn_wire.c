@@ -13,6 +13,12 @@
 #include <string.h>
 
 #define RX_BATCH 32
+/* Batches taken from one port per wake-up at most. A loop serves other fds
+ * too (a bridge Corm's TAP reads): a port that always has more must not
+ * starve them. 8 batches is what a bridge Corm reads from a TAP per wake-up
+ * (TAP_ROUNDS): more frames written into one TAP than read from another per
+ * loop iteration overflow the kernel's TAP queue. */
+#define RX_ROUNDS 8
 
 void bn_wire_registry_init(struct bn_wire_registry *r)
 {
@@ -87,7 +93,7 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
         struct bn_wire_port *port = arg;
         struct bn_endpoint *ep = port->ep;
         struct bn_wire_msg msgs[RX_BATCH];
-        for (unsigned rounds = 0; rounds < 64; rounds++) {
+        for (unsigned rounds = 0; rounds < RX_ROUNDS; rounds++) {
                 int n = port->cls->recv(port, msgs, RX_BATCH);
                 if (n < 0) {
                         /* Stop polling a broken port (its fd may stay readable
@@ -112,10 +118,11 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                 }
                 if (n == 0)
                         break;
-                for (int i = 0; i < n; i++) {
-                        atomic_fetch_add(&ep->counters.msgs_in, 1);
-                        atomic_fetch_add(&ep->counters.bytes_in, msgs[i].len);
-                }
+                uint64_t bytes = 0;
+                for (int i = 0; i < n; i++)
+                        bytes += msgs[i].len;
+                atomic_fetch_add(&ep->counters.msgs_in, (unsigned)n);
+                atomic_fetch_add(&ep->counters.bytes_in, bytes);
                 if (ep->cls->port_rx)
                         ep->cls->port_rx(ep, port, msgs, (unsigned)n);
                 else
@@ -186,6 +193,7 @@ out_del:
         bn_loop_del_fd(p->loop, p->cls->fd(p));
         p->fd_added = false;
 out_close:
+        bn_loop_defer_cancel(p->loop, &p->flush_work); /* port_attach may have sent */
         p->cls->close(p);
 }
 
@@ -202,6 +210,10 @@ static void port_close_on_loop(void *arg)
         if (p->fd_added)
                 bn_loop_del_fd(p->loop, p->cls->fd(p));
         p->fd_added = false;
+        if (p->flush_work.queued) { /* what was sent last still goes */
+                bn_loop_defer_cancel(p->loop, &p->flush_work);
+                p->cls->flush(p);
+        }
         p->cls->close(p);
         if (!ep->nports && bn_endpoint_get_state(ep, NULL, 0) == BN_EP_CONNECTED)
                 bn_endpoint_set_state(ep, BN_EP_READY);
@@ -278,10 +290,28 @@ void bn_wire_port_close(struct bn_wire_port *p)
         free(p);
 }
 
+static void flush_work(void *arg)
+{
+        struct bn_wire_port *p = arg;
+
+        p->cls->flush(p);
+}
+
 int bn_wire_send(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigned n)
 {
         struct bn_endpoint *ep = p->ep;
+        uint64_t bytes = 0;
         int rc = p->cls->send(p, msgs, n);
+
+        if (p->cls->flush && rc != 0) { /* publish once per loop iteration */
+                if (bn_loop_in_thread(p->loop)) {
+                        if (!p->flush_work.fn)
+                                bn_loop_work_init(&p->flush_work, flush_work, p);
+                        bn_loop_defer(p->loop, &p->flush_work);
+                } else {
+                        p->cls->flush(p);
+                }
+        }
         if (rc < 0) {
                 if (p->err != rc)
                         bn_endpoint_set_error(ep, "wire %s: send failed: %s", p->wire,
@@ -289,9 +319,11 @@ int bn_wire_send(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigne
                 p->err = rc;
                 return rc;
         }
-        for (int i = 0; i < rc; i++) {
-                atomic_fetch_add(&ep->counters.msgs_out, 1);
-                atomic_fetch_add(&ep->counters.bytes_out, msgs[i].len);
+        for (int i = 0; i < rc; i++)
+                bytes += msgs[i].len;
+        if (rc) {
+                atomic_fetch_add(&ep->counters.msgs_out, (unsigned)rc);
+                atomic_fetch_add(&ep->counters.bytes_out, bytes);
         }
         if ((unsigned)rc < n)
                 p->tx_blocked = true;

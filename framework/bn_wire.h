@@ -26,7 +26,13 @@
  * calls release. A short send (fewer accepted than offered) marks the port
  * blocked; the wire must then make fd readable once space frees up (e.g. the
  * peer rings a doorbell after consuming from a full ring), after which the
- * framework calls the class's port_writable. Backpressure is normal; a wire
+ * framework calls the class's port_writable.
+ *
+ * Batching. A wire class with a flush callback may keep what send accepted
+ * unpublished (no doorbell, no system call) until flush: the framework
+ * calls flush once per loop iteration after the iteration's last send on
+ * the port (deferred work of port->loop), before closing the port, and
+ * right after send when called outside the port's loop thread. Backpressure is normal; a wire
  * never drops silently: it either refuses a message (send returns fewer) or
  * counts the drop in stats with its reason.
  */
@@ -37,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bn_loop.h"
 #include "bn_params.h"
 
 struct bn_endpoint;
@@ -119,6 +126,12 @@ struct bn_wire_class {
          * from the peer (lengths, types in range) and drop bad messages,
          * counting them. */
         int (*recv)(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned max);
+        /* Optional: publish to the peer everything send accepted since the
+         * last flush (e.g. one ring index update and at most one doorbell).
+         * Called on port->loop (see Batching above). Must not block, must
+         * not fail: an error shows in the next send or recv. NULL: send
+         * publishes itself. */
+        void (*flush)(struct bn_wire_port *port);
         /* Optional: give back received messages (their data). */
         void (*release)(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned n);
         /* The fd the framework polls for EPOLLIN (see Readiness above), valid
@@ -163,7 +176,8 @@ struct bn_wire_port {
                                   * the class's port_link and the registry's on_down are told) */
         bn_wire_down_fn on_down; /* copied from the registry at open */
         void *on_down_arg;
-        bool link_up; /* the link state last told to the device class */
+        bool link_up;                   /* the link state last told to the device class */
+        struct bn_loop_work flush_work; /* cls->flush once per iteration */
 };
 
 /* ---- registry of wire types (one per daemon) ---------------------------- */

@@ -1,7 +1,8 @@
 /* corm_uring.c: the io_uring disk Corm (bn_blk_uring_open). One ring per
- * disk; the file is registered (fixed file 0); completions are signalled on
- * an eventfd registered with the ring, which is the fd the owner's loop
- * waits on. Reads and writes are readv/writev of the request's iovecs,
+ * disk; the file is registered (fixed file 0); the fd the owner's loop
+ * waits on is the ring's own (readable while completions wait in the CQ:
+ * no eventfd to signal, read and clear per batch). Reads and writes are
+ * read/write of one iovec, else readv/writev of the request's iovecs,
  * FLUSH is fdatasync (IORING_OP_FSYNC + DATASYNC) issued with IOSQE_IO_DRAIN
  * so that it starts only after everything submitted before it completed,
  * DISCARD is fallocate(PUNCH_HOLE|KEEP_SIZE) on files, BLKDISCARD on block
@@ -16,7 +17,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,7 +26,6 @@ struct uring_corm {
         struct io_uring ring;
         int ring_ok;
         int fd;
-        int efd;
         int readonly;
         int is_blk;
         unsigned depth;
@@ -64,19 +63,12 @@ static struct bn_blk_io *list_pop(struct bn_blk_io **head, struct bn_blk_io **ta
         return io;
 }
 
-static void wake(struct uring_corm *u)
-{
-        uint64_t one = 1;
-        ssize_t n = write(u->efd, &one, sizeof(one));
-        (void)n;
-}
-
-/* Complete io without the kernel (errors, block-device discard). */
+/* Complete io without the kernel (errors, block-device discard), on the
+ * next process(): poll asks for it at once (timeout 0). */
 static void complete_later(struct uring_corm *u, struct bn_blk_io *io, int result)
 {
         io->result = result;
         list_push(&u->done_head, &u->done_tail, io);
-        wake(u);
 }
 
 /* Prepare one SQE for io; -EBUSY when the SQ is full. */
@@ -90,12 +82,20 @@ static int prep(struct uring_corm *u, struct bn_blk_io *io)
         if (!sqe)
                 return -EBUSY;
         switch (io->op) {
-        case BN_BLK_IO_READ:
-                io_uring_prep_readv(sqe, 0, io->iov, io->niov, io->offset);
+        case BN_BLK_IO_READ: /* one segment: no iovec for the kernel to import */
+                if (io->niov == 1)
+                        io_uring_prep_read(sqe, 0, io->iov[0].iov_base,
+                                           (unsigned)io->iov[0].iov_len, io->offset);
+                else
+                        io_uring_prep_readv(sqe, 0, io->iov, io->niov, io->offset);
                 sqe->flags |= IOSQE_FIXED_FILE;
                 break;
         case BN_BLK_IO_WRITE:
-                io_uring_prep_writev(sqe, 0, io->iov, io->niov, io->offset);
+                if (io->niov == 1)
+                        io_uring_prep_write(sqe, 0, io->iov[0].iov_base,
+                                            (unsigned)io->iov[0].iov_len, io->offset);
+                else
+                        io_uring_prep_writev(sqe, 0, io->iov, io->niov, io->offset);
                 sqe->flags |= IOSQE_FIXED_FILE;
                 break;
         case BN_BLK_IO_FLUSH:
@@ -173,10 +173,11 @@ static void uring_kick(struct bn_blk_corm *c)
 static void uring_poll(struct bn_blk_corm *c, int *fd, short *events, int *timeout_ms)
 {
         struct uring_corm *u = U(c);
-        *fd = u->efd;
+        *fd = u->ring.ring_fd;
         *events = POLLIN;
-        /* Something prepared but not submitted (kick failed): retry soon. */
-        *timeout_ms = (u->unsubmitted || u->backlog_head) ? 1 : -1;
+        /* Completed without the kernel: at once. Something prepared but not
+         * submitted (kick failed): retry soon. */
+        *timeout_ms = u->done_head ? 0 : (u->unsubmitted || u->backlog_head) ? 1 : -1;
 }
 
 static void finish(struct uring_corm *u, struct bn_blk_io *io)
@@ -190,12 +191,8 @@ static int uring_process(struct bn_blk_corm *c, short revents)
         struct uring_corm *u = U(c);
         struct io_uring_cqe *cqe;
         struct bn_blk_io *io;
-        uint64_t v;
-        ssize_t n;
 
         (void)revents;
-        n = read(u->efd, &v, sizeof(v)); /* non-blocking; clears the count */
-        (void)n;
         for (;;) {
                 unsigned head, count = 0;
                 io_uring_for_each_cqe(&u->ring, head, cqe)
@@ -270,8 +267,6 @@ static void uring_destroy(struct bn_blk_corm *c)
                 io->result = -ECANCELED;
                 io->done(io);
         }
-        if (u->efd >= 0)
-                close(u->efd);
         if (u->fd >= 0)
                 close(u->fd);
         free(u);
@@ -302,7 +297,7 @@ int bn_blk_uring_open(struct bn_blk_corm **out, const char *path,
         if (!u)
                 return -ENOMEM;
         u->base.ops = &uring_ops;
-        u->fd = u->efd = -1;
+        u->fd = -1;
         u->readonly = opts->readonly;
         u->depth = opts->depth ? opts->depth : 128;
         if (u->depth > 4096)
@@ -324,19 +319,11 @@ int bn_blk_uring_open(struct bn_blk_corm **out, const char *path,
                 r = -errno;
                 goto fail;
         }
-        u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (u->efd < 0) {
-                r = -errno;
-                goto fail;
-        }
         r = io_uring_queue_init(u->depth, &u->ring, 0);
         if (r < 0)
                 goto fail;
         u->ring_ok = 1;
         r = io_uring_register_files(&u->ring, &u->fd, 1);
-        if (r < 0)
-                goto fail;
-        r = io_uring_register_eventfd(&u->ring, u->efd);
         if (r < 0)
                 goto fail;
         *out = &u->base;

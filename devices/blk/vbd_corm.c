@@ -30,6 +30,7 @@
 #include "bn_wire.h"
 
 #define CORM_SIZE_CHECK_MS 300
+#define CIO_SPARE_MAX      64 /* answered requests kept for reuse (no malloc per request) */
 
 struct cport;
 
@@ -41,13 +42,67 @@ struct cio {
         uint64_t tag;
         struct cio *next, *prev; /* in flight (c->ios) or waiting to be answered (port->rsp) */
         unsigned char *data;     /* page aligned (O_DIRECT), NULL without data */
+        size_t cap;              /* bytes at data */
         bool orphan;             /* its port left while it was on the disk */
 };
 
+/* A request context with room for dlen bytes of data: a spare one when
+ * there is one (its buffer grown if need be), else a new one. NULL: no
+ * memory. */
+static struct cio *cio_get(struct vbd_corm *c, size_t dlen)
+{
+        struct cio *x = c->spare;
+        unsigned char *data = NULL;
+        size_t cap = 0;
+
+        if (x) {
+                c->spare = x->next;
+                c->nspare--;
+                data = x->data;
+                cap = x->cap;
+        } else if (!(x = malloc(sizeof(*x)))) {
+                return NULL;
+        }
+        if (dlen > cap) {
+                free(data);
+                cap = (dlen + 4095) & ~(size_t)4095;
+                data = aligned_alloc(4096, cap);
+                if (!data) {
+                        free(x);
+                        return NULL;
+                }
+        }
+        memset(x, 0, sizeof(*x));
+        x->c = c;
+        x->data = data;
+        x->cap = cap;
+        return x;
+}
+
+/* Done with x: kept as a spare (up to CIO_SPARE_MAX), else freed. */
 static void cio_free(struct cio *x)
 {
+        struct vbd_corm *c = x->c;
+
+        if (c && c->nspare < CIO_SPARE_MAX) {
+                x->next = c->spare;
+                c->spare = x;
+                c->nspare++;
+                return;
+        }
         free(x->data);
         free(x);
+}
+
+static void cio_spares_free(struct vbd_corm *c)
+{
+        while (c->spare) {
+                struct cio *x = c->spare;
+                c->spare = x->next;
+                free(x->data);
+                free(x);
+        }
+        c->nspare = 0;
 }
 
 struct cport {
@@ -363,6 +418,7 @@ void vbd_corm_close(struct bn_endpoint *ep)
                 x->port = NULL;
         bn_blk_corm_destroy(c->disk);
         c->disk = NULL;
+        cio_spares_free(c);
         bn_info(ep->name, "disk corm closed after %" PRIu64 " request(s)", c->completed);
 }
 
@@ -442,11 +498,10 @@ void vbd_corm_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
 
 static void answer_now(struct vbd_corm *c, struct cport *p, uint64_t tag, int status)
 {
-        struct cio *x = calloc(1, sizeof(*x));
+        struct cio *x = cio_get(c, 0);
 
         if (!x)
                 return;
-        x->c = c;
         x->port = p;
         x->tag = tag;
         x->io.op = BN_BLK_IO_FLUSH;
@@ -487,19 +542,11 @@ void vbd_corm_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct 
                         continue;
                 }
                 dlen = (r.op == BN_BLK_IO_READ || r.op == BN_BLK_IO_WRITE) ? r.len : 0;
-                x = calloc(1, sizeof(*x));
-                if (x && dlen) {
-                        x->data = aligned_alloc(4096, (dlen + 4095) & ~(size_t)4095);
-                        if (!x->data) {
-                                free(x);
-                                x = NULL;
-                        }
-                }
+                x = cio_get(c, dlen);
                 if (!x) {
                         answer_now(c, p, r.tag, -ENOMEM);
                         continue;
                 }
-                x->c = c;
                 x->port = p;
                 x->tag = r.tag;
                 x->io.op = (enum bn_blk_io_op)r.op;

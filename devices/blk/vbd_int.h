@@ -175,6 +175,8 @@ struct vbd_corm {
         uint32_t orphans;                  /* ios whose port left, still on the disk */
         struct cport *ports;
         uint64_t completed;
+        struct cio *spare; /* answered requests kept for reuse, with their buffers */
+        unsigned nspare;
 };
 
 /* vbd_io.c (on ep->loop unless said) */

@@ -1,5 +1,6 @@
 /* test_loop.c: bn_loop and bn_workers: fd callbacks, removal from inside a
- * callback, one-shot and periodic timers, cross-thread calls, call_wait. */
+ * callback, one-shot and periodic timers, cross-thread calls, call_wait,
+ * deferred work (once per iteration, after the iteration's callbacks). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,6 +66,75 @@ static void *caller(void *arg)
         return NULL;
 }
 
+/* Deferred work: two fds ready in one iteration each queue the same work
+ * (it runs once, after both), a cancelled one never runs, and work queued
+ * by work runs in the same iteration. */
+struct dctx {
+        struct bn_loop *loop;
+        int fds[2][2];
+        int cbs, cbs_at_work, work_runs, chained, cancelled;
+        struct bn_loop_work work, chain, gone;
+};
+
+static void d_work(void *arg)
+{
+        struct dctx *d = arg;
+        d->work_runs++;
+        d->cbs_at_work = d->cbs;
+        bn_loop_defer(d->loop, &d->chain);
+}
+
+static void d_chain(void *arg)
+{
+        struct dctx *d = arg;
+        d->chained++;
+        bn_loop_stop(d->loop);
+}
+
+static void d_gone(void *arg)
+{
+        ((struct dctx *)arg)->cancelled++;
+}
+
+static void d_read(struct bn_loop *l, int fd, uint32_t ev, void *arg)
+{
+        struct dctx *d = arg;
+        char b;
+        (void)ev;
+        CHECK(read(fd, &b, 1) == 1);
+        d->cbs++;
+        bn_loop_defer(l, &d->work);
+        bn_loop_defer(l, &d->gone);
+        bn_loop_defer_cancel(l, &d->gone);
+}
+
+static void test_defer(void)
+{
+        struct dctx d = {0};
+        CHECK(bn_loop_new(&d.loop, "defer") == 0);
+        bn_loop_work_init(&d.work, d_work, &d);
+        bn_loop_work_init(&d.chain, d_chain, &d);
+        bn_loop_work_init(&d.gone, d_gone, &d);
+        for (int i = 0; i < 2; i++) {
+                CHECK(pipe(d.fds[i]) == 0);
+                CHECK(write(d.fds[i][1], "x", 1) == 1);
+                CHECK(bn_loop_add_fd(d.loop, d.fds[i][0], EPOLLIN, d_read, &d) == 0);
+        }
+        CHECK(bn_loop_run(d.loop) == 0);
+        CHECK(d.cbs == 2);
+        CHECK(d.work_runs == 1);   /* once for both callbacks */
+        CHECK(d.cbs_at_work == 2); /* after both */
+        CHECK(d.chained == 1);
+        CHECK(d.cancelled == 0);
+        CHECK(!d.work.queued && !d.chain.queued && !d.gone.queued);
+        for (int i = 0; i < 2; i++) {
+                bn_loop_del_fd(d.loop, d.fds[i][0]);
+                close(d.fds[i][0]);
+                close(d.fds[i][1]);
+        }
+        bn_loop_free(d.loop);
+}
+
 static void set_flag(void *arg)
 {
         *(int *)arg = 42;
@@ -106,6 +176,8 @@ int main(void)
         close(c.pipefd[0]);
         close(c.pipefd[1]);
         bn_loop_free(l);
+
+        test_defer();
 
         /* workers: call_wait runs on the worker's thread and waits */
         struct bn_workers *w;

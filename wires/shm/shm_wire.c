@@ -500,8 +500,10 @@ static int shm_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, u
                                                                         : msgs[i].hdr_len,
                                       &iov, 1, false);
                 if (rc == -ENOBUFS) {
-                        /* Full: ask the consumer to ring when it frees room; if
-                         * it already did, try again now. */
+                        /* Full: publish what we hold (the consumer frees room
+                         * only from what it sees), ask it to ring when it
+                         * frees room; if it already did, try again now. */
+                        bn_shm_port_flush(s->sp);
                         rc = bn_shm_port_arm(s->sp, BN_SHM_WANT_SPACE);
                         if (rc > 0) {
                                 i--;
@@ -510,14 +512,19 @@ static int shm_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, u
                         s->tx_blocked = true;
                         break;
                 }
-                if (rc == -EPROTO) {
-                        bn_shm_port_flush(s->sp);
+                if (rc == -EPROTO)
                         return rc;
-                }
                 /* 0, or a counted drop (-EMSGSIZE oversize, -EPIPE peer gone). */
         }
-        bn_shm_port_flush(s->sp);
-        return (int)i;
+        return (int)i; /* published by shm_flush, once per loop iteration */
+}
+
+static void shm_flush(struct bn_wire_port *port)
+{
+        struct shm_priv *s = port->priv;
+
+        if (s->sp)
+                bn_shm_port_flush(s->sp);
 }
 
 static int shm_fd(struct bn_wire_port *port)
@@ -554,6 +561,7 @@ const struct bn_wire_class bn_wire_shm_class = {
     .close = shm_close,
     .send = shm_send,
     .recv = shm_recv,
+    .flush = shm_flush,
     .release = shm_release,
     .fd = shm_fd,
     .stats = shm_stats,
