@@ -365,9 +365,12 @@ void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *p
         if (up)
                 bn_info(ep->name, "wire %s: the peer is there: TAP %s has carrier", port->wire,
                         p->ifname);
-        else
+        else if (!port->err) /* not gone: e.g. a handshake that failed */
                 bn_warn(ep->name, "wire %s: link down (%s): TAP %s has no carrier", port->wire,
                         link->reason, p->ifname);
+        else
+                bn_warn(ep->name, "wire %s: the peer has gone: TAP %s has no carrier", port->wire,
+                        p->ifname);
 }
 
 void bn_net_corm_bridge_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
