@@ -172,8 +172,9 @@ void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t
 /* One open port's counters, read on the port's loop (main thread; waits). */
 struct bn_wire_stats;
 void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);
-/* Counters of a wire's local ends, summed, and each local end's link
- * ("links": end, up, mtu, reason, caps) (adds fields to obj). */
+/* Counters of a wire's local ends, summed (drops also by reason:
+ * "drops_by_reason"), and each local end's link ("links": end, up, mtu,
+ * reason, caps) (adds fields to obj). */
 void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj);
 
 /* ---- ctl_ops.c ---- */

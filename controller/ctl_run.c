@@ -477,6 +477,18 @@ void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *o
                                             sum.drop_down + sum.drop_other)));
         if (links)
                 json_object_object_add(obj, "links", links);
+        json_object *why = json_object_new_object();
+        if (why) {
+                json_object_object_add(why, "full", json_object_new_int64((int64_t)sum.drop_full));
+                json_object_object_add(why, "too_big",
+                                       json_object_new_int64((int64_t)sum.drop_too_big));
+                json_object_object_add(why, "malformed",
+                                       json_object_new_int64((int64_t)sum.drop_malformed));
+                json_object_object_add(why, "down", json_object_new_int64((int64_t)sum.drop_down));
+                json_object_object_add(why, "other",
+                                       json_object_new_int64((int64_t)sum.drop_other));
+                json_object_object_add(obj, "drops_by_reason", why);
+        }
 }
 
 /* ---- a wire end whose peer has gone: replace it --------------------------- */

@@ -26,11 +26,12 @@
  * Capabilities: unordered, unreliable (a full socket buffer drops, counted
  * as drop_full), no GSO metadata (the peer gets plain frames), no control
  * messages (the peer may be Linux), the MTU above. Drops are counted by
- * reason: drop_too_big (a frame over the MTU), drop_malformed (bad
- * datagrams for this port: from another source), drop_full (the hand-off
- * queue or the socket buffer full); datagrams that belong to no port (too
- * short, bad flags, an unknown VNI) are counted in the class's context and
- * logged when their socket closes.
+ * reason: drop_too_big (a frame over the MTU), drop_malformed (datagrams
+ * with this port's VNI that are short, have bad flags or come from another
+ * source than the peer; frames that are not frames), drop_full (the
+ * hand-off queue or the socket buffer full); datagrams that belong to no
+ * port (shorter than a header, an unknown VNI) are counted by their socket
+ * and logged when it closes.
  */
 #include "bn_log.h"
 #include "bn_loop.h"
@@ -145,14 +146,20 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
         uint32_t vni = 0;
         bool wake = false;
 
-        if ((why = bn_vxlan_parse(d, len, &vni)) != BN_VXLAN_OK) {
-                s->bad[why]++;
+        if (len < BN_VXLAN_HLEN) {
+                s->bad[BN_VXLAN_SHORT]++;
                 return;
         }
+        /* whose is it? (the VNI's place, before we know the rest is right) */
+        vni = (uint32_t)d[4] << 16 | (uint32_t)d[5] << 8 | d[6];
         for (p = s->ports; p && p->vni != vni; p = p->next)
                 ;
         if (!p) {
                 s->unknown_vni++;
+                return;
+        }
+        if ((why = bn_vxlan_parse(d, len, &vni)) != BN_VXLAN_OK) {
+                atomic_fetch_add(&p->rx_foreign, 1); /* this port's, malformed */
                 return;
         }
         if (src->sin_addr.s_addr != p->peer.sin_addr.s_addr) {
