@@ -118,6 +118,18 @@ static bool wait_link(struct bn_wire_port *p, bool up, struct bn_wire_link *l)
         return false;
 }
 
+/* Wait (bounded: 2 s) until the port's link is down for a reason that
+ * starts with `why`. */
+static bool wait_down(struct bn_wire_port *p, const char *why, struct bn_wire_link *l)
+{
+        for (int i = 0; i < 200; i++) {
+                if (link_of(p, l) && !l->up && strncmp(l->reason, why, strlen(why)) == 0)
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
 struct send_call {
         struct bn_wire_port *port;
         int rc;
@@ -215,7 +227,7 @@ static void caps(struct bn_wire_registry *wr, struct bn_ep_registry *r, struct b
         CHECK(strcmp(bn_params_get(&p0->params, "peer.mtu"), "1400") == 0);
         CHECK(wait_link(p1, true, &l));
         CHECK(l.mtu == 1400 && l.caps.max_msg == 9000 && !l.caps.ordered && !l.caps.control);
-        CHECK(link_of(p0, &l) && l.mtu == 1450 && l.reason[0] == '\0');
+        CHECK(wait_link(p0, true, &l) && l.mtu == 1450 && l.reason[0] == '\0');
         bn_wire_port_close(p0);
         bn_wire_port_close(p1);
         bn_params_clear(&wp);
@@ -264,10 +276,10 @@ static void handshake(struct bn_wire_registry *wr, struct bn_ep_registry *r, str
                                      sizeof(err)) == 0);
                 CHECK(bn_wire_port_open(wr, "shm", "wm", 0, a, NULL, &pa, err, sizeof(err)) == 0);
                 CHECK(bn_wire_port_open(wr, "shm", "wm", 1, b, NULL, &pb, err, sizeof(err)) == 0);
-                CHECK(wait_link(pa, false, &l));
+                CHECK(wait_down(pa, "handshake: ", &l));
                 fprintf(stderr, "end 0: %s\n", l.reason);
                 CHECK(strcmp(l.reason, peers[k].want) == 0);
-                CHECK(wait_link(pb, false, &l));
+                CHECK(wait_down(pb, "handshake: ", &l));
                 CHECK(strstr(l.reason, "handshake: this end is ") &&
                       strstr(l.reason, "the peer is test v1"));
                 /* what a sends now is dropped, b gets nothing of the class */
