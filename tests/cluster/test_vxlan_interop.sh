@@ -7,7 +7,9 @@
 # with a network namespace behind it as the peer (10.66.0.2). Pings both
 # ways; 32 MiB each way over TCP with sha256 equal at both ends (the
 # guest's 64 KiB GSO frames are segmented by the wire before they leave);
-# the wire's link reports the MTU (1450) and its counters moved.
+# the wire's link reports the MTU (1450) and its counters moved; forged
+# datagrams are counted and dropped; a disk cannot be connected over vxlan
+# (not ordered, not reliable), and nothing changes.
 B=$1
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 NG=$B/sim/netguest/sim-netguest
@@ -29,6 +31,8 @@ hosts:
 endpoints:
   h1/g1/vif0: {kind: spike}
   h2/kvx: {kind: corm, class: vif, params: {bridge: kbr}}
+  h1/disk: {kind: corm, class: vbd, params: {path: $CL_BASE/disk.img}}
+  h1/vm9/xvda: {kind: spike, class: vbd}
 wires:
   g1-vx:
     ends: [h1/g1/vif0, h2/kvx]
@@ -38,7 +42,19 @@ wires:
       end0: {addr: 10.88.0.11}
       end1: {addr: 10.88.0.12}
 YAML
+truncate -s 16M "$CL_BASE/disk.img"
 cl_ctl 1 apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply.out" 2>&1 || cl_fail "apply: $(cat "$CL_BASE/apply.out")"
+
+# a disk needs ordered, reliable messages: connect refuses vxlan, naming both
+before=$(cl_ctl 1 --json wires | python3 -c 'import json,sys; print(sorted(w["name"] for w in json.load(sys.stdin)["wires"]))')
+if cl_ctl 1 connect h1/vm9/xvda h1/disk --wire vxlan -o vni=7 -o end1.addr=10.88.0.12 >"$CL_BASE/c.out" 2>&1; then
+    cl_fail "a disk was connected over vxlan: $(cat "$CL_BASE/c.out")"
+fi
+grep -q "wire type 'vxlan' cannot carry device class 'vbd': it is not ordered, not reliable (vbd needs ordered and reliable messages)" "$CL_BASE/c.out" ||
+    cl_fail "connect of a disk over vxlan: $(cat "$CL_BASE/c.out")"
+after=$(cl_ctl 1 --json wires | python3 -c 'import json,sys; print(sorted(w["name"] for w in json.load(sys.stdin)["wires"]))')
+[ "$before" = "$after" ] || cl_fail "the refused connect changed the wires: $before -> $after"
+echo "refused: $(cat "$CL_BASE/c.out")"
 
 # h2: Linux's VXLAN on a bridge, a namespace behind it
 H2=$CL_T-h2 PEER=$CL_T-peer
