@@ -184,8 +184,8 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                         if (port->fd_added)
                                 bn_loop_del_fd(port->loop, port->cls->fd(port));
                         port->fd_added = false;
+                        bn_wire_port_link_update(port); /* down, with the reason */
                         if (peer_left(n)) {
-                                bn_wire_port_link_update(port);
                                 if (port->on_down)
                                         port->on_down(port->on_down_arg, port);
                         }
