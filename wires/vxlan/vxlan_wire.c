@@ -23,15 +23,15 @@
  * may be Linux, which carries plain Ethernet), each frame gets its header
  * and the batch leaves with one sendmmsg.
  *
- * Capabilities: unordered, unreliable (a full socket buffer drops, counted
- * as drop_full), no GSO metadata (the peer gets plain frames), no control
- * messages (the peer may be Linux), the MTU above. Drops are counted by
- * reason: drop_too_big (a frame over the MTU), drop_malformed (datagrams
- * with this port's VNI that are short, have bad flags or come from another
- * source than the peer; frames that are not frames), drop_full (the
- * hand-off queue or the socket buffer full); datagrams that belong to no
- * port (shorter than a header, an unknown VNI) are counted by their socket
- * and logged when it closes.
+ * Capabilities: unordered, unreliable (the datagrams of a batch that meets
+ * a full socket buffer are dropped, counted as drop_full; then the port
+ * takes nothing until the socket has room, polled on the port's loop, which
+ * tells the framework with bn_wire_port_writable), no GSO metadata (the peer gets plain frames), no
+ * control messages (the peer may be Linux), the MTU above. Drops are counted by reason:
+ * drop_too_big (a frame over the MTU), drop_malformed (datagrams with this port's VNI that are
+ * short, have bad flags or come from another source than the peer; frames that are not frames),
+ * drop_full (the hand-off queue or the socket buffer full); datagrams that belong to no port
+ * (shorter than a header, an unknown VNI) are counted by their socket and logged when it closes.
  */
 #include "bn_log.h"
 #include "bn_loop.h"
@@ -43,6 +43,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -55,7 +56,7 @@
 #include <unistd.h>
 
 #define VX_BATCH     32          /* datagrams per recvmmsg / sendmmsg */
-#define VX_RXQ       256         /* frames queued for one port's loop */
+#define VX_RXQ       1024        /* frames queued for one port's loop */
 #define VX_DGRAM_MAX 9216        /* the largest datagram read */
 #define VX_FRAME_MAX (9000 + 18) /* the largest inner frame (MTU 9000, VLAN tag) */
 #define VX_GSO_MAX   (64 * 1024 + 256)
@@ -91,10 +92,11 @@ struct vx_port {
         /* hand-off queue: the receive loop fills [head], the port's loop
          * takes from [rpos] and frees up to [tail] at release */
         pthread_mutex_t qmu;
-        uint8_t (*q)[VX_FRAME_MAX];
+        uint8_t *q; /* VX_RXQ slots of slot bytes (the MTU's frame) */
+        uint32_t slot;
         uint32_t qlen[VX_RXQ];
         unsigned head, rpos, tail;
-        atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_foreign;
+        atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_foreign, rx_too_big;
         /* the port's loop's */
         uint64_t tx_frames, tx_bytes, tx_too_big, tx_full, tx_bad;
         uint8_t *scratch;             /* one segment of a GSO frame */
@@ -103,6 +105,8 @@ struct vx_port {
         struct iovec iov[VX_BATCH][2];
         struct mmsghdr mm[VX_BATCH];
         unsigned nb, nseg;
+        int wfd;               /* a dup of the socket, polled for EPOLLOUT on the port's loop */
+        bool full, wfd_polled; /* the socket buffer was full: wait for room */
 };
 
 static const char *const vx_known[] = {"vni", "addr", "port", "mtu", NULL};
@@ -167,8 +171,8 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
                 return;
         }
         len -= BN_VXLAN_HLEN;
-        if (len > VX_FRAME_MAX) {
-                atomic_fetch_add(&p->rx_foreign, 1);
+        if (len > p->slot) { /* over the MTU: not a frame this wire carries */
+                atomic_fetch_add(&p->rx_too_big, 1);
                 return;
         }
         pthread_mutex_lock(&p->qmu);
@@ -176,7 +180,7 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
                 atomic_fetch_add(&p->rx_full, 1);
         } else {
                 wake = p->head == p->rpos;
-                memcpy(p->q[p->head % VX_RXQ], d + BN_VXLAN_HLEN, len);
+                memcpy(p->q + (size_t)(p->head % VX_RXQ) * p->slot, d + BN_VXLAN_HLEN, len);
                 p->qlen[p->head % VX_RXQ] = (uint32_t)len;
                 p->head++;
         }
@@ -230,7 +234,7 @@ static int sock_get(struct vx_ctx *c, const struct sockaddr_in *b, struct vx_soc
                     bool *fresh, char *err, size_t errlen)
 {
         struct vx_sock *s;
-        int one = 1, rc;
+        int one = 1, bufsz = 4 << 20, rc;
 
         for (s = c->socks; s; s = s->next)
                 if (s->bind.sin_addr.s_addr == b->sin_addr.s_addr &&
@@ -256,6 +260,11 @@ static int sock_get(struct vx_ctx *c, const struct sockaddr_in *b, struct vx_soc
                 goto fail;
         }
         setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* room for bursts: a guest's 64 KiB GSO frame is 45 datagrams */
+        if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
+                setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
+                setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
         if (bind(s->fd, (const struct sockaddr *)b, sizeof(*b)) < 0) {
                 rc = -errno;
                 snprintf(err, errlen, "vxlan: cannot bind UDP %s:%u: %s", inet_ntoa(b->sin_addr),
@@ -412,7 +421,7 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
         bool fresh = false;
         int rc;
 
-        p->efd = -1;
+        p->efd = p->wfd = -1;
         p->port = port;
         p->ctx = c;
         pthread_mutex_init(&p->qmu, NULL);
@@ -426,7 +435,8 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
         p->mtu = (uint32_t)v.mtu;
         p->peer = v.peer;
         p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        p->q = calloc(VX_RXQ, sizeof(*p->q));
+        p->slot = p->mtu + 18; /* Ethernet header and an 802.1Q tag */
+        p->q = calloc(VX_RXQ, p->slot);
         p->seg = calloc(VX_BATCH, sizeof(*p->seg));
         p->scratch = malloc(VX_GSO_MAX);
         if (p->efd < 0 || !p->q || !p->seg || !p->scratch) {
@@ -455,6 +465,11 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
         }
         if (rc)
                 goto fail;
+        p->wfd = fcntl(p->sock->fd, F_DUPFD_CLOEXEC, 0);
+        if (p->wfd < 0) {
+                rc = -errno;
+                goto fail;
+        }
         if (fresh && (rc = rx_poll(p->sock, true)) < 0) {
                 snprintf(err, errlen, "vxlan: cannot poll the socket: %s", strerror(-rc));
                 goto fail;
@@ -477,6 +492,12 @@ static void vx_close(struct bn_wire_port *port)
 {
         struct vx_port *p = port->priv;
 
+        if (p->wfd_polled)
+                bn_loop_del_fd(port->loop, p->wfd);
+        p->wfd_polled = false;
+        if (p->wfd >= 0)
+                close(p->wfd);
+        p->wfd = -1;
         sock_put(p); /* the receive loop no longer sees p */
         if (p->efd >= 0)
                 close(p->efd);
@@ -511,7 +532,7 @@ static int vx_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned
                 memset(m, 0, sizeof(*m));
                 m->type = BN_MSG_NET_FRAME;
                 m->hdr_len = sizeof(struct virtio_net_hdr); /* no metadata: all zero */
-                m->data = p->q[i];
+                m->data = p->q + (size_t)i * p->slot;
                 m->len = p->qlen[i];
         }
         pthread_mutex_unlock(&p->qmu);
@@ -542,7 +563,12 @@ static void flush(struct vx_port *p)
                 if (rc < 0) {
                         if (errno == EINTR)
                                 continue;
-                        p->tx_full += p->nb - done; /* socket buffer full: UDP drops */
+                        /* socket buffer full: what is left of the batch is dropped
+                         * (UDP would drop it further on anyway), and the port
+                         * takes nothing more until the socket has room */
+                        p->tx_full += p->nb - done;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+                                p->full = true;
                         break;
                 }
                 for (int i = 0; i < rc; i++) {
@@ -591,10 +617,38 @@ static int queue_segment(void *arg, const uint8_t *frame, size_t len)
         return queue_frame(arg, frame, len, true);
 }
 
+/* On the port's loop: the socket has room again (writability without a
+ * read: bn_wire_port_writable). */
+static void room_again(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct bn_wire_port *port = arg;
+        struct vx_port *p = port->priv;
+
+        (void)fd;
+        (void)events;
+        bn_loop_del_fd(loop, p->wfd);
+        p->wfd_polled = false;
+        p->full = false;
+        bn_wire_port_writable(port);
+}
+
+/* The socket was full: take nothing until it has room. */
+static void wait_room(struct bn_wire_port *port, struct vx_port *p)
+{
+        if (p->wfd_polled || p->wfd < 0)
+                return;
+        if (bn_loop_add_fd(port->loop, p->wfd, EPOLLOUT, room_again, port) == 0)
+                p->wfd_polled = true;
+        else
+                p->full = false; /* cannot wait: drop (counted) rather than stall */
+}
+
 static int vx_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, unsigned n)
 {
         struct vx_port *p = port->priv;
 
+        if (p->full)
+                return 0;
         for (unsigned i = 0; i < n; i++) {
                 const struct bn_wire_msg *m = &msgs[i];
                 struct virtio_net_hdr h = {0};
@@ -614,8 +668,15 @@ static int vx_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, un
                 } else {
                         queue_frame(p, m->data, m->len, false);
                 }
+                if (p->full) { /* a batch met a full socket: this one is taken, no more */
+                        p->nb = p->nseg = 0;
+                        wait_room(port, p);
+                        return (int)i + 1;
+                }
         }
         flush(p); /* before we return: the caller keeps its buffers */
+        if (p->full)
+                wait_room(port, p);
         return (int)n;
 }
 
@@ -633,7 +694,7 @@ static void vx_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
         st->msgs_in += atomic_load(&p->rx_frames);
         st->bytes_in += atomic_load(&p->rx_bytes);
         st->drop_full += p->tx_full + atomic_load(&p->rx_full);
-        st->drop_too_big += p->tx_too_big;
+        st->drop_too_big += p->tx_too_big + atomic_load(&p->rx_too_big);
         st->drop_malformed += atomic_load(&p->rx_foreign) + p->tx_bad;
 }
 
