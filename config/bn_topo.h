@@ -149,6 +149,10 @@ const char *bn_topo_check_ident(const char *name);
 /* Check a wire option's value (vni, port, mtu are numbers in range; others
  * are free strings). NULL when valid. */
 const char *bn_topo_check_wire_opt(const char *key, const char *value);
+/* NULL if key may name a wire option: an identifier, for both ends, or
+ * "end0." / "end1." and one, for that end only (bn_wire_end_params); else
+ * why not. In YAML an end's options may also be a map: end0: {addr: ...}. */
+const char *bn_topo_check_wire_key(const char *key);
 
 /* Spike fields from a name host/vm/dev: fills vm and dev (malloc'd) and
  * returns 0, or -EINVAL when the name does not have three components. */

@@ -362,10 +362,19 @@ static int parse_ulong(const char *s, unsigned long *out)
         return (errno || *end) ? -EINVAL : 0;
 }
 
+const char *bn_topo_check_wire_key(const char *key)
+{
+        if (strncmp(key, "end", 3) == 0 && (key[3] == '0' || key[3] == '1') && key[4] == '.')
+                return bn_topo_check_ident(key + 5);
+        return bn_topo_check_ident(key);
+}
+
 const char *bn_topo_check_wire_opt(const char *key, const char *value)
 {
         unsigned long v;
 
+        if (strncmp(key, "end", 3) == 0 && (key[3] == '0' || key[3] == '1') && key[4] == '.')
+                key += 5; /* one end's: checked as for both */
         if (strcmp(key, "vni") == 0) {
                 if (parse_ulong(value, &v) || v > 0xffffff)
                         return "vni must be an integer from 0 to 16777215";

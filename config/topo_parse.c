@@ -155,15 +155,43 @@ struct kv_arg {
         int wire_opts;
 };
 
+static void kv_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
+
+/* end0: {addr: 10.0.0.1} in a wire's options: end0.addr */
+struct end_arg {
+        struct kv_arg *up;
+        const char *end;
+};
+
+static void end_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+        struct end_arg *e = arg;
+        char full[64];
+
+        if (strchr(key, '.')) {
+                ERR(c, k, "%s name '%s' must be made of a-z 0-9 _ -", e->up->what, key);
+                return;
+        }
+        snprintf(full, sizeof(full), "%s.%s", e->end, key);
+        kv_pair(c, full, k, v, e->up);
+}
+
 static void kv_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
         struct kv_arg *a = arg;
-        const char *val = scalar(c, v, a->what);
+        const char *val;
         const char *why;
 
+        if (a->wire_opts && (strcmp(key, "end0") == 0 || strcmp(key, "end1") == 0) && v &&
+            v->type == YAML_MAPPING_NODE) {
+                struct end_arg e = {a, key};
+                each_pair(c, v, end_pair, &e);
+                return;
+        }
+        val = scalar(c, v, a->what);
         if (!val)
                 return;
-        if ((why = bn_topo_check_ident(key))) {
+        if ((why = a->wire_opts ? bn_topo_check_wire_key(key) : bn_topo_check_ident(key))) {
                 ERR(c, k, "%s name '%s' %s", a->what, key, why);
                 return;
         }

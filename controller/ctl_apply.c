@@ -84,7 +84,8 @@ static void check_local(struct bn_ctl *c, const struct bn_topo *t, struct bn_top
                                     w->type_auto ? " (chosen by the policy)" : "");
                 } else {
                         char why[256] = "";
-                        if (ctl_wire_check(c, w->type, &w->opts, why, sizeof(why)))
+                        if (ctl_wire_check(c, w->type, a->cls ? a->cls : b->cls, &w->opts, why,
+                                           sizeof(why)))
                                 bn_topo_err(errs, t->file, w->loc, "wire '%s': %s", w->name, why);
                 }
         }

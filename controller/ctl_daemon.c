@@ -18,6 +18,9 @@
 #ifdef BN_HAVE_WIRE_SHM
 #include "shm_wire.h"
 #endif
+#ifdef BN_HAVE_WIRE_VXLAN
+#include "vxlan_wire.h"
+#endif
 
 int bn_ctl_daemonize(int *ready_fd)
 {
@@ -66,6 +69,9 @@ int bn_ctl_register_wires(struct bn_wire_registry *r)
         static const struct bn_wire_class *const builtin[] = {
 #ifdef BN_HAVE_WIRE_SHM
             &bn_wire_shm_class,
+#endif
+#ifdef BN_HAVE_WIRE_VXLAN
+            &bn_wire_vxlan_class,
 #endif
             NULL,
         };

@@ -172,7 +172,9 @@ void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t
 /* One open port's counters, read on the port's loop (main thread; waits). */
 struct bn_wire_stats;
 void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);
-/* Counters of a wire's local ends, summed (adds fields to obj). */
+/* Counters of a wire's local ends, summed (drops also by reason:
+ * "drops_by_reason"), and each local end's link ("links": end, up, mtu,
+ * reason, caps) (adds fields to obj). */
 void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj);
 
 /* ---- ctl_ops.c ---- */
@@ -188,10 +190,12 @@ int ctl_type_available(struct bn_ctl *c, const char *type);
 /* Commit ops to the store; 0 or -errno with the reason in err. */
 int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen);
 
-/* Check a wire's options with its type's check (when the type is here and
- * has one), as opening it would: 0, or -EINVAL with the reason in err. */
-int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *opts, char *err,
-                   size_t errlen);
+/* Check a wire for device class devclass (NULL: unknown) as opening it
+ * would, when its type is here: the type's capabilities against what the
+ * class needs (-EPROTONOSUPPORT), then each end's options with the type's
+ * check (-EINVAL); 0, or -errno with the reason in err. */
+int ctl_wire_check(struct bn_ctl *c, const char *type, const char *devclass,
+                   const struct bn_kvlist *opts, char *err, size_t errlen);
 /* ---- ctl_privs.c ---- */
 /* Does an option or parameter key name a secret (key, secret, psk,
  * password, passwd, token, credential; any case)? Its value is then shown

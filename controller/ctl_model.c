@@ -178,7 +178,7 @@ static int load_kv(struct load_ctx *lc, const char *key, json_object *o, const c
                 const char *v, *w;
                 if (bn_json_as_str(mv, mk, &v, why, sizeof(why)))
                         return bad(lc, key, "%s: %s", k, why);
-                if ((w = bn_topo_check_ident(mk)))
+                if ((w = wire_opts ? bn_topo_check_wire_key(mk) : bn_topo_check_ident(mk)))
                         return bad(lc, key, "%s: name '%.64s' %s", k, mk, w);
                 if (wire_opts && (w = bn_topo_check_wire_opt(mk, v)))
                         return bad(lc, key, "%s", w);

@@ -80,20 +80,35 @@ int ctl_type_available(struct bn_ctl *c, const char *type)
         return bn_wire_registry_find(&c->d->wires, type, &ctx) != NULL;
 }
 
-int ctl_wire_check(struct bn_ctl *c, const char *type, const struct bn_kvlist *opts, char *err,
-                   size_t errlen)
+int ctl_wire_check(struct bn_ctl *c, const char *type, const char *devclass,
+                   const struct bn_kvlist *opts, char *err, size_t errlen)
 {
         void *ctx;
         const struct bn_wire_class *cls = bn_wire_registry_find(&c->d->wires, type, &ctx);
-        struct bn_params p;
+        const struct bn_devclass *dc = devclass ? bn_devclass_find(&c->d->classes, devclass) : NULL;
+        struct bn_params p, e;
         int r = 0;
 
-        if (!cls || !cls->check)
+        if (!cls)
                 return 0;
-        if (ctl_params_from_kv(&p, opts))
+        /* what the class needs, the type gives? */
+        if (dc && (r = bn_wire_caps_check(&cls->caps, cls->name, dc, err, errlen)))
+                return r;
+        if (!cls->check)
+                return 0;
+        if (ctl_params_from_kv(&p, opts)) {
                 r = -ENOMEM;
-        else
-                r = cls->check(&p, err, errlen);
+                goto out;
+        }
+        /* each end's params as its port would get them */
+        for (unsigned end = 0; end < 2 && !r; end++) {
+                r = bn_wire_end_params(&p, end, &e, err, errlen);
+                if (!r) {
+                        r = cls->check(&e, err, errlen);
+                        bn_params_clear(&e);
+                }
+        }
+out:
         bn_params_clear(&p);
         if (r == -ENOMEM)
                 snprintf(err, errlen, "out of memory");
@@ -491,7 +506,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                                 o = ctl_reply_error("connect %s %s: option %s", a, b, err);
                                 goto out;
                         }
-                        if ((why = bn_topo_check_ident(k)) ||
+                        if ((why = bn_topo_check_wire_key(k)) ||
                             (why = bn_topo_check_wire_opt(k, val))) {
                                 o = ctl_reply_error("connect %s %s: option '%s': %s", a, b, k, why);
                                 goto out;
@@ -502,7 +517,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
         }
         /* what the wire type would refuse is refused before the store changes */
         if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&
-            ctl_wire_check(c, w.type, &w.opts, err, sizeof(err))) {
+            ctl_wire_check(c, w.type, ea->cls ? ea->cls : eb->cls, &w.opts, err, sizeof(err))) {
                 o = ctl_reply_error("connect %s %s: %s", a, b, err);
                 goto out;
         }

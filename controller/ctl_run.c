@@ -383,9 +383,17 @@ void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t
                 want += w->local[j];
                 open += w->local[j] && w->port[j];
         }
-        if (open == want)
+        if (open == want) {
+                /* every local end is open: is its link up? */
+                for (int j = 0; j < 2; j++) {
+                        struct bn_wire_link l;
+                        if (w->port[j] && !bn_wire_port_link(w->port[j], &l) && !l.up) {
+                                snprintf(buf, len, "down: %s", l.reason);
+                                return;
+                        }
+                }
                 snprintf(buf, len, "up");
-        else if (w->error[0] && strncmp(w->error, "waiting", 7) == 0)
+        } else if (w->error[0] && strncmp(w->error, "waiting", 7) == 0)
                 snprintf(buf, len, "%s", w->error);
         else if (w->error[0])
                 snprintf(buf, len, "error: %s", w->error);
@@ -413,15 +421,42 @@ void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
         *st = sc.st;
 }
 
+/* {"end": 0, "up": true, "mtu": 0, "reason": "", "caps": {...}} */
+static json_object *ctl_link_json(struct bn_wire_port *port, int end)
+{
+        json_object *o = json_object_new_object(), *caps = json_object_new_object();
+        struct bn_wire_link l;
+
+        if (!o || !caps || bn_wire_port_link(port, &l)) {
+                json_object_put(o);
+                json_object_put(caps);
+                return NULL;
+        }
+        json_object_object_add(o, "end", json_object_new_int(end));
+        json_object_object_add(o, "up", json_object_new_boolean(l.up));
+        json_object_object_add(o, "mtu", json_object_new_int64(l.mtu));
+        json_object_object_add(o, "reason", json_object_new_string(l.reason));
+        json_object_object_add(caps, "ordered", json_object_new_boolean(l.caps.ordered));
+        json_object_object_add(caps, "reliable", json_object_new_boolean(l.caps.reliable));
+        json_object_object_add(caps, "gso", json_object_new_boolean(l.caps.gso));
+        json_object_object_add(caps, "control", json_object_new_boolean(l.caps.control));
+        json_object_object_add(caps, "max_msg", json_object_new_int64(l.caps.max_msg));
+        json_object_object_add(o, "caps", caps);
+        return o;
+}
+
 void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj)
 {
         struct bn_wire_stats sum = {0}, st;
+        json_object *links = json_object_new_array();
 
         (void)c;
         for (int j = 0; j < 2; j++) {
                 if (!w->port[j])
                         continue;
                 ctl_port_stats(w->port[j], &st);
+                if (links)
+                        json_object_array_add(links, ctl_link_json(w->port[j], j));
                 sum.msgs_out += st.msgs_out;
                 sum.bytes_out += st.bytes_out;
                 sum.msgs_in += st.msgs_in;
@@ -440,6 +475,20 @@ void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *o
             obj, "drops",
             json_object_new_int64((int64_t)(sum.drop_full + sum.drop_too_big + sum.drop_malformed +
                                             sum.drop_down + sum.drop_other)));
+        if (links)
+                json_object_object_add(obj, "links", links);
+        json_object *why = json_object_new_object();
+        if (why) {
+                json_object_object_add(why, "full", json_object_new_int64((int64_t)sum.drop_full));
+                json_object_object_add(why, "too_big",
+                                       json_object_new_int64((int64_t)sum.drop_too_big));
+                json_object_object_add(why, "malformed",
+                                       json_object_new_int64((int64_t)sum.drop_malformed));
+                json_object_object_add(why, "down", json_object_new_int64((int64_t)sum.drop_down));
+                json_object_object_add(why, "other",
+                                       json_object_new_int64((int64_t)sum.drop_other));
+                json_object_object_add(obj, "drops_by_reason", why);
+        }
 }
 
 /* ---- a wire end whose peer has gone: replace it --------------------------- */

@@ -114,6 +114,9 @@ int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts)
                 bn_err("bananad", "cannot start %u worker threads: %s", nw, strerror(-rc));
                 goto fail;
         }
+        /* what wire types see at class_init: the daemon's loops */
+        d->wires.env =
+            (struct bn_wire_env){.main = d->loop, .workers = d->workers, .host = d->host};
 
         rc = opts->register_classes ? opts->register_classes(&d->classes) : 0;
         if (rc) {
@@ -180,11 +183,13 @@ void bn_daemon_shutdown(struct bn_daemon *d)
                 }
         }
         bn_ep_registry_fini(&d->eps);
+        /* every port is closed; a wire type may still use the loops it was
+         * given (bn_wire_env) while it stops */
+        bn_wire_registry_fini(&d->wires);
         if (d->workers) {
                 bn_workers_stop(d->workers);
                 d->workers = NULL;
         }
-        bn_wire_registry_fini(&d->wires);
         if (d->hv) {
                 bn_hv_close(d->hv);
                 d->hv = NULL;

@@ -62,14 +62,28 @@
  *   port_writable               a port that refused messages has room again.
  *   port_link                   the wire's link to its peer went up or
  *                               down (a cross-process wire: the other
- *                               process joined, or died). While down nothing
+ *                               process joined, or died; the handshake
+ *                               found a peer of another class or version),
+ *                               with its MTU, capabilities and the reason
+ *                               (struct bn_wire_link). While down nothing
  *                               arrives and sends are dropped; a port whose
  *                               peer died is replaced by the controller (it
  *                               closes it, port_detach, and opens a new one,
  *                               port_attach, a second later). Report the
  *                               link (a bridge Corm sets its TAP's carrier);
  *                               do not close the port. At port_attach the
- *                               link is bn_wire_port_linked(port).
+ *                               link is port->link (bn_wire_port_linked).
+ *   port_ctl                    a framework control message the class
+ *                               acts on arrived (BN_MSG_CTL_DRAIN: stop
+ *                               taking new requests, answer DRAINED with
+ *                               bn_wire_send_ctl when none is in flight;
+ *                               BN_MSG_CTL_DRAINED). NULL: ignored.
+ *
+ * Wires. wire_needs says what the class needs from a wire (a disk: ordered
+ * and reliable); a wire that cannot give it is refused at connect, naming
+ * both. wire_version is the version of the class's messages on a wire
+ * (its message types, their hdr): the two ends' HELLOs must agree on the
+ * class and this version; raise it when the messages change.
  * The Spike produces messages for its wire with bn_endpoint_send(); a Corm
  * with bn_wire_send() on the port the reply belongs to.
  */
@@ -78,8 +92,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bn_params.h"
+#include "bn_wire.h"
 
 struct bn_endpoint;
 struct bn_wire_port;
@@ -102,6 +118,11 @@ struct bn_devclass {
          * that a request crosses no thread (a bridge, shared by many, says
          * false: its Spikes spread over the workers). */
         bool corm_colocate;
+
+        /* What the class needs from a wire, and its wire protocol version
+         * (0 is taken as 1). */
+        struct bn_wire_needs wire_needs;
+        unsigned wire_version;
 
         size_t spike_priv_size; /* bytes of ep->priv for a Spike */
         size_t corm_priv_size;  /* bytes of ep->priv for a Corm */
@@ -126,7 +147,9 @@ struct bn_devclass {
         void (*port_rx)(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
                         unsigned n);
         void (*port_writable)(struct bn_endpoint *ep, struct bn_wire_port *port);
-        void (*port_link)(struct bn_endpoint *ep, struct bn_wire_port *port, bool up);
+        void (*port_link)(struct bn_endpoint *ep, struct bn_wire_port *port,
+                          const struct bn_wire_link *link);
+        void (*port_ctl)(struct bn_endpoint *ep, struct bn_wire_port *port, uint16_t type);
 
         /* Optional: check Corm params as corm_open would (unknown keys,
          * types, ranges), opening nothing; any thread. The controller runs

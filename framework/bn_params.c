@@ -282,8 +282,11 @@ int bn_params_check_known(const struct bn_params *p, const char *const *known, c
 {
         for (size_t i = 0; i < p->n; i++) {
                 bool ok = false;
+                const char *key = p->v[i].key;
+                if (!strncmp(key, "peer.", 5)) /* the other end's (bn_wire_end_params) */
+                        key += 5;
                 for (const char *const *k = known; k && *k; k++)
-                        if (!strcmp(*k, p->v[i].key))
+                        if (!strcmp(*k, key))
                                 ok = true;
                 if (ok)
                         continue;

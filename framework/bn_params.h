@@ -62,7 +62,8 @@ int bn_params_get_bool(const struct bn_params *p, const char *key, bool required
                        bool *out, char *err, size_t errlen);
 
 /* -EINVAL with err "unknown parameter 'x' (known: a, b, c)" when p holds a
- * key not in the NULL-terminated list known. */
+ * key not in the NULL-terminated list known. "peer.<k>" (a wire's other
+ * end's parameter, bn_wire_end_params) counts as k. */
 int bn_params_check_known(const struct bn_params *p, const char *const *known, char *err,
                           size_t errlen);
 

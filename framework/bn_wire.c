@@ -1,7 +1,9 @@
 /* bn_wire.c: the registry of wire types and the framework side of wire
  * ports: open/close on the endpoint's loop, polling, delivery of received
- * batches to the device class, send with backpressure (see bn_wire.h). */
+ * batches to the device class, send with backpressure, the link state (see
+ * bn_wire.h; capabilities and control messages: bn_wire_ctl.c). */
 #include "bn_wire.h"
+#include "bn_wire_int.h"
 #include "bn_devclass.h"
 #include "bn_endpoint.h"
 #include "bn_log.h"
@@ -23,6 +25,7 @@
 void bn_wire_registry_init(struct bn_wire_registry *r)
 {
         memset(r, 0, sizeof(*r));
+        r->env.host = "";
 }
 
 void bn_wire_registry_fini(struct bn_wire_registry *r)
@@ -35,7 +38,8 @@ void bn_wire_registry_fini(struct bn_wire_registry *r)
 
 int bn_wire_registry_add(struct bn_wire_registry *r, const struct bn_wire_class *cls)
 {
-        if (!cls || !cls->name || !cls->open || !cls->close || !cls->send || !cls->recv || !cls->fd)
+        if (!cls || !cls->name || !cls->open || !cls->close || !cls->send || !cls->recv ||
+            !cls->fd || !cls->caps.max_msg || cls->caps.max_msg > BN_WIRE_DATA_MAX)
                 return -EINVAL;
         if (bn_wire_registry_find(r, cls->name, NULL))
                 return -EEXIST;
@@ -43,7 +47,7 @@ int bn_wire_registry_add(struct bn_wire_registry *r, const struct bn_wire_class 
                 return -ENOSPC;
         void *ctx = NULL;
         if (cls->class_init) {
-                int rc = cls->class_init(&ctx);
+                int rc = cls->class_init(&r->env, &ctx);
                 if (rc)
                         return rc;
         }
@@ -68,21 +72,99 @@ const struct bn_wire_class *bn_wire_registry_find(const struct bn_wire_registry 
 
 bool bn_wire_port_linked(struct bn_wire_port *port)
 {
-        if (port->err)
+        if (port->err || port->hs_fail[0])
                 return false;
         return port->cls->linked ? port->cls->linked(port) : true;
 }
 
-/* Tell the device class when the link to the peer comes or goes. */
-static void link_changed(struct bn_wire_port *port, bool up)
+static bool peer_left(int err)
+{
+        return err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN;
+}
+
+/* The link as it is now, with the reason when down. */
+static void link_now(struct bn_wire_port *p, struct bn_wire_link *l)
+{
+        memset(l, 0, sizeof(*l));
+        l->caps = p->caps;
+        l->mtu = p->caps.mtu;
+        l->up = bn_wire_port_linked(p);
+        if (l->up)
+                return;
+        if (p->hs_fail[0])
+                snprintf(l->reason, sizeof(l->reason), "%s", p->hs_fail);
+        else if (p->err)
+                snprintf(l->reason, sizeof(l->reason), "%s (%s)",
+                         peer_left(p->err) ? "the peer has gone" : "the wire failed",
+                         strerror(-p->err));
+        else if (p->cls->link_why)
+                p->cls->link_why(p, l->reason, sizeof(l->reason));
+        if (!l->reason[0])
+                snprintf(l->reason, sizeof(l->reason), "waiting for the peer");
+}
+
+/* Tell the device class when the link to the peer comes or goes (or its
+ * MTU changes). */
+void bn_wire_port_link_update(struct bn_wire_port *port)
+{
+        struct bn_endpoint *ep = port->ep;
+        struct bn_wire_link l;
+        bool tell;
+
+        link_now(port, &l);
+        tell = l.up != port->link.up || l.mtu != port->link.mtu;
+        port->link = l;
+        if (tell && ep->cls->port_link)
+                ep->cls->port_link(ep, port, &port->link);
+}
+
+void bn_wire_port_writable(struct bn_wire_port *port)
 {
         struct bn_endpoint *ep = port->ep;
 
-        if (port->link_up == up)
+        if (port->hello_owed && bn_wire_hello_try(port) != 1)
+                return; /* still no room: the HELLO goes first */
+        if (!port->tx_blocked)
                 return;
-        port->link_up = up;
-        if (ep->cls->port_link)
-                ep->cls->port_link(ep, port, up);
+        port->tx_blocked = false;
+        if (ep->cls->port_writable)
+                ep->cls->port_writable(ep, port);
+}
+
+/* Hand a received batch to the class: control messages to the framework,
+ * nothing of the class after a failed handshake. */
+static void deliver(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned n)
+{
+        struct bn_endpoint *ep = port->ep;
+        struct bn_wire_msg keep[RX_BATCH];
+        unsigned k = 0;
+        bool plain = !port->hs_fail[0];
+
+        for (unsigned i = 0; i < n && plain; i++)
+                plain = msgs[i].type < BN_MSG_RESERVED_FIRST;
+        if (!plain) {
+                for (unsigned i = 0; i < n; i++) {
+                        if (msgs[i].type >= BN_MSG_RESERVED_FIRST)
+                                bn_wire_ctl_rx(port, &msgs[i]);
+                        else if (port->hs_fail[0])
+                                atomic_fetch_add(&ep->counters.drops, 1);
+                        else
+                                keep[k++] = msgs[i];
+                }
+                msgs = keep;
+                n = k;
+        }
+        if (!n)
+                return;
+        uint64_t bytes = 0;
+        for (unsigned i = 0; i < n; i++)
+                bytes += msgs[i].len;
+        atomic_fetch_add(&ep->counters.msgs_in, n);
+        atomic_fetch_add(&ep->counters.bytes_in, bytes);
+        if (ep->cls->port_rx)
+                ep->cls->port_rx(ep, port, msgs, n);
+        else
+                atomic_fetch_add(&ep->counters.drops, n);
 }
 
 static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *arg)
@@ -99,7 +181,7 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                         /* Stop polling a broken port (its fd may stay readable
                          * for ever); the controller closes or replaces it. A
                          * peer that left is not an error of this endpoint. */
-                        if (n == -EPIPE || n == -ECONNRESET || n == -ENOTCONN)
+                        if (peer_left(n))
                                 bn_warn(ep->name, "wire %s: the peer has gone (%s)", port->wire,
                                         strerror(-n));
                         else
@@ -109,8 +191,8 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                         if (port->fd_added)
                                 bn_loop_del_fd(port->loop, port->cls->fd(port));
                         port->fd_added = false;
-                        if (n == -EPIPE || n == -ECONNRESET || n == -ENOTCONN) {
-                                link_changed(port, false);
+                        bn_wire_port_link_update(port); /* down, with the reason */
+                        if (peer_left(n)) {
                                 if (port->on_down)
                                         port->on_down(port->on_down_arg, port);
                         }
@@ -118,24 +200,12 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                 }
                 if (n == 0)
                         break;
-                uint64_t bytes = 0;
-                for (int i = 0; i < n; i++)
-                        bytes += msgs[i].len;
-                atomic_fetch_add(&ep->counters.msgs_in, (unsigned)n);
-                atomic_fetch_add(&ep->counters.bytes_in, bytes);
-                if (ep->cls->port_rx)
-                        ep->cls->port_rx(ep, port, msgs, (unsigned)n);
-                else
-                        atomic_fetch_add(&ep->counters.drops, (unsigned)n);
+                deliver(port, msgs, (unsigned)n);
                 if (port->cls->release)
                         port->cls->release(port, msgs, (unsigned)n);
         }
-        link_changed(port, bn_wire_port_linked(port));
-        if (port->tx_blocked) {
-                port->tx_blocked = false;
-                if (ep->cls->port_writable)
-                        ep->cls->port_writable(ep, port);
-        }
+        bn_wire_port_link_update(port);
+        bn_wire_port_writable(port);
 }
 
 struct port_call {
@@ -165,6 +235,13 @@ static void port_open_on_loop(void *arg)
         c->rc = p->cls->open(p, c->params, c->err, c->errlen);
         if (c->rc)
                 return;
+        p->caps = p->cls->caps;
+        if (p->cls->port_caps)
+                p->cls->port_caps(p, &p->caps);
+        c->rc = bn_wire_caps_check(&p->caps, p->cls->name, ep->cls, c->err, c->errlen);
+        if (c->rc)
+                goto out_close;
+        p->hello_owed = p->caps.control;
         c->rc = bn_loop_add_fd(p->loop, p->cls->fd(p), EPOLLIN, port_readable, p);
         if (c->rc) {
                 snprintf(c->err, c->errlen, "cannot poll the wire: %s", strerror(-c->rc));
@@ -176,7 +253,11 @@ static void port_open_on_loop(void *arg)
                 snprintf(c->err, c->errlen, "cannot attach the port: %s", strerror(-c->rc));
                 goto out_del;
         }
-        p->link_up = bn_wire_port_linked(p); /* what port_attach sees */
+        /* Our HELLO goes before anything of the class: now, or (no room, no
+         * peer yet) before the class's first send gets through. */
+        if (bn_wire_hello_try(p) < 0)
+                bn_warn(ep->name, "wire %s: cannot send the hello yet", p->wire);
+        link_now(p, &p->link); /* what port_attach sees */
         if (ep->cls->port_attach) {
                 c->rc = ep->cls->port_attach(ep, p);
                 if (c->rc) {
@@ -238,6 +319,8 @@ int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const 
                 rc = -EINVAL;
                 goto fail;
         }
+        if ((rc = bn_wire_caps_check(&cls->caps, cls->name, ep->cls, why, sizeof(why))))
+                goto fail;
         p = calloc(1, sizeof(*p));
         if (!p) {
                 rc = -ENOMEM;
@@ -255,8 +338,7 @@ int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const 
         p->end = end;
         p->ep = ep;
         p->loop = ep->loop;
-        bn_params_init(&p->params);
-        if (params && (rc = bn_params_copy(&p->params, params)))
+        if ((rc = bn_wire_end_params(params, end, &p->params, why, sizeof(why))))
                 goto fail;
         struct port_call c = {.port = p, .params = &p->params, .err = why, .errlen = sizeof(why)};
         rc = bn_loop_call_wait(ep->loop, port_open_on_loop, &c);
@@ -297,13 +379,11 @@ static void flush_work(void *arg)
         p->cls->flush(p);
 }
 
-int bn_wire_send(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigned n)
+int bn_wire_send_raw(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigned n)
 {
-        struct bn_endpoint *ep = p->ep;
-        uint64_t bytes = 0;
         int rc = p->cls->send(p, msgs, n);
 
-        if (p->cls->flush && rc != 0) { /* publish once per loop iteration */
+        if (p->cls->flush && rc > 0) { /* publish once per loop iteration */
                 if (bn_loop_in_thread(p->loop)) {
                         if (!p->flush_work.fn)
                                 bn_loop_work_init(&p->flush_work, flush_work, p);
@@ -312,6 +392,23 @@ int bn_wire_send(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigne
                         p->cls->flush(p);
                 }
         }
+        return rc;
+}
+
+int bn_wire_send(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigned n)
+{
+        struct bn_endpoint *ep = p->ep;
+        uint64_t bytes = 0;
+        int rc = 0;
+
+        if (p->hs_fail[0]) { /* the peer is of another kind: it gets nothing */
+                atomic_fetch_add(&ep->counters.drops, n);
+                return (int)n;
+        }
+        if (p->hello_owed)
+                rc = bn_wire_hello_try(p);
+        if (rc >= 0 && !p->hello_owed)
+                rc = bn_wire_send_raw(p, msgs, n);
         if (rc < 0) {
                 if (p->err != rc)
                         bn_endpoint_set_error(ep, "wire %s: send failed: %s", p->wire,
@@ -347,6 +444,26 @@ int bn_wire_port_error(struct bn_wire_port *p)
         int rc = bn_loop_call_wait(p->loop, err_on_loop, &c);
 
         return rc ? rc : c.err;
+}
+
+struct link_call {
+        struct bn_wire_port *port;
+        struct bn_wire_link link;
+};
+
+static void link_on_loop(void *arg)
+{
+        struct link_call *c = arg;
+        c->link = c->port->link;
+}
+
+int bn_wire_port_link(struct bn_wire_port *p, struct bn_wire_link *out)
+{
+        struct link_call c = {.port = p};
+        int rc = bn_loop_call_wait(p->loop, link_on_loop, &c);
+
+        *out = c.link;
+        return rc;
 }
 
 void bn_wire_port_stats(struct bn_wire_port *p, struct bn_wire_stats *st)

@@ -7,34 +7,71 @@
  * messages (send / recv / release) and reports counters (stats). Wire types
  * are registered by name in a per-daemon struct bn_wire_registry.
  *
+ * What a wire gives and what a class needs. Each wire type declares its
+ * capabilities (struct bn_wire_caps: ordered, reliable, the largest
+ * message, the MTU, GSO metadata, control messages), narrowed per port
+ * from its parameters by port_caps; each device class declares what it
+ * needs (struct bn_wire_needs in struct bn_devclass: a disk needs ordered
+ * and reliable). bn_wire_port_open, and the controller's connect before the
+ * desired state changes, refuse a wire that cannot give it, naming the
+ * wire type, the class and what is missing (bn_wire_caps_check).
+ *
  * Threads. A port is served by exactly one loop, its endpoint's loop
  * (port->loop, a worker thread), which owns it: open and close run on that
  * loop's thread (the framework arranges it with bn_loop_call_wait), and the
  * port joins and leaves the endpoint's port list there, in the same call
  * (so a send on the loop never sees a closed port or a list being
- * changed); send, recv, release and stats are only called on it. The main
- * thread (the controller) holds the port pointer between open and close
- * but reads it only through calls queued to port->loop. A wire type's
- * class_ctx is shared by the ports of every loop: it must lock what it
- * keeps there. Callbacks must not block: no sleeping,
- * no blocking I/O, no waiting for the peer. Connecting to a remote peer
- * (TCP, VPN) happens in the background; until then send accepts 0 messages.
+ * changed); send, recv, release, stats, linked and port_caps are only
+ * called on it. The main thread (the controller) holds the port pointer
+ * between open and close but reads it only through calls queued to
+ * port->loop. A wire type's class_ctx is shared by the ports of every
+ * loop: it must lock what it keeps there. class_init is given the daemon's
+ * loops (struct bn_wire_env): a type that serves many ports from one
+ * socket (vxlan: one UDP socket per daemon) runs its own receive loop
+ * there and hands each datagram to its port's loop with bn_loop_call, never
+ * touching a port from another thread. Callbacks must not block: no
+ * sleeping, no blocking I/O, no waiting for the peer. Connecting to a remote
+ * peer (TCP, VPN) happens in the background; until then send accepts 0
+ * messages and linked says false.
  *
  * Readiness. The framework polls fd(port) for EPOLLIN on port->loop. When it
  * is readable the framework calls recv until it returns 0, hands the
  * messages to the endpoint's class (struct bn_devclass.port_rx) and then
  * calls release. A short send (fewer accepted than offered) marks the port
- * blocked; the wire must then make fd readable once space frees up (e.g. the
- * peer rings a doorbell after consuming from a full ring), after which the
- * framework calls the class's port_writable.
+ * blocked; when room frees up the wire either makes fd readable (e.g. the
+ * peer rings a doorbell after consuming from a full ring) or, on port->loop,
+ * calls bn_wire_port_writable(port) itself (a socket that drained: its
+ * writability need not come with a read); either way the framework calls
+ * the class's port_writable once. Backpressure is normal; a wire never
+ * drops silently: it either refuses a message (send returns fewer) or
+ * counts the drop in stats with its reason.
  *
  * Batching. A wire class with a flush callback may keep what send accepted
  * unpublished (no doorbell, no system call) until flush: the framework
  * calls flush once per loop iteration after the iteration's last send on
  * the port (deferred work of port->loop), before closing the port, and
- * right after send when called outside the port's loop thread. Backpressure is normal; a wire
- * never drops silently: it either refuses a message (send returns fewer) or
- * counts the drop in stats with its reason.
+ * right after send when called outside the port's loop thread.
+ *
+ * Link. The framework keeps each port's link state (struct bn_wire_link:
+ * up, MTU, capabilities, the reason when down) and tells the device class
+ * when it changes (port_link). It is up while the wire says linked, no
+ * send/recv failed and the handshake did not fail. A wire whose linked
+ * answer changes other than on a wake-up of its fd (a VPN tunnel that went
+ * down) calls bn_wire_port_link_update(port) on port->loop; link_why says
+ * why it is down.
+ *
+ * Handshake (wires whose caps say control). When a port opens, the
+ * framework sends the peer a HELLO control message before anything of the
+ * class (the device class's name and its wire protocol version, struct
+ * bn_wire_hello); the peer's framework checks it and, when the class or
+ * the version differ, takes the link down with a reason naming both
+ * ("handshake: this end is vbd v1, the peer is vif v1") and delivers
+ * nothing more from that port. A peer that sends no HELLO (a tool speaking
+ * the ring directly) is accepted: the check is of what a peer says, the
+ * guarantee comes from ordered delivery (the HELLO is a peer's first
+ * message). Control messages (types 0xf000..0xffff) are the framework's:
+ * never handed to port_rx, not in the endpoint's counters (the wire's
+ * stats do count them).
  */
 #ifndef BN_WIRE_H
 #define BN_WIRE_H
@@ -46,21 +83,26 @@
 #include "bn_loop.h"
 #include "bn_params.h"
 
+struct bn_devclass;
 struct bn_endpoint;
 struct bn_loop;
+struct bn_workers;
 
 #define BN_WIRE_HDR_MAX 64
 
 /* One message on a wire. type and hdr are defined by the device class; the
  * wire carries them opaquely and intact:
- *  - net ("vif"): type BN_MSG_NET_FRAME, hdr = a struct virtio_net_hdr
- *    (GSO / checksum metadata, hdr_len 10 or 12), data = the Ethernet frame.
- *  - blk ("vbd"): type = request / response, hdr = a request header (op,
- *    sector, id, status), data = the payload of a write request or a read
- *    response (len 0 otherwise).
- *  - test: type BN_MSG_TEST_ECHO, hdr = the echo number, no data.
- * type 0 is invalid. Types 1..0xefff belong to the class; 0xf000..0xffff are
- * reserved for the framework (control messages of wires, e.g. quiesce).
+ *  - net ("vif", 0x01xx): type BN_MSG_NET_FRAME, hdr = a struct
+ *    virtio_net_hdr (GSO / checksum metadata, hdr_len 10 or 12), data = the
+ *    Ethernet frame.
+ *  - blk ("vbd", 0x02xx): type = request / response, hdr = a request header
+ *    (op, sector, id, status), data = the payload of a write request or a
+ *    read response (len 0 otherwise).
+ *  - test (0x03xx): type BN_MSG_TEST_ECHO, hdr = the echo number, no data.
+ * type 0 is invalid. Types 1..0xefff belong to the class (each class its
+ * own block, so that a message of one class is never mistaken for
+ * another's); 0xf000..0xffff are reserved for the framework's control
+ * messages (BN_MSG_CTL_*, below).
  *
  * Ownership. send: the wire copies (or otherwise captures) hdr and the len
  * bytes at data before returning for each accepted message; the caller keeps
@@ -79,8 +121,70 @@ struct bn_wire_msg {
         uintptr_t wire_priv; /* set by recv, opaque to everyone else */
 };
 
-/* Framework-reserved message types. */
+/* Framework-reserved message types: control messages between the two
+ * ends' frameworks, on wires whose caps say control.
+ *   HELLO   hdr = struct bn_wire_hello, no data. Sent once by each end when
+ *           its port opens, before any message of the class.
+ *   DRAIN   no hdr, no data: "stop sending new requests, finish those in
+ *           flight, then answer DRAINED" (quiescing for hot-swap and
+ *           migration, issue 16). Handed to the class's port_ctl.
+ *   DRAINED no hdr, no data: the answer to DRAIN, sent when nothing is in
+ *           flight any more. Handed to the class's port_ctl.
+ * A control message of an unknown type is counted as a drop and ignored, so
+ * that a newer peer may add some. */
 #define BN_MSG_RESERVED_FIRST 0xf000u
+#define BN_MSG_CTL_HELLO      0xf001u
+#define BN_MSG_CTL_DRAIN      0xf002u
+#define BN_MSG_CTL_DRAINED    0xf003u
+
+/* The version of the framework's control protocol, in every HELLO. */
+#define BN_WIRE_CTL_VERSION 1u
+
+/* The HELLO message's hdr (little-endian on the wire). */
+struct bn_wire_hello {
+        uint8_t magic[4];       /* "BNHI" */
+        uint16_t ctl_version;   /* BN_WIRE_CTL_VERSION */
+        uint16_t proto_version; /* the device class's wire_version */
+        char cls[16];           /* the device class's name, NUL-padded */
+};
+
+/* What a wire gives: per wire type (struct bn_wire_class.caps) and per port
+ * (narrowed by port_caps, e.g. from an MTU parameter). */
+struct bn_wire_caps {
+        bool ordered;     /* messages arrive in the order they were accepted */
+        bool reliable;    /* an accepted message arrives, or the link goes down */
+        bool gso;         /* carries the virtio_net_hdr (GSO / checksum metadata)
+                           * intact; else the sender segments and checksums frames */
+        bool control;     /* carries framework control messages (HELLO, DRAIN):
+                           * false when the peer may be something other than banana
+                           * (Linux's own VXLAN) */
+        uint32_t max_msg; /* largest data length of one message, 1..BN_WIRE_DATA_MAX */
+        uint32_t mtu;     /* largest Ethernet payload a frame may carry (what the
+                           * guest's vif is given); 0: no limit but max_msg */
+};
+
+/* What a device class needs from its wires (struct bn_devclass.wire_needs). */
+struct bn_wire_needs {
+        bool ordered;
+        bool reliable;
+        uint32_t min_msg; /* the largest message the class sends, 0: any */
+};
+
+/* The link state of one port, kept by the framework. */
+struct bn_wire_link {
+        bool up;
+        uint32_t mtu;             /* = caps.mtu */
+        struct bn_wire_caps caps; /* the port's */
+        char reason[160];         /* why it is down; "" when up */
+};
+
+/* What a wire type is given at class_init: the daemon's loops. Valid until
+ * class_fini. */
+struct bn_wire_env {
+        struct bn_loop *main;       /* the daemon's main loop (may be NULL in tests) */
+        struct bn_workers *workers; /* the device I/O loops (may be NULL in tests) */
+        const char *host;           /* this host's name ("" when unknown) */
+};
 
 /* Counters of one port (one end). Drops are counted by reason. */
 struct bn_wire_stats {
@@ -100,11 +204,18 @@ struct bn_wire_class {
         const char *name; /* "shm", "vxlan", "vpn", "nbd" */
         size_t priv_size; /* bytes of port->priv, zeroed before open */
 
+        /* What every port of this type gives at most (see bn_wire_caps). */
+        struct bn_wire_caps caps;
+
         /* Optional. Called once when registered (bn_wire_registry_add) to make
          * the per-daemon state of this wire type (e.g. the table of shm wires
-         * in this process, a shared UDP socket); stored in port->class_ctx.
-         * Runs on the registering (main) thread. */
-        int (*class_init)(void **class_ctx);
+         * in this process, a shared UDP socket with its receive loop);
+         * stored in port->class_ctx. env (the registry's) says which loops
+         * the daemon has; a type may start its own thread here (and must
+         * stop it in class_fini). Runs on the registering (main) thread;
+         * must not block for long. Returns 0 or -errno. */
+        int (*class_init)(const struct bn_wire_env *env, void **class_ctx);
+        /* Optional. After every port of the type closed; main thread. */
         void (*class_fini)(void *class_ctx);
 
         /* Create or join one end of the wire named port->wire, end port->end
@@ -149,6 +260,12 @@ struct bn_wire_class {
          * and connect before the desired state changes. open must still
          * validate. */
         int (*check)(const struct bn_params *params, char *err, size_t errlen);
+        /* Optional: this port's capabilities, after open (caps holds the
+         * type's; narrow them, e.g. mtu from a parameter, never widen). */
+        void (*port_caps)(struct bn_wire_port *port, struct bn_wire_caps *caps);
+        /* Optional: while linked says false, why ("waiting for end 1 on
+         * @x", "tunnel down: TLS handshake failed"). */
+        void (*link_why)(struct bn_wire_port *port, char *buf, size_t len);
 };
 
 struct bn_wire_port;
@@ -160,13 +277,15 @@ typedef void (*bn_wire_down_fn)(void *arg, struct bn_wire_port *port);
  * every field and owns priv; the framework owns the rest. */
 struct bn_wire_port {
         const struct bn_wire_class *cls;
-        void *class_ctx;         /* from cls->class_init, or NULL */
-        void *priv;              /* cls->priv_size bytes */
-        char wire[256];          /* the wire's name, e.g. "hostA/vm1/vif0--hostB/br0" */
-        unsigned end;            /* 0 or 1 */
-        struct bn_endpoint *ep;  /* the endpoint holding this end */
-        struct bn_loop *loop;    /* = the endpoint's loop */
-        struct bn_params params; /* copy of the open parameters */
+        void *class_ctx;          /* from cls->class_init, or NULL */
+        void *priv;               /* cls->priv_size bytes */
+        char wire[256];           /* the wire's name, e.g. "hostA/vm1/vif0--hostB/br0" */
+        unsigned end;             /* 0 or 1 */
+        struct bn_endpoint *ep;   /* the endpoint holding this end */
+        struct bn_loop *loop;     /* = the endpoint's loop */
+        struct bn_params params;  /* copy of the open parameters: this end's (see
+                                   * bn_wire_end_params) */
+        struct bn_wire_caps caps; /* this port's, set before port_attach */
         /* framework-private */
         bool tx_blocked;
         bool fd_added;
@@ -176,7 +295,10 @@ struct bn_wire_port {
                                   * the class's port_link and the registry's on_down are told) */
         bn_wire_down_fn on_down; /* copied from the registry at open */
         void *on_down_arg;
-        bool link_up;                   /* the link state last told to the device class */
+        struct bn_wire_link link;       /* the link state last told to the device class */
+        bool hello_owed;                /* our HELLO is not sent yet */
+        bool hello_seen;                /* the peer's HELLO arrived and agreed */
+        char hs_fail[160];              /* the handshake failed: why ("" if not) */
         struct bn_loop_work flush_work; /* cls->flush once per iteration */
 };
 
@@ -185,6 +307,7 @@ struct bn_wire_port {
 #define BN_WIRE_CLASSES_MAX 16
 
 struct bn_wire_registry {
+        struct bn_wire_env env; /* given to class_init; set it before adding */
         const struct bn_wire_class *cls[BN_WIRE_CLASSES_MAX];
         void *ctx[BN_WIRE_CLASSES_MAX];
         unsigned n;
@@ -195,7 +318,9 @@ struct bn_wire_registry {
 void bn_wire_registry_init(struct bn_wire_registry *r);
 /* Calls class_fini of each registered type. */
 void bn_wire_registry_fini(struct bn_wire_registry *r);
-/* -EEXIST for a name already there, -ENOSPC when full, or class_init's error. */
+/* -EEXIST for a name already there, -ENOSPC when full, -EINVAL for a class
+ * without its mandatory callbacks or with caps.max_msg out of range, or
+ * class_init's error. */
 int bn_wire_registry_add(struct bn_wire_registry *r, const struct bn_wire_class *cls);
 /* NULL when unknown. */
 const struct bn_wire_class *bn_wire_registry_find(const struct bn_wire_registry *r,
@@ -203,11 +328,32 @@ const struct bn_wire_class *bn_wire_registry_find(const struct bn_wire_registry 
 
 /* ---- using ports (framework and controller) ----------------------------- */
 
+/* Can a wire with caps (of type `type`) serve device class dc? 0, or
+ * -EPROTONOSUPPORT with err naming the wire type, the class and what is
+ * missing ("wire type 'vxlan' cannot carry device class 'vbd': it is not
+ * ordered, not reliable (vbd needs ordered and reliable messages)"). Any
+ * thread. */
+int bn_wire_caps_check(const struct bn_wire_caps *caps, const char *type,
+                       const struct bn_devclass *dc, char *err, size_t errlen);
+
+/* Per-end parameters. A wire's options may be for both ends ("ring") or for
+ * one end, prefixed "end0." or "end1." ("end0.addr"). The port of end `end`
+ * gets the common ones, its own end's without the prefix (overriding a
+ * common one of the same name) and the other end's prefixed "peer."
+ * ("peer.addr"): what a wire type needs to reach the other host. Fills out
+ * (initialised here); 0 or -errno (-EINVAL: an "end<N>." other than 0, 1). */
+int bn_wire_end_params(const struct bn_params *all, unsigned end, struct bn_params *out, char *err,
+                       size_t errlen);
+
 /* Open end `end` of wire `wire` of type `type` on endpoint ep: allocates the
- * port, runs cls->open on ep's loop, polls its fd there, attaches it to ep
- * (bn_endpoint_attach_port) and calls the device class's port_attach.
- * Call from the main thread (not from ep's loop). -ENOENT unknown type,
- * -EBUSY when ep is a Spike that already has a port, -EINVAL bad params. */
+ * port, checks the type's caps against the class's needs, derives this
+ * end's params (bn_wire_end_params), runs cls->open on ep's loop, checks
+ * the port's caps, polls its fd there, attaches it to ep
+ * (bn_endpoint_attach_port), sends the HELLO and calls the device class's
+ * port_attach. Call from the main thread (not from ep's loop). -ENOENT
+ * unknown type, -EBUSY when ep is a Spike that already has a port, -EINVAL
+ * bad params, -EPROTONOSUPPORT a wire that cannot give what the class
+ * needs. */
 int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const char *wire,
                       unsigned end, struct bn_endpoint *ep, const struct bn_params *params,
                       struct bn_wire_port **out, char *err, size_t errlen);
@@ -222,8 +368,21 @@ void bn_wire_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);
 /* Main thread (not port->loop): the port's last send/recv error (port->err,
  * 0 if fine), asked on port->loop, which owns it. */
 int bn_wire_port_error(struct bn_wire_port *port);
-/* Is the port's peer there (cls->linked; true when the class cannot say)?
+/* Is the link up (the wire's linked, no error, no failed handshake)?
  * From port->loop's thread. */
 bool bn_wire_port_linked(struct bn_wire_port *port);
+/* On port->loop: the wire has room again (a socket drained). If the port
+ * was blocked, the class's port_writable is called (now, once). */
+void bn_wire_port_writable(struct bn_wire_port *port);
+/* On port->loop: the wire's linked answer may have changed; tell the class
+ * if the link state did. */
+void bn_wire_port_link_update(struct bn_wire_port *port);
+/* Main thread (not port->loop): a copy of the port's link state. */
+int bn_wire_port_link(struct bn_wire_port *port, struct bn_wire_link *out);
+/* On port->loop: send a framework control message without hdr or data
+ * (BN_MSG_CTL_DRAIN, BN_MSG_CTL_DRAINED). 1 sent, 0 no room (try again on
+ * port_writable), -EOPNOTSUPP on a wire without control messages,
+ * -errno when broken. */
+int bn_wire_send_ctl(struct bn_wire_port *port, uint16_t type);
 
 #endif

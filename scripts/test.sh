@@ -35,7 +35,7 @@ scripts/deps.sh || exit 1
 # The TSan run: what has threads (bananad's loops, xensim, the Corms, the
 # controller) under load and under hostile or churning control.
 TSAN_TESTS=(
-	fw_loop fw_endpoint fw_wire fw_params fw_xenbus_handshake fw_xenbus_die
+	fw_loop fw_endpoint fw_wire fw_wire_iface fw_params fw_xenbus_handshake fw_xenbus_die
 	fw_xenbus_reconnect fw_xenbus_hostile fw_xenbus_remove
 	hv_grant hv_evtchn hv_domains hv_proto xs_libxenstore
 	topo_parse store ctl_cli ctl_yaml ctl_restart ctl_scale ctl_origin
@@ -44,7 +44,7 @@ TSAN_TESTS=(
 	blk_msg vbd_parse corm_uring corm_uring_verify guest_vbd_verify guest_vbd_rings
 	guest_vbd_nbd guest_vbd_hostile guest_vbd_rewire guest_vbd_restart guest_vbd_restart-usr2
 	vbd_storm_handshake vbd_storm_churn
-	store_etcd cluster_ctl2
+	store_etcd cluster_ctl2 vxlan_interop
 )
 tsan_dir=""
 if [ $tsan -eq 1 ]; then

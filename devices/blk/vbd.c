@@ -328,6 +328,9 @@ const struct bn_devclass bn_vbd_class = {
     .backend_types = {"vbd", "vbd3", NULL},
     .max_ring_page_order = VBD_MAX_RING_ORDER,
     .max_queues = VBD_MAX_QUEUES,
+    /* a lost or reordered write is a corrupt disk */
+    .wire_needs = {.ordered = true, .reliable = true},
+    .wire_version = 1,
     .corm_colocate = true,
     .spike_priv_size = sizeof(struct vbd),
     .corm_priv_size = sizeof(struct vbd_corm),

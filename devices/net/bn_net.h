@@ -14,6 +14,6 @@
 #ifndef BN_NET_H
 #define BN_NET_H
 
-#define BN_MSG_NET_FRAME 1 /* one Ethernet frame with its virtio_net_hdr */
+#define BN_MSG_NET_FRAME 0x0101u /* one Ethernet frame with its virtio_net_hdr */
 
 #endif

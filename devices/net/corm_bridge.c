@@ -348,8 +348,10 @@ fail:
         return rc;
 }
 
-void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *port, bool up)
+void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *port,
+                                  const struct bn_wire_link *link)
 {
+        bool up = link->up;
         struct corm *c = corm_of(ep);
         struct corm_port *p;
 
@@ -363,6 +365,9 @@ void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *p
         if (up)
                 bn_info(ep->name, "wire %s: the peer is there: TAP %s has carrier", port->wire,
                         p->ifname);
+        else if (!port->err) /* not gone: e.g. a handshake that failed */
+                bn_warn(ep->name, "wire %s: link down (%s): TAP %s has no carrier", port->wire,
+                        link->reason, p->ifname);
         else
                 bn_warn(ep->name, "wire %s: the peer has gone: TAP %s has no carrier", port->wire,
                         p->ifname);

@@ -41,6 +41,7 @@
 struct bn_endpoint;
 struct bn_wire_port;
 struct bn_wire_msg;
+struct bn_wire_link;
 
 /* ep->priv holds one pointer to the Corm's state. */
 #define BN_NET_CORM_BRIDGE_PRIV_SIZE sizeof(void *)
@@ -58,7 +59,8 @@ void bn_net_corm_bridge_port_writable(struct bn_endpoint *ep, struct bn_wire_por
 /* The wire's link to its peer went up or down: the TAP's carrier follows
  * (the bridge sees the link; it has none from attach until the peer is
  * there). */
-void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *port, bool up);
+void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *port,
+                                  const struct bn_wire_link *link);
 
 /* The TAP serving a port ("" when none), for tests and status output. */
 const char *bn_net_corm_bridge_tap_name(struct bn_endpoint *ep, struct bn_wire_port *port);

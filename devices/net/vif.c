@@ -443,10 +443,11 @@ static void vif_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
                 bn_net_corm_bridge_port_detach(ep, port);
 }
 
-static void vif_port_link(struct bn_endpoint *ep, struct bn_wire_port *port, bool up)
+static void vif_port_link(struct bn_endpoint *ep, struct bn_wire_port *port,
+                          const struct bn_wire_link *link)
 {
         if (ep->kind == BN_EP_CORM)
-                bn_net_corm_bridge_port_link(ep, port, up);
+                bn_net_corm_bridge_port_link(ep, port, link);
 }
 
 static void vif_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
@@ -479,6 +480,9 @@ const struct bn_devclass bn_vif_class = {
     .backend_types = {"vif", NULL},
     .max_ring_page_order = 0,
     .max_queues = BN_VIF_MAX_QUEUES,
+    /* frames may be lost or reordered (TCP copes); the MTU is the wire's */
+    .wire_needs = {.ordered = false, .reliable = false},
+    .wire_version = 1,
     .spike_priv_size = sizeof(struct bn_vif),
     .corm_priv_size = BN_NET_CORM_BRIDGE_PRIV_SIZE,
     .probe = vif_probe,

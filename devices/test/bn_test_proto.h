@@ -32,6 +32,6 @@ DEFINE_RING_TYPES(bn_test, struct bn_test_request, struct bn_test_response);
 
 /* Message type the test Spike sends to its wire for each echo served
  * (hdr: the request's value, 8 bytes; no data). */
-#define BN_MSG_TEST_ECHO 1
+#define BN_MSG_TEST_ECHO 0x0301u
 
 #endif

@@ -204,6 +204,7 @@ const struct bn_devclass bn_test_class = {
     .backend_types = {"test", NULL},
     .max_ring_page_order = 0,
     .max_queues = 1,
+    .wire_version = 1,
     .spike_priv_size = sizeof(struct test_spike),
     .corm_priv_size = sizeof(struct test_corm),
     .probe = test_probe,

@@ -1,6 +1,7 @@
 /* test_topo.c: unit tests of the YAML topology parser (config/), no daemon:
  * the example topologies parse with the right contents and policy choices;
- * files with mistakes give exactly one file:line:column error per mistake.
+ * files with mistakes give exactly one file:line:column error per mistake;
+ * a wire's per-end options (end0: {...}, end1.KEY) read as end0.KEY.
  * argv[1] is the config/examples directory.
  */
 #include "bn_topo.h"
@@ -157,6 +158,59 @@ static void test_errors(void)
         expect_errs("empty", "", empty_want, 1);
 }
 
+static void test_end_opts(void)
+{
+        static const char ok[] = "hosts:\n"
+                                 "  hostA: {site: lab}\n"
+                                 "  hostB: {site: lab}\n"
+                                 "endpoints:\n"
+                                 "  hostA/vm1/vif0: {kind: spike}\n"
+                                 "  hostB/br0: {kind: corm, class: vif}\n"
+                                 "wires:\n"
+                                 "  w1:\n"
+                                 "    ends: [hostA/vm1/vif0, hostB/br0]\n"
+                                 "    options:\n"
+                                 "      vni: 42\n"
+                                 "      end0: {addr: 192.0.2.1, port: 4790}\n"
+                                 "      end1.addr: 192.0.2.2\n";
+        static const char bad[] = "hosts:\n"
+                                  "  hostA: {site: lab}\n"
+                                  "endpoints:\n"
+                                  "  hostA/vm1/vif0: {kind: spike}\n"
+                                  "  hostA/br0: {kind: corm, class: vif}\n"
+                                  "wires:\n"
+                                  "  w1:\n"
+                                  "    ends: [hostA/vm1/vif0, hostA/br0]\n"
+                                  "    options:\n"
+                                  "      end1: {port: 0}\n"
+                                  "      end2.addr: x\n";
+        static const char *const bad_want[] = {
+            "bad.yaml:10:20: port must be an integer from 1 to 65535",
+            "bad.yaml:11:7: a wire option name 'end2.addr' must be made of a-z 0-9 _ -",
+        };
+        struct bn_topo_errs errs = {0};
+        struct bn_topo *t = NULL;
+        const struct bn_topo_wire *w;
+
+        CHECK(bn_topo_parse("ok.yaml", ok, strlen(ok), &t, &errs) == 0 && t);
+        for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "  %s\n", errs.msg[i]);
+        w = t ? bn_topo_wire_find(t, "w1") : NULL;
+        CHECK(w && w->opts.n == 4);
+        if (w) {
+                CHECK(strcmp(bn_kvlist_get(&w->opts, "vni"), "42") == 0);
+                CHECK(strcmp(bn_kvlist_get(&w->opts, "end0.addr"), "192.0.2.1") == 0);
+                CHECK(strcmp(bn_kvlist_get(&w->opts, "end0.port"), "4790") == 0);
+                CHECK(strcmp(bn_kvlist_get(&w->opts, "end1.addr"), "192.0.2.2") == 0);
+        }
+        bn_topo_free(t);
+        bn_topo_errs_free(&errs);
+        expect_errs("per-end options", bad, bad_want, 2);
+        CHECK_MSG(!bn_topo_check_wire_key("end1.addr"), "end1.addr");
+        CHECK_MSG(bn_topo_check_wire_key("end0.a.b"), "end0.a.b");
+        CHECK_MSG(bn_topo_check_wire_opt("end0.vni", "16777216"), "end0.vni out of range");
+}
+
 static void test_names(void)
 {
         CHECK_MSG(!bn_topo_check_ep_name("hostA/vm7/vif0"), "good name");
@@ -177,6 +231,7 @@ int main(int argc, char **argv)
         }
         test_examples(argv[1]);
         test_errors();
+        test_end_opts();
         test_names();
         if (bn_check_failures) {
                 fprintf(stderr, "%d failure(s)\n", bn_check_failures);

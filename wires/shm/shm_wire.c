@@ -13,6 +13,10 @@
  * doorbell and the peer's socket (whose end of file means the peer died).
  * Until the peer is there, send accepts nothing and recv returns 0.
  * Received messages' data stay in the ring until release.
+ *
+ * Capabilities: ordered, reliable (a full ring refuses, never drops),
+ * GSO metadata, control messages, messages up to BN_WIRE_DATA_MAX, no MTU
+ * of its own.
  */
 #include "bn_log.h"
 #include "bn_wire.h"
@@ -56,10 +60,11 @@ struct shm_priv {
 
 static const char *const shm_known[] = {"ring", "path", NULL};
 
-static int shm_class_init(void **class_ctx)
+static int shm_class_init(const struct bn_wire_env *env, void **class_ctx)
 {
         struct shm_ctx *c = calloc(1, sizeof(*c));
 
+        (void)env; /* the table of in-process ends needs no loop of its own */
         if (!c)
                 return -ENOMEM;
         pthread_mutex_init(&c->mu, NULL);
@@ -554,6 +559,14 @@ static void shm_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
 const struct bn_wire_class bn_wire_shm_class = {
     .name = "shm",
     .priv_size = sizeof(struct shm_priv),
+    /* one ring per direction, in order, nothing lost while the peer lives;
+     * the virtio_net_hdr travels in the record (GSO frames of 64 KiB) */
+    .caps = {.ordered = true,
+             .reliable = true,
+             .gso = true,
+             .control = true,
+             .max_msg = BN_WIRE_DATA_MAX,
+             .mtu = 0},
     .class_init = shm_class_init,
     .class_fini = shm_class_fini,
     .open = shm_open,

@@ -1,0 +1,21 @@
+/* bn_wire_int.h: what bn_wire.c and bn_wire_ctl.c share inside the
+ * framework (the handshake and control messages); not for wire types or
+ * device classes. */
+#ifndef BN_WIRE_INT_H
+#define BN_WIRE_INT_H
+
+#include "bn_wire.h"
+
+/* cls->send, and the port's flush queued (once per loop iteration on
+ * port->loop; at once from another thread). Every send of the framework
+ * goes through it. */
+int bn_wire_send_raw(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigned n);
+/* On port->loop: send our HELLO if it is owed. 1 sent (or not owed), 0 no
+ * room yet, -errno. */
+int bn_wire_hello_try(struct bn_wire_port *p);
+/* On port->loop: a control message (type >= BN_MSG_RESERVED_FIRST) from the
+ * peer: check a HELLO (p->hs_fail says why it failed), hand DRAIN / DRAINED
+ * to the class, count the rest as dropped. */
+void bn_wire_ctl_rx(struct bn_wire_port *p, const struct bn_wire_msg *m);
+
+#endif

@@ -1,0 +1,721 @@
+/* vxlan_wire.c: the "vxlan" wire type (RFC 7348 in userspace), carrying
+ * the NIC class's frames (BN_MSG_NET_FRAME) to another host, or to Linux's
+ * own VXLAN, as UDP datagrams.
+ *
+ * Parameters (per end: end0.K / end1.K in the topology, see bn_wire.h):
+ *   vni=N        the wire's VNI, 0..16777215 (required)
+ *   peer.addr=A  the other end's underlay IPv4 address (required)
+ *   addr=A       this end's underlay address to bind (default 0.0.0.0)
+ *   port=P       this end's UDP port (default 4789)
+ *   peer.port=P  the other end's UDP port (default: port)
+ *   mtu=M        the largest inner payload of a frame, 68..9000 (default
+ *                1450: an underlay MTU of 1500 less the 50 bytes VXLAN costs)
+ *
+ * One UDP socket per (addr, port) serves every VNI there: the class's
+ * context keeps the sockets and their ports by VNI and runs its own
+ * receive loop (one thread of its own), which reads batches with recvmmsg,
+ * validates each datagram (length, flags, a known VNI, the peer's source
+ * address) and copies its frame into the port's hand-off queue, waking the
+ * port's loop through the port's eventfd (the fd the framework polls). A
+ * port is only touched on its own loop; the queue and the table are under
+ * locks. Sending runs on the port's loop: a GSO or partial-checksum frame is
+ * segmented and checksummed in software first (corm_gso.c: the other end
+ * may be Linux, which carries plain Ethernet), each frame gets its header
+ * and the batch leaves with one sendmmsg.
+ *
+ * Capabilities: unordered, unreliable (the datagrams of a batch that meets
+ * a full socket buffer are dropped, counted as drop_full; then the port
+ * takes nothing until the socket has room, polled on the port's loop, which
+ * tells the framework with bn_wire_port_writable), no GSO metadata (the peer gets plain frames), no
+ * control messages (the peer may be Linux), the MTU above. Drops are counted by reason:
+ * drop_too_big (a frame over the MTU), drop_malformed (datagrams with this port's VNI that are
+ * short, have bad flags or come from another source than the peer; frames that are not frames),
+ * drop_full (the hand-off queue or the socket buffer full); datagrams that belong to no port
+ * (shorter than a header, an unknown VNI) are counted by their socket and logged when it closes.
+ */
+#include "bn_log.h"
+#include "bn_loop.h"
+#include "bn_net.h"
+#include "bn_wire.h"
+#include "corm_gso.h"
+#include "vxlan_proto.h"
+#include "vxlan_wire.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/virtio_net.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define VX_BATCH     32          /* datagrams per recvmmsg / sendmmsg */
+#define VX_RXQ       1024        /* frames queued for one port's loop */
+#define VX_DGRAM_MAX 9216        /* the largest datagram read */
+#define VX_FRAME_MAX (9000 + 18) /* the largest inner frame (MTU 9000, VLAN tag) */
+#define VX_GSO_MAX   (64 * 1024 + 256)
+
+struct vx_port;
+
+/* One UDP socket, its buffers (the receive loop's) and its ports. */
+struct vx_sock {
+        struct vx_sock *next;
+        struct vx_ctx *ctx;
+        struct sockaddr_in bind;
+        int fd;
+        unsigned refs;
+        struct vx_port *ports;                       /* under ctx->mu */
+        uint64_t bad[BN_VXLAN_BAD_MAX], unknown_vni; /* the receive loop's */
+        uint8_t (*buf)[VX_DGRAM_MAX];
+};
+
+struct vx_ctx {
+        pthread_mutex_t mu;
+        struct bn_workers *rx; /* the receive loop */
+        struct vx_sock *socks;
+};
+
+struct vx_port {
+        struct vx_ctx *ctx;
+        struct vx_sock *sock;
+        struct bn_wire_port *port;
+        struct vx_port *next; /* in sock->ports */
+        uint32_t vni, mtu;
+        struct sockaddr_in peer;
+        int efd;
+        /* hand-off queue: the receive loop fills [head], the port's loop
+         * takes from [rpos] and frees up to [tail] at release */
+        pthread_mutex_t qmu;
+        uint8_t *q; /* VX_RXQ slots of slot bytes (the MTU's frame) */
+        uint32_t slot;
+        uint32_t qlen[VX_RXQ];
+        unsigned head, rpos, tail;
+        atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_foreign, rx_too_big;
+        /* the port's loop's */
+        uint64_t tx_frames, tx_bytes, tx_too_big, tx_full, tx_bad;
+        uint8_t *scratch;             /* one segment of a GSO frame */
+        uint8_t (*seg)[VX_FRAME_MAX]; /* segments waiting for sendmmsg */
+        uint8_t hdr[VX_BATCH][BN_VXLAN_HLEN];
+        struct iovec iov[VX_BATCH][2];
+        struct mmsghdr mm[VX_BATCH];
+        unsigned nb, nseg;
+        int wfd;               /* a dup of the socket, polled for EPOLLOUT on the port's loop */
+        bool full, wfd_polled; /* the socket buffer was full: wait for room */
+};
+
+static const char *const vx_known[] = {"vni", "addr", "port", "mtu", NULL};
+
+/* ---- class context: sockets and the receive loop ------------------------ */
+
+static int vx_class_init(const struct bn_wire_env *env, void **class_ctx)
+{
+        struct vx_ctx *c = calloc(1, sizeof(*c));
+        int rc;
+
+        (void)env; /* the receive loop is our own: no device waits behind it */
+        if (!c)
+                return -ENOMEM;
+        rc = bn_workers_start(&c->rx, 1, "vxlan-rx");
+        if (rc) {
+                free(c);
+                return rc;
+        }
+        pthread_mutex_init(&c->mu, NULL);
+        *class_ctx = c;
+        return 0;
+}
+
+static void vx_class_fini(void *class_ctx)
+{
+        struct vx_ctx *c = class_ctx;
+
+        if (!c)
+                return;
+        bn_workers_stop(c->rx); /* every port closed: no socket is left */
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+}
+
+/* On the receive loop: one datagram for sock. */
+static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struct sockaddr_in *src)
+{
+        enum bn_vxlan_bad why;
+        struct vx_port *p;
+        uint32_t vni = 0;
+        bool wake = false;
+
+        if (len < BN_VXLAN_HLEN) {
+                s->bad[BN_VXLAN_SHORT]++;
+                return;
+        }
+        /* whose is it? (the VNI's place, before we know the rest is right) */
+        vni = (uint32_t)d[4] << 16 | (uint32_t)d[5] << 8 | d[6];
+        for (p = s->ports; p && p->vni != vni; p = p->next)
+                ;
+        if (!p) {
+                s->unknown_vni++;
+                return;
+        }
+        if ((why = bn_vxlan_parse(d, len, &vni)) != BN_VXLAN_OK) {
+                atomic_fetch_add(&p->rx_foreign, 1); /* this port's, malformed */
+                return;
+        }
+        if (src->sin_addr.s_addr != p->peer.sin_addr.s_addr) {
+                atomic_fetch_add(&p->rx_foreign, 1); /* not the peer's: forged or stray */
+                return;
+        }
+        len -= BN_VXLAN_HLEN;
+        if (len > p->slot) { /* over the MTU: not a frame this wire carries */
+                atomic_fetch_add(&p->rx_too_big, 1);
+                return;
+        }
+        pthread_mutex_lock(&p->qmu);
+        if (p->head - p->tail >= VX_RXQ) {
+                atomic_fetch_add(&p->rx_full, 1);
+        } else {
+                wake = p->head == p->rpos;
+                memcpy(p->q + (size_t)(p->head % VX_RXQ) * p->slot, d + BN_VXLAN_HLEN, len);
+                p->qlen[p->head % VX_RXQ] = (uint32_t)len;
+                p->head++;
+        }
+        pthread_mutex_unlock(&p->qmu);
+        if (wake) {
+                uint64_t one = 1;
+                if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                        bn_warn(p->port->wire, "vxlan: cannot wake the port: %s", strerror(errno));
+        }
+}
+
+static void sock_readable(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct vx_sock *s = arg;
+        struct mmsghdr mm[VX_BATCH];
+        struct iovec iov[VX_BATCH];
+        struct sockaddr_in src[VX_BATCH];
+        (void)loop;
+        (void)events;
+        for (int rounds = 0; rounds < 8; rounds++) {
+                memset(mm, 0, sizeof(mm));
+                for (int i = 0; i < VX_BATCH; i++) {
+                        iov[i] = (struct iovec){s->buf[i], VX_DGRAM_MAX};
+                        mm[i].msg_hdr.msg_iov = &iov[i];
+                        mm[i].msg_hdr.msg_iovlen = 1;
+                        mm[i].msg_hdr.msg_name = &src[i];
+                        mm[i].msg_hdr.msg_namelen = sizeof(src[i]);
+                }
+                int n = recvmmsg(fd, mm, VX_BATCH, MSG_DONTWAIT, NULL);
+                if (n <= 0)
+                        return;
+                /* the table of ports may change under us: hold it while we hand
+                 * the batch out (ports leave it before they close) */
+                pthread_mutex_lock(&s->ctx->mu);
+                for (int i = 0; i < n; i++) {
+                        if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                                s->bad[BN_VXLAN_SHORT]++;
+                                continue;
+                        }
+                        deliver(s, s->buf[i], mm[i].msg_len, &src[i]);
+                }
+                pthread_mutex_unlock(&s->ctx->mu);
+                if (n < VX_BATCH)
+                        return;
+        }
+}
+
+/* The socket for (addr, port), made when it is the first (*fresh: the
+ * caller has it polled, after dropping c->mu); under c->mu. */
+static int sock_get(struct vx_ctx *c, const struct sockaddr_in *b, struct vx_sock **out,
+                    bool *fresh, char *err, size_t errlen)
+{
+        struct vx_sock *s;
+        int one = 1, bufsz = 4 << 20, rc;
+
+        for (s = c->socks; s; s = s->next)
+                if (s->bind.sin_addr.s_addr == b->sin_addr.s_addr &&
+                    s->bind.sin_port == b->sin_port)
+                        break;
+        *fresh = false;
+        if (s) {
+                s->refs++;
+                *out = s;
+                return 0;
+        }
+        s = calloc(1, sizeof(*s));
+        if (!s || !(s->buf = calloc(VX_BATCH, sizeof(*s->buf)))) {
+                rc = -ENOMEM;
+                goto fail;
+        }
+        s->ctx = c;
+        s->fd = -1;
+        s->bind = *b;
+        s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s->fd < 0) {
+                rc = -errno;
+                goto fail;
+        }
+        setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* room for bursts: a guest's 64 KiB GSO frame is 45 datagrams */
+        if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
+                setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
+                setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+        if (bind(s->fd, (const struct sockaddr *)b, sizeof(*b)) < 0) {
+                rc = -errno;
+                snprintf(err, errlen, "vxlan: cannot bind UDP %s:%u: %s", inet_ntoa(b->sin_addr),
+                         ntohs(b->sin_port), strerror(errno));
+                goto fail;
+        }
+        *fresh = true;
+        s->refs = 1;
+        s->next = c->socks;
+        c->socks = s;
+        *out = s;
+        return 0;
+fail:
+        if (s && s->fd >= 0)
+                close(s->fd);
+        if (s)
+                free(s->buf);
+        free(s);
+        return rc;
+}
+
+struct rx_call {
+        struct vx_sock *s;
+        bool add;
+        int rc;
+};
+
+static void rx_poll_on_loop(void *arg)
+{
+        struct rx_call *r = arg;
+        struct bn_loop *l = bn_workers_loop(r->s->ctx->rx, 0);
+
+        r->rc = r->add ? bn_loop_add_fd(l, r->s->fd, EPOLLIN, sock_readable, r->s)
+                       : bn_loop_del_fd(l, r->s->fd);
+}
+
+/* Start or stop polling s on the receive loop (never under ctx->mu: the
+ * loop takes it). */
+static int rx_poll(struct vx_sock *s, bool add)
+{
+        struct rx_call r = {.s = s, .add = add};
+        int rc = bn_loop_call_wait(bn_workers_loop(s->ctx->rx, 0), rx_poll_on_loop, &r);
+
+        return rc ? rc : r.rc;
+}
+
+/* Take p out of its socket's table; the last port closes the socket. */
+static void sock_put(struct vx_port *p)
+{
+        struct vx_ctx *c = p->ctx;
+        struct vx_sock *s = p->sock, **sp;
+        struct vx_port **pp;
+        bool last = false;
+
+        if (!s)
+                return;
+        pthread_mutex_lock(&c->mu);
+        for (pp = &s->ports; *pp; pp = &(*pp)->next)
+                if (*pp == p) {
+                        *pp = p->next;
+                        break;
+                }
+        if (--s->refs == 0) {
+                for (sp = &c->socks; *sp; sp = &(*sp)->next)
+                        if (*sp == s) {
+                                *sp = s->next;
+                                break;
+                        }
+                last = true;
+        }
+        pthread_mutex_unlock(&c->mu);
+        p->sock = NULL;
+        if (!last)
+                return;
+        rx_poll(s, false); /* after this no callback of s runs */
+        if (s->unknown_vni || s->bad[BN_VXLAN_SHORT] || s->bad[BN_VXLAN_FLAGS])
+                bn_info("vxlan",
+                        "UDP %s:%u closed: dropped %llu datagram(s) of unknown VNIs, "
+                        "%llu short, %llu with bad flags",
+                        inet_ntoa(s->bind.sin_addr), ntohs(s->bind.sin_port),
+                        (unsigned long long)s->unknown_vni,
+                        (unsigned long long)s->bad[BN_VXLAN_SHORT],
+                        (unsigned long long)s->bad[BN_VXLAN_FLAGS]);
+        close(s->fd);
+        free(s->buf);
+        free(s);
+}
+
+/* ---- parameters ----------------------------------------------------------- */
+
+struct vx_params {
+        uint64_t vni, port, peer_port, mtu;
+        struct sockaddr_in bind, peer;
+};
+
+static int addr_param(const struct bn_params *params, const char *key, bool required,
+                      struct in_addr *a, char *err, size_t errlen)
+{
+        const char *s;
+        int rc = bn_params_get_str(params, key, required, "0.0.0.0", &s, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        if (inet_pton(AF_INET, s, a) != 1) {
+                snprintf(err, errlen, "parameter '%s': '%s' is not an IPv4 address", key, s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int vx_parse(const struct bn_params *params, struct vx_params *v, char *err, size_t errlen)
+{
+        int rc;
+
+        memset(v, 0, sizeof(*v));
+        if ((rc = bn_params_check_known(params, vx_known, err, errlen)) < 0 ||
+            (rc = bn_params_get_uint(params, "vni", true, 0, 0, BN_VXLAN_VNI_MAX, &v->vni, err,
+                                     errlen)) < 0 ||
+            (rc = bn_params_get_uint(params, "port", false, BN_VXLAN_PORT, 1, 65535, &v->port, err,
+                                     errlen)) < 0 ||
+            (rc = bn_params_get_uint(params, "peer.port", false, v->port, 1, 65535, &v->peer_port,
+                                     err, errlen)) < 0 ||
+            (rc = bn_params_get_uint(params, "mtu", false, 1500 - BN_VXLAN_OVERHEAD, 68, 9000,
+                                     &v->mtu, err, errlen)) < 0 ||
+            (rc = addr_param(params, "addr", false, &v->bind.sin_addr, err, errlen)) < 0 ||
+            (rc = addr_param(params, "peer.addr", true, &v->peer.sin_addr, err, errlen)) < 0)
+                return rc;
+        v->bind.sin_family = v->peer.sin_family = AF_INET;
+        v->bind.sin_port = htons((uint16_t)v->port);
+        v->peer.sin_port = htons((uint16_t)v->peer_port);
+        return 0;
+}
+
+/* The controller runs it on each end's params: a wire whose other end is
+ * not a banana end (Linux's VXLAN) is still checked on the end that is. */
+static int vx_check(const struct bn_params *params, char *err, size_t errlen)
+{
+        struct vx_params v;
+
+        return vx_parse(params, &v, err, errlen);
+}
+
+/* ---- ports ------------------------------------------------------------------ */
+
+static void vx_close(struct bn_wire_port *port);
+
+static int vx_open(struct bn_wire_port *port, const struct bn_params *params, char *err,
+                   size_t errlen)
+{
+        struct vx_port *p = port->priv;
+        struct vx_ctx *c = port->class_ctx;
+        struct vx_params v;
+        struct vx_port *o;
+        bool fresh = false;
+        int rc;
+
+        p->efd = p->wfd = -1;
+        p->port = port;
+        p->ctx = c;
+        pthread_mutex_init(&p->qmu, NULL);
+        if ((rc = vx_parse(params, &v, err, errlen)) < 0)
+                return rc;
+        if (!c) {
+                snprintf(err, errlen, "vxlan wire type was registered without its class_init");
+                return -EINVAL;
+        }
+        p->vni = (uint32_t)v.vni;
+        p->mtu = (uint32_t)v.mtu;
+        p->peer = v.peer;
+        p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        p->slot = p->mtu + 18; /* Ethernet header and an 802.1Q tag */
+        p->q = calloc(VX_RXQ, p->slot);
+        p->seg = calloc(VX_BATCH, sizeof(*p->seg));
+        p->scratch = malloc(VX_GSO_MAX);
+        if (p->efd < 0 || !p->q || !p->seg || !p->scratch) {
+                rc = p->efd < 0 ? -errno : -ENOMEM;
+                goto fail;
+        }
+        pthread_mutex_lock(&c->mu);
+        rc = sock_get(c, &v.bind, &p->sock, &fresh, err, errlen);
+        if (!rc) {
+                for (o = p->sock->ports; o && o->vni != p->vni; o = o->next)
+                        ;
+                if (o) {
+                        snprintf(err, errlen, "vxlan: VNI %u on UDP %s:%u is already wire %.200s",
+                                 p->vni, inet_ntoa(v.bind.sin_addr), (unsigned)v.port,
+                                 o->port->wire);
+                        rc = -EBUSY;
+                } else {
+                        p->next = p->sock->ports;
+                        p->sock->ports = p;
+                }
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (rc == -EBUSY) {
+                sock_put(p);
+                goto fail;
+        }
+        if (rc)
+                goto fail;
+        p->wfd = fcntl(p->sock->fd, F_DUPFD_CLOEXEC, 0);
+        if (p->wfd < 0) {
+                rc = -errno;
+                goto fail;
+        }
+        if (fresh && (rc = rx_poll(p->sock, true)) < 0) {
+                snprintf(err, errlen, "vxlan: cannot poll the socket: %s", strerror(-rc));
+                goto fail;
+        }
+        {
+                char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+                inet_ntop(AF_INET, &v.bind.sin_addr, a, sizeof(a));
+                inet_ntop(AF_INET, &v.peer.sin_addr, b, sizeof(b));
+                bn_info(port->wire, "vxlan: VNI %u, UDP %s:%u -> %s:%u, MTU %u", p->vni, a,
+                        (unsigned)v.port, b, (unsigned)v.peer_port, p->mtu);
+        }
+        return 0;
+fail:
+        vx_close(port);
+        return rc;
+}
+
+static void vx_close(struct bn_wire_port *port)
+{
+        struct vx_port *p = port->priv;
+
+        if (p->wfd_polled)
+                bn_loop_del_fd(port->loop, p->wfd);
+        p->wfd_polled = false;
+        if (p->wfd >= 0)
+                close(p->wfd);
+        p->wfd = -1;
+        sock_put(p); /* the receive loop no longer sees p */
+        if (p->efd >= 0)
+                close(p->efd);
+        p->efd = -1;
+        free(p->q);
+        free(p->seg);
+        free(p->scratch);
+        p->q = NULL;
+        p->seg = NULL;
+        p->scratch = NULL;
+        pthread_mutex_destroy(&p->qmu);
+}
+
+static int vx_fd(struct bn_wire_port *port)
+{
+        return ((struct vx_port *)port->priv)->efd;
+}
+
+static int vx_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned max)
+{
+        struct vx_port *p = port->priv;
+        uint64_t ticks;
+        unsigned n = 0;
+
+        if (read(p->efd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+                return -errno;
+        pthread_mutex_lock(&p->qmu);
+        while (n < max && p->rpos != p->head) {
+                struct bn_wire_msg *m = &msgs[n++];
+                unsigned i = p->rpos++ % VX_RXQ;
+
+                memset(m, 0, sizeof(*m));
+                m->type = BN_MSG_NET_FRAME;
+                m->hdr_len = sizeof(struct virtio_net_hdr); /* no metadata: all zero */
+                m->data = p->q + (size_t)i * p->slot;
+                m->len = p->qlen[i];
+        }
+        pthread_mutex_unlock(&p->qmu);
+        atomic_fetch_add(&p->rx_frames, n);
+        for (unsigned i = 0; i < n; i++)
+                atomic_fetch_add(&p->rx_bytes, msgs[i].len);
+        return (int)n;
+}
+
+static void vx_release(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned n)
+{
+        struct vx_port *p = port->priv;
+
+        (void)msgs;
+        pthread_mutex_lock(&p->qmu);
+        p->tail += n <= p->rpos - p->tail ? n : p->rpos - p->tail;
+        pthread_mutex_unlock(&p->qmu);
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+static void flush(struct vx_port *p)
+{
+        unsigned done = 0;
+
+        while (done < p->nb) {
+                int rc = sendmmsg(p->sock->fd, p->mm + done, p->nb - done, MSG_DONTWAIT);
+                if (rc < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        /* socket buffer full: what is left of the batch is dropped
+                         * (UDP would drop it further on anyway), and the port
+                         * takes nothing more until the socket has room */
+                        p->tx_full += p->nb - done;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+                                p->full = true;
+                        break;
+                }
+                for (int i = 0; i < rc; i++) {
+                        p->tx_frames++;
+                        p->tx_bytes += p->mm[done + i].msg_len - BN_VXLAN_HLEN;
+                }
+                done += (unsigned)rc;
+        }
+        p->nb = 0;
+        p->nseg = 0;
+}
+
+/* Queue one inner frame; copy: it lives in a segment buffer (data is ours
+ * only until the call returns, a segment until the next one). */
+static int queue_frame(struct vx_port *p, const uint8_t *frame, size_t len, bool copy)
+{
+        size_t l2 = BN_VXLAN_ETH_HLEN;
+        struct mmsghdr *m;
+
+        if (len >= 16 && frame[12] == 0x81 && frame[13] == 0x00)
+                l2 += 4; /* 802.1Q */
+        if (len < BN_VXLAN_ETH_HLEN || len - l2 > p->mtu || len > VX_FRAME_MAX) {
+                p->tx_too_big++;
+                return 0;
+        }
+        if (p->nb == VX_BATCH || (copy && p->nseg == VX_BATCH))
+                flush(p);
+        if (copy) {
+                memcpy(p->seg[p->nseg], frame, len);
+                frame = p->seg[p->nseg++];
+        }
+        bn_vxlan_header(p->hdr[p->nb], p->vni);
+        p->iov[p->nb][0] = (struct iovec){p->hdr[p->nb], BN_VXLAN_HLEN};
+        p->iov[p->nb][1] = (struct iovec){(void *)frame, len};
+        m = &p->mm[p->nb++];
+        memset(m, 0, sizeof(*m));
+        m->msg_hdr.msg_name = &p->peer;
+        m->msg_hdr.msg_namelen = sizeof(p->peer);
+        m->msg_hdr.msg_iov = p->iov[p->nb - 1];
+        m->msg_hdr.msg_iovlen = 2;
+        return 0;
+}
+
+static int queue_segment(void *arg, const uint8_t *frame, size_t len)
+{
+        return queue_frame(arg, frame, len, true);
+}
+
+/* On the port's loop: the socket has room again (writability without a
+ * read: bn_wire_port_writable). */
+static void room_again(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+{
+        struct bn_wire_port *port = arg;
+        struct vx_port *p = port->priv;
+
+        (void)fd;
+        (void)events;
+        bn_loop_del_fd(loop, p->wfd);
+        p->wfd_polled = false;
+        p->full = false;
+        bn_wire_port_writable(port);
+}
+
+/* The socket was full: take nothing until it has room. */
+static void wait_room(struct bn_wire_port *port, struct vx_port *p)
+{
+        if (p->wfd_polled || p->wfd < 0)
+                return;
+        if (bn_loop_add_fd(port->loop, p->wfd, EPOLLOUT, room_again, port) == 0)
+                p->wfd_polled = true;
+        else
+                p->full = false; /* cannot wait: drop (counted) rather than stall */
+}
+
+static int vx_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, unsigned n)
+{
+        struct vx_port *p = port->priv;
+
+        if (p->full)
+                return 0;
+        for (unsigned i = 0; i < n; i++) {
+                const struct bn_wire_msg *m = &msgs[i];
+                struct virtio_net_hdr h = {0};
+
+                if (m->type != BN_MSG_NET_FRAME) {
+                        p->tx_bad++; /* not a frame: nothing a VXLAN peer could take */
+                        continue;
+                }
+                if (m->hdr_len >= sizeof(h))
+                        memcpy(&h, m->hdr, sizeof(h));
+                if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+                    (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+                        /* the peer may be Linux: plain, checksummed frames only */
+                        if (bn_net_gso_segment(&h, m->data, m->len, p->scratch, VX_GSO_MAX,
+                                               queue_segment, p) < 0)
+                                p->tx_bad++;
+                } else {
+                        queue_frame(p, m->data, m->len, false);
+                }
+                if (p->full) { /* a batch met a full socket: this one is taken, no more */
+                        p->nb = p->nseg = 0;
+                        wait_room(port, p);
+                        return (int)i + 1;
+                }
+        }
+        flush(p); /* before we return: the caller keeps its buffers */
+        if (p->full)
+                wait_room(port, p);
+        return (int)n;
+}
+
+static void vx_port_caps(struct bn_wire_port *port, struct bn_wire_caps *caps)
+{
+        caps->mtu = ((struct vx_port *)port->priv)->mtu;
+}
+
+static void vx_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
+{
+        struct vx_port *p = port->priv;
+
+        st->msgs_out += p->tx_frames;
+        st->bytes_out += p->tx_bytes;
+        st->msgs_in += atomic_load(&p->rx_frames);
+        st->bytes_in += atomic_load(&p->rx_bytes);
+        st->drop_full += p->tx_full + atomic_load(&p->rx_full);
+        st->drop_too_big += p->tx_too_big + atomic_load(&p->rx_too_big);
+        st->drop_malformed += atomic_load(&p->rx_foreign) + p->tx_bad;
+}
+
+const struct bn_wire_class bn_wire_vxlan_class = {
+    .name = "vxlan",
+    .priv_size = sizeof(struct vx_port),
+    .caps = {.ordered = false,
+             .reliable = false,
+             .gso = false,
+             .control = false,
+             .max_msg = BN_WIRE_DATA_MAX,
+             .mtu = 1500 - BN_VXLAN_OVERHEAD},
+    .class_init = vx_class_init,
+    .class_fini = vx_class_fini,
+    .open = vx_open,
+    .check = vx_check,
+    .close = vx_close,
+    .send = vx_send,
+    .recv = vx_recv,
+    .release = vx_release,
+    .fd = vx_fd,
+    .stats = vx_stats,
+    .port_caps = vx_port_caps,
+};
