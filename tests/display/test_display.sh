@@ -1,0 +1,86 @@
+#!/bin/bash
+# test_display.sh: the vdispl device class end to end on a private xensim:
+# sim-dispguest (a displif front-end) creates a 1920x1080 display buffer by
+# grant directory, draws a known pattern and flips pages; the Spike sends
+# the frames over an shm wire to a display Corm; `bananactl snapshot` must
+# give the guest's last frame pixel for pixel. Then guests with a bad grant
+# directory and an out-of-range offset are disconnected, and only they: the
+# first display still answers snapshots and a new guest still works.
+#   test_display.sh XENSIM BANANAD BANANACTL SIM_DISPGUEST
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid
+XENSIM=$1 BANANAD=$2 CTL=$3 DG=$4
+HERE=$(dirname "${BASH_SOURCE[0]}")
+
+T=$(mktemp -d /tmp/disp.XXXXXX)
+SIM=$T/sim
+BPID= XPID=
+declare -a GUESTS=()
+
+fail() { echo "FAIL: $*"; echo "--- bananad log:"; tail -40 "$T/bananad.log" 2>/dev/null; exit 1; }
+cleanup() {
+	for g in "${GUESTS[@]}"; do kill -TERM "$g" 2>/dev/null; done
+	for g in "${GUESTS[@]}"; do stop_pid "$g" 10; done
+	stop_pid "$BPID" 10
+	stop_pid "$XPID" 10
+	rm -rf "$T"
+}
+trap cleanup EXIT
+wait_log() { wait_for "${2:-20}" grep -q -- "$1" "$T/bananad.log"; }
+ctl() { "$CTL" --control "$T/ctl.sock" "$@"; }
+
+"$XENSIM" --dir "$SIM" --pidfile "$T/xensim.pid" -q || fail "xensim did not start"
+XPID=$(cat "$T/xensim.pid")
+"$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$SIM" \
+	--state-dir "$T/state" --control "$T/ctl.sock" --workers 2 >"$T/bananad.log" 2>&1 &
+BPID=$!
+wait_log "bananad: running" || fail "bananad did not start"
+
+cat >"$T/topo.yaml" <<YAML
+version: 1
+hosts:
+  hostA: {site: lab, domain: example}
+endpoints:
+  hostA/screen/vm1: {kind: corm, class: vdispl}
+  hostA/vm1/vdispl0: {kind: spike, class: vdispl}
+  hostA/screen/vm4: {kind: corm, class: vdispl}
+  hostA/vm4/vdispl0: {kind: spike, class: vdispl}
+wires:
+  vm1-screen: {ends: [hostA/vm1/vdispl0, hostA/screen/vm1]}
+  vm4-screen: {ends: [hostA/vm4/vdispl0, hostA/screen/vm4]}
+YAML
+ctl apply "$T/topo.yaml" >"$T/apply.out" 2>&1 || { cat "$T/apply.out"; fail "apply failed"; }
+
+# 1. a 1920x1080 display: flips, then the snapshot is the last frame
+timeout 120 "$DG" --dir "$SIM" --name vm1 --res 1920x1080 --flips 10 --expect "$T/vm1.ppm" \
+	--stay >"$T/vm1.out" 2>&1 &
+GUESTS+=($!)
+wait_for 60 grep -q "done" "$T/vm1.out" || { cat "$T/vm1.out"; fail "vm1 did not finish its flips"; }
+sed "s/^/  | /" "$T/vm1.out"
+grep -q "10 page flip(s) answered with their events" "$T/vm1.out" || fail "vm1: flips unanswered"
+ctl snapshot hostA/screen/vm1 "$T/vm1.png" || fail "snapshot failed"
+python3 "$HERE/png_equal.py" "$T/vm1.png" "$T/vm1.ppm" || fail "vm1's snapshot differs"
+# a snapshot of a Spike, or of nothing, is refused with the reason
+ctl snapshot hostA/vm1/vdispl0 "$T/x.png" 2>"$T/err" && fail "snapshot of a Spike worked"
+grep -q "not a Corm that shows images" "$T/err" || { cat "$T/err"; fail "wrong refusal"; }
+ctl snapshot hostA/screen/vm4 "$T/x.png" 2>"$T/err" && fail "snapshot of an empty screen worked"
+grep -q "has shown no frame yet" "$T/err" || { cat "$T/err"; fail "wrong refusal (empty)"; }
+
+# 2. hostile guests: each is disconnected, nobody else is
+for bad in dir offset; do
+	timeout 60 "$DG" --dir "$SIM" --name "bad$bad" --hostile $bad >"$T/bad$bad.out" 2>&1 ||
+		{ cat "$T/bad$bad.out"; fail "hostile guest ($bad) was not disconnected"; }
+	sed "s/^/  | /" "$T/bad$bad.out"
+done
+wait_log "hostA/baddir/vdispl0.*grant directory" || fail "no error naming the bad directory"
+wait_log "hostA/badoffset/vdispl0.*needs .* bytes, the buffer has" || fail "no error for the offset"
+grep -q "hostA/vm1/vdispl0: back-end state Connected -> Closing" "$T/bananad.log" &&
+	fail "vm1 was disconnected by someone else's bad request"
+ctl snapshot hostA/screen/vm1 "$T/vm1b.png" || fail "snapshot after the hostile guests failed"
+python3 "$HERE/png_equal.py" "$T/vm1b.png" "$T/vm1.ppm" || fail "vm1's snapshot changed"
+timeout 60 "$DG" --dir "$SIM" --name vm4 --res 800x600 --flips 3 --expect "$T/vm4.ppm" \
+	>"$T/vm4.out" 2>&1 || { cat "$T/vm4.out"; fail "vm4 failed after the hostile guests"; }
+ctl snapshot hostA/screen/vm4 "$T/vm4.png" || fail "snapshot of vm4 failed"
+python3 "$HERE/png_equal.py" "$T/vm4.png" "$T/vm4.ppm" || fail "vm4's snapshot differs"
+kill -0 "$BPID" || fail "bananad died"
+echo "PASS"
