@@ -1,8 +1,8 @@
 /* corm.c: the display Corm: the device-facing half of a vdispl device.
  * It assembles the tiles its wire brings (bn_displ_msg.h, each field
  * checked: the Spike may be on another host) into the last complete frame
- * of each connector, and encodes that frame as PNG (libpng) for
- * `bananactl snapshot`. */
+ * of each connector, encodes that frame as PNG (libpng) for
+ * `bananactl snapshot`, and shows connector 0 to VNC viewers (corm_vnc.c). */
 #include "displ_corm.h"
 
 #include <errno.h>
@@ -18,22 +18,28 @@
 
 int bn_displ_corm_check(const struct bn_params *params, char *err, size_t errlen)
 {
-        static const char *const known[] = {NULL};
-        return bn_params_check_known(params, known, err, errlen);
+        static const char *const known[] = {"vnc-socket", "vnc-port", "vnc-password-file", NULL};
+        int rc = bn_params_check_known(params, known, err, errlen);
+        return rc ? rc : displ_vnc_check(params, err, errlen);
 }
 
 int bn_displ_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err,
                        size_t errlen)
 {
+        struct displ_corm *c = ep->priv;
         int rc = bn_displ_corm_check(params, err, errlen);
         if (!rc)
-                bn_info(ep->name, "display corm ready (snapshots as PNG)");
+                rc = displ_vnc_open(ep, params, &c->vnc, err, errlen);
+        if (!rc)
+                bn_info(ep->name, "display corm ready (snapshots as PNG%s)", c->vnc ? ", VNC" : "");
         return rc;
 }
 
 void bn_displ_corm_close(struct bn_endpoint *ep)
 {
         struct displ_corm *c = ep->priv;
+        displ_vnc_close(c->vnc);
+        c->vnc = NULL;
         for (unsigned i = 0; i < BN_DISPL_CONN_MAX; i++) {
                 free(c->fr[i].px);
                 free(c->fr[i].next);
@@ -78,8 +84,12 @@ static bool take_tile(struct displ_corm *c, const struct bn_wire_msg *m)
             (uint64_t)m->len != (uint64_t)t.rows * t.width * BN_DISPL_PIXEL_SIZE)
                 return false;
         struct displ_frame *f = &c->fr[t.conn];
-        if (frame_size(f, t.width, t.height))
-                return false;
+        if (!f->px || f->w != t.width || f->h != t.height) {
+                if (frame_size(f, t.width, t.height))
+                        return false;
+                if (t.conn == 0) /* the viewers' old frame is gone */
+                        displ_vnc_frame(c->vnc, f->px, f->w, f->h);
+        }
         if (t.seq != f->seq || t.row == 0) { /* a new frame */
                 f->seq = t.seq;
                 f->rows_got = 0;
@@ -94,6 +104,8 @@ static bool take_tile(struct displ_corm *c, const struct bn_wire_msg *m)
                 f->frames++;
                 f->rows_got = 0;
                 f->seq++;
+                if (t.conn == 0)
+                        displ_vnc_frame(c->vnc, f->px, f->w, f->h);
         }
         return true;
 }

@@ -1,7 +1,8 @@
 /* displ_corm.h: the display Corm's state and entry points (corm.c), for
  * the class's registration in displ.c. The Corm keeps the last frame of
  * each connector that its wire brought (assembled from tiles), and serves
- * it as a PNG snapshot (bananactl snapshot). Everything belongs to ep->loop.
+ * it as a PNG snapshot (bananactl snapshot) and as VNC (corm_vnc.c).
+ * Everything belongs to ep->loop.
  */
 #ifndef DISPL_CORM_H
 #define DISPL_CORM_H
@@ -25,9 +26,12 @@ struct displ_frame {
         uint64_t frames;   /* complete frames */
 };
 
+struct displ_vnc;
+
 struct displ_corm {
         struct displ_frame fr[BN_DISPL_CONN_MAX];
         uint64_t tiles, bad;
+        struct displ_vnc *vnc; /* NULL: no VNC parameters */
 };
 
 int bn_displ_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err,
@@ -40,5 +44,14 @@ void bn_displ_corm_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct 
  * when none arrived yet. */
 int bn_displ_corm_snapshot(struct bn_endpoint *ep, unsigned conn, void **png, size_t *len,
                            char *err, size_t errlen);
+
+/* corm_vnc.c: connector 0 served as VNC (libvncserver), on ep->loop. */
+int displ_vnc_check(const struct bn_params *p, char *err, size_t errlen);
+/* *out stays NULL when the parameters ask for no VNC. */
+int displ_vnc_open(struct bn_endpoint *ep, const struct bn_params *p, struct displ_vnc **out,
+                   char *err, size_t errlen);
+void displ_vnc_close(struct displ_vnc *v);
+/* Show w x h pixels at px (kept until the next call) and push them. */
+void displ_vnc_frame(struct displ_vnc *v, uint8_t *px, uint32_t w, uint32_t h);
 
 #endif

@@ -6,10 +6,12 @@
 # give the guest's last frame pixel for pixel. Then guests with a bad grant
 # directory and an out-of-range offset are disconnected, and only they: the
 # first display still answers snapshots and a new guest still works.
-#   test_display.sh XENSIM BANANAD BANANACTL SIM_DISPGUEST
+# A VNC viewer built on libvncclient (vnc-grab) reads the same pixels from
+# the Corm's VNC server, on a Unix socket and on 127.0.0.1 with a password.
+#   test_display.sh XENSIM BANANAD BANANACTL SIM_DISPGUEST VNC_GRAB
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid
-XENSIM=$1 BANANAD=$2 CTL=$3 DG=$4
+XENSIM=$1 BANANAD=$2 CTL=$3 DG=$4 GRAB=$5
 HERE=$(dirname "${BASH_SOURCE[0]}")
 
 T=$(mktemp -d /tmp/disp.XXXXXX)
@@ -36,14 +38,30 @@ XPID=$(cat "$T/xensim.pid")
 BPID=$!
 wait_log "bananad: running" || fail "bananad did not start"
 
+PORT=$((20000 + RANDOM % 20000))
+echo "sesame42" >"$T/vnc.pw"
+# a VNC port without a password is refused, with the reason
+cat >"$T/nopw.yaml" <<YAML
+version: 1
+hosts:
+  hostA: {site: lab, domain: example}
+endpoints:
+  hostA/screen/open: {kind: corm, class: vdispl, params: {vnc-port: $PORT}}
+YAML
+ctl apply "$T/nopw.yaml" >"$T/nopw.out" 2>&1 && fail "a VNC port without a password was accepted"
+grep -q "served with a password only" "$T/nopw.out" || { cat "$T/nopw.out"; fail "wrong refusal"; }
+
 cat >"$T/topo.yaml" <<YAML
 version: 1
 hosts:
   hostA: {site: lab, domain: example}
 endpoints:
-  hostA/screen/vm1: {kind: corm, class: vdispl}
+  hostA/screen/vm1: {kind: corm, class: vdispl, params: {vnc-socket: $T/vm1.vnc}}
   hostA/vm1/vdispl0: {kind: spike, class: vdispl}
-  hostA/screen/vm4: {kind: corm, class: vdispl}
+  hostA/screen/vm4:
+    kind: corm
+    class: vdispl
+    params: {vnc-port: $PORT, vnc-password-file: $T/vnc.pw}
   hostA/vm4/vdispl0: {kind: spike, class: vdispl}
 wires:
   vm1-screen: {ends: [hostA/vm1/vdispl0, hostA/screen/vm1]}
@@ -60,6 +78,10 @@ sed "s/^/  | /" "$T/vm1.out"
 grep -q "10 page flip(s) answered with their events" "$T/vm1.out" || fail "vm1: flips unanswered"
 ctl snapshot hostA/screen/vm1 "$T/vm1.png" || fail "snapshot failed"
 python3 "$HERE/png_equal.py" "$T/vm1.png" "$T/vm1.ppm" || fail "vm1's snapshot differs"
+# a VNC viewer nobody here wrote (libvncclient's) sees the same pixels
+timeout 90 "$GRAB" "$T/vm1.vnc" 1920x1080 "$T/vm1.vnc.ppm" || fail "VNC viewer failed"
+cmp -s "$T/vm1.vnc.ppm" "$T/vm1.ppm" || fail "the VNC screen differs from the guest's frame"
+echo "VNC viewer on the Unix socket: 1920x1080 equal pixel for pixel"
 # a snapshot of a Spike, or of nothing, is refused with the reason
 ctl snapshot hostA/vm1/vdispl0 "$T/x.png" 2>"$T/err" && fail "snapshot of a Spike worked"
 grep -q "not a Corm that shows images" "$T/err" || { cat "$T/err"; fail "wrong refusal"; }
@@ -82,5 +104,12 @@ timeout 60 "$DG" --dir "$SIM" --name vm4 --res 800x600 --flips 3 --expect "$T/vm
 	>"$T/vm4.out" 2>&1 || { cat "$T/vm4.out"; fail "vm4 failed after the hostile guests"; }
 ctl snapshot hostA/screen/vm4 "$T/vm4.png" || fail "snapshot of vm4 failed"
 python3 "$HERE/png_equal.py" "$T/vm4.png" "$T/vm4.ppm" || fail "vm4's snapshot differs"
+timeout 90 "$GRAB" "127.0.0.1:$PORT" 800x600 "$T/vm4.vnc.ppm" --password-file "$T/vnc.pw" ||
+	fail "VNC viewer with the password failed"
+cmp -s "$T/vm4.vnc.ppm" "$T/vm4.ppm" || fail "vm4's VNC screen differs"
+echo "VNC viewer on 127.0.0.1:$PORT with the password: 800x600 equal pixel for pixel"
+echo "wrong" >"$T/bad.pw"
+timeout 30 "$GRAB" "127.0.0.1:$PORT" 800x600 "$T/x.ppm" --password-file "$T/bad.pw" 2>/dev/null &&
+	fail "a wrong VNC password was let in"
 kill -0 "$BPID" || fail "bananad died"
 echo "PASS"
