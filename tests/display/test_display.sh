@@ -19,7 +19,7 @@ SIM=$T/sim
 BPID= XPID=
 declare -a GUESTS=()
 
-fail() { echo "FAIL: $*"; echo "--- bananad log:"; tail -40 "$T/bananad.log" 2>/dev/null; exit 1; }
+fail() { echo "FAIL: $*"; echo "--- bananad log:"; grep -v "info:" "$T/bananad.log" | tail -60; exit 1; }
 cleanup() {
 	for g in "${GUESTS[@]}"; do kill -TERM "$g" 2>/dev/null; done
 	for g in "${GUESTS[@]}"; do stop_pid "$g" 10; done
@@ -112,4 +112,18 @@ echo "wrong" >"$T/bad.pw"
 timeout 30 "$GRAB" "127.0.0.1:$PORT" 800x600 "$T/x.ppm" --password-file "$T/bad.pw" 2>/dev/null &&
 	fail "a wrong VNC password was let in"
 kill -0 "$BPID" || fail "bananad died"
+# bananad stops cleanly (its Corms, VNC servers and screens freed), and no
+# sanitizer spoke in any process
+for g in "${GUESTS[@]}"; do kill -TERM "$g" 2>/dev/null; done
+for g in "${GUESTS[@]}"; do stop_pid "$g" 10; done
+GUESTS=()
+kill -TERM "$BPID"
+wait "$BPID"
+rc=$?
+BPID=
+[ $rc -eq 0 ] || fail "bananad exited $rc on SIGTERM"
+if [ -n "$(san_reports "$T"/*.log "$T"/*.out)" ]; then
+	san_show "$T"/*.log "$T"/*.out
+	fail "a sanitizer reported"
+fi
 echo "PASS"

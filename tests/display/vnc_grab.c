@@ -110,6 +110,7 @@ int main(int argc, char **argv)
         cl->GotFrameBufferUpdate = got_rect;
         cl->appData.encodingsString = "raw";
         char *colon = strrchr(argv[1], ':');
+        free(cl->serverHost); /* rfbGetClient's default */
         if (argv[1][0] == '/' || !colon) {
                 cl->serverHost = strdup(argv[1]);
                 cl->serverPort = 0;
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
                 int n = WaitForMessage(cl, 100000);
                 if (n < 0 || (n > 0 && !HandleRFBServerMessage(cl))) {
                         fprintf(stderr, "vnc-grab: the server closed the connection\n");
+                        free(cl->frameBuffer); /* the client's to free */
                         rfbClientCleanup(cl);
                         return 1;
                 }
@@ -135,6 +137,7 @@ int main(int argc, char **argv)
         if (!done) {
                 fprintf(stderr, "vnc-grab: no %ux%u frame within 60 s (server shows %dx%d)\n",
                         want_w, want_h, cl->width, cl->height);
+                free(cl->frameBuffer);
                 rfbClientCleanup(cl);
                 return 1;
         }
@@ -148,6 +151,7 @@ int main(int argc, char **argv)
                         fwrite(cl->frameBuffer + p * 4, 1, 3, f);
                 rc = fclose(f) ? 1 : 0;
         }
+        free(cl->frameBuffer);
         rfbClientCleanup(cl);
         return rc;
 }
