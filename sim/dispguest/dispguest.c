@@ -6,7 +6,9 @@
  * a frame buffer, draws a known pattern and flips pages, waiting for each
  * answer and each XENDISPL_EVT_PG_FLIP. --expect writes the last frame as
  * a PPM (what a snapshot must show); --hostile dir|offset sends a bad
- * DBUF_CREATE and expects the back-end to close this device. */
+ * DBUF_CREATE and expects the back-end to close this device; --timestamps
+ * prints "flip K T" (CLOCK_MONOTONIC, us) as flip K is asked for, and
+ * --interval-ms paces the flips (bench/display/run). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -26,8 +28,8 @@
 
 struct dg {
         const char *sim_dir, *name, *hostile, *expect;
-        unsigned devid, w, h, flips, timeout_ms;
-        bool stay;
+        unsigned devid, w, h, flips, timeout_ms, interval_ms;
+        bool stay, stamps;
         struct bn_guest *g;
         struct bn_guest_fe fe;
         struct xen_displif_front_ring front;
@@ -303,11 +305,15 @@ static int run(struct dg *d)
                 r = (struct xendispl_req){.operation = XENDISPL_OP_PG_FLIP};
                 r.op.pg_flip.fb_cookie = 11;
                 double t0 = now_us();
+                if (d->stamps)
+                        printf("flip %u %.0f\n", k, t0);
                 if ((rc = request(d, &r, true))) {
                         say(d, "PG_FLIP %u failed: %d", k, rc);
                         return rc < 0 ? rc : -EIO;
                 }
                 d->lat_us[k - 1] = now_us() - t0;
+                if (d->interval_ms)
+                        usleep(d->interval_ms * 1000u);
         }
         if (d->flips) {
                 qsort(d->lat_us, d->flips, sizeof(double), cmp_double);
@@ -331,6 +337,8 @@ int main(int argc, char **argv)
                                              {"hostile", required_argument, NULL, 'H'},
                                              {"expect", required_argument, NULL, 'e'},
                                              {"stay", no_argument, NULL, 's'},
+                                             {"interval-ms", required_argument, NULL, 'I'},
+                                             {"timestamps", no_argument, NULL, 't'},
                                              {NULL, 0, NULL, 0}};
         int o;
         while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -363,10 +371,17 @@ int main(int argc, char **argv)
                 case 's':
                         d.stay = true;
                         break;
+                case 'I':
+                        d.interval_ms = (unsigned)atoi(optarg);
+                        break;
+                case 't':
+                        d.stamps = true;
+                        break;
                 default:
-                        fprintf(stderr, "usage: sim-dispguest [--dir SIM] [--name N] [--devid I] "
-                                        "[--res WxH] [--flips N] [--hostile dir|offset] "
-                                        "[--expect PPM] [--stay]\n");
+                        fprintf(stderr,
+                                "usage: sim-dispguest [--dir SIM] [--name N] [--devid I] "
+                                "[--res WxH] [--flips N] [--hostile dir|offset] "
+                                "[--expect PPM] [--stay] [--interval-ms MS] [--timestamps]\n");
                         return 2;
                 }
         }
