@@ -90,7 +90,9 @@ static bool take_tile(struct displ_corm *c, const struct bn_wire_msg *m)
                 if (t.conn == 0) /* the viewers' old frame is gone */
                         displ_vnc_frame(c->vnc, f->px, f->w, f->h);
         }
-        if (t.seq != f->seq || t.row == 0) { /* a new frame */
+        /* next holds the newest content of every row (only changed tiles
+         * come); at the frame's last tile it becomes what is shown */
+        if (t.seq != f->seq) {
                 f->seq = t.seq;
                 f->rows_got = 0;
         }
@@ -98,12 +100,9 @@ static bool take_tile(struct displ_corm *c, const struct bn_wire_msg *m)
         memcpy(f->next + t.row * row_bytes, m->data, m->len);
         f->rows_got += t.rows;
         if (t.flags & BN_DISPL_TILE_LAST) {
-                uint8_t *done = f->next;
-                f->next = f->px;
-                f->px = done;
+                memcpy(f->px, f->next, (size_t)f->h * row_bytes);
                 f->frames++;
                 f->rows_got = 0;
-                f->seq++;
                 if (t.conn == 0)
                         displ_vnc_frame(c->vnc, f->px, f->w, f->h);
         }

@@ -4,8 +4,10 @@
  * publishes <i>/req-ring-ref + req-event-channel (a request ring) and
  * <i>/evt-ring-ref + evt-event-channel (an event page, written by us), and
  * the toolstack <i>/resolution. Requests are answered by displ_req.c; a
- * shown frame goes to the wire as tiles (bn_displ_msg.h) and its flip
- * event follows the last tile. The Corm is in corm.c. */
+ * shown frame goes to the wire as tiles (bn_displ_msg.h), only those that
+ * changed since they were last sent, and its flip event follows the last
+ * tile; the shown frame is also looked at every DISPL_REFRESH_MS for what
+ * the guest drew without a flip. The Corm is in corm.c. */
 #include "displ_int.h"
 
 #include "displ_corm.h"
@@ -67,8 +69,20 @@ static void put_event(struct displ_spike *s, struct displ_conn *c, uint64_t fb)
         bn_evtchn_notify(s->evtchn, c->evt_port);
 }
 
-/* On ep->loop: send what is left of the connector's frame; stop at a full
- * wire (port_writable resumes). */
+static uint64_t tile_hash(const uint8_t *p, size_t len)
+{
+        uint64_t h = 0xcbf29ce484222325ull, w;
+        for (size_t i = 0; i + 8 <= len; i += 8) {
+                memcpy(&w, p + i, 8);
+                h = (h ^ w) * 0x100000001b3ull;
+        }
+        return h;
+}
+
+/* On ep->loop: send what is left of the connector's frame, skipping the
+ * tiles that are as they were last sent (the frame's last tile goes
+ * whenever something did, or a flip waits for it); stop at a full wire
+ * (port_writable resumes). */
 static void pump(struct displ_spike *s, struct displ_conn *c)
 {
         while (c->sending) {
@@ -79,23 +93,37 @@ static void pump(struct displ_spike *s, struct displ_conn *c)
                 }
                 const struct displ_dbuf *d = &s->dbufs[fb->dbuf];
                 uint32_t row_bytes = fb->width * BN_DISPL_PIXEL_SIZE;
-                uint32_t rows = BN_WIRE_DATA_MAX / row_bytes;
+                uint32_t per_tile = BN_WIRE_DATA_MAX / row_bytes;
+                uint32_t rows = per_tile;
                 if (rows > fb->height - c->send_row)
                         rows = fb->height - c->send_row;
+                bool last = c->send_row + rows == fb->height;
+                if (c->hash_fb != fb->cookie || c->hash_w != fb->width || c->hash_h != fb->height) {
+                        memset(c->tile_hash, 0, sizeof(c->tile_hash));
+                        c->hash_fb = fb->cookie;
+                        c->hash_w = fb->width;
+                        c->hash_h = fb->height;
+                }
                 /* dbuf_create checked data_ofs + stride * height <= size */
                 const uint8_t *src =
                     (const uint8_t *)d->buf.addr + d->data_ofs + (size_t)c->send_row * d->stride;
                 for (uint32_t r = 0; r < rows; r++)
                         memcpy(s->tile + (size_t)r * row_bytes, src + (size_t)r * d->stride,
                                row_bytes);
+                uint32_t ti = c->send_row / per_tile;
+                uint64_t h = tile_hash(s->tile, (size_t)rows * row_bytes) | 1; /* 0: never sent */
+                if (h == c->tile_hash[ti] && !(last && (c->sent_any || c->evt_pending))) {
+                        c->send_row += rows; /* unchanged */
+                        c->sending = !last;
+                        continue;
+                }
                 struct bn_displ_tile t = {.conn = c->idx,
                                           .width = fb->width,
                                           .height = fb->height,
                                           .seq = c->seq,
                                           .row = c->send_row,
-                                          .rows = rows};
-                if (c->send_row + rows == fb->height)
-                        t.flags = BN_DISPL_TILE_LAST;
+                                          .rows = rows,
+                                          .flags = last ? BN_DISPL_TILE_LAST : 0};
                 struct bn_wire_msg m = {.type = BN_MSG_DISPL_TILE,
                                         .hdr_len = sizeof(t),
                                         .len = rows * row_bytes,
@@ -103,9 +131,10 @@ static void pump(struct displ_spike *s, struct displ_conn *c)
                 memcpy(m.hdr, &t, sizeof(t));
                 if (bn_endpoint_send(s->ep, &m, 1) != 1)
                         return; /* full: port_writable calls us again */
+                c->tile_hash[ti] = h;
+                c->sent_any = true;
                 c->send_row += rows;
-                if (c->send_row == fb->height)
-                        c->sending = false;
+                c->sending = !last;
         }
         if (c->evt_pending) {
                 c->evt_pending = false;
@@ -121,8 +150,22 @@ void displ_flip(struct displ_spike *s, struct displ_conn *c, uint64_t fb, bool e
         c->send_fb = fb;
         c->send_row = 0;
         c->seq++;
+        c->sent_any = false;
         c->sending = true;
         pump(s, c);
+}
+
+/* Every DISPL_REFRESH_MS: a guest may draw into the shown frame without
+ * flipping (Linux's fbdev emulation on drm_xen_front does): send what
+ * changed. */
+static void refresh(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        (void)loop;
+        (void)t;
+        struct displ_spike *s = arg;
+        for (unsigned i = 0; !s->broken && i < s->nconn; i++)
+                if (s->conn[i].shown && !s->conn[i].sending && s->ep->nports)
+                        displ_flip(s, &s->conn[i], s->conn[i].shown, false);
 }
 
 /* On ep->loop: answer every request on one connector's ring. */
@@ -187,7 +230,10 @@ static void start_io(void *arg)
                 return;
         }
         s->polling = true;
-        serve(s); /* requests queued before we were ready */
+        if (bn_loop_timer_add(s->ep->loop, DISPL_REFRESH_MS, DISPL_REFRESH_MS, refresh, s,
+                              &s->refresh))
+                s->refresh = NULL; /* then flips alone update the screen */
+        serve(s);                  /* requests queued before we were ready */
 }
 
 static void stop_io(void *arg)
@@ -196,6 +242,9 @@ static void stop_io(void *arg)
         if (s->polling)
                 bn_loop_del_fd(s->ep->loop, bn_evtchn_fd(s->evtchn));
         s->polling = false;
+        if (s->refresh)
+                bn_loop_timer_cancel(s->ep->loop, s->refresh);
+        s->refresh = NULL;
         displ_free_all(s);
         for (unsigned i = 0; i < s->nconn; i++)
                 s->conn[i].sending = s->conn[i].evt_pending = false;
@@ -312,6 +361,19 @@ static void displ_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         s->dev = NULL;
 }
 
+/* A new wire end (a Corm that has seen nothing yet): the next pass sends
+ * every tile. */
+static int displ_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        (void)port;
+        if (ep->kind == BN_EP_SPIKE) {
+                struct displ_spike *s = ep->priv;
+                for (unsigned i = 0; i < BN_DISPL_CONN_MAX; i++)
+                        s->conn[i].hash_fb = 0;
+        }
+        return 0;
+}
+
 /* A wire that refused a tile has room again: send the rest. */
 static void displ_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
 {
@@ -345,6 +407,7 @@ const struct bn_devclass bn_display_class = {
     .corm_open = bn_displ_corm_open,
     .corm_check = bn_displ_corm_check,
     .corm_close = bn_displ_corm_close,
+    .port_attach = displ_port_attach,
     .port_rx = displ_port_rx,
     .port_writable = displ_port_writable,
     .snapshot = bn_displ_corm_snapshot,

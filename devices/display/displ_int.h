@@ -17,11 +17,15 @@
 #include "bn_gref_dir.h"
 #include "bn_xenbus.h"
 
-#define DISPL_DBUFS_MAX 16            /* display buffers per device */
-#define DISPL_FBS_MAX   16            /* frame buffers per device */
-#define DISPL_BUF_MAX   (64ull << 20) /* bytes of one display buffer */
-#define DISPL_FMT_XRGB  0x34325258u   /* DRM_FORMAT_XRGB8888 'XR24' */
-#define DISPL_FMT_ARGB  0x34325241u   /* DRM_FORMAT_ARGB8888 'AR24' */
+#define DISPL_DBUFS_MAX 16               /* display buffers per device */
+#define DISPL_FBS_MAX   16               /* frame buffers per device */
+#define DISPL_BUF_MAX   (64ull << 20)    /* bytes of one display buffer */
+#define DISPL_FMT_XRGB  0x34325258u      /* DRM_FORMAT_XRGB8888 'XR24' */
+#define DISPL_FMT_ARGB  0x34325241u      /* DRM_FORMAT_ARGB8888 'AR24' */
+#define DISPL_TILES_MAX BN_DISPL_DIM_MAX /* a tile is at least one row */
+/* How often the shown frame is looked at for changes a guest made without
+ * a flip (fbdev, a console): only changed tiles go to the wire. */
+#define DISPL_REFRESH_MS 50
 
 struct displ_dbuf {
         uint64_t cookie; /* 0: free slot */
@@ -49,7 +53,12 @@ struct displ_conn {
          * event waits for its last tile */
         uint64_t send_fb;
         uint32_t send_row, seq;
-        bool sending, evt_pending;
+        bool sending, evt_pending, sent_any;
+        /* what each tile of hash_fb held when last sent: unchanged tiles
+         * are not sent again */
+        uint64_t hash_fb;
+        uint32_t hash_w, hash_h;
+        uint64_t tile_hash[DISPL_TILES_MAX];
 };
 
 struct displ_spike {
@@ -62,6 +71,7 @@ struct displ_spike {
         struct displ_dbuf dbufs[DISPL_DBUFS_MAX];
         struct displ_fb fbs[DISPL_FBS_MAX];
         uint8_t *tile; /* BN_WIRE_DATA_MAX bytes, allocated by probe */
+        struct bn_timer *refresh;
         bool polling, broken;
         uint64_t requests, flips, evt_drops;
 };

@@ -8,7 +8,9 @@
  * a PPM (what a snapshot must show); --hostile dir|offset sends a bad
  * DBUF_CREATE and expects the back-end to close this device; --timestamps
  * prints "flip K T" (CLOCK_MONOTONIC, us) as flip K is asked for, and
- * --interval-ms paces the flips (bench/display/run). */
+ * --interval-ms paces the flips (bench/display/run); --draw-without-flip
+ * then draws one more frame into the shown buffer without flipping, as
+ * Linux's fbdev emulation does (--expect is that frame). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -29,7 +31,7 @@
 struct dg {
         const char *sim_dir, *name, *hostile, *expect;
         unsigned devid, w, h, flips, timeout_ms, interval_ms;
-        bool stay, stamps;
+        bool stay, stamps, noflip;
         struct bn_guest *g;
         struct bn_guest_fe fe;
         struct xen_displif_front_ring front;
@@ -320,7 +322,12 @@ static int run(struct dg *d)
                 say(d, "%u page flip(s) answered with their events; flip to event median %.0f us",
                     d->flips, d->lat_us[d->flips / 2]);
         }
-        if (d->expect && (rc = write_expect(d, d->flips)))
+        unsigned shown = d->flips;
+        if (d->noflip) { /* as fbdev does: draw into the shown frame, no flip */
+                draw(d, ++shown);
+                say(d, "frame %u drawn without a flip", shown);
+        }
+        if (d->expect && (rc = write_expect(d, shown)))
                 return rc;
         say(d, "done");
         return 0;
@@ -339,6 +346,7 @@ int main(int argc, char **argv)
                                              {"stay", no_argument, NULL, 's'},
                                              {"interval-ms", required_argument, NULL, 'I'},
                                              {"timestamps", no_argument, NULL, 't'},
+                                             {"draw-without-flip", no_argument, NULL, 'D'},
                                              {NULL, 0, NULL, 0}};
         int o;
         while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -377,11 +385,14 @@ int main(int argc, char **argv)
                 case 't':
                         d.stamps = true;
                         break;
+                case 'D':
+                        d.noflip = true;
+                        break;
                 default:
-                        fprintf(stderr,
-                                "usage: sim-dispguest [--dir SIM] [--name N] [--devid I] "
-                                "[--res WxH] [--flips N] [--hostile dir|offset] "
-                                "[--expect PPM] [--stay] [--interval-ms MS] [--timestamps]\n");
+                        fprintf(stderr, "usage: sim-dispguest [--dir SIM] [--name N] [--devid I] "
+                                        "[--res WxH] [--flips N] [--hostile dir|offset] "
+                                        "[--expect PPM] [--stay] [--interval-ms MS] [--timestamps] "
+                                        "[--draw-without-flip]\n");
                         return 2;
                 }
         }
