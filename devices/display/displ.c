@@ -69,14 +69,19 @@ static void put_event(struct displ_spike *s, struct displ_conn *c, uint64_t fb)
         bn_evtchn_notify(s->evtchn, c->evt_port);
 }
 
-static uint64_t tile_hash(const uint8_t *p, size_t len)
+/* A hash of rows rows of row_bytes at src, stride apart (guest memory,
+ * read once; only used to skip tiles that did not change). */
+static uint64_t tile_hash(const uint8_t *src, uint32_t rows, uint32_t row_bytes, uint32_t stride)
 {
         uint64_t h = 0xcbf29ce484222325ull, w;
-        for (size_t i = 0; i + 8 <= len; i += 8) {
-                memcpy(&w, p + i, 8);
-                h = (h ^ w) * 0x100000001b3ull;
+        for (uint32_t r = 0; r < rows; r++) {
+                const uint8_t *p = src + (size_t)r * stride;
+                for (uint32_t i = 0; i + 8 <= row_bytes; i += 8) {
+                        memcpy(&w, p + i, 8);
+                        h = (h ^ w) * 0x100000001b3ull;
+                }
         }
-        return h;
+        return h | 1; /* 0: never sent */
 }
 
 /* On ep->loop: send what is left of the connector's frame, skipping the
@@ -107,16 +112,16 @@ static void pump(struct displ_spike *s, struct displ_conn *c)
                 /* dbuf_create checked data_ofs + stride * height <= size */
                 const uint8_t *src =
                     (const uint8_t *)d->buf.addr + d->data_ofs + (size_t)c->send_row * d->stride;
-                for (uint32_t r = 0; r < rows; r++)
-                        memcpy(s->tile + (size_t)r * row_bytes, src + (size_t)r * d->stride,
-                               row_bytes);
                 uint32_t ti = c->send_row / per_tile;
-                uint64_t h = tile_hash(s->tile, (size_t)rows * row_bytes) | 1; /* 0: never sent */
+                uint64_t h = tile_hash(src, rows, row_bytes, d->stride);
                 if (h == c->tile_hash[ti] && !(last && (c->sent_any || c->evt_pending))) {
                         c->send_row += rows; /* unchanged */
                         c->sending = !last;
                         continue;
                 }
+                for (uint32_t r = 0; r < rows; r++)
+                        memcpy(s->tile + (size_t)r * row_bytes, src + (size_t)r * d->stride,
+                               row_bytes);
                 struct bn_displ_tile t = {.conn = c->idx,
                                           .width = fb->width,
                                           .height = fb->height,

@@ -25,7 +25,7 @@
 #define DISPL_TILES_MAX BN_DISPL_DIM_MAX /* a tile is at least one row */
 /* How often the shown frame is looked at for changes a guest made without
  * a flip (fbdev, a console): only changed tiles go to the wire. */
-#define DISPL_REFRESH_MS 50
+#define DISPL_REFRESH_MS 100
 
 struct displ_dbuf {
         uint64_t cookie; /* 0: free slot */
