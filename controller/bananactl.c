@@ -24,26 +24,27 @@
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
-                "commands:\n"
-                "  status                         daemon, host, store, what is available\n"
-                "  endpoints [NAME]               endpoints with state and counters\n"
-                "  wires [NAME]                   wires with type, ends, state, counters\n"
-                "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
-                "                                 wire endpoint A to endpoint B\n"
-                "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
-                "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
-                "  apply [--prune] FILE           make the topology in FILE the desired state\n"
-                "                                 (--prune: remove what connect made too)\n"
-                "  diff [--prune] FILE            what apply FILE would change\n"
-                "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
-                "  store export                   the desired state as JSON, on stdout\n"
-                "  store import FILE              an export into this (empty) store\n"
-                "  snapshot ENDPOINT FILE         what a display Corm shows, as PNG in FILE\n"
-                "  migrate ...                    reserved\n"
-                "The socket is $BANANA_CONTROL, else %s.\n",
-                BN_CTL_DEFAULT_SOCKET);
+        fprintf(
+            f,
+            "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
+            "commands:\n"
+            "  status                         daemon, host, store, what is available\n"
+            "  endpoints [NAME]               endpoints with state and counters\n"
+            "  wires [NAME]                   wires with type, ends, state, counters\n"
+            "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
+            "                                 wire endpoint A to endpoint B\n"
+            "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
+            "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
+            "  apply [--prune] FILE           make the topology in FILE the desired state\n"
+            "                                 (--prune: remove what connect made too)\n"
+            "  diff [--prune] FILE            what apply FILE would change\n"
+            "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
+            "  store export                   the desired state as JSON, on stdout\n"
+            "  store import FILE              an export into this (empty) store\n"
+            "  snapshot ENDPOINT FILE         what a display Corm shows, in FILE (PNG; .ppm: PPM)\n"
+            "  migrate ...                    reserved\n"
+            "The socket is $BANANA_CONTROL, else %s.\n",
+            BN_CTL_DEFAULT_SOCKET);
 }
 
 static char *read_file(const char *path, size_t max, size_t *lenp)
@@ -345,6 +346,9 @@ static json_object *build(int argc, char **argv, const char **cmd)
                         goto usage;
                 }
                 json_object_object_add(req, "endpoint", json_object_new_string(argv[1]));
+                size_t fl = strlen(argv[2]);
+                bool ppm = fl > 4 && strcmp(argv[2] + fl - 4, ".ppm") == 0;
+                json_object_object_add(req, "format", json_object_new_string(ppm ? "ppm" : "png"));
         } else if (strcmp(c, "disconnect") == 0) {
                 if (argc != 2) {
                         fprintf(stderr, "bananactl: disconnect needs one wire\n");

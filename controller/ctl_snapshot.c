@@ -15,6 +15,7 @@
 
 struct snap_call {
         struct bn_endpoint *ep;
+        const char *format;
         void *data;
         size_t len;
         int rc;
@@ -24,7 +25,8 @@ struct snap_call {
 static void snap_on_loop(void *arg)
 {
         struct snap_call *s = arg;
-        s->rc = s->ep->cls->snapshot(s->ep, 0, &s->data, &s->len, s->err, sizeof(s->err));
+        s->rc =
+            s->ep->cls->snapshot(s->ep, 0, s->format, &s->data, &s->len, s->err, sizeof(s->err));
 }
 
 json_object *ctl_op_snapshot(struct bn_ctl *c, json_object *req)
@@ -33,6 +35,9 @@ json_object *ctl_op_snapshot(struct bn_ctl *c, json_object *req)
         struct snap_call s = {0};
         json_object *o = NULL;
         char *b64 = NULL;
+        s.format = ctl_arg_str(req, "format");
+        if (!s.format)
+                s.format = "png";
         if (!name)
                 return ctl_reply_error("snapshot: needs an endpoint");
         s.ep = bn_ep_registry_find(&c->d->eps, name);
@@ -60,7 +65,7 @@ json_object *ctl_op_snapshot(struct bn_ctl *c, json_object *req)
         }
         EVP_EncodeBlock((unsigned char *)b64, s.data, (int)s.len);
         o = ctl_reply_ok();
-        json_object_object_add(o, "format", json_object_new_string("png"));
+        json_object_object_add(o, "format", json_object_new_string(s.format));
         json_object_object_add(o, "bytes", json_object_new_int64((int64_t)s.len));
         json_object_object_add(o, "data", json_object_new_string(b64));
 out:

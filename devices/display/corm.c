@@ -198,21 +198,51 @@ out:
         return rc;
 }
 
-int bn_displ_corm_snapshot(struct bn_endpoint *ep, unsigned conn, void **png, size_t *len,
-                           char *err, size_t errlen)
+/* w x h XRGB8888 pixels as a binary PPM (RGB) into *m. */
+static int encode_ppm(const uint8_t *px, uint32_t w, uint32_t h, struct png_mem *m, char *err,
+                      size_t errlen)
+{
+        char head[32];
+        int n = snprintf(head, sizeof(head), "P6\n%u %u\n255\n", w, h);
+        m->cap = (size_t)n + (size_t)w * h * 3;
+        m->buf = malloc(m->cap);
+        if (!m->buf) {
+                snprintf(err, errlen, "no memory for the PPM");
+                return -ENOMEM;
+        }
+        memcpy(m->buf, head, (size_t)n);
+        uint8_t *o = m->buf + n;
+        for (size_t i = 0; i < (size_t)w * h; i++, o += 3) { /* B G R X -> R G B */
+                o[0] = px[i * 4 + 2];
+                o[1] = px[i * 4 + 1];
+                o[2] = px[i * 4];
+        }
+        m->len = m->cap;
+        return 0;
+}
+
+int bn_displ_corm_snapshot(struct bn_endpoint *ep, unsigned conn, const char *format, void **img,
+                           size_t *len, char *err, size_t errlen)
 {
         struct displ_corm *c = ep->priv;
         struct png_mem m = {0};
         int rc;
+        if (strcmp(format, "png") && strcmp(format, "ppm")) {
+                snprintf(err, errlen, "format '%.16s' is not png or ppm", format);
+                rc = -ENOTSUP;
+                goto out;
+        }
         if (conn >= BN_DISPL_CONN_MAX || !c->fr[conn].frames) {
                 snprintf(err, errlen, "connector %u has shown no frame yet", conn);
                 rc = -ENOENT;
                 goto out;
         }
-        rc = encode_png(c->fr[conn].px, c->fr[conn].w, c->fr[conn].h, &m, err, errlen);
+        const struct displ_frame *f = &c->fr[conn];
+        rc = format[1] == 'n' ? encode_png(f->px, f->w, f->h, &m, err, errlen)
+                              : encode_ppm(f->px, f->w, f->h, &m, err, errlen);
         if (rc)
                 goto out;
-        *png = m.buf;
+        *img = m.buf;
         *len = m.len;
         m.buf = NULL;
 out:

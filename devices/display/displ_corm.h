@@ -40,10 +40,10 @@ int bn_displ_corm_check(const struct bn_params *params, char *err, size_t errlen
 void bn_displ_corm_close(struct bn_endpoint *ep);
 void bn_displ_corm_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
                       unsigned n);
-/* Connector conn's last complete frame as PNG (malloc'ed *png). -ENOENT
- * when none arrived yet. */
-int bn_displ_corm_snapshot(struct bn_endpoint *ep, unsigned conn, void **png, size_t *len,
-                           char *err, size_t errlen);
+/* Connector conn's last complete frame as "png" or "ppm" (binary P6),
+ * malloc'ed in *img. -ENOENT when none arrived yet. */
+int bn_displ_corm_snapshot(struct bn_endpoint *ep, unsigned conn, const char *format, void **img,
+                           size_t *len, char *err, size_t errlen);
 
 /* corm_vnc.c: connector 0 served as VNC (libvncserver), on ep->loop. */
 int displ_vnc_check(const struct bn_params *p, char *err, size_t errlen);

@@ -135,11 +135,12 @@ struct bn_devclass {
         int (*corm_check)(const struct bn_params *params, char *err, size_t errlen);
 
         /* Optional, Corm, on ep->loop: an image of what the Corm shows, for
-         * `bananactl snapshot` (a display: connector `index`'s last frame
-         * as PNG). *data is malloc'ed; the caller frees it. -ENOENT when
-         * there is nothing to show yet; err says why. */
-        int (*snapshot)(struct bn_endpoint *ep, unsigned index, void **data, size_t *len, char *err,
-                        size_t errlen);
+         * `bananactl snapshot` (a display: connector `index`'s last frame)
+         * in format "png" or "ppm". *data is malloc'ed; the caller frees
+         * it. -ENOENT when there is nothing to show yet, -ENOTSUP for
+         * another format; err says why. */
+        int (*snapshot)(struct bn_endpoint *ep, unsigned index, const char *format, void **data,
+                        size_t *len, char *err, size_t errlen);
 };
 
 /* ---- registry of device classes (one per daemon) ---------------------- */

@@ -110,6 +110,12 @@ sed "s/^/  | /" "$T/vm4.out"
 snap4() { ctl snapshot hostA/screen/vm4 "$T/vm4.png" >/dev/null && python3 "$HERE/png_equal.py" "$T/vm4.png" "$T/vm4.ppm"; }
 wait_for 10 snap4 || { snap4; fail "vm4's snapshot is not the frame drawn without a flip"; }
 echo "the frame drawn without a flip reached the Corm"
+ctl snapshot hostA/screen/vm4 "$T/vm4.snap.ppm" || fail "snapshot as PPM failed"
+cmp -s "$T/vm4.snap.ppm" "$T/vm4.ppm" || fail "vm4's PPM snapshot differs"
+# 1920x1080 as PPM is larger than a control reply (4 MiB): refused, with the reason
+ctl snapshot hostA/screen/vm1 "$T/vm1.ppm2" >/dev/null 2>&1 # .ppm2: PNG, fits
+ctl snapshot hostA/screen/vm1 "$T/big.ppm" 2>"$T/err" && fail "a 6 MB reply was sent"
+grep -q "do not fit a reply" "$T/err" || { cat "$T/err"; fail "wrong refusal (big PPM)"; }
 timeout 90 "$GRAB" "127.0.0.1:$PORT" 800x600 "$T/vm4.vnc.ppm" --password-file "$T/vnc.pw" ||
 	fail "VNC viewer with the password failed"
 cmp -s "$T/vm4.vnc.ppm" "$T/vm4.ppm" || fail "vm4's VNC screen differs"
