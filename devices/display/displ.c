@@ -173,37 +173,19 @@ static void refresh(struct bn_loop *loop, struct bn_timer *t, void *arg)
                         displ_flip(s, &s->conn[i], s->conn[i].shown, false);
 }
 
-/* On ep->loop: answer every request on one connector's ring. */
+/* On ep->loop: answer every request on one connector's ring; false when
+ * the device is being disconnected. */
 static bool serve_conn(struct displ_spike *s, struct displ_conn *c)
 {
-        struct xen_displif_back_ring *b = &c->back;
-        int more, notify;
-        do {
-                RING_IDX rc = b->req_cons;
-                RING_IDX rp = b->sring->req_prod;
-                xen_rmb();
-                if (RING_REQUEST_PROD_OVERFLOW(b, rp)) {
-                        bn_xb_fail(s->dev, EPROTO,
-                                   "connector %u: ring producer %u is impossible (consumer %u)",
-                                   c->idx, rp, rc);
-                        return false;
-                }
-                while (rc != rp && !RING_REQUEST_CONS_OVERFLOW(b, rc)) {
-                        struct xendispl_req req;
-                        struct xendispl_resp rsp;
-                        memcpy(&req, RING_GET_REQUEST(b, rc), sizeof(req)); /* copy once */
-                        b->req_cons = ++rc;
-                        if (!displ_handle(s, c, &req, &rsp))
-                                return false;
-                        memcpy(RING_GET_RESPONSE(b, b->rsp_prod_pvt), &rsp, sizeof(rsp));
-                        b->rsp_prod_pvt++;
-                }
-                RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(b, notify);
-                if (notify)
-                        bn_evtchn_notify(s->evtchn, c->req_port);
-                RING_FINAL_CHECK_FOR_REQUESTS(b, more);
-        } while (more);
-        return true;
+        int rc;
+        BN_RING_SERVE(&c->back, struct xendispl_req, struct xendispl_resp,
+                      if (!displ_handle(s, c, &req, &rsp)) rc = -ECANCELED, /* reported */
+                      bn_evtchn_notify(s->evtchn, c->req_port), rc);
+        if (rc == -EPROTO)
+                bn_xb_fail(s->dev, EPROTO,
+                           "connector %u: ring producer %u is impossible (consumer %u)", c->idx,
+                           c->back.sring->req_prod, c->back.req_cons);
+        return rc == 0;
 }
 
 static void serve(struct displ_spike *s)

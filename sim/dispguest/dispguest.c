@@ -6,7 +6,8 @@
  * a frame buffer, draws a known pattern and flips pages, waiting for each
  * answer and each XENDISPL_EVT_PG_FLIP. --expect writes the last frame as
  * a PPM (what a snapshot must show); --hostile dir|offset sends a bad
- * DBUF_CREATE and expects the back-end to close this device; --timestamps
+ * DBUF_CREATE (prod: a request ring producer 1000 ahead) and expects the
+ * back-end to close this device; --timestamps
  * prints "flip K T" (CLOCK_MONOTONIC, us) as flip K is asked for, and
  * --interval-ms paces the flips (bench/display/run); --draw-without-flip
  * then draws one more frame into the shown buffer without flipping, as
@@ -258,7 +259,12 @@ static int run(struct dg *d)
         if (d->hostile && !strcmp(d->hostile, "dir"))
                 r.op.dbuf_create.gref_directory = 8000; /* never granted */
         if (d->hostile && !strcmp(d->hostile, "offset"))
-                r.op.dbuf_create.data_ofs = 4096; /* the pixels end past the buffer */
+                r.op.dbuf_create.data_ofs = 4096;        /* the pixels end past the buffer */
+        if (d->hostile && !strcmp(d->hostile, "prod")) { /* more requests than the ring holds */
+                d->front.req_prod_pvt += 1000;
+                d->next_id = 0;
+                r.op.dbuf_create.dbuf_cookie = 0;
+        }
         rc = request(d, &r, false);
         if (d->hostile) {
                 if (rc == -EPIPE) {
@@ -390,7 +396,7 @@ int main(int argc, char **argv)
                         break;
                 default:
                         fprintf(stderr, "usage: sim-dispguest [--dir SIM] [--name N] [--devid I] "
-                                        "[--res WxH] [--flips N] [--hostile dir|offset] "
+                                        "[--res WxH] [--flips N] [--hostile dir|offset|prod] "
                                         "[--expect PPM] [--stay] [--interval-ms MS] [--timestamps] "
                                         "[--draw-without-flip]\n");
                         return 2;

@@ -89,13 +89,14 @@ ctl snapshot hostA/screen/vm4 "$T/x.png" 2>"$T/err" && fail "snapshot of an empt
 grep -q "has shown no frame yet" "$T/err" || { cat "$T/err"; fail "wrong refusal (empty)"; }
 
 # 2. hostile guests: each is disconnected, nobody else is
-for bad in dir offset; do
+for bad in dir offset prod; do
 	timeout 60 "$DG" --dir "$SIM" --name "bad$bad" --hostile $bad >"$T/bad$bad.out" 2>&1 ||
 		{ cat "$T/bad$bad.out"; fail "hostile guest ($bad) was not disconnected"; }
 	sed "s/^/  | /" "$T/bad$bad.out"
 done
 wait_log "hostA/baddir/vdispl0.*grant directory" || fail "no error naming the bad directory"
 wait_log "hostA/badoffset/vdispl0.*needs .* bytes, the buffer has" || fail "no error for the offset"
+wait_log "hostA/badprod/vdispl0.*ring producer .* is impossible" || fail "no error for the producer"
 grep -q "hostA/vm1/vdispl0: back-end state Connected -> Closing" "$T/bananad.log" &&
 	fail "vm1 was disconnected by someone else's bad request"
 ctl snapshot hostA/screen/vm1 "$T/vm1b.png" || fail "snapshot after the hostile guests failed"
