@@ -201,9 +201,7 @@ static void evtchn_ready(struct bn_loop *loop, int fd, uint32_t events, void *ar
         (void)fd;
         (void)events;
         struct displ_spike *s = arg;
-        int port;
-        while ((port = bn_evtchn_pending(s->evtchn)) >= 0)
-                bn_evtchn_unmask(s->evtchn, (uint32_t)port);
+        bn_evtchn_drain(s->evtchn);
         serve(s);
 }
 
