@@ -351,11 +351,12 @@ static void displ_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)
 static int displ_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
 {
         (void)port;
-        if (ep->kind == BN_EP_SPIKE) {
-                struct displ_spike *s = ep->priv;
-                for (unsigned i = 0; i < BN_DISPL_CONN_MAX; i++)
+        struct displ_spike *s = ep->priv;
+        /* only while the loop runs the I/O: before it, connect (main
+         * thread) is filling s->conn, and starts from nothing sent */
+        if (ep->kind == BN_EP_SPIKE && s->polling)
+                for (unsigned i = 0; i < s->nconn; i++)
                         s->conn[i].hash_fb = 0;
-        }
         return 0;
 }
 
