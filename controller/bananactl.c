@@ -5,6 +5,7 @@
  * 2 usage.
  */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -23,25 +24,27 @@
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
-                "commands:\n"
-                "  status                         daemon, host, store, what is available\n"
-                "  endpoints [NAME]               endpoints with state and counters\n"
-                "  wires [NAME]                   wires with type, ends, state, counters\n"
-                "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
-                "                                 wire endpoint A to endpoint B\n"
-                "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
-                "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
-                "  apply [--prune] FILE           make the topology in FILE the desired state\n"
-                "                                 (--prune: remove what connect made too)\n"
-                "  diff [--prune] FILE            what apply FILE would change\n"
-                "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
-                "  store export                   the desired state as JSON, on stdout\n"
-                "  store import FILE              an export into this (empty) store\n"
-                "  migrate ...                    reserved\n"
-                "The socket is $BANANA_CONTROL, else %s.\n",
-                BN_CTL_DEFAULT_SOCKET);
+        fprintf(
+            f,
+            "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
+            "commands:\n"
+            "  status                         daemon, host, store, what is available\n"
+            "  endpoints [NAME]               endpoints with state and counters\n"
+            "  wires [NAME]                   wires with type, ends, state, counters\n"
+            "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
+            "                                 wire endpoint A to endpoint B\n"
+            "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
+            "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
+            "  apply [--prune] FILE           make the topology in FILE the desired state\n"
+            "                                 (--prune: remove what connect made too)\n"
+            "  diff [--prune] FILE            what apply FILE would change\n"
+            "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
+            "  store export                   the desired state as JSON, on stdout\n"
+            "  store import FILE              an export into this (empty) store\n"
+            "  snapshot ENDPOINT FILE         what a display Corm shows, in FILE (PNG; .ppm: PPM)\n"
+            "  migrate ...                    reserved\n"
+            "The socket is $BANANA_CONTROL, else %s.\n",
+            BN_CTL_DEFAULT_SOCKET);
 }
 
 static char *read_file(const char *path, size_t max, size_t *lenp)
@@ -337,6 +340,15 @@ static json_object *build(int argc, char **argv, const char **cmd)
                         fprintf(stderr, "bananactl: connect needs two endpoints\n");
                         goto usage;
                 }
+        } else if (strcmp(c, "snapshot") == 0) {
+                if (argc != 3) {
+                        fprintf(stderr, "bananactl: snapshot needs an endpoint and a file\n");
+                        goto usage;
+                }
+                json_object_object_add(req, "endpoint", json_object_new_string(argv[1]));
+                size_t fl = strlen(argv[2]);
+                bool ppm = fl > 4 && strcmp(argv[2] + fl - 4, ".ppm") == 0;
+                json_object_object_add(req, "format", json_object_new_string(ppm ? "ppm" : "png"));
         } else if (strcmp(c, "disconnect") == 0) {
                 if (argc != 2) {
                         fprintf(stderr, "bananactl: disconnect needs one wire\n");
@@ -415,6 +427,33 @@ usage:
         json_object_put(req);
         usage(stderr);
         return NULL;
+}
+
+/* Decode a snapshot reply's base64 data into path; 0 or EXIT_REFUSED. */
+static int write_snapshot(json_object *reply, const char *path)
+{
+        const char *b64 = s(reply, "data");
+        size_t n = strlen(b64), want = (size_t)num(reply, "bytes");
+        unsigned char *buf = malloc(n / 4 * 3 + 3);
+        int rc = EXIT_REFUSED;
+        FILE *f = NULL;
+        if (!buf || n % 4 || EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n) < 0 ||
+            want > n / 4 * 3) {
+                fprintf(stderr, "bananactl: the snapshot in the reply is not valid base64\n");
+                goto out;
+        }
+        f = fopen(path, "wb");
+        if (!f || fwrite(buf, 1, want, f) != want || fflush(f)) {
+                fprintf(stderr, "bananactl: cannot write %s: %s\n", path, strerror(errno));
+                goto out;
+        }
+        printf("snapshot: %zu bytes of %s in %s\n", want, s(reply, "format"), path);
+        rc = 0;
+out:
+        if (f)
+                fclose(f);
+        free(buf);
+        return rc;
 }
 
 int main(int argc, char **argv)
@@ -507,6 +546,8 @@ int main(int argc, char **argv)
                 printf("%s\n",
                        json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY |
                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+        } else if (strcmp(cmd, "snapshot") == 0) {
+                rc = write_snapshot(reply, argv[argc - 1]);
         } else if (strcmp(cmd, "store-import") == 0) {
                 printf("imported %lld keys (store revision %lld)\n", num(reply, "imported"),
                        num(reply, "revision"));

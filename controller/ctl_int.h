@@ -230,6 +230,8 @@ json_object *ctl_cluster_members(struct bn_ctl *c);
 
 /* ---- ctl_store_move.c ---- */
 json_object *ctl_op_store_export(struct bn_ctl *c);
+/* ctl_snapshot.c */
+json_object *ctl_op_snapshot(struct bn_ctl *c, json_object *req);
 json_object *ctl_op_store_import(struct bn_ctl *c, json_object *req);
 
 #endif

@@ -742,8 +742,10 @@ json_object *ctl_handle(struct bn_ctl *c, json_object *req)
                 return ctl_op_store_export(c);
         if (strcmp(op, "store-import") == 0)
                 return ctl_op_store_import(c, req);
+        if (strcmp(op, "snapshot") == 0)
+                return ctl_op_snapshot(c, req);
         return ctl_reply_error(
             "unknown op '%.64s' (known: status, endpoints, wires, connect, "
-            "disconnect, swap, apply, diff, migrate, store-export, store-import)",
+            "disconnect, swap, apply, diff, migrate, store-export, store-import, snapshot)",
             op);
 }

@@ -43,6 +43,7 @@ static const struct op_schema schemas[] = {
     {"migrate", {{NULL, A_STR}}},
     {"store-export", {{NULL, A_STR}}},
     {"store-import", {{"content", A_STR}, {NULL, A_STR}}},
+    {"snapshot", {{"endpoint", A_STR}, {"format", A_STR}, {NULL, A_STR}}},
 };
 
 static int only_space(const char *s, size_t n)

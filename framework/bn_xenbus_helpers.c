@@ -210,17 +210,46 @@ int bn_xb_num_queues(struct bn_xb_dev *dev, unsigned *n)
         return 0;
 }
 
+/* <fe path>[/<sub>] into dir; -EINVAL for a sub that could leave the
+ * front-end's directory (a class passes its own constant strings, but say
+ * it once here). */
+static int fe_dir(const struct bn_xb_dev *dev, const char *sub, char *dir, size_t len)
+{
+        if (sub && (!*sub || sub[0] == '/' || strstr(sub, "..")))
+                return -EINVAL;
+        if (sub)
+                snprintf(dir, len, "%s/%s", dev->fe_path, sub);
+        else
+                snprintf(dir, len, "%s", dev->fe_path);
+        return 0;
+}
+
+static const char *queue_sub(int queue, char *buf, size_t len)
+{
+        if (queue < 0)
+                return NULL;
+        snprintf(buf, len, "queue-%d", queue);
+        return buf;
+}
+
 int bn_xb_map_ring(struct bn_xb_dev *dev, int queue, const char *name, struct bn_xb_ring *ring)
+{
+        char sub[24];
+        return bn_xb_map_ring_at(dev, queue_sub(queue, sub, sizeof(sub)), name, ring);
+}
+
+int bn_xb_map_ring_at(struct bn_xb_dev *dev, const char *sub, const char *name,
+                      struct bn_xb_ring *ring)
 {
         char dir[BN_XB_PATH_MAX + 32], key[80], buf[32];
         uint32_t refs[16];
         uint64_t order = 0, v;
         int rc;
         memset(ring, 0, sizeof(*ring));
-        if (queue >= 0)
-                snprintf(dir, sizeof(dir), "%s/queue-%d", dev->fe_path, queue);
-        else
-                snprintf(dir, sizeof(dir), "%s", dev->fe_path);
+        if (fe_dir(dev, sub, dir, sizeof(dir))) {
+                bn_xb_fatal(dev, EINVAL, "ring directory '%.64s' is not below the front-end", sub);
+                return -EINVAL;
+        }
         unsigned maxo = dev->cls->max_ring_page_order;
         if (maxo > 4)
                 maxo = 4;
@@ -269,12 +298,20 @@ void bn_xb_unmap_ring(struct bn_xb_dev *dev, struct bn_xb_ring *ring)
 
 int bn_xb_bind_evtchn(struct bn_xb_dev *dev, int queue, const char *name, uint32_t *local_port)
 {
+        char sub[24];
+        return bn_xb_bind_evtchn_at(dev, queue_sub(queue, sub, sizeof(sub)), name, local_port);
+}
+
+int bn_xb_bind_evtchn_at(struct bn_xb_dev *dev, const char *sub, const char *name,
+                         uint32_t *local_port)
+{
         char dir[BN_XB_PATH_MAX + 32], buf[32];
         uint64_t v;
-        if (queue >= 0)
-                snprintf(dir, sizeof(dir), "%s/queue-%d", dev->fe_path, queue);
-        else
-                snprintf(dir, sizeof(dir), "%s", dev->fe_path);
+        if (fe_dir(dev, sub, dir, sizeof(dir))) {
+                bn_xb_fatal(dev, EINVAL, "channel directory '%.64s' is not below the front-end",
+                            sub);
+                return -EINVAL;
+        }
         int rc = read_key(dev, dir, name, buf, sizeof(buf));
         if (rc || bn_xb_parse_uint(buf, MAX_EVTCHN_PORT, &v)) {
                 bn_xb_fatal(dev, rc == -ENOENT ? ENOENT : EINVAL, "reading %s/%s: %s", dir, name,

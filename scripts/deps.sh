@@ -11,7 +11,7 @@ PKGS=(
 	# libraries
 	libxen-dev liburing-dev libnbd-dev libyaml-dev libjson-c-dev
 	libnl-3-dev libnl-route-3-dev libmnl-dev libsystemd-dev libmicrohttpd-dev libcap-ng-dev libseccomp-dev
-	libcurl4-openssl-dev libssl-dev
+	libcurl4-openssl-dev libssl-dev libpng-dev libvncserver-dev libdrm-dev
 	# real peers and tools used by tests, the demo and bench/
 	xenstore-utils iproute2 iputils-ping iperf3 nbdkit qemu-utils libnbd-bin fio openvpn
 	etcd-server etcd-client tcpdump procps psmisc util-linux

@@ -14,7 +14,7 @@ while IFS= read -r f; do
 		clang-format "$f" | diff -u "$f" - | sed -n '3,12p'
 		bad=$((bad + 1))
 	fi
-done < <(find framework devices wires controller config sim tests bench -name '*.[ch]' -not -path '*/.cache/*' | sort)
+done < <(find include framework devices wires controller config sim tests bench -name '*.[ch]' -not -path '*/.cache/*' | sort)
 echo "$n files checked, $bad not clean"
 [ "$n" -gt 50 ] || { echo "FAIL: found only $n files: wrong source dir?"; exit 1; }
 [ "$bad" -eq 0 ]

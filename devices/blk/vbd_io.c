@@ -448,13 +448,11 @@ out:
 static void evtchn_ready(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         struct vbd *v = arg;
-        int port;
         (void)loop;
         (void)fd;
         (void)events;
 
-        while ((port = bn_evtchn_pending(v->evtchn)) >= 0)
-                bn_evtchn_unmask(v->evtchn, (uint32_t)port);
+        bn_evtchn_drain(v->evtchn);
         serve_all(v);
 }
 

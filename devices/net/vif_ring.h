@@ -1,5 +1,5 @@
 /* vif_ring.h: how the vif Spike includes Xen's netif ring definitions.
- * The barriers ring.h needs come from framework/bn_xen_ring.h.
+ * The barriers ring.h needs come from include/banana/bn_xen_ring.h.
  */
 #ifndef BN_NET_VIF_RING_H
 #define BN_NET_VIF_RING_H

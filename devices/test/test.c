@@ -43,47 +43,36 @@ static int test_probe(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         return rc;
 }
 
+/* On ep->loop: answer one echo request (and send the echo to the wire). */
+static void answer(struct test_spike *s, const struct bn_test_request *req,
+                   struct bn_test_response *r)
+{
+        r->id = req->id;
+        if (req->op == BN_TEST_OP_ECHO) {
+                r->value = req->value + 1;
+                struct bn_wire_msg m = {.type = BN_MSG_TEST_ECHO, .hdr_len = 8};
+                memcpy(m.hdr, &req->value, 8);
+                if (s->ep->nports)
+                        bn_endpoint_send(s->ep, &m, 1);
+        } else {
+                r->status = -EINVAL;
+        }
+        s->served++;
+}
+
 /* On ep->loop: answer every request on the ring. */
 static void serve(struct test_spike *s)
 {
-        struct bn_test_back_ring *b = &s->back;
-        int more, notify;
+        int rc;
         if (s->broken)
                 return;
-        do {
-                RING_IDX rc = b->req_cons;
-                RING_IDX rp = b->sring->req_prod;
-                xen_rmb();
-                if (RING_REQUEST_PROD_OVERFLOW(b, rp)) {
-                        s->broken = true;
-                        bn_xb_fail(s->dev, EPROTO,
-                                   "ring producer index %u is impossible (consumer %u)", rp, rc);
-                        return;
-                }
-                while (rc != rp && !RING_REQUEST_CONS_OVERFLOW(b, rc)) {
-                        struct bn_test_request req;
-                        memcpy(&req, RING_GET_REQUEST(b, rc), sizeof(req)); /* copy once */
-                        b->req_cons = ++rc;
-                        struct bn_test_response *rsp = RING_GET_RESPONSE(b, b->rsp_prod_pvt);
-                        struct bn_test_response r = {.id = req.id, .status = 0};
-                        if (req.op == BN_TEST_OP_ECHO) {
-                                r.value = req.value + 1;
-                                struct bn_wire_msg m = {.type = BN_MSG_TEST_ECHO, .hdr_len = 8};
-                                memcpy(m.hdr, &req.value, 8);
-                                if (s->ep->nports)
-                                        bn_endpoint_send(s->ep, &m, 1);
-                        } else {
-                                r.status = -EINVAL;
-                        }
-                        memcpy(rsp, &r, sizeof(r));
-                        b->rsp_prod_pvt++;
-                        s->served++;
-                }
-                RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(b, notify);
-                if (notify)
-                        bn_evtchn_notify(s->evtchn, s->port);
-                RING_FINAL_CHECK_FOR_REQUESTS(b, more);
-        } while (more);
+        BN_RING_SERVE(&s->back, struct bn_test_request, struct bn_test_response,
+                      answer(s, &req, &rsp), bn_evtchn_notify(s->evtchn, s->port), rc);
+        if (rc) {
+                s->broken = true;
+                bn_xb_fail(s->dev, EPROTO, "ring producer index %u is impossible (consumer %u)",
+                           s->back.sring->req_prod, s->back.req_cons);
+        }
 }
 
 static void evtchn_ready(struct bn_loop *loop, int fd, uint32_t events, void *arg)
@@ -92,9 +81,7 @@ static void evtchn_ready(struct bn_loop *loop, int fd, uint32_t events, void *ar
         (void)fd;
         (void)events;
         struct test_spike *s = arg;
-        int port;
-        while ((port = bn_evtchn_pending(s->evtchn)) >= 0)
-                bn_evtchn_unmask(s->evtchn, (uint32_t)port);
+        bn_evtchn_drain(s->evtchn);
         serve(s);
 }
 

@@ -151,3 +151,13 @@ int bn_evtchn_unmask(struct bn_evtchn *e, uint32_t port)
 {
         return e ? e->ops->evtchn_unmask(e, port) : -EINVAL;
 }
+
+int bn_evtchn_drain(struct bn_evtchn *e)
+{
+        int port, n = 0;
+        while ((port = bn_evtchn_pending(e)) >= 0 && n < (1 << 20)) {
+                bn_evtchn_unmask(e, (uint32_t)port);
+                n++;
+        }
+        return n;
+}

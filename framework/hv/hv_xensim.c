@@ -171,56 +171,73 @@ static void sim_gnt_close(struct bn_gnt *bg)
         free(g);
 }
 
+/* Unpin count refs, XSIM_MAP_MAX at a time (a large buffer's map was
+ * pinned in as many requests). */
 static void send_unmap(struct sim_gnt *g, uint32_t domid, uint32_t count, const uint32_t *refs,
                        int writable)
 {
-        struct xsim_msg m = {.op = XSIM_OP_GNT_UNMAP, .domid = domid, .count = count};
-        int rc;
-
-        m.flags = writable ? XSIM_F_WRITABLE : 0;
-        memcpy(m.refs, refs, count * sizeof(*refs));
-        rc = xsim_call(g->sock, &m, NULL, 0);
-        if (rc < 0 && rc != -ESRCH)
-                fprintf(stderr, "bn_hv: xensim: unmap of %u grants of dom%u failed: %s\n", count,
-                        domid, strerror(-rc));
+        for (uint32_t done = 0; done < count;) {
+                uint32_t n = count - done < XSIM_MAP_MAX ? count - done : XSIM_MAP_MAX;
+                struct xsim_msg m = {.op = XSIM_OP_GNT_UNMAP, .domid = domid, .count = n};
+                m.flags = writable ? XSIM_F_WRITABLE : 0;
+                memcpy(m.refs, refs + done, n * sizeof(*refs));
+                int rc = xsim_call(g->sock, &m, NULL, 0);
+                if (rc < 0 && rc != -ESRCH)
+                        fprintf(stderr, "bn_hv: xensim: unmap of %u grants of dom%u failed: %s\n",
+                                n, domid, strerror(-rc));
+                done += n;
+        }
 }
+
+/* Largest map: a display buffer of 64 MiB, pinned XSIM_MAP_MAX refs per
+ * request into one contiguous range. */
+#define SIM_MAP_PAGES_MAX 16384u
 
 static int sim_gnt_map(struct bn_gnt *bg, uint32_t domid, uint32_t count, const uint32_t *refs,
                        int writable, void **addr)
 {
         struct sim_gnt *g = (struct sim_gnt *)bg;
-        struct xsim_msg m = {.op = XSIM_OP_GNT_MAP, .domid = domid, .count = count};
         int prot = PROT_READ | (writable ? PROT_WRITE : 0);
         struct sim_map *rec = NULL;
         uint8_t *base = MAP_FAILED;
-        int fd = -1, rc;
-        uint32_t i;
+        uint32_t pinned = 0, i;
+        int rc = 0;
 
-        if (count == 0 || count > XSIM_MAP_MAX)
+        if (count == 0 || count > SIM_MAP_PAGES_MAX)
                 return -EINVAL;
-        m.flags = writable ? XSIM_F_WRITABLE : 0;
-        memcpy(m.refs, refs, count * sizeof(*refs));
-        rc = xsim_call(g->sock, &m, &fd, 1);
-        if (rc < 0)
-                goto out;
-        if (fd < 0) {
-                rc = -EPROTO;
-                goto fail_pinned;
-        }
         rec = malloc(sizeof(*rec) + count * sizeof(uint32_t));
         base = mmap(NULL, (size_t)count * BN_PAGE_SIZE, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (!rec || base == MAP_FAILED) {
                 rc = -ENOMEM;
-                goto fail_pinned;
+                goto fail;
         }
-        for (i = 0; i < count; i++) {
-                void *p = mmap(base + (size_t)i * BN_PAGE_SIZE, BN_PAGE_SIZE, prot,
-                               MAP_SHARED | MAP_FIXED, fd, (off_t)m.refs[i] * BN_PAGE_SIZE);
-                if (p == MAP_FAILED) {
-                        rc = -errno;
-                        goto fail_pinned;
+        while (pinned < count) {
+                uint32_t n = count - pinned < XSIM_MAP_MAX ? count - pinned : XSIM_MAP_MAX;
+                struct xsim_msg m = {.op = XSIM_OP_GNT_MAP, .domid = domid, .count = n};
+                int fd = -1;
+                m.flags = writable ? XSIM_F_WRITABLE : 0;
+                memcpy(m.refs, refs + pinned, n * sizeof(*refs));
+                rc = xsim_call(g->sock, &m, &fd, 1);
+                if (rc < 0)
+                        goto fail;
+                pinned += n;
+                if (fd < 0) {
+                        rc = -EPROTO;
+                        goto fail;
                 }
+                for (i = 0; i < n; i++) {
+                        void *p =
+                            mmap(base + (size_t)(pinned - n + i) * BN_PAGE_SIZE, BN_PAGE_SIZE, prot,
+                                 MAP_SHARED | MAP_FIXED, fd, (off_t)m.refs[i] * BN_PAGE_SIZE);
+                        if (p == MAP_FAILED) {
+                                rc = -errno;
+                                break;
+                        }
+                }
+                close(fd);
+                if (rc < 0)
+                        goto fail;
         }
         rec->addr = base;
         rec->count = count;
@@ -230,18 +247,13 @@ static int sim_gnt_map(struct bn_gnt *bg, uint32_t domid, uint32_t count, const 
         rec->next = g->maps;
         g->maps = rec;
         *addr = base;
-        rec = NULL;
-        base = MAP_FAILED;
-        rc = 0;
-        goto out;
-fail_pinned:
-        send_unmap(g, domid, count, refs, writable);
-out:
+        return 0;
+fail:
         if (base != MAP_FAILED)
                 munmap(base, (size_t)count * BN_PAGE_SIZE);
+        if (pinned)
+                send_unmap(g, domid, pinned, refs, writable);
         free(rec);
-        if (fd >= 0)
-                close(fd);
         return rc;
 }
 

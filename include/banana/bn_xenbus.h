@@ -133,12 +133,20 @@ struct bn_xb_ring {
  * else the single <name>. Errors are -errno and are reported with
  * bn_xb_fatal by the helper (with the key and value at fault). */
 int bn_xb_map_ring(struct bn_xb_dev *dev, int queue, const char *name, struct bn_xb_ring *ring);
+/* The same at any directory below the front-end's: sub is relative to it
+ * ("0" for displif's connector 0, whose keys are 0/req-ring-ref and
+ * 0/evt-ring-ref), NULL for the front-end directory itself. */
+int bn_xb_map_ring_at(struct bn_xb_dev *dev, const char *sub, const char *name,
+                      struct bn_xb_ring *ring);
 void bn_xb_unmap_ring(struct bn_xb_dev *dev, struct bn_xb_ring *ring);
 
 /* Read event channel key `name` ("event-channel", "event-channel-tx") of a
  * queue and bind it on the device's evtchn handle; *local_port gets the
  * local port. Errors reported with bn_xb_fatal as above. */
 int bn_xb_bind_evtchn(struct bn_xb_dev *dev, int queue, const char *name, uint32_t *local_port);
+/* The same at a directory below the front-end's (see bn_xb_map_ring_at). */
+int bn_xb_bind_evtchn_at(struct bn_xb_dev *dev, const char *sub, const char *name,
+                         uint32_t *local_port);
 void bn_xb_unbind_evtchn(struct bn_xb_dev *dev, uint32_t local_port);
 
 /* ---- ring journals ------------------------------------------------------

@@ -156,6 +156,14 @@ struct bn_devclass {
          * it for diff and apply before the desired state changes, so what
          * diff accepts apply does. corm_open must still validate. */
         int (*corm_check)(const struct bn_params *params, char *err, size_t errlen);
+
+        /* Optional, Corm, on ep->loop: an image of what the Corm shows, for
+         * `bananactl snapshot` (a display: connector `index`'s last frame)
+         * in format "png" or "ppm". *data is malloc'ed; the caller frees
+         * it. -ENOENT when there is nothing to show yet, -ENOTSUP for
+         * another format; err says why. */
+        int (*snapshot)(struct bn_endpoint *ep, unsigned index, const char *format, void **data,
+                        size_t *len, char *err, size_t errlen);
 };
 
 /* ---- registry of device classes (one per daemon) ---------------------- */

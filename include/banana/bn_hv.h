@@ -115,5 +115,8 @@ int bn_evtchn_notify(struct bn_evtchn *e, uint32_t port);
  * until bn_evtchn_unmask(). */
 int bn_evtchn_pending(struct bn_evtchn *e);
 int bn_evtchn_unmask(struct bn_evtchn *e, uint32_t port);
+/* Take and unmask every pending port (a device that serves all its rings
+ * on any wake-up needs no more); returns how many were pending. */
+int bn_evtchn_drain(struct bn_evtchn *e);
 
 #endif

@@ -1,0 +1,91 @@
+/* displ_int.h: the display Spike's state (one per vdispl device), shared by
+ * displ.c (xenbus life, connectors' rings, events, frames to the wire) and
+ * displ_req.c (the displif requests: buffers, frame buffers, flips).
+ * Everything here except what connect and disconnect hand over in one
+ * bn_loop_call_wait belongs to ep->loop. */
+#ifndef DISPL_INT_H
+#define DISPL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bn_xen_ring.h"
+/* after bn_xen_ring.h */
+#include <xen/io/displif.h>
+
+#include "bn_displ_msg.h"
+#include "bn_gref_dir.h"
+#include "bn_xenbus.h"
+
+#define DISPL_DBUFS_MAX 16               /* display buffers per device */
+#define DISPL_FBS_MAX   16               /* frame buffers per device */
+#define DISPL_BUF_MAX   (64ull << 20)    /* bytes of one display buffer */
+#define DISPL_FMT_XRGB  0x34325258u      /* DRM_FORMAT_XRGB8888 'XR24' */
+#define DISPL_FMT_ARGB  0x34325241u      /* DRM_FORMAT_ARGB8888 'AR24' */
+#define DISPL_TILES_MAX BN_DISPL_DIM_MAX /* a tile is at least one row */
+/* How often the shown frame is looked at for changes a guest made without
+ * a flip (fbdev, a console): only changed tiles go to the wire. */
+#define DISPL_REFRESH_MS 100
+
+struct displ_dbuf {
+        uint64_t cookie; /* 0: free slot */
+        struct bn_gref_buf buf;
+        uint32_t width, height, bpp, stride, data_ofs;
+};
+
+struct displ_fb {
+        uint64_t cookie; /* 0: free slot */
+        unsigned dbuf;   /* index in dbufs */
+        uint32_t width, height, format;
+};
+
+struct displ_conn {
+        unsigned idx;
+        uint32_t res_w, res_h; /* from <idx>/resolution */
+        struct bn_xb_ring req, evt;
+        uint32_t req_port, evt_port;
+        bool req_bound, evt_bound;
+        struct xen_displif_back_ring back;
+        uint32_t evt_prod; /* ours; the page's in_prod is only written */
+        uint16_t evt_id;
+        uint64_t shown; /* fb shown (SET_CONFIG / PG_FLIP), 0: none */
+        /* the frame going to the wire: fb, next row, and the flip whose
+         * event waits for its last tile */
+        uint64_t send_fb;
+        uint32_t send_row, seq;
+        bool sending, evt_pending, sent_any;
+        /* what each tile of hash_fb held when last sent: unchanged tiles
+         * are not sent again */
+        uint64_t hash_fb;
+        uint32_t hash_w, hash_h;
+        uint64_t tile_hash[DISPL_TILES_MAX];
+};
+
+struct displ_spike {
+        struct bn_xb_dev *dev;
+        struct bn_endpoint *ep;
+        struct bn_evtchn *evtchn;
+        struct bn_gnt *gnt;
+        unsigned nconn;
+        struct displ_conn conn[BN_DISPL_CONN_MAX];
+        struct displ_dbuf dbufs[DISPL_DBUFS_MAX];
+        struct displ_fb fbs[DISPL_FBS_MAX];
+        uint8_t *tile; /* BN_WIRE_DATA_MAX bytes, allocated by probe */
+        struct bn_timer *refresh;
+        bool polling, broken;
+        uint64_t requests, flips, evt_drops;
+};
+
+/* displ_req.c, on ep->loop: answer one request (copied off the ring) into
+ * rsp; false when the device must be disconnected (bn_xb_fail called). */
+bool displ_handle(struct displ_spike *s, struct displ_conn *c, const struct xendispl_req *req,
+                  struct xendispl_resp *rsp);
+/* Free every buffer the guest created (disconnect). */
+void displ_free_all(struct displ_spike *s);
+struct displ_fb *displ_fb_find(struct displ_spike *s, uint64_t cookie);
+
+/* displ.c, on ep->loop: start sending the frame of fb to the wire; with
+ * event, XENDISPL_EVT_PG_FLIP follows its last tile. */
+void displ_flip(struct displ_spike *s, struct displ_conn *c, uint64_t fb, bool event);
+
+#endif
