@@ -60,7 +60,7 @@ nl_wait 20 grep -q connected "$base/good.out" || nl_fail "the verify guest did n
 # counted by ping_count into ptx / prx
 ptx=0 prx=0
 ping_round() {
-    nl_in p1 ping -q -c "${1:-10}" -i 0.05 -W 2 10.77.0.2 >"$base/ping.out" 2>&1 &
+    nl_bg p1 ping -q -c "${1:-10}" -i 0.05 -W 2 10.77.0.2 >"$base/ping.out" 2>&1
     pingp=$!
 }
 ping_count() {

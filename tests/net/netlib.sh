@@ -6,7 +6,7 @@
 # at exit, also when a check fails.
 #
 # Needs: XENSIM BANANAD BANANACTL NG set by the test (paths of the binaries).
-# Gives:  nl_start, nl_topology, nl_guest, nl_wait, nl_fail, nl_cleanup,
+# Gives:  nl_start, nl_topology, nl_guest, nl_wait, nl_fail, nl_cleanup, nl_bg,
 #         and $T (a short unique tag), $base (a temporary folder), $BR.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_check
@@ -104,3 +104,8 @@ nl_guest() {
 }
 
 nl_in() { local vm=$1; shift; ip netns exec "$T-$vm" "$@"; }
+# nl_bg VM CMD...: CMD in VM's namespace in the background, $! its PID and
+# in nl_pids (so the clean-up stops it). Not `nl_in ... &`: that
+# backgrounds a subshell, whose PID is not the command's, and the command
+# outlives the test.
+nl_bg() { local vm=$1; shift; ip netns exec "$T-$vm" "$@" & nl_pids+=($!); }

@@ -15,7 +15,7 @@ nl_guest vm1 1
 nl_guest vm2 2
 nl_in vm1 ping -c 1 -W 5 10.77.0.2 >/dev/null || nl_fail "no ping before the hostile guests"
 
-nl_in vm1 ping -i 0.1 -c 80 -W 2 10.77.0.2 >"$base/ping.out" 2>&1 &
+nl_bg vm1 ping -i 0.1 -c 80 -W 2 10.77.0.2 >"$base/ping.out" 2>&1
 ppid=$!
 nl_pids+=($ppid)
 i=0

@@ -22,7 +22,7 @@ nl_in vm1 ping -c 1 -W 5 10.77.0.2 >/dev/null || nl_fail "no ping before iperf3"
 streams=1
 [ "$QUEUES" -gt 1 ] && streams=4
 # 1. iperf3 TCP for a few seconds
-nl_in vm2 iperf3 -s -1 -p 5201 >"$base/iperf-s.out" 2>&1 &
+nl_bg vm2 iperf3 -s -1 -p 5201 >"$base/iperf-s.out" 2>&1
 spid=$!
 nl_pids+=($spid)
 nl_wait 10 bash -c "ip netns exec $T-vm2 ss -Hltn | grep -q :5201"
@@ -45,7 +45,7 @@ echo "ok: iperf3 TCP, $QUEUES queue(s), $streams stream(s)${6:+, Corm $6}: $gbps
 # 2. every byte: an exact number of bytes, checksummed at both ends
 xfer=$(dirname "$0")/tcp_xfer.py
 nbytes=$((300 * 1024 * 1024))
-nl_in vm2 timeout 60 python3 "$xfer" recv 5202 >"$base/xfer-r.out" 2>&1 &
+nl_bg vm2 timeout 60 python3 "$xfer" recv 5202 >"$base/xfer-r.out" 2>&1
 rpid=$!
 nl_pids+=($rpid)
 nl_wait 10 grep -q listening "$base/xfer-r.out" || nl_fail "receiver did not listen"

@@ -49,7 +49,7 @@ sent_of() { value "$1" banana_wire_messages_total 'wire="vm1-net"' 'endpoint="ho
 s0=$(sent_of "$base/scrape0.txt")
 
 # traffic: 300 pings 10 ms apart, scraped (and watched with bananactl top) while they run
-nl_in vm1 ping -c 300 -i 0.01 -W 2 10.77.0.2 >"$base/ping.out" 2>&1 &
+nl_bg vm1 ping -c 300 -i 0.01 -W 2 10.77.0.2 >"$base/ping.out" 2>&1
 ppid=$!
 sleep 0.7
 scrape 1

@@ -17,9 +17,9 @@ nl_guest vm1 1
 nl_guest vm2 2
 nl_in vm1 ping -c 2 -i 0.2 -W 5 10.77.0.2 >/dev/null || nl_fail "no ping before the restarts"
 echo "ok: vm1 pings vm2"
-nl_in vm1 ping -q -i 0.002 -W 1 10.77.0.2 >"$base/load1.out" 2>&1 &
+nl_bg vm1 ping -q -i 0.002 -W 1 10.77.0.2 >"$base/load1.out" 2>&1
 nl_pids+=($!)
-nl_in vm2 ping -q -i 0.002 -W 1 10.77.0.1 >"$base/load2.out" 2>&1 &
+nl_bg vm2 ping -q -i 0.002 -W 1 10.77.0.1 >"$base/load2.out" 2>&1
 nl_pids+=($!)
 n=0
 for how in KILL KILL KILL KILL KILL USR2; do

@@ -103,7 +103,7 @@ nl_guest vm1 1
 nl_guest vm2 2
 nl_in vm1 ping -c 2 -i 0.2 -W 5 10.77.0.2 >/dev/null || nl_fail "no ping before the upgrade"
 n=1000 # 10 s at one per 10 ms
-nl_in vm1 ping -D -n -c $n -i 0.01 -W 2 10.77.0.2 >"$base/ping.out" 2>&1 &
+nl_bg vm1 ping -D -n -c $n -i 0.01 -W 2 10.77.0.2 >"$base/ping.out" 2>&1
 ppid=$!
 sleep 2
 old_exe=$(stat -L -c %i /proc/$BPID/exe)
