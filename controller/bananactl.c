@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bn_ctl.h"
@@ -207,6 +208,22 @@ static void print_status(json_object *r)
         for (size_t i = 0; a && i < json_object_array_length(a); i++)
                 printf(" %s", json_object_get_string(json_object_array_get_idx(a, i)));
         printf("\n");
+        if (!(a = arr(r, "hosts")))
+                return; /* one host */
+        if (json_object_object_get_ex(r, "store", &st))
+                printf("store reachable: %s\n", strcmp(s(st, "reachable"), "false") ? "yes" : "no");
+        printf("%-20s %-5s %-16s %-20s %9s %9s\n", "HOST", "STATE", "ADDRESS", "LAST SEEN",
+               "ENDPOINTS", "WIRES");
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *h = json_object_array_get_idx(a, i);
+                char seen[32] = "never";
+                time_t t = (time_t)num(h, "last_seen");
+                struct tm tm;
+                if (t > 0 && gmtime_r(&t, &tm))
+                        strftime(seen, sizeof(seen), "%Y-%m-%d %H:%M:%SZ", &tm);
+                printf("%-20s %-5s %-16s %-20s %9lld %9lld\n", s(h, "host"), s(h, "state"),
+                       s(h, "address"), seen, num(h, "endpoints"), num(h, "wires"));
+        }
 }
 
 static void print_endpoints(json_object *r)

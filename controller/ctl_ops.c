@@ -167,6 +167,7 @@ static json_object *op_status(struct bn_ctl *c)
         if (c->clustered) {
                 json_object_object_add(st, "reachable", json_object_new_boolean(!c->store_down));
                 json_object_object_add(o, "members", ctl_cluster_members(c));
+                json_object_object_add(o, "hosts", ctl_cluster_hosts(c));
         }
         return o;
 }
@@ -207,7 +208,11 @@ static json_object *ep_entry(struct bn_ctl *c, const char *name, const struct bn
                                        json_object_new_int64((int64_t)ep->counters.errors));
         } else {
                 const char *state = "absent";
-                if (de && strcmp(de->location, c->d->host) != 0) {
+                if (de && strcmp(de->location, c->d->host) != 0 && c->clustered) {
+                        /* what its host reported (adds state, error) */
+                        ctl_cluster_item(c, de->location, "endpoints", name, o);
+                        state = NULL;
+                } else if (de && strcmp(de->location, c->d->host) != 0) {
                         state = "remote";
                 } else if (de && de->kind == BN_TOPO_CORM) {
                         for (size_t i = 0; i < c->n_corms; i++)
@@ -222,7 +227,8 @@ static json_object *ep_entry(struct bn_ctl *c, const char *name, const struct bn
                     json_object_new_string(de->kind == BN_TOPO_SPIKE ? "spike" : "corm"));
                 json_object_object_add(o, "class", json_object_new_string(de->cls ? de->cls : "-"));
                 json_object_object_add(o, "location", json_object_new_string(de->location));
-                json_object_object_add(o, "state", json_object_new_string(state));
+                if (state)
+                        json_object_object_add(o, "state", json_object_new_string(state));
         }
         json_object_object_add(o, "declared", json_object_new_boolean(de != NULL));
         if (de)
@@ -287,6 +293,47 @@ static json_object *op_endpoints(struct bn_ctl *c, json_object *req)
 
 /* ---- wires ---- */
 
+/* The host an endpoint is located on: its record's location, else the
+ * host its name is rooted at. */
+static void end_host(const struct bn_topo *t, const char *end, char *buf, size_t len)
+{
+        const struct bn_topo_ep *e = bn_topo_ep_find(t, end);
+
+        if (e)
+                snprintf(buf, len, "%s", e->location);
+        else
+                snprintf(buf, len, "%.*s", (int)strcspn(end, "/"), end);
+}
+
+/* In a cluster: "ends_state", each end's host and state (its own for the
+ * ends held here, else what its host reported); a wire held by no end
+ * here takes the state its first end's host reported. */
+static void wire_ends_state(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w,
+                            const struct rt_wire *rw, char *state, size_t len, json_object *e)
+{
+        json_object *arr = json_object_new_array();
+
+        for (unsigned j = 0; arr && j < 2; j++) {
+                json_object *o = json_object_new_object();
+                char host[256];
+                if (!o)
+                        break;
+                end_host(t, w->end[j], host, sizeof(host));
+                json_object_object_add(o, "end", json_object_new_string(w->end[j]));
+                json_object_object_add(o, "host", json_object_new_string(host));
+                if (rw && rw->local[j]) {
+                        json_object_object_add(o, "host_state", json_object_new_string("up"));
+                        json_object_object_add(o, "state", json_object_new_string(state));
+                } else {
+                        const char *s = ctl_cluster_item(c, host, "wires", w->name, o);
+                        if (!rw && j == 0)
+                                snprintf(state, len, "%s", s);
+                }
+                json_object_array_add(arr, o);
+        }
+        json_object_object_add(e, "ends_state", arr);
+}
+
 static json_object *op_wires(struct bn_ctl *c, json_object *req)
 {
         const char *only = ctl_arg_str(req, "name");
@@ -330,6 +377,8 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                 } else {
                         snprintf(state, sizeof(state), "remote");
                 }
+                if (c->clustered)
+                        wire_ends_state(c, t, w, rw, state, sizeof(state), e);
                 json_object_object_add(e, "state", json_object_new_string(state));
                 json_object_array_add(arr, e);
         }
