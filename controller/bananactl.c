@@ -34,8 +34,11 @@ static void usage(FILE *f)
                 "                                 wire endpoint A to endpoint B\n"
                 "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
                 "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
-                "  apply [--prune] FILE           make the topology in FILE the desired state\n"
-                "                                 (--prune: remove what connect made too)\n"
+                "  apply [--prune] [--generation N] FILE\n"
+                "                                 make the topology in FILE the desired state\n"
+                "                                 (--prune: remove what connect made too;\n"
+                "                                 --generation: only if the desired state is\n"
+                "                                 still at generation N, as diff --json said)\n"
                 "  diff [--prune] FILE            what apply FILE would change\n"
                 "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
                 "  store export                   the desired state as JSON, on stdout\n"
@@ -396,6 +399,16 @@ static json_object *build(int argc, char **argv, const char **cmd)
                 for (int i = 1; i < argc; i++) {
                         if (strcmp(argv[i], "--prune") == 0) {
                                 json_object_object_add(req, "prune", json_object_new_boolean(1));
+                        } else if (strcmp(argv[i], "--generation") == 0 &&
+                                   strcmp(c, "apply") == 0) {
+                                if (++i == argc || !argv[i][0] ||
+                                    strspn(argv[i], "0123456789") != strlen(argv[i])) {
+                                        fprintf(stderr,
+                                                "bananactl: apply --generation needs a number\n");
+                                        goto usage;
+                                }
+                                json_object_object_add(req, "generation",
+                                                       json_object_new_string(argv[i]));
                         } else if (argv[i][0] == '-' && argv[i][1]) {
                                 fprintf(stderr, "bananactl: %s: unknown flag '%s'\n", c, argv[i]);
                                 goto usage;

@@ -114,6 +114,10 @@ bool ctl_live_key(const char *key);
  * written: a change prepared from a desired state that another host or
  * client has changed since is refused (-EAGAIN), not merged blindly. */
 #define CTL_K_GEN "generation"
+/* Why such a change was refused (ctl_commit, apply --generation). */
+#define CTL_MSG_RETRY                                                                              \
+        "the desired state changed while this was being prepared (a change made on another "       \
+        "host or by another client): nothing changed, run it again"
 
 /* Load the desired state from the store into a topology (never NULL on 0). */
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen);

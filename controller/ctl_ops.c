@@ -118,10 +118,7 @@ int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen
         memcpy(all + 2, ops->ops, ops->n * sizeof(*all));
         r = bn_store_commit(c->store, all, ops->n + 2, NULL, err, errlen);
         if (r == -ECANCELED && strstr(err, CTL_K_GEN)) {
-                snprintf(
-                    err, errlen,
-                    "the desired state changed while this was being prepared (a change made on "
-                    "another host or by another client): nothing changed, run it again");
+                snprintf(err, errlen, "%s", CTL_MSG_RETRY);
                 r = -EAGAIN;
         } else if (!r) {
                 memcpy(c->gen, next, sizeof(next));
