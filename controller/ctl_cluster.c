@@ -361,7 +361,9 @@ static void on_change(void *arg, uint64_t rev)
         struct bn_daemon *d = arg;
         struct bn_ctl *c = d->ctl;
 
-        (void)rev;
+        if (!rev)
+                bn_info(CTX, "the store's watch missed changes (compacted or cut): reading "
+                             "everything again");
         if (c && !atomic_exchange(&c->change_queued, true) &&
             bn_loop_call(d->loop, changed_main, d) < 0)
                 atomic_store(&c->change_queued, false);
