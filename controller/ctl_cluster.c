@@ -386,8 +386,10 @@ static void cluster_free(struct ctl_cluster *cl)
 
 int ctl_cluster_start(struct bn_ctl *c)
 {
-        struct bn_store_etcd_opts eo = {
-            .ca = c->opts.store_ca, .cert = c->opts.store_cert, .key = c->opts.store_key};
+        struct bn_store_etcd_opts eo = {.ca = c->opts.store_ca,
+                                        .cert = c->opts.store_cert,
+                                        .key = c->opts.store_key,
+                                        .timeout_ms = c->opts.store_timeout_ms};
         struct ctl_cluster *cl;
         char err[512] = "";
         int r = -ENOMEM;

@@ -493,6 +493,7 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
                 struct bn_store_etcd_opts eo = {.ca = c->opts.store_ca,
                                                 .cert = c->opts.store_cert,
                                                 .key = c->opts.store_key,
+                                                .timeout_ms = c->opts.store_timeout_ms,
                                                 .watch_quiet = ctl_live_prefixes};
                 r = bn_store_open_etcd(&c->store, c->opts.store_url, &eo, err, sizeof(err));
         } else {
