@@ -256,6 +256,11 @@ bool ctl_cluster_host_up(struct bn_ctl *c, const char *host);
  * "unreported" when it has not said). */
 const char *ctl_cluster_item(struct bn_ctl *c, const char *host, const char *kind, const char *name,
                              json_object *o);
+/* "ends_state" added to e: each end's host and state (state, this host's
+ * own, for the ends held here; else what its host reported); a wire held
+ * by no end here (rw NULL) gets in state what its first end's host said. */
+void ctl_cluster_wire_ends(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w,
+                           const struct rt_wire *rw, char *state, size_t len, json_object *e);
 
 /* ---- ctl_store_move.c ---- */
 json_object *ctl_op_store_export(struct bn_ctl *c);

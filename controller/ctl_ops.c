@@ -290,47 +290,6 @@ static json_object *op_endpoints(struct bn_ctl *c, json_object *req)
 
 /* ---- wires ---- */
 
-/* The host an endpoint is located on: its record's location, else the
- * host its name is rooted at. */
-static void end_host(const struct bn_topo *t, const char *end, char *buf, size_t len)
-{
-        const struct bn_topo_ep *e = bn_topo_ep_find(t, end);
-
-        if (e)
-                snprintf(buf, len, "%s", e->location);
-        else
-                snprintf(buf, len, "%.*s", (int)strcspn(end, "/"), end);
-}
-
-/* In a cluster: "ends_state", each end's host and state (its own for the
- * ends held here, else what its host reported); a wire held by no end
- * here takes the state its first end's host reported. */
-static void wire_ends_state(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w,
-                            const struct rt_wire *rw, char *state, size_t len, json_object *e)
-{
-        json_object *arr = json_object_new_array();
-
-        for (unsigned j = 0; arr && j < 2; j++) {
-                json_object *o = json_object_new_object();
-                char host[256];
-                if (!o)
-                        break;
-                end_host(t, w->end[j], host, sizeof(host));
-                json_object_object_add(o, "end", json_object_new_string(w->end[j]));
-                json_object_object_add(o, "host", json_object_new_string(host));
-                if (rw && rw->local[j]) {
-                        json_object_object_add(o, "host_state", json_object_new_string("up"));
-                        json_object_object_add(o, "state", json_object_new_string(state));
-                } else {
-                        const char *s = ctl_cluster_item(c, host, "wires", w->name, o);
-                        if (!rw && j == 0)
-                                snprintf(state, len, "%s", s);
-                }
-                json_object_array_add(arr, o);
-        }
-        json_object_object_add(e, "ends_state", arr);
-}
-
 static json_object *op_wires(struct bn_ctl *c, json_object *req)
 {
         const char *only = ctl_arg_str(req, "name");
@@ -375,7 +334,7 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                         snprintf(state, sizeof(state), "remote");
                 }
                 if (c->clustered)
-                        wire_ends_state(c, t, w, rw, state, sizeof(state), e);
+                        ctl_cluster_wire_ends(c, t, w, rw, state, sizeof(state), e);
                 json_object_object_add(e, "state", json_object_new_string(state));
                 json_object_array_add(arr, e);
         }

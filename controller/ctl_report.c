@@ -248,3 +248,41 @@ const char *ctl_cluster_item(struct bn_ctl *c, const char *host, const char *kin
                 json_object_object_add(o, "since", json_object_get(v));
         return json_object_get_string(view_get(o, "state"));
 }
+
+/* The host an endpoint is located on: its record's location, else the
+ * host its name is rooted at. */
+static void end_host(const struct bn_topo *t, const char *end, char *buf, size_t len)
+{
+        const struct bn_topo_ep *e = bn_topo_ep_find(t, end);
+
+        if (e)
+                snprintf(buf, len, "%s", e->location);
+        else
+                snprintf(buf, len, "%.*s", (int)strcspn(end, "/"), end);
+}
+
+void ctl_cluster_wire_ends(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w,
+                           const struct rt_wire *rw, char *state, size_t len, json_object *e)
+{
+        json_object *arr = json_object_new_array();
+
+        for (unsigned j = 0; arr && j < 2; j++) {
+                json_object *o = json_object_new_object();
+                char host[256];
+                if (!o)
+                        break;
+                end_host(t, w->end[j], host, sizeof(host));
+                json_object_object_add(o, "end", json_object_new_string(w->end[j]));
+                json_object_object_add(o, "host", json_object_new_string(host));
+                if (rw && rw->local[j]) {
+                        json_object_object_add(o, "host_state", json_object_new_string("up"));
+                        json_object_object_add(o, "state", json_object_new_string(state));
+                } else {
+                        const char *s = ctl_cluster_item(c, host, "wires", w->name, o);
+                        if (!rw && j == 0)
+                                snprintf(state, len, "%s", s);
+                }
+                json_object_array_add(arr, o);
+        }
+        json_object_object_add(e, "ends_state", arr);
+}
