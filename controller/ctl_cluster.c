@@ -348,22 +348,35 @@ static void changed_main(void *arg)
         struct bn_daemon *d = arg;
         struct bn_ctl *c = d->ctl;
 
+        bool all;
+
         if (!c)
                 return; /* stopped meanwhile */
         atomic_store(&c->change_queued, false);
+        all = atomic_exchange(&c->watch_all, false);
+        /* a change this host made has been reconciled already (after its
+         * commit, from a revision that holds it): not again */
+        if (!all && atomic_load(&c->watch_rev) <= c->reconciled_rev)
+                return;
         ctl_reconcile(c);
 }
 
-/* From the store's watch thread: queue one reconcile (rev 0, "read
- * everything", needs nothing more: a reconcile reads everything). */
+/* From the store's watch thread: queue one reconcile, unless the main loop
+ * has reconciled from revision rev or later already (rev 0: changes were
+ * missed, reconcile in any case). */
 static void on_change(void *arg, uint64_t rev)
 {
         struct bn_daemon *d = arg;
         struct bn_ctl *c = d->ctl;
 
-        if (!rev)
+        if (!rev) {
                 bn_info(CTX, "the store's watch missed changes (compacted or cut): reading "
                              "everything again");
+                if (c)
+                        atomic_store(&c->watch_all, true);
+        } else if (c) {
+                atomic_store(&c->watch_rev, rev); /* one watch thread: revisions only grow */
+        }
         if (c && !atomic_exchange(&c->change_queued, true) &&
             bn_loop_call(d->loop, changed_main, d) < 0)
                 atomic_store(&c->change_queued, false);

@@ -95,6 +95,9 @@ struct bn_ctl {
         char *report_text;
         struct bn_timer *report_timer;
         atomic_bool change_queued; /* set by the watch thread: a reconcile is queued */
+        atomic_ullong watch_rev;   /* the latest revision the watch reported */
+        atomic_bool watch_all;     /* the watch missed changes: reconcile whatever */
+        uint64_t reconciled_rev;   /* the store's revision the last reconcile read */
         char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
 };
 
