@@ -21,7 +21,7 @@
 #define BN_TOPO_ALIAS_MAX       1000   /* aliases (*name) in a file */
 #define BN_TOPO_ALIAS_NODES_MAX 10000  /* nodes the aliases expand to, in all */
 #define BN_TOPO_NODES_MAX       500000 /* nodes written in the file */
-#define BN_TOPO_ITEMS_MAX       10000  /* hosts, endpoints, wires: each */
+#define BN_TOPO_ITEMS_MAX       50000  /* hosts, endpoints, wires: each */
 
 /* Where something was written in the file (1-based; 0 = not from a file). */
 struct bn_topo_loc {

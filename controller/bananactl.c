@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bn_ctl.h"
@@ -24,27 +25,29 @@
 
 static void usage(FILE *f)
 {
-        fprintf(
-            f,
-            "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
-            "commands:\n"
-            "  status                         daemon, host, store, what is available\n"
-            "  endpoints [NAME]               endpoints with state and counters\n"
-            "  wires [NAME]                   wires with type, ends, state, counters\n"
-            "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
-            "                                 wire endpoint A to endpoint B\n"
-            "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
-            "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
-            "  apply [--prune] FILE           make the topology in FILE the desired state\n"
-            "                                 (--prune: remove what connect made too)\n"
-            "  diff [--prune] FILE            what apply FILE would change\n"
-            "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
-            "  store export                   the desired state as JSON, on stdout\n"
-            "  store import FILE              an export into this (empty) store\n"
-            "  snapshot ENDPOINT FILE         what a display Corm shows, in FILE (PNG; .ppm: PPM)\n"
-            "  migrate ...                    reserved\n"
-            "The socket is $BANANA_CONTROL, else %s.\n",
-            BN_CTL_DEFAULT_SOCKET);
+        fprintf(f,
+                "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
+                "commands:\n"
+                "  status                         daemon, host, store, what is available\n"
+                "  endpoints [NAME]               endpoints with state and counters\n"
+                "  wires [NAME]                   wires with type, ends, state, counters\n"
+                "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
+                "                                 wire endpoint A to endpoint B\n"
+                "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
+                "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
+                "  apply [--prune] [--generation N] FILE\n"
+                "                                 make the topology in FILE the desired state\n"
+                "                                 (--prune: remove what connect made too;\n"
+                "                                 --generation: only if the desired state is\n"
+                "                                 still at generation N, as diff --json said)\n"
+                "  diff [--prune] FILE            what apply FILE would change\n"
+                "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
+                "  store export                   the desired state as JSON, on stdout\n"
+                "  store import FILE              an export into this (empty) store\n"
+                "  snapshot ENDPOINT FILE         what a display Corm shows, in FILE (PNG; .ppm: PPM)\n"
+                "  migrate ...                    reserved\n"
+                "The socket is $BANANA_CONTROL, else %s.\n",
+                BN_CTL_DEFAULT_SOCKET);
 }
 
 static char *read_file(const char *path, size_t max, size_t *lenp)
@@ -210,6 +213,22 @@ static void print_status(json_object *r)
         for (size_t i = 0; a && i < json_object_array_length(a); i++)
                 printf(" %s", json_object_get_string(json_object_array_get_idx(a, i)));
         printf("\n");
+        if (!(a = arr(r, "hosts")))
+                return; /* one host */
+        if (json_object_object_get_ex(r, "store", &st))
+                printf("store reachable: %s\n", strcmp(s(st, "reachable"), "false") ? "yes" : "no");
+        printf("%-20s %-5s %-16s %-20s %9s %9s\n", "HOST", "STATE", "ADDRESS", "LAST SEEN",
+               "ENDPOINTS", "WIRES");
+        for (size_t i = 0; i < json_object_array_length(a); i++) {
+                json_object *h = json_object_array_get_idx(a, i);
+                char seen[32] = "never";
+                time_t t = (time_t)num(h, "last_seen");
+                struct tm tm;
+                if (t > 0 && gmtime_r(&t, &tm))
+                        strftime(seen, sizeof(seen), "%Y-%m-%d %H:%M:%SZ", &tm);
+                printf("%-20s %-5s %-16s %-20s %9lld %9lld\n", s(h, "host"), s(h, "state"),
+                       s(h, "address"), seen, num(h, "endpoints"), num(h, "wires"));
+        }
 }
 
 static void print_endpoints(json_object *r)
@@ -391,6 +410,16 @@ static json_object *build(int argc, char **argv, const char **cmd)
                 for (int i = 1; i < argc; i++) {
                         if (strcmp(argv[i], "--prune") == 0) {
                                 json_object_object_add(req, "prune", json_object_new_boolean(1));
+                        } else if (strcmp(argv[i], "--generation") == 0 &&
+                                   strcmp(c, "apply") == 0) {
+                                if (++i == argc || !argv[i][0] ||
+                                    strspn(argv[i], "0123456789") != strlen(argv[i])) {
+                                        fprintf(stderr,
+                                                "bananactl: apply --generation needs a number\n");
+                                        goto usage;
+                                }
+                                json_object_object_add(req, "generation",
+                                                       json_object_new_string(argv[i]));
                         } else if (argv[i][0] == '-' && argv[i][1]) {
                                 fprintf(stderr, "bananactl: %s: unknown flag '%s'\n", c, argv[i]);
                                 goto usage;

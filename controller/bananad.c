@@ -21,21 +21,30 @@ struct bananad_opts {
         const char *metrics;       /* ctl: --metrics ADDR (ctl_metrics.c) */
 };
 
-enum { OPT_STORE = 256, OPT_STORE_CA, OPT_STORE_CERT, OPT_STORE_KEY, OPT_ADDRESS, OPT_LEASE_TTL };
+enum {
+        OPT_STORE = 256,
+        OPT_STORE_CA,
+        OPT_STORE_CERT,
+        OPT_STORE_KEY,
+        OPT_ADDRESS,
+        OPT_LEASE_TTL,
+        OPT_STORE_TIMEOUT
+};
 
 static void usage(FILE *f)
 {
-        fprintf(f, "usage: bananad [--foreground] [--host NAME] [--hypervisor xen|xensim|auto]\n"
-                   "               [--xensim-dir DIR] [--state-dir DIR] [--control PATH]\n"
-                   "               [--workers N] [--log-level error|warn|info|debug]\n"
-                   "               [--control-group GROUP] [--keep-devices]\n"
-                   "               [--store etcd://HOST:PORT[,...]|etcds://...]\n"
-                   "               [--store-ca FILE] [--store-cert FILE] [--store-key FILE]\n"
-                   "               [--address ADDR] [--lease-ttl SECONDS]\n"
-                   "               [--metrics HOST:PORT|unix:PATH]\n"
-                   "SIGTERM/SIGINT: stop, closing guests' devices the Xen way.\n"
-                   "SIGUSR2: stop for a restart, guests' devices stay Connected\n"
-                   "(--keep-devices: SIGTERM/SIGINT do the same).\n");
+        fprintf(f,
+                "usage: bananad [--foreground] [--host NAME] [--hypervisor xen|xensim|auto]\n"
+                "               [--xensim-dir DIR] [--state-dir DIR] [--control PATH]\n"
+                "               [--workers N] [--log-level error|warn|info|debug]\n"
+                "               [--control-group GROUP] [--keep-devices]\n"
+                "               [--store etcd://HOST:PORT[,...]|etcds://...]\n"
+                "               [--store-ca FILE] [--store-cert FILE] [--store-key FILE]\n"
+                "               [--address ADDR] [--lease-ttl SECONDS] [--store-timeout SECONDS]\n"
+                "               [--metrics HOST:PORT|unix:PATH]\n"
+                "SIGTERM/SIGINT: stop, closing guests' devices the Xen way.\n"
+                "SIGUSR2: stop for a restart, guests' devices stay Connected\n"
+                "(--keep-devices: SIGTERM/SIGINT do the same).\n");
 }
 
 static int parse_args(int argc, char **argv, struct bananad_opts *o)
@@ -58,6 +67,7 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
             {"store-key", required_argument, NULL, OPT_STORE_KEY},
             {"address", required_argument, NULL, OPT_ADDRESS},
             {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
+            {"store-timeout", required_argument, NULL, OPT_STORE_TIMEOUT},
             {"metrics", required_argument, NULL, 'm'}, /* ctl */
             {NULL, 0, NULL, 0},
         };
@@ -146,6 +156,17 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
                                 return -EINVAL;
                         }
                         o->ctl.lease_ttl = (unsigned)n;
+                        break;
+                }
+                case OPT_STORE_TIMEOUT: {
+                        char *end;
+                        unsigned long n = strtoul(optarg, &end, 10);
+                        if (*end || n < 1 || n > 600) {
+                                fprintf(stderr,
+                                        "bananad: --store-timeout must be 1..600 seconds\n");
+                                return -EINVAL;
+                        }
+                        o->ctl.store_timeout_ms = (long)n * 1000;
                         break;
                 }
                 case 'm': /* ctl */

@@ -34,6 +34,7 @@ struct bn_ctl_opts {
          * (store_ca, store_cert, store_key: its TLS files). */
         const char *store_url;
         const char *store_ca, *store_cert, *store_key;
+        long store_timeout_ms; /* each etcd request's limit (0: the backend's, 3 s) */
         /* In a cluster: this host's underlay address (told to the others in
          * its member record) and its member lease's TTL in seconds (0:
          * BN_CTL_DEFAULT_LEASE_TTL). */

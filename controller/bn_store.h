@@ -96,6 +96,10 @@ struct bn_store_etcd_opts {
         const char *cert;   /* etcds://: client certificate and key, when etcd asks */
         const char *key;
         long timeout_ms; /* each request's limit; default 3000 */
+        /* NULL, or NULL-terminated key prefixes (below prefix) whose changes
+         * do not wake the watch: records a host keeps live (its member
+         * record, its reported state) change often and ask no reconcile */
+        const char *const *watch_quiet;
 };
 
 /* Open the etcd backend (store_etcd.c) on url, etcd://HOST:PORT[,...] or

@@ -109,11 +109,12 @@ static json_object *errs_reply(struct bn_topo_errs *errs)
 /* The request's arguments (types checked by ctl_req_check). NULL when
  * they are fine, else the error reply. */
 static json_object *apply_args(json_object *req, bool apply, const char **file,
-                               const char **content, size_t *clen, bool *prune)
+                               const char **content, size_t *clen, bool *prune, const char **gen)
 {
         char err[512] = "";
 
         *file = ctl_arg_str(req, "file");
+        *gen = ctl_arg_str(req, "generation");
         *content = NULL;
         *prune = false;
         if (bn_json_get_bool(req, "prune", prune, err, sizeof(err)) == -EINVAL ||
@@ -130,13 +131,13 @@ static json_object *apply_args(json_object *req, bool apply, const char **file,
  * run, the clash with connect-made wires, the diff and, for apply, the
  * commit and the reconcile. Takes want (may be NULL) and errs. */
 static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply, bool prune,
-                                 struct bn_topo *want, struct bn_topo_errs *errs)
+                                 const char *gen, struct bn_topo *want, struct bn_topo_errs *errs)
 {
         struct bn_topo *have = NULL;
         struct ctl_opbuf ops = {0};
         json_object *o = NULL, *changes = NULL, *problems;
         char err[512] = "";
-        int n;
+        int n, r;
 
         if (want)
                 check_local(c, want, errs);
@@ -148,6 +149,11 @@ static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply,
         }
         if (ctl_desired_load(c, &have, err, sizeof(err))) {
                 o = ctl_reply_error("%s", err);
+                goto out;
+        }
+        /* apply --generation: only onto the desired state the caller saw */
+        if (gen && strcmp(gen, c->gen[0] ? c->gen : "0") != 0) {
+                o = ctl_reply_error("apply %s: %s", file, CTL_MSG_RETRY);
                 goto out;
         }
         /* the wires bananactl connect made stay: the file must not clash */
@@ -162,8 +168,10 @@ static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply,
                 o = ctl_reply_error("out of memory");
                 goto out;
         }
-        if (apply && ops.n && ctl_commit(c, &ops, err, sizeof(err))) {
-                o = ctl_reply_error("apply %s: %s, nothing changed", file, err);
+        if (apply && ops.n && (r = ctl_commit(c, &ops, err, sizeof(err)))) {
+                /* the retry message says nothing changed already */
+                o = ctl_reply_error("apply %s: %s%s", file, err,
+                                    r == -EAGAIN ? "" : ", nothing changed");
                 goto out;
         }
         o = ctl_reply_ok();
@@ -171,6 +179,7 @@ static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply,
         changes = NULL;
         json_object_object_add(o, "revision",
                                json_object_new_int64((int64_t)bn_store_revision(c->store)));
+        json_object_object_add(o, "generation", json_object_new_string(c->gen[0] ? c->gen : "0"));
         if (!apply)
                 goto out;
         ctl_reconcile(c);
@@ -203,15 +212,15 @@ json_object *ctl_op_apply(struct bn_ctl *c, json_object *req, bool apply)
 {
         struct bn_topo_errs errs = {0};
         struct bn_topo *want = NULL;
-        const char *file, *content;
+        const char *file, *content, *gen;
         json_object *o;
         size_t clen = 0;
         bool prune;
 
-        if ((o = apply_args(req, apply, &file, &content, &clen, &prune)))
+        if ((o = apply_args(req, apply, &file, &content, &clen, &prune, &gen)))
                 return o;
         bn_topo_parse(file, content, clen, &want, &errs);
-        return apply_finish(c, file, apply, prune, want, &errs);
+        return apply_finish(c, file, apply, prune, gen, want, &errs);
 }
 
 /* ---- apply and diff with the parse on a thread of its own ---- */
@@ -223,6 +232,7 @@ struct ctl_job {
         ctl_job_done_fn done;
         bool apply, prune;
         char *file, *content; /* copies: the thread touches no JSON object */
+        char *gen;            /* apply --generation, or NULL */
         size_t len;
         struct bn_topo *want;
         struct bn_topo_errs errs;
@@ -235,6 +245,7 @@ static void job_free(struct ctl_job *j)
         bn_topo_errs_free(&j->errs);
         free(j->file);
         free(j->content);
+        free(j->gen);
         free(j);
 }
 
@@ -251,7 +262,7 @@ static void job_done(void *arg)
                         *pp = j->next;
                         break;
                 }
-        reply = apply_finish(c, j->file, j->apply, j->prune, j->want, &j->errs);
+        reply = apply_finish(c, j->file, j->apply, j->prune, j->gen, j->want, &j->errs);
         j->want = NULL;
         j->done(c, j->client, reply);
         job_free(j);
@@ -272,7 +283,7 @@ static void *job_thread(void *arg)
 int ctl_apply_async(struct bn_ctl *c, json_object *req, uint64_t client, ctl_job_done_fn done,
                     json_object **reply)
 {
-        const char *op = ctl_arg_str(req, "op"), *file, *content;
+        const char *op = ctl_arg_str(req, "op"), *file, *content, *gen;
         bool apply = op && strcmp(op, "apply") == 0, prune;
         struct ctl_job *j;
         size_t clen = 0;
@@ -283,10 +294,11 @@ int ctl_apply_async(struct bn_ctl *c, json_object *req, uint64_t client, ctl_job
                 return -ENOTSUP;
         if (ctl_req_check(req, err, sizeof(err)))
                 return -EINVAL; /* ctl_handle answers */
-        if ((*reply = apply_args(req, apply, &file, &content, &clen, &prune)))
+        if ((*reply = apply_args(req, apply, &file, &content, &clen, &prune, &gen)))
                 return 0;
         j = calloc(1, sizeof(*j));
-        if (!j || !(j->file = strdup(file)) || !(j->content = malloc(clen + 1)))
+        if (!j || !(j->file = strdup(file)) || !(j->content = malloc(clen + 1)) ||
+            (gen && !(j->gen = strdup(gen))))
                 goto fail;
         memcpy(j->content, content, clen);
         j->content[clen] = '\0';

@@ -1,13 +1,19 @@
 /* ctl_cluster.c: this bananad as a member of a cluster that shares one
- * store (etcd): its member record members/<host> under a lease (its
- * underlay address, wire types, version, pid, start time), kept alive by a
- * timer on the main loop, so that a host whose bananad dies is seen down by
- * the others once the lease ends; and the store's watch, whose reports (from
- * the store's thread) queue one reconcile on the main loop, so that a
- * topology applied on any host reaches this one.
+ * store (etcd). A loop of its own (the cluster loop, one thread) owns a
+ * second handle on the store and everything that talks to it in time:
+ * the member record members/<host> under a lease (underlay address, wire
+ * types, version, pid, start time), its keepalive, seen/<host> (when this
+ * host was last alive, outliving the lease), this host's report
+ * reports/<host> (the actual state of its endpoints and wires, built on
+ * the main loop by ctl_report.c), and the cluster's view (every host up or
+ * down with its report), read once a second and handed to the main loop.
+ * So the main loop never waits for etcd to answer status, and a slow or
+ * absent etcd delays nothing but this thread.
  *
- * With a store that has no leases or watch (embedded: one host), nothing
- * here runs. Everything but the watch's report runs on the main loop.
+ * The store's watch (its own thread) queues one reconcile on the main loop
+ * after the desired state changed, so a topology applied on any host
+ * reaches this one. With a store that has no leases or watch (embedded:
+ * one host), nothing here runs.
  */
 #include "ctl_int.h"
 
@@ -21,18 +27,301 @@
 #include "bn_log.h"
 #include "bn_loop.h"
 
-#define CTX "cluster"
+#define CTX     "cluster"
+#define TICK_MS 1000
 
 #ifndef BN_VERSION
 #define BN_VERSION "0"
 #endif
 
-static int member_put(struct bn_ctl *c, char *err, size_t errlen)
+struct ctl_cluster {
+        struct bn_daemon *d; /* the cluster loop only posts to d->loop */
+        struct bn_workers *w;
+        struct bn_loop *loop;
+        /* owned by the cluster loop from start to stop */
+        struct bn_store *store;
+        char *member; /* the member record's text */
+        char k_member[320], k_seen[320], k_report[320];
+        char *address; /* --address, told in seen/<host> too */
+        uint64_t lease;
+        unsigned ttl;
+        unsigned ticks;
+        bool down;    /* the store did not answer last time */
+        char *report; /* a report not written yet (NULL: none) */
+        struct bn_timer *tick;
+        bool leave; /* stop: revoke the lease */
+        /* handed to the main loop (under mu) */
+        pthread_mutex_t mu;
+        json_object *view_next; /* the latest view not taken yet */
+        bool down_next;         /* the store did not answer the latest read */
+        atomic_bool view_queued;
+};
+
+/* A report for the cluster loop. */
+struct report_job {
+        struct ctl_cluster *cl;
+        char *text;
+};
+
+static int put(struct ctl_cluster *cl, const char *key, const char *value, uint64_t lease,
+               char *err, size_t errlen)
+{
+        struct bn_store_op op = {BN_STORE_PUT, key, value, lease};
+
+        return bn_store_commit(cl->store, &op, 1, NULL, err, errlen);
+}
+
+/* A lease and the member record under it. */
+static int join(struct ctl_cluster *cl, char *err, size_t errlen)
+{
+        int r;
+
+        if ((r = bn_store_lease_grant(cl->store, cl->ttl, &cl->lease, err, errlen)))
+                return r;
+        if ((r = put(cl, cl->k_member, cl->member, cl->lease, err, errlen))) {
+                bn_store_lease_revoke(cl->store, cl->lease, NULL, 0);
+                cl->lease = 0;
+        }
+        return r;
+}
+
+/* The lease kept alive (or taken again) and seen/<host> now. */
+static int keepalive(struct ctl_cluster *cl, char *err, size_t errlen)
+{
+        json_object *seen;
+        int r = cl->lease ? bn_store_lease_keepalive(cl->store, cl->lease, err, errlen) : -ENOENT;
+
+        if (r == -ENOENT) {
+                /* the lease ended (the store was out of reach longer than
+                 * its TTL): the others saw this host down; join again */
+                if (!(r = join(cl, err, errlen)))
+                        bn_info(CTX, "member %s again (lease %llx)", cl->d->host,
+                                (unsigned long long)cl->lease);
+        }
+        if (r)
+                return r;
+        if (!(seen = json_object_new_object()))
+                return -ENOMEM;
+        json_object_object_add(seen, "at", json_object_new_int64((int64_t)time(NULL)));
+        json_object_object_add(seen, "address", json_object_new_string(cl->address));
+        r = put(cl, cl->k_seen, json_object_to_json_string_ext(seen, JSON_C_TO_STRING_PLAIN), 0,
+                err, errlen);
+        json_object_put(seen);
+        return r;
+}
+
+static int flush_report(struct ctl_cluster *cl, char *err, size_t errlen)
+{
+        int r = cl->report ? put(cl, cl->k_report, cl->report, 0, err, errlen) : 0;
+
+        if (!r) {
+                free(cl->report);
+                cl->report = NULL;
+        }
+        return r;
+}
+
+/* ---- the view: hosts up or down, with their reports ---- */
+
+static json_object *view_host(json_object *hosts, const char *name)
+{
+        json_object *h;
+
+        if (json_object_object_get_ex(hosts, name, &h))
+                return h;
+        h = json_object_new_object();
+        json_object_object_add(h, "host", json_object_new_string(name));
+        json_object_object_add(h, "state", json_object_new_string("down"));
+        json_object_object_add(hosts, name, h);
+        return h;
+}
+
+struct view_ctx {
+        json_object *hosts, *reports;
+        const char *prefix;
+};
+
+static int view_pair(void *arg, const char *key, const char *value)
+{
+        struct view_ctx *v = arg;
+        const char *name = key + strlen(v->prefix);
+        json_object *o = json_tokener_parse(value), *h;
+
+        if (!*name || strchr(name, '/') || !o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return 0; /* not a record banana writes: left out */
+        }
+        h = view_host(v->hosts, name);
+        if (!strcmp(v->prefix, CTL_K_REPORT)) {
+                json_object_object_add(v->reports, name, o);
+                return 0;
+        }
+        if (!strcmp(v->prefix, CTL_K_MEMBER)) {
+                json_object_object_add(h, "state", json_object_new_string("up"));
+                json_object_object_foreach(o, k, val)
+                {
+                        if (strcmp(k, "host") != 0)
+                                json_object_object_add(h, k, json_object_get(val));
+                }
+        } else if (!strcmp(v->prefix, CTL_K_SEEN)) {
+                json_object *at, *addr;
+                if (json_object_object_get_ex(o, "at", &at))
+                        json_object_object_add(h, "last_seen", json_object_get(at));
+                if (!json_object_object_get_ex(h, "address", NULL) &&
+                    json_object_object_get_ex(o, "address", &addr))
+                        json_object_object_add(h, "address", json_object_get(addr));
+        }
+        json_object_put(o);
+        return 0;
+}
+
+/* {"hosts": {name: {...}}, "reports": {name: report}}, or NULL when the
+ * store does not answer. */
+static json_object *view_read(struct ctl_cluster *cl, char *err, size_t errlen)
+{
+        static const char *const prefixes[] = {CTL_K_HOST, CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT};
+        struct view_ctx v = {json_object_new_object(), json_object_new_object(), NULL};
+        json_object *o = json_object_new_object();
+        int r = 0;
+
+        if (!o || !v.hosts || !v.reports) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; !r && i < sizeof(prefixes) / sizeof(*prefixes); i++) {
+                v.prefix = prefixes[i];
+                if ((r = bn_store_list(cl->store, v.prefix, view_pair, &v)))
+                        snprintf(err, errlen, "%s", bn_store_why(cl->store, r));
+        }
+        json_object_object_foreach(v.reports, name, rep)
+        {
+                json_object *h = view_host(v.hosts, name), *at;
+                if (json_object_object_get_ex(rep, "at", &at))
+                        json_object_object_add(h, "reported", json_object_get(at));
+        }
+out:
+        if (r) {
+                json_object_put(v.hosts);
+                json_object_put(v.reports);
+                json_object_put(o);
+                return NULL;
+        }
+        json_object_object_add(o, "hosts", v.hosts);
+        json_object_object_add(o, "reports", v.reports);
+        return o;
+}
+
+/* On the main loop: take the latest view. */
+static void view_main(void *arg)
+{
+        struct bn_daemon *d = arg;
+        struct bn_ctl *c = d->ctl;
+        struct ctl_cluster *cl = c ? c->cluster : NULL;
+        json_object *v;
+
+        if (!cl)
+                return; /* stopped meanwhile */
+        atomic_store(&cl->view_queued, false);
+        pthread_mutex_lock(&cl->mu);
+        v = cl->view_next;
+        cl->view_next = NULL;
+        c->store_down = cl->down_next;
+        pthread_mutex_unlock(&cl->mu);
+        if (v) {
+                json_object_put(c->view);
+                c->view = v;
+        }
+}
+
+/* ---- the cluster loop ---- */
+
+static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct ctl_cluster *cl = arg;
+        json_object *view = NULL;
+        char err[512] = "";
+        unsigned every = cl->ttl * 1000 / 3 / TICK_MS;
+        int r = 0;
+
+        (void)loop, (void)t;
+        if (cl->down || cl->ticks++ % (every ? every : 1) == 0)
+                r = keepalive(cl, err, sizeof(err));
+        if (!r)
+                r = flush_report(cl, err, sizeof(err));
+        if (!r)
+                view = view_read(cl, err, sizeof(err));
+        if (!view && !cl->down)
+                bn_warn(CTX, "store out of reach: %s (the data path goes on; retrying)", err);
+        else if (view && cl->down)
+                bn_info(CTX, "store reachable again");
+        cl->down = view == NULL;
+        pthread_mutex_lock(&cl->mu);
+        if (view) {
+                json_object_put(cl->view_next);
+                cl->view_next = view;
+        }
+        cl->down_next = cl->down;
+        pthread_mutex_unlock(&cl->mu);
+        if (!atomic_exchange(&cl->view_queued, true) &&
+            bn_loop_call(cl->d->loop, view_main, cl->d) < 0)
+                atomic_store(&cl->view_queued, false);
+}
+
+static void report_on_cl(void *arg)
+{
+        struct report_job *j = arg;
+
+        free(j->cl->report);
+        j->cl->report = j->text;
+        if (!j->cl->down)
+                flush_report(j->cl, NULL, 0); /* else the next tick writes it */
+        free(j);
+}
+
+static void start_on_cl(void *arg)
+{
+        struct ctl_cluster *cl = arg;
+        int r = bn_loop_timer_add(cl->loop, TICK_MS, TICK_MS, tick, cl, &cl->tick);
+
+        if (r < 0)
+                bn_err(CTX, "cannot start the cluster's timer: %s", strerror(-r));
+        tick(cl->loop, NULL, cl); /* a first view at once */
+}
+
+static void stop_on_cl(void *arg)
+{
+        struct ctl_cluster *cl = arg;
+
+        if (cl->tick)
+                bn_loop_timer_cancel(cl->loop, cl->tick);
+        cl->tick = NULL;
+        /* A stop says so at once; a restart lets the lease run out (the
+         * next bananad joins again before the others notice). */
+        if (cl->leave && cl->lease)
+                bn_store_lease_revoke(cl->store, cl->lease, NULL, 0);
+        cl->lease = 0;
+}
+
+/* ---- the main loop's side ---- */
+
+void ctl_cluster_report(struct bn_ctl *c, char *text)
+{
+        struct report_job *j = c->cluster ? malloc(sizeof(*j)) : NULL;
+
+        if (j) {
+                j->cl = c->cluster;
+                j->text = text;
+                if (bn_loop_call(c->cluster->loop, report_on_cl, j) == 0)
+                        return;
+        }
+        free(j);
+        free(text);
+}
+
+static char *member_text(struct bn_ctl *c)
 {
         json_object *o = json_object_new_object(), *wt = json_object_new_array();
-        char key[320];
-        struct bn_store_op op = {BN_STORE_PUT, key, NULL, c->lease};
-        int r = -ENOMEM;
+        char *s = NULL;
 
         if (!o || !wt) {
                 json_object_put(wt);
@@ -47,49 +336,10 @@ static int member_put(struct bn_ctl *c, char *err, size_t errlen)
         json_object_object_add(o, "version", json_object_new_string(BN_VERSION));
         json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
         json_object_object_add(o, "since", json_object_new_int64((int64_t)c->started));
-        snprintf(key, sizeof(key), "%s%s", CTL_K_MEMBER, c->d->host);
-        op.value = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        r = bn_store_commit(c->store, &op, 1, NULL, err, errlen);
+        s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 out:
         json_object_put(o);
-        return r;
-}
-
-/* A lease and the member record under it. */
-static int join(struct bn_ctl *c, char *err, size_t errlen)
-{
-        int r;
-
-        if ((r = bn_store_lease_grant(c->store, c->lease_ttl, &c->lease, err, errlen)))
-                return r;
-        if ((r = member_put(c, err, errlen))) {
-                bn_store_lease_revoke(c->store, c->lease, NULL, 0);
-                c->lease = 0;
-        }
-        return r;
-}
-
-static void keepalive(struct bn_loop *loop, struct bn_timer *t, void *arg)
-{
-        struct bn_ctl *c = arg;
-        char err[512] = "";
-        int r;
-
-        (void)loop, (void)t;
-        r = c->lease ? bn_store_lease_keepalive(c->store, c->lease, err, sizeof(err)) : -ENOENT;
-        if (r == -ENOENT) {
-                /* the lease ended (the store was out of reach longer than
-                 * its TTL): the others saw this host down; join again */
-                r = join(c, err, sizeof(err));
-                if (!r)
-                        bn_info(CTX, "member %s again (lease %llx)", c->d->host,
-                                (unsigned long long)c->lease);
-        }
-        if (r && !c->store_down)
-                bn_warn(CTX, "store out of reach: %s (the data path goes on; retrying)", err);
-        else if (!r && c->store_down)
-                bn_info(CTX, "store reachable again");
-        c->store_down = r != 0;
+        return s;
 }
 
 /* On the main loop, queued by on_change. */
@@ -98,90 +348,126 @@ static void changed_main(void *arg)
         struct bn_daemon *d = arg;
         struct bn_ctl *c = d->ctl;
 
+        bool all;
+
         if (!c)
                 return; /* stopped meanwhile */
         atomic_store(&c->change_queued, false);
+        all = atomic_exchange(&c->watch_all, false);
+        /* a change this host made has been reconciled already (after its
+         * commit, from a revision that holds it): not again */
+        if (!all && atomic_load(&c->watch_rev) <= c->reconciled_rev)
+                return;
         ctl_reconcile(c);
 }
 
-/* From the store's watch thread: queue one reconcile (rev 0, "read
- * everything", needs nothing more: a reconcile reads everything). */
+/* From the store's watch thread: queue one reconcile, unless the main loop
+ * has reconciled from revision rev or later already (rev 0: changes were
+ * missed, reconcile in any case). */
 static void on_change(void *arg, uint64_t rev)
 {
         struct bn_daemon *d = arg;
         struct bn_ctl *c = d->ctl;
 
-        (void)rev;
+        if (!rev) {
+                bn_info(CTX, "the store's watch missed changes (compacted or cut): reading "
+                             "everything again");
+                if (c)
+                        atomic_store(&c->watch_all, true);
+        } else if (c) {
+                atomic_store(&c->watch_rev, rev); /* one watch thread: revisions only grow */
+        }
         if (c && !atomic_exchange(&c->change_queued, true) &&
             bn_loop_call(d->loop, changed_main, d) < 0)
                 atomic_store(&c->change_queued, false);
 }
 
+static void cluster_free(struct ctl_cluster *cl)
+{
+        if (!cl)
+                return;
+        if (cl->w)
+                bn_workers_stop(cl->w);
+        bn_store_close(cl->store);
+        json_object_put(cl->view_next);
+        pthread_mutex_destroy(&cl->mu);
+        free(cl->member);
+        free(cl->address);
+        free(cl->report);
+        free(cl);
+}
+
 int ctl_cluster_start(struct bn_ctl *c)
 {
+        struct bn_store_etcd_opts eo = {.ca = c->opts.store_ca,
+                                        .cert = c->opts.store_cert,
+                                        .key = c->opts.store_key,
+                                        .timeout_ms = c->opts.store_timeout_ms};
+        struct ctl_cluster *cl;
         char err[512] = "";
-        int r;
+        int r = -ENOMEM;
 
-        if (!c->store->ops->lease_grant || !c->store->ops->watch_start)
+        if (!c->store->ops->lease_grant || !c->store->ops->watch_start || !c->opts.store_url)
                 return 0; /* one host */
-        c->lease_ttl = c->opts.lease_ttl ? c->opts.lease_ttl : BN_CTL_DEFAULT_LEASE_TTL;
-        if ((r = join(c, err, sizeof(err)))) {
+        if (!(cl = calloc(1, sizeof(*cl))))
+                return r;
+        pthread_mutex_init(&cl->mu, NULL);
+        if (!(cl->member = member_text(c)) ||
+            !(cl->address = strdup(c->opts.address ? c->opts.address : "")))
+                goto fail;
+        cl->d = c->d;
+        cl->ttl = c->opts.lease_ttl ? c->opts.lease_ttl : BN_CTL_DEFAULT_LEASE_TTL;
+        snprintf(cl->k_member, sizeof(cl->k_member), "%s%s", CTL_K_MEMBER, c->d->host);
+        snprintf(cl->k_seen, sizeof(cl->k_seen), "%s%s", CTL_K_SEEN, c->d->host);
+        snprintf(cl->k_report, sizeof(cl->k_report), "%s%s", CTL_K_REPORT, c->d->host);
+        /* the cluster loop's own handle: a store is used by one thread */
+        if ((r = bn_store_open_etcd(&cl->store, c->opts.store_url, &eo, err, sizeof(err))) ||
+            (r = join(cl, err, sizeof(err)))) {
                 bn_err(CTX, "cannot join the cluster as %s: %s", c->d->host, err);
-                return r;
+                goto fail;
         }
-        if ((r = bn_loop_timer_add(c->d->loop, c->lease_ttl * 1000 / 3, c->lease_ttl * 1000 / 3,
-                                   keepalive, c, &c->lease_timer)) < 0) {
-                bn_err(CTX, "cannot start the lease timer: %s", strerror(-r));
-                return r;
+        if ((r = bn_workers_start(&cl->w, 1, "cluster"))) {
+                bn_err(CTX, "cannot start the cluster's thread: %s", strerror(-r));
+                goto fail;
         }
+        cl->loop = bn_workers_loop(cl->w, 0);
+        c->cluster = cl;
+        c->clustered = true;
+        bn_loop_call_wait(cl->loop, start_on_cl, cl);
+        if ((r = ctl_report_start(c)))
+                goto fail_started;
         if ((r = bn_store_watch_start(c->store, bn_store_revision(c->store), on_change, c->d, err,
                                       sizeof(err)))) {
                 bn_err(CTX, "cannot watch the store: %s", err);
-                return r;
+                goto fail_started;
         }
-        c->clustered = true;
         bn_info(CTX, "member %s of the cluster (lease %llx, %u s), watching from revision %llu",
-                c->d->host, (unsigned long long)c->lease, c->lease_ttl,
+                c->d->host, (unsigned long long)cl->lease, cl->ttl,
                 (unsigned long long)bn_store_revision(c->store));
         return 0;
+fail_started:
+        ctl_cluster_stop(c);
+        return r;
+fail:
+        if (cl && cl->lease)
+                bn_store_lease_revoke(cl->store, cl->lease, NULL, 0);
+        cluster_free(cl);
+        return r;
 }
 
 void ctl_cluster_stop(struct bn_ctl *c)
 {
-        bool leave = !c->d->detach_on_stop;
+        struct ctl_cluster *cl = c->cluster;
 
-        if (!c->store)
-                return;
         bn_store_watch_stop(c->store); /* on_change is not called after this */
-        if (c->lease_timer) {
-                bn_loop_timer_cancel(c->d->loop, c->lease_timer);
-                c->lease_timer = NULL;
+        ctl_report_stop(c);
+        if (cl) {
+                cl->leave = !c->d->detach_on_stop;
+                bn_loop_call_wait(cl->loop, stop_on_cl, cl);
+                cluster_free(cl); /* its thread ends: no view_main queued after this */
         }
-        /* A stop says so at once; a restart lets the lease run out (the
-         * next bananad joins again before the others notice). */
-        if (leave && c->lease)
-                bn_store_lease_revoke(c->store, c->lease, NULL, 0);
-        c->lease = 0;
+        c->cluster = NULL;
         c->clustered = false;
-}
-
-static int add_member(void *arg, const char *key, const char *value)
-{
-        json_object *arr = arg, *o = json_tokener_parse(value);
-
-        (void)key;
-        if (o && json_object_is_type(o, json_type_object))
-                json_object_array_add(arr, o);
-        else
-                json_object_put(o);
-        return 0;
-}
-
-json_object *ctl_cluster_members(struct bn_ctl *c)
-{
-        json_object *arr = json_object_new_array();
-
-        if (arr && c->clustered)
-                bn_store_list(c->store, CTL_K_MEMBER, add_member, arr);
-        return arr;
+        json_object_put(c->view);
+        c->view = NULL;
 }

@@ -87,11 +87,17 @@ struct bn_ctl {
         unsigned long accept_fails;    /* failures since then */
         /* ctl_cluster.c: member of a cluster (a store with leases and a watch) */
         bool clustered;
-        bool store_down; /* the last keepalive failed */
-        uint64_t lease;  /* the member record's lease (0: none) */
-        unsigned lease_ttl;
-        struct bn_timer *lease_timer;
+        bool store_down;             /* the cluster loop's last read failed */
+        struct ctl_cluster *cluster; /* its loop, lease and records (NULL: one host) */
+        json_object *view;           /* the cluster as last read: hosts, reports */
+        /* ctl_report.c: this host's report as last handed on */
+        json_object *report;
+        char *report_text;
+        struct bn_timer *report_timer;
         atomic_bool change_queued; /* set by the watch thread: a reconcile is queued */
+        atomic_ullong watch_rev;   /* the latest revision the watch reported */
+        atomic_bool watch_all;     /* the watch missed changes: reconcile whatever */
+        uint64_t reconciled_rev;   /* the store's revision the last reconcile read */
         char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
 };
 
@@ -102,10 +108,19 @@ struct bn_ctl {
 #define CTL_K_HOST   "hosts/"
 #define CTL_K_POLICY "policy"
 #define CTL_K_MEMBER "members/" /* live hosts of a cluster, under their leases */
+#define CTL_K_SEEN   "seen/"    /* when each host was last alive */
+#define CTL_K_REPORT "reports/" /* each host's actual state */
+/* Keys a host keeps live (not desired state): NULL-terminated prefixes. */
+extern const char *const ctl_live_prefixes[];
+bool ctl_live_key(const char *key);
 /* A counter every change of the desired state bumps, compared as it is
  * written: a change prepared from a desired state that another host or
  * client has changed since is refused (-EAGAIN), not merged blindly. */
 #define CTL_K_GEN "generation"
+/* Why such a change was refused (ctl_commit, apply --generation). */
+#define CTL_MSG_RETRY                                                                              \
+        "the desired state changed while this was being prepared (a change made on another "       \
+        "host or by another client): nothing changed, run it again"
 
 /* Load the desired state from the store into a topology (never NULL on 0). */
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen);
@@ -225,8 +240,34 @@ int ctl_cluster_start(struct bn_ctl *c);
 /* Stop the watch and the keepalive; leave (revoke the lease) unless the
  * daemon detaches for a restart. */
 void ctl_cluster_stop(struct bn_ctl *c);
+/* Hand this host's report (malloc'd JSON text, taken) to the cluster loop,
+ * which writes it to reports/<host>. */
+void ctl_cluster_report(struct bn_ctl *c, char *text);
+
+/* ---- ctl_report.c: this host's actual state, and the cluster's ---- */
+/* A timer on the main loop that builds this host's report once a second
+ * and hands it on when it changed; stop cancels it. */
+int ctl_report_start(struct bn_ctl *c);
+void ctl_report_stop(struct bn_ctl *c);
 /* The live members' records (a JSON array; empty on one host). */
 json_object *ctl_cluster_members(struct bn_ctl *c);
+/* Every host the cluster knows (topology, members, reports), each up or
+ * down with its last seen time and how many endpoints and wires it
+ * reported; a JSON array in name order. */
+json_object *ctl_cluster_hosts(struct bn_ctl *c);
+/* Is host up (its member record is there)? */
+bool ctl_cluster_host_up(struct bn_ctl *c, const char *host);
+/* The state host reported for an endpoint (kind "endpoints") or a wire
+ * ("wires") named name: adds "state", "host_state", and "error", "since"
+ * when known to o; returns the state ("host-down" when host is down,
+ * "unreported" when it has not said). */
+const char *ctl_cluster_item(struct bn_ctl *c, const char *host, const char *kind, const char *name,
+                             json_object *o);
+/* "ends_state" added to e: each end's host and state (state, this host's
+ * own, for the ends held here; else what its host reported); a wire held
+ * by no end here (rw NULL) gets in state what its first end's host said. */
+void ctl_cluster_wire_ends(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w,
+                           const struct rt_wire *rw, char *state, size_t len, json_object *e);
 
 /* ---- ctl_store_move.c ---- */
 json_object *ctl_op_store_export(struct bn_ctl *c);

@@ -399,7 +399,7 @@ static int load_pair(void *arg, const char *key, const char *value)
                 return load_wire(lc, key, name, value);
         if (strcmp(key, CTL_K_POLICY) == 0)
                 return load_policy(lc, key, value);
-        if (prefixed(key, CTL_K_MEMBER, &name))
+        if (ctl_live_key(key))
                 return 0; /* live state of a cluster (ctl_cluster.c), not desired state */
         if (strcmp(key, CTL_K_GEN) == 0) {
                 size_t n = strlen(value);
@@ -409,7 +409,18 @@ static int load_pair(void *arg, const char *key, const char *value)
                 return 0;
         }
         return bad(lc, key,
-                   "not a key banana writes (hosts/, endpoints/, wires/, policy, members/)");
+                   "not a key banana writes (hosts/, endpoints/, wires/, policy, members/, "
+                   "seen/, reports/)");
+}
+
+const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT, NULL};
+
+bool ctl_live_key(const char *key)
+{
+        for (size_t i = 0; ctl_live_prefixes[i]; i++)
+                if (!strncmp(key, ctl_live_prefixes[i], strlen(ctl_live_prefixes[i])))
+                        return true;
+        return false;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -436,8 +447,7 @@ static int load_json_pairs(json_object *data, struct load_ctx *lc)
                 json_object *v = json_object_object_get(data, keys[i]);
                 if (!json_object_is_type(v, json_type_string))
                         r = bad(lc, keys[i], "the value is not a string");
-                else if (!strcmp(keys[i], CTL_K_GEN) ||
-                         !strncmp(keys[i], CTL_K_MEMBER, strlen(CTL_K_MEMBER)))
+                else if (!strcmp(keys[i], CTL_K_GEN) || ctl_live_key(keys[i]))
                         r = bad(lc, keys[i],
                                 "not desired state (a live key of the store it came from)");
                 else

@@ -133,10 +133,7 @@ int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen
         memcpy(all + 2, ops->ops, ops->n * sizeof(*all));
         r = bn_store_commit(c->store, all, ops->n + 2, NULL, err, errlen);
         if (r == -ECANCELED && strstr(err, CTL_K_GEN)) {
-                snprintf(
-                    err, errlen,
-                    "the desired state changed while this was being prepared (a change made on "
-                    "another host or by another client): nothing changed, run it again");
+                snprintf(err, errlen, "%s", CTL_MSG_RETRY);
                 r = -EAGAIN;
         } else if (!r) {
                 memcpy(c->gen, next, sizeof(next));
@@ -182,6 +179,7 @@ static json_object *op_status(struct bn_ctl *c)
         if (c->clustered) {
                 json_object_object_add(st, "reachable", json_object_new_boolean(!c->store_down));
                 json_object_object_add(o, "members", ctl_cluster_members(c));
+                json_object_object_add(o, "hosts", ctl_cluster_hosts(c));
         }
         return o;
 }
@@ -222,7 +220,11 @@ static json_object *ep_entry(struct bn_ctl *c, const char *name, const struct bn
                                        json_object_new_int64((int64_t)ep->counters.errors));
         } else {
                 const char *state = "absent";
-                if (de && strcmp(de->location, c->d->host) != 0) {
+                if (de && strcmp(de->location, c->d->host) != 0 && c->clustered) {
+                        /* what its host reported (adds state, error) */
+                        ctl_cluster_item(c, de->location, "endpoints", name, o);
+                        state = NULL;
+                } else if (de && strcmp(de->location, c->d->host) != 0) {
                         state = "remote";
                 } else if (de && de->kind == BN_TOPO_CORM) {
                         for (size_t i = 0; i < c->n_corms; i++)
@@ -237,7 +239,8 @@ static json_object *ep_entry(struct bn_ctl *c, const char *name, const struct bn
                     json_object_new_string(de->kind == BN_TOPO_SPIKE ? "spike" : "corm"));
                 json_object_object_add(o, "class", json_object_new_string(de->cls ? de->cls : "-"));
                 json_object_object_add(o, "location", json_object_new_string(de->location));
-                json_object_object_add(o, "state", json_object_new_string(state));
+                if (state)
+                        json_object_object_add(o, "state", json_object_new_string(state));
         }
         json_object_object_add(o, "declared", json_object_new_boolean(de != NULL));
         if (de)
@@ -345,6 +348,8 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                 } else {
                         snprintf(state, sizeof(state), "remote");
                 }
+                if (c->clustered)
+                        ctl_cluster_wire_ends(c, t, w, rw, state, sizeof(state), e);
                 json_object_object_add(e, "state", json_object_new_string(state));
                 json_object_array_add(arr, e);
         }

@@ -261,6 +261,7 @@ int ctl_reconcile(struct bn_ctl *c)
                 bn_err(CTX, "cannot load the desired state: %s", err);
                 goto out;
         }
+        c->reconciled_rev = bn_store_revision(c->store); /* what the watch need not repeat */
         /* 1. wires no longer wanted here, or changed: remove; type changed: swap */
         for (size_t i = 0; i < c->n_wires;) {
                 struct rt_wire *w = &c->wires[i];

@@ -490,8 +490,11 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
                 c->opts = *opts;
         d->ctl = c;
         if (c->opts.store_url) {
-                struct bn_store_etcd_opts eo = {
-                    .ca = c->opts.store_ca, .cert = c->opts.store_cert, .key = c->opts.store_key};
+                struct bn_store_etcd_opts eo = {.ca = c->opts.store_ca,
+                                                .cert = c->opts.store_cert,
+                                                .key = c->opts.store_key,
+                                                .timeout_ms = c->opts.store_timeout_ms,
+                                                .watch_quiet = ctl_live_prefixes};
                 r = bn_store_open_etcd(&c->store, c->opts.store_url, &eo, err, sizeof(err));
         } else {
                 r = bn_store_open_embedded(&c->store,

@@ -22,7 +22,7 @@
 /* A desired-state key (what an export carries)? */
 static bool desired_key(const char *key)
 {
-        return strcmp(key, CTL_K_GEN) != 0 && strncmp(key, CTL_K_MEMBER, strlen(CTL_K_MEMBER)) != 0;
+        return strcmp(key, CTL_K_GEN) != 0 && !ctl_live_key(key);
 }
 
 static int add_pair(void *arg, const char *key, const char *value)

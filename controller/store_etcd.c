@@ -418,6 +418,9 @@ static void etcd_close(void *be)
         for (size_t i = 0; i < e->n_urls; i++)
                 free(e->urls[i]);
         free(e->urls);
+        for (size_t i = 0; e->watch.quiet && e->watch.quiet[i]; i++)
+                free(e->watch.quiet[i]);
+        free(e->watch.quiet);
         free(e->prefix);
         free(e->ca);
         free(e->cert);
@@ -511,6 +514,25 @@ static char *dup_or_null(const char *s)
         return s ? strdup(s) : NULL;
 }
 
+/* The watch's quiet prefixes, each with the store's prefix in front. */
+static int quiet_copy(struct etcd *e, const char *const *quiet)
+{
+        size_t n = 0;
+
+        while (quiet && quiet[n])
+                n++;
+        if (!n)
+                return 0;
+        if (!(e->watch.quiet = calloc(n + 1, sizeof(char *))))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (!(e->watch.quiet[i] = malloc(e->prefix_len + strlen(quiet[i]) + 1)))
+                        return -ENOMEM;
+                sprintf(e->watch.quiet[i], "%s%s", e->prefix, quiet[i]);
+        }
+        return 0;
+}
+
 int bn_store_open_etcd(struct bn_store **out, const char *url,
                        const struct bn_store_etcd_opts *opts, char *err, size_t errlen)
 {
@@ -538,6 +560,9 @@ int bn_store_open_etcd(struct bn_store **out, const char *url,
             (opts->key && !e->key))
                 goto out;
         e->prefix_len = strlen(e->prefix);
+        if ((r = quiet_copy(e, opts->watch_quiet)))
+                goto out;
+        r = -ENOMEM;
         if (!(e->hdrs = curl_slist_append(NULL, "Content-Type: application/json")))
                 goto out;
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||

@@ -27,7 +27,8 @@ struct etcd_watch {
         uint64_t from; /* the last revision seen; owned by the thread */
         bn_store_watch_fn fn;
         void *arg;
-        char *line; /* the answer's current line (one JSON object a line) */
+        char *line;   /* the answer's current line (one JSON object a line) */
+        char **quiet; /* full keys (prefix included) that wake nothing; NULL-ended */
         size_t line_n;
 };
 

@@ -89,6 +89,34 @@ int etcd_lease_revoke(void *be, uint64_t id, char *err, size_t errlen)
 
 /* ---- the watch --------------------------------------------------------- */
 
+/* Does one of the events change a key that is not quiet? */
+static bool events_wake(const struct etcd_watch *w, json_object *ev)
+{
+        bool wake = false;
+
+        for (size_t i = 0; !wake && i < json_object_array_length(ev); i++) {
+                json_object *kv, *k;
+                char *key = NULL;
+                size_t n;
+
+                if (!w->quiet)
+                        return true;
+                if (!json_object_object_get_ex(json_object_array_get_idx(ev, i), "kv", &kv) ||
+                    !json_object_object_get_ex(kv, "key", &k) ||
+                    etcd_b64_dec(json_object_get_string(k), &key, &n)) {
+                        wake = true; /* not understood: wake, a reconcile costs little */
+                        free(key);
+                        break;
+                }
+                wake = true;
+                for (size_t q = 0; w->quiet[q]; q++)
+                        if (!strncmp(key, w->quiet[q], strlen(w->quiet[q])))
+                                wake = false;
+                free(key);
+        }
+        return wake;
+}
+
 /* One line of the watch's answer: {"result": {...}}. Returns 1 when the
  * watch must be made again (etcd cancelled it). */
 static int watch_line(struct etcd_watch *w, const char *line)
@@ -121,7 +149,8 @@ static int watch_line(struct etcd_watch *w, const char *line)
             json_object_is_type(ev, json_type_array) && json_object_array_length(ev) > 0 &&
             rev > w->from) {
                 w->from = rev;
-                w->fn(w->arg, rev);
+                if (events_wake(w, ev))
+                        w->fn(w->arg, rev);
         }
 out:
         json_object_put(o);

@@ -44,7 +44,7 @@ TSAN_TESTS=(
 	blk_msg vbd_parse corm_uring corm_uring_verify guest_vbd_verify guest_vbd_rings
 	guest_vbd_nbd guest_vbd_hostile guest_vbd_rewire guest_vbd_restart guest_vbd_restart-usr2
 	vbd_storm_handshake vbd_storm_churn display
-	store_etcd cluster_ctl2 vxlan_interop
+	store_etcd cluster_ctl2 cluster_unreachable vxlan_interop
 )
 tsan_dir=""
 if [ $tsan -eq 1 ]; then

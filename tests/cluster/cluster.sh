@@ -10,7 +10,8 @@
 #   . tests/cluster/cluster.sh      (XENSIM BANANAD BANANACTL set by the test)
 #   cl_need_root                    skip (77) without root / netns / etcd
 #   cl_underlay N                   the underlay and hosts h1..hN
-#   cl_etcd [--tls]                 etcd at $CL_ETCD (its client URL)
+#   cl_etcd [--tls]                 etcd at $CL_ETCD (its client URL); more etcd
+#                                   options in $CL_ETCD_EXTRA (word-split)
 #   cl_etcd_stop, cl_etcd_start     etcd down, and up again on the same data
 #   cl_host I [bananad options...]  xensim and bananad of host hI
 #   cl_bananad I [options...]       bananad of host hI again (after a kill)
@@ -132,7 +133,8 @@ cl_etcd() { # cl_etcd [--tls]: etcd in its namespace, listening on 10.88.0.2:237
     CL_ETCD_ARGS=(--name "$CL_T" --data-dir "$CL_BASE/etcd"
         --listen-client-urls "$CL_ETCD" --advertise-client-urls "$CL_ETCD"
         --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380
-        --initial-cluster "$CL_T=http://127.0.0.1:2380" --max-txn-ops 16384 "${tls[@]}")
+        --initial-cluster "$CL_T=http://127.0.0.1:2380" --max-txn-ops 16384 "${tls[@]}"
+        ${CL_ETCD_EXTRA:-})
     cl_etcd_start
 }
 

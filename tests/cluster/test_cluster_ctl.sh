@@ -2,9 +2,11 @@
 # tests/cluster/test_cluster_ctl.sh BUILD_DIR NHOSTS: NHOSTS bananads sharing
 # one etcd (--store): each is a live member (status on any host lists them
 # all, with their addresses); a topology applied on h1 that puts Corms and
-# wires on the other hosts is realised by those hosts; disconnect from one
-# host removes a wire another host holds; a SIGKILLed bananad is shown gone
-# once its lease ends, and restarted it takes its wires back, none doubled.
+# wires on the other hosts is realised by those hosts, and every host shows
+# the state each host reported (hosts up with their counts, endpoints and
+# wires of the others); disconnect from one host removes a wire another
+# host holds; a SIGKILLed bananad is shown down with its endpoints within
+# its lease time, and restarted it takes its wires back, none doubled.
 B=$1 N=${2:-3}
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 . "$(dirname "$0")/cluster.sh"
@@ -52,6 +54,31 @@ wire_up() { cl_ctl "$1" wires "$2" 2>/dev/null | grep -qw up; }
 for i in $(seq 2 "$N"); do
     wait_for 10 wire_up "$i" "w$i" || cl_fail "h$i did not realise wire w$i: $(cl_ctl "$i" wires 2>&1)"
 done
+# Every host shows the whole cluster: h1 sees each wire and endpoint of the
+# others in the state its host reported, and every host up with its counts.
+jq_py() { python3 -c "import json,sys; r=json.load(sys.stdin); $1"; }
+for i in $(seq 2 "$N"); do
+    same_state() { # the state h1 shows for h$i's wire and endpoint is h$i's own
+        local a b
+        a=$(cl_ctl "$i" --json endpoints "h$i/sink1" | jq_py 'print(r["endpoints"][0]["state"])') &&
+            b=$(cl_ctl 1 --json endpoints "h$i/sink1" | jq_py 'print(r["endpoints"][0]["state"])') &&
+            [ "$a" = "$b" ] && [ "$a" != unreported ] &&
+            cl_ctl 1 --json wires "w$i" | jq_py '
+w=r["wires"][0]; assert w["state"] == "up", w
+assert [e["host"] for e in w["ends_state"]] == ["h'"$i"'"] * 2, w
+assert all(e["state"] == "up" and e["host_state"] == "up" for e in w["ends_state"]), w'
+    }
+    wait_for 10 same_state || cl_fail "h1 does not show h$i's state: $(cl_ctl 1 --json wires "w$i"; cl_ctl 1 --json endpoints "h$i/sink1")"
+done
+hosts_are() { # hosts_are I SPEC: host hI's status lists "name:state:endpoints:wires ..."
+    [ "$(cl_ctl "$1" --json status | jq_py 'print(" ".join("%s:%s:%d:%d" % (h["host"], h["state"], h["endpoints"], h["wires"]) for h in r["hosts"]))')" = "$2" ]
+}
+spec="h1:up:0:0"
+for i in $(seq 2 "$N"); do spec="$spec h$i:up:2:1"; done
+for i in $(seq "$N"); do
+    wait_for 10 hosts_are "$i" "$spec" || cl_fail "h$i's status shows hosts '$(cl_ctl "$i" --json status)', want '$spec'"
+done
+cl_ctl 1 status | grep -E "^h$N +up +10\.88\.0\.$((10 + N)) " || cl_fail "status on h1 lacks the host table: $(cl_ctl 1 status)"
 # Every host answers diff against the cluster's state: nothing to do.
 for i in $(seq "$N"); do
     out=$(cl_ctl "$i" diff "$CL_BASE/topo.yaml" 2>&1)
@@ -65,10 +92,20 @@ wait "${CL_BPID[$last]}" 2>/dev/null
 want=$(for i in $(seq $((N - 1))); do printf 'h%s ' "$i"; done)
 want=${want% }
 t0=$(date +%s)
-wait_for $((TTL + 5)) members_are 1 "$want" || cl_fail "h1 still sees '$(members 1)' after h$last was killed"
-echo "h$last shown gone after $(($(date +%s) - t0)) s (lease $TTL s)"
+# shown DOWN, with its endpoints, within the lease time (and a tick)
+down_spec=${spec/h$last:up:/h$last:down:}
+wait_for $((TTL + 2)) hosts_are 1 "$down_spec" || cl_fail "h1 does not show h$last down within $((TTL + 2)) s: $(cl_ctl 1 --json status)"
+echo "h$last shown down after $(($(date +%s) - t0)) s (lease $TTL s)"
+members_are 1 "$want" || cl_fail "h1 still sees '$(members 1)' as members after h$last was killed"
+cl_ctl 1 --json endpoints "h$last/sink1" | jq_py '
+e=r["endpoints"][0]; assert e["state"] == "host-down" and e["host_state"] == "down" and e["location"] == "h'"$last"'", e' ||
+    cl_fail "h1 does not show h$last/sink1 on a down host"
+cl_ctl 1 --json status | jq_py '
+h=[h for h in r["hosts"] if h["host"] == "h'"$last"'"][0]; assert h["last_seen"] > 0, h' || cl_fail "no last seen time for h$last"
+cl_ctl 1 status | grep -E "^h$last +down " || cl_fail "status on h1 does not say h$last is down: $(cl_ctl 1 status)"
 cl_bananad "$last" --store "$STORE" --address "10.88.0.$((10 + last))" --lease-ttl $TTL
 wait_for 10 members_are 1 "$all" || cl_fail "h$last did not come back as a member"
+wait_for 10 hosts_are 1 "$spec" || cl_fail "h1 does not show h$last up with its endpoints again: $(cl_ctl 1 --json status)"
 wait_for 10 wire_up "$last" "w$last" || cl_fail "h$last did not take w$last back"
 cl_ctl "$last" --json wires >"$CL_BASE/wires.json" 2>&1
 n=$(python3 -c 'import json,sys; print(sum(1 for w in json.load(open(sys.argv[1]))["wires"] if w["name"] == sys.argv[2]))' \

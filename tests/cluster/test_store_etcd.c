@@ -140,13 +140,26 @@ static void live(struct bn_store *s, struct bn_store *s2)
         CHECK(bn_store_lease_keepalive(s, id2, err, sizeof(err)) == -ENOENT);
 
         /* the watch sees another client's change */
-        CHECK_MSG(bn_store_watch_start(s, bn_store_revision(s), on_watch, NULL, err, sizeof(err)) ==
-                      0,
-                  "watch: %s", err);
+        /* from the latest revision (s2's): s2's earlier changes are not news */
+        rev = bn_store_revision(s2) > bn_store_revision(s) ? bn_store_revision(s2)
+                                                           : bn_store_revision(s);
+        CHECK_MSG(bn_store_watch_start(s, rev, on_watch, NULL, err, sizeof(err)) == 0, "watch: %s",
+                  err);
         CHECK(bn_store_watch_start(s, 0, on_watch, NULL, err, sizeof(err)) == -EBUSY);
-        CHECK(bn_store_put(s2, "wires/w1", "x", err, sizeof(err)) == 0);
-        rev = bn_store_revision(s2);
-        WAIT_UNTIL(atomic_load(&w_last) >= rev, 5);
+        {
+                /* a quiet key (watch_quiet: members/) wakes nothing; the
+                 * change after it wakes the watch once */
+                unsigned long long calls = atomic_load(&w_calls);
+                struct timespec t = {0, 300000000};
+                CHECK(bn_store_put(s2, "members/m1", "q", err, sizeof(err)) == 0);
+                nanosleep(&t, NULL);
+                CHECK_MSG(atomic_load(&w_calls) == calls, "a quiet key woke the watch");
+                CHECK(bn_store_put(s2, "wires/w1", "x", err, sizeof(err)) == 0);
+                rev = bn_store_revision(s2);
+                WAIT_UNTIL(atomic_load(&w_last) >= rev, 5);
+                CHECK_MSG(atomic_load(&w_calls) == calls + 1, "the watch woke %llu times, want 1",
+                          atomic_load(&w_calls) - calls);
+        }
         CHECK_MSG(atomic_load(&w_last) == rev, "watch saw revision %llu, the put made %llu",
                   (unsigned long long)atomic_load(&w_last), (unsigned long long)rev);
         bn_store_watch_stop(s);
@@ -209,6 +222,7 @@ static int dead(const char *url)
 int main(int argc, char **argv)
 {
         struct bn_store *s = NULL, *s2 = NULL;
+        static const char *const quiet[] = {"members/", NULL};
         struct bn_store_etcd_opts o = {.prefix = "banana-test/"};
         char err[512] = "", *v = NULL, url2[600];
         uint64_t r0, r1, r2;
@@ -230,6 +244,7 @@ int main(int argc, char **argv)
         CHECK(bn_store_open_etcd(&s, "etcd://nocolon", &o, err, sizeof(err)) == -EINVAL);
         CHECK_MSG(strstr(err, "not HOST:PORT"), "err: %s", err);
 
+        o.watch_quiet = quiet;
         CHECK_MSG(bn_store_open_etcd(&s, argv[1], &o, err, sizeof(err)) == 0, "open: %s", err);
         if (!s)
                 return 1;
@@ -299,12 +314,11 @@ int main(int argc, char **argv)
                 CHECK(bn_store_revision(s2) >= bn_store_revision(s));
                 live(s, s2);
                 {
-                        struct bn_store_op clear[] = {{BN_STORE_DEL, "wires/a", NULL},
-                                                      {BN_STORE_DEL, "wires/b", NULL},
-                                                      {BN_STORE_DEL, "wires/c", NULL},
-                                                      {BN_STORE_DEL, "odd", NULL},
-                                                      {BN_STORE_DEL, "big", NULL}};
-                        CHECK(bn_store_commit(s2, clear, 5, NULL, err, sizeof(err)) == 0);
+                        struct bn_store_op clear[] = {
+                            {BN_STORE_DEL, "wires/a", NULL}, {BN_STORE_DEL, "wires/b", NULL},
+                            {BN_STORE_DEL, "wires/c", NULL}, {BN_STORE_DEL, "odd", NULL},
+                            {BN_STORE_DEL, "big", NULL},     {BN_STORE_DEL, "members/m1", NULL}};
+                        CHECK(bn_store_commit(s2, clear, 6, NULL, err, sizeof(err)) == 0);
                 }
                 bn_store_close(s2);
         }
