@@ -25,29 +25,30 @@
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
-                "commands:\n"
-                "  status                         daemon, host, store, what is available\n"
-                "  endpoints [NAME]               endpoints with state and counters\n"
-                "  wires [NAME]                   wires with type, ends, state, counters\n"
-                "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
-                "                                 wire endpoint A to endpoint B\n"
-                "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
-                "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
-                "  apply [--prune] [--generation N] FILE\n"
-                "                                 make the topology in FILE the desired state\n"
-                "                                 (--prune: remove what connect made too;\n"
-                "                                 --generation: only if the desired state is\n"
-                "                                 still at generation N, as diff --json said)\n"
-                "  diff [--prune] FILE            what apply FILE would change\n"
-                "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
-                "  store export                   the desired state as JSON, on stdout\n"
-                "  store import FILE              an export into this (empty) store\n"
-                "  snapshot ENDPOINT FILE         what a display Corm shows, in FILE (PNG; .ppm: PPM)\n"
-                "  migrate ...                    reserved\n"
-                "The socket is $BANANA_CONTROL, else %s.\n",
-                BN_CTL_DEFAULT_SOCKET);
+        fprintf(
+            f,
+            "usage: bananactl [--control PATH] [--json] COMMAND [ARGS]\n"
+            "commands:\n"
+            "  status                         daemon, host, store, what is available\n"
+            "  endpoints [NAME]               endpoints with state and counters\n"
+            "  wires [NAME]                   wires with type, ends, state, counters\n"
+            "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
+            "                                 wire endpoint A to endpoint B\n"
+            "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
+            "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
+            "  apply [--prune] [--generation N] FILE\n"
+            "                                 make the topology in FILE the desired state\n"
+            "                                 (--prune: remove what connect made too;\n"
+            "                                 --generation: only if the desired state is\n"
+            "                                 still at generation N, as diff --json said)\n"
+            "  diff [--prune] FILE            what apply FILE would change\n"
+            "  top [-n COUNT]                 live per-wire rates, refreshed each second\n"
+            "  store export                   the desired state as JSON, on stdout\n"
+            "  store import FILE              an export into this (empty) store\n"
+            "  snapshot ENDPOINT FILE         what a display Corm shows, in FILE (PNG; .ppm: PPM)\n"
+            "  migrate ...                    reserved\n"
+            "The socket is $BANANA_CONTROL, else %s.\n",
+            BN_CTL_DEFAULT_SOCKET);
 }
 
 static char *read_file(const char *path, size_t max, size_t *lenp)
