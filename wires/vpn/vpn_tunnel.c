@@ -291,7 +291,7 @@ static void child_exited(struct bn_loop *loop, int fd, uint32_t events, void *ar
 static int write_conf(struct vpn_tun *t, const char *path)
 {
         char in[INET_ADDRSTRLEN], pin[INET_ADDRSTRLEN], ul[INET_ADDRSTRLEN], pul[INET_ADDRSTRLEN];
-        char mg[200];
+        char mg[200], pid[256];
         const char *d = t->ctx->dir;
         FILE *f = fopen(path, "w");
 
@@ -301,7 +301,7 @@ static int write_conf(struct vpn_tun *t, const char *path)
         inet_ntop(AF_INET, &t->peer_in, pin, sizeof(pin));
         inet_ntop(AF_INET, &t->ul, ul, sizeof(ul));
         inet_ntop(AF_INET, &t->peer_ul, pul, sizeof(pul));
-        if (!path_of(t, "mgmt", mg, sizeof(mg))) {
+        if (!path_of(t, "mgmt", mg, sizeof(mg)) || !path_of(t, "pid", pid, sizeof(pid))) {
                 fclose(f);
                 return -ENAMETOOLONG;
         }
@@ -312,11 +312,44 @@ static int write_conf(struct vpn_tun *t, const char *path)
                 "ifconfig %s %s\ntun-mtu 1440\n"
                 "%s\ncert %s/host.crt\nkey %s/host.key\npeer-fingerprint %s\n"
                 "data-ciphers AES-256-GCM\n"
-                "management %s unix\n"
+                "management %s unix\nwritepid %s\n"
                 "ping 1\nping-restart 5\nverb 3\n",
                 pul, t->idx, ul, t->port, pul, t->port, in, pin,
-                t->server ? "tls-server\ndh none" : "tls-client", d, d, t->peer_fp, mg);
+                t->server ? "tls-server\ndh none" : "tls-client", d, d, t->peer_fp, mg, pid);
         return fclose(f) ? -errno : 0;
+}
+
+/* An openvpn of ours left by an earlier bananad (killed before it could
+ * stop it) holds the port: stop it first. Its pid file names it; its
+ * command line must name our configuration. */
+static void stop_stale(const struct vpn_tun *t, const char *conf)
+{
+        char pidf[256], cmd[512], proc[64];
+        FILE *f;
+        long pid = 0;
+        size_t n;
+
+        if (!path_of(t, "pid", pidf, sizeof(pidf)) || !(f = fopen(pidf, "r")))
+                return;
+        if (fscanf(f, "%ld", &pid) != 1)
+                pid = 0;
+        fclose(f);
+        unlink(pidf);
+        snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", pid);
+        if (pid <= 1 || !(f = fopen(proc, "r")))
+                return;
+        n = fread(cmd, 1, sizeof(cmd) - 1, f);
+        fclose(f);
+        for (size_t i = 0; i < n; i++)
+                cmd[i] = cmd[i] ? cmd[i] : ' ';
+        cmd[n] = '\0';
+        if (!strstr(cmd, "openvpn") || !strstr(cmd, conf))
+                return;
+        bn_warn(CTX, "tunnel %u: stopping openvpn %ld left by an earlier bananad", t->idx, pid);
+        kill((pid_t)pid, SIGTERM);
+        for (int i = 0; i < 30 && kill((pid_t)pid, 0) == 0; i++)
+                usleep(100 * 1000);
+        kill((pid_t)pid, SIGKILL);
 }
 
 /* Start openvpn for t (on the supervisor loop). */
@@ -333,6 +366,7 @@ static void tun_spawn(struct vpn_tun *t)
                 snprintf(why, sizeof(why), "tunnel down: the state directory's path is too long");
                 goto fail;
         }
+        stop_stale(t, conf);
         unlink(mg);
         if ((rc = write_conf(t, conf)) < 0) {
                 snprintf(why, sizeof(why), "tunnel down: cannot write %.150s: %s", conf,
@@ -411,6 +445,8 @@ static void stop_call(void *arg)
                 bn_info(CTX, "tunnel %u to %s: openvpn stopped", t->idx, inet_ntoa(t->peer_ul));
         }
         if (path_of(t, "mgmt", mg, sizeof(mg)))
+                unlink(mg);
+        if (path_of(t, "pid", mg, sizeof(mg)))
                 unlink(mg);
         free(t);
 }
