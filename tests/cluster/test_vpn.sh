@@ -7,7 +7,8 @@
 # gives the other end as peer.fingerprint; bananad starts OpenVPN (dev tun,
 # AES-256-GCM, peer-fingerprint) between h1 and h2. Pings both ways and
 # 32 MiB each way over TCP with sha256 equal at both ends; the guest's MTU
-# (1390) in the link; then openvpn on h1 is killed with SIGKILL: the wire
+# (1390) in the link; a second guest g2 whose wire shares the tunnel; a
+# bad fingerprint refused; then openvpn on h1 is killed with SIGKILL: the wire
 # goes down with the reason, comes back by itself and traffic resumes.
 B=$1
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
@@ -34,6 +35,8 @@ hosts:
   h2: {site: b, domain: b}
 endpoints:
   h1/g1/vif0: {kind: spike}
+  h1/g2/vif0: {kind: spike}
+  h1/g9/vif0: {kind: spike}
   h2/lan: {kind: corm, class: vif, params: {bridge: br${CL_T}v, create: yes}}
 wires:
   g1-vpn:
@@ -43,10 +46,26 @@ wires:
       vni: 77
       end0: {addr: 10.88.0.11, fingerprint: "$FP1"}
       end1: {addr: 10.88.0.12, fingerprint: "$FP2"}
+  g2-vpn:
+    ends: [h1/g2/vif0, h2/lan]
+    type: vpn
+    options:
+      vni: 78
+      end0: {addr: 10.88.0.11, fingerprint: "$FP1"}
+      end1: {addr: 10.88.0.12, fingerprint: "$FP2"}
 YAML
 for i in 1 2; do
     cl_ctl $i apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply$i.out" 2>&1 || cl_fail "apply on h$i: $(cat "$CL_BASE/apply$i.out")"
 done
+
+# a fingerprint that is none: refused before anything changes, naming it
+if cl_ctl 1 connect h1/g9/vif0 h2/lan --name bad --wire vpn -o vni=9 -o end0.addr=10.88.0.11 \
+    -o end1.addr=10.88.0.12 -o end1.fingerprint=nothex >"$CL_BASE/c.out" 2>&1; then
+    cl_fail "a vpn wire with a bad fingerprint was connected"
+fi
+grep -q "parameter 'peer.fingerprint': want a SHA-256 fingerprint" "$CL_BASE/c.out" ||
+    cl_fail "bad fingerprint: $(cat "$CL_BASE/c.out")"
+echo "refused: $(cat "$CL_BASE/c.out")"
 
 # h2: a namespace behind the bridge
 H2=$CL_T-h2 PEER=$CL_T-vpeer
@@ -70,6 +89,17 @@ cl_pids+=($!)
 wait_for 20 grep -q connected "$CL_BASE/g1.out" || cl_fail "guest g1 did not connect"
 wait_for 10 ip -n "$G" link show eth0 >/dev/null || cl_fail "guest g1: no eth0"
 ip -n "$G" link set eth0 mtu 1390 # what the wire carries (its link says so below)
+# a second guest on h1, its wire through the same tunnel (VNI 78)
+G2=$CL_T-g2
+ip netns add "$G2" && cl_netns+=("$G2")
+ip -n "$G2" link set lo up
+XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
+    "$NG" --name g2 --netns "$G2" --mac 02:00:00:67:00:03 --ip 10.67.0.3/24 \
+    >"$CL_BASE/g2.out" 2>"$CL_BASE/g2.log" &
+cl_pids+=($!)
+wait_for 20 grep -q connected "$CL_BASE/g2.out" || cl_fail "guest g2 did not connect"
+wait_for 10 ip -n "$G2" link show eth0 >/dev/null || cl_fail "guest g2: no eth0"
+ip -n "$G2" link set eth0 mtu 1390
 up() { BANANA_CONTROL=$CL_BASE/h$1/ctl.sock "$BANANACTL" wires g1-vpn | grep -q ' up$'; }
 wait_for 30 up 1 || cl_fail "wire g1-vpn not up on h1: $(cl_ctl 1 wires 2>&1); $(tail -20 "$CL_BASE"/h1/state/vpn/tun*.log)"
 wait_for 10 up 2 || cl_fail "wire g1-vpn not up on h2: $(cl_ctl 2 wires 2>&1)"
@@ -85,7 +115,11 @@ fi
 wait_for 20 ip netns exec "$G" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "g1 cannot ping the peer behind h2's bridge"
 ip netns exec "$G" ping -c 3 -i 0.2 -W 2 10.67.0.2 >/dev/null || cl_fail "g1 -> peer: pings lost"
 ip netns exec "$PEER" ping -c 3 -i 0.2 -W 2 10.67.0.1 >/dev/null || cl_fail "peer -> g1: pings lost"
-echo "ping both ways over vpn: ok"
+wait_for 20 ip netns exec "$G2" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "g2 cannot ping the peer"
+ip netns exec "$PEER" ping -c 3 -i 0.2 -W 2 10.67.0.3 >/dev/null || cl_fail "peer -> g2: pings lost"
+n=$(pgrep -P "${CL_BPID[1]}" -x openvpn | wc -l)
+[ "$n" = 1 ] || cl_fail "h1 runs $n openvpn processes for two wires to h2, want 1"
+echo "ping both ways over vpn (two wires, one tunnel): ok"
 
 dd if=/dev/urandom of="$CL_BASE/data" bs=1M count=32 status=none
 want=$(sha256sum "$CL_BASE/data" | cut -d' ' -f1)
