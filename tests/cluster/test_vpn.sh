@@ -106,10 +106,12 @@ wait_for 10 up 2 || cl_fail "wire g1-vpn not up on h2: $(cl_ctl 2 wires 2>&1)"
 mtu=$(cl_ctl 1 --json wires g1-vpn | python3 -c 'import json,sys; w=json.load(sys.stdin)["wires"][0]; print(w["links"][0]["mtu"])')
 [ "$mtu" = 1390 ] || cl_fail "the wire's link says mtu '$mtu', want 1390"
 grep -q "AES-256-GCM" "$CL_BASE"/h1/state/vpn/tun*.log || cl_fail "openvpn's log names no AES-256-GCM"
-if grep -qi "dco.*enabled\|DCO device" "$CL_BASE"/h1/state/vpn/tun*.log && ! grep -qi "dco.*disabled\|dco is not available\|cannot.*dco" "$CL_BASE"/h1/state/vpn/tun*.log; then
-    echo "data-channel offload: used"
+if grep -q "ovpn-dco missing\|disabling data channel offload" "$CL_BASE"/h1/state/vpn/tun*.log; then
+    echo "data-channel offload: not used (the kernel has no ovpn-dco): $(grep -m1 -i "dco" "$CL_BASE"/h1/state/vpn/tun*.log)"
+elif grep -q "DCO version" "$CL_BASE"/h1/state/vpn/tun*.log; then
+    echo "data-channel offload: used ($(grep -m1 "DCO version" "$CL_BASE"/h1/state/vpn/tun*.log))"
 else
-    echo "data-channel offload: not used (the kernel has no ovpn-dco)"
+    echo "data-channel offload: openvpn's log does not say"
 fi
 
 wait_for 20 ip netns exec "$G" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "g1 cannot ping the peer behind h2's bridge"
