@@ -115,8 +115,8 @@ int bn_daemon_init(struct bn_daemon *d, const struct bn_daemon_opts *opts)
                 goto fail;
         }
         /* what wire types see at class_init: the daemon's loops */
-        d->wires.env =
-            (struct bn_wire_env){.main = d->loop, .workers = d->workers, .host = d->host};
+        d->wires.env = (struct bn_wire_env){
+            .main = d->loop, .workers = d->workers, .host = d->host, .state_dir = d->state_dir};
 
         rc = opts->register_classes ? opts->register_classes(&d->classes) : 0;
         if (rc) {

@@ -184,6 +184,8 @@ struct bn_wire_env {
         struct bn_loop *main;       /* the daemon's main loop (may be NULL in tests) */
         struct bn_workers *workers; /* the device I/O loops (may be NULL in tests) */
         const char *host;           /* this host's name ("" when unknown) */
+        const char *state_dir;      /* bananad's state directory (NULL: none, e.g. tests);
+                                     * a type keeps its files (vpn: keys) under it */
 };
 
 /* Counters of one port (one end). Drops are counted by reason. */

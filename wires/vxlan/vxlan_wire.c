@@ -109,6 +109,8 @@ struct vx_port {
         bool full, wfd_polled; /* the socket buffer was full: wait for room */
 };
 
+_Static_assert(sizeof(struct vx_port) <= BN_WIRE_VXLAN_PRIV_SIZE, "see vxlan_wire.h");
+
 static const char *const vx_known[] = {"vni", "addr", "port", "mtu", NULL};
 
 /* ---- class context: sockets and the receive loop ------------------------ */
@@ -260,6 +262,8 @@ static int sock_get(struct vx_ctx *c, const struct sockaddr_in *b, struct vx_soc
                 goto fail;
         }
         setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* an address that comes and goes (a vpn tunnel's): bind before it is there */
+        setsockopt(s->fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
         /* room for bursts: a guest's 64 KiB GSO frame is 45 datagrams */
         if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
                 setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));

@@ -7,4 +7,10 @@
 
 extern const struct bn_wire_class bn_wire_vxlan_class;
 
+/* For wire types built on vxlan (vpn): bn_wire_vxlan_class.priv_size is at
+ * most this, so a type whose port priv starts with BN_WIRE_VXLAN_PRIV_SIZE
+ * bytes (aligned as a pointer) may run the vxlan callbacks on its ports,
+ * given vxlan's class_ctx in port->class_ctx during open. */
+#define BN_WIRE_VXLAN_PRIV_SIZE (16u * 1024u)
+
 #endif

@@ -1,0 +1,183 @@
+#!/bin/bash
+# tests/cluster/test_vpn.sh BUILD_DIR: the vpn wire (issue 15 item 2). Host
+# h1 runs a simulated guest g1 (10.67.0.1) whose vif Spike is wired over vpn
+# to h2's bridge Corm, with a network namespace behind that bridge
+# (10.67.0.2). Each bananad makes its host's certificate on start
+# (STATE_DIR/vpn/host.crt, its fingerprint in host.fp), which the topology
+# gives the other end as peer.fingerprint; bananad starts OpenVPN (dev tun,
+# AES-256-GCM, peer-fingerprint) between h1 and h2. Pings both ways and
+# 32 MiB each way over TCP with sha256 equal at both ends; the guest's MTU
+# (1390) in the link; a second guest g2 whose wire shares the tunnel; a
+# bad fingerprint refused; then openvpn on h1 is killed with SIGKILL: the wire
+# goes down with the reason, comes back by itself and traffic resumes.
+B=$1
+XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
+NG=$B/sim/netguest/sim-netguest
+. "$(dirname "$0")/cluster.sh"
+cl_need_root
+[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+command -v openvpn >/dev/null || { echo "SKIP: no openvpn"; exit 77; }
+command -v openssl >/dev/null || { echo "SKIP: no openssl"; exit 77; }
+cl_underlay 2
+cl_host 1
+cl_host 2
+for i in 1 2; do
+    wait_for 10 test -s "$CL_BASE/h$i/state/vpn/host.fp" || cl_fail "h$i made no certificate: $(tail -5 "$CL_BASE/h$i/bananad.log")"
+done
+fp() { sed 's/.*=//' "$CL_BASE/h$1/state/vpn/host.fp"; }
+FP1=$(fp 1) FP2=$(fp 2)
+[ "$FP1" != "$FP2" ] || cl_fail "both hosts have the same certificate"
+
+cat >"$CL_BASE/topo.yaml" <<YAML
+version: 1
+hosts:
+  h1: {site: a, domain: a}
+  h2: {site: b, domain: b}
+endpoints:
+  h1/g1/vif0: {kind: spike}
+  h1/g2/vif0: {kind: spike}
+  h1/g9/vif0: {kind: spike}
+  h2/lan: {kind: corm, class: vif, params: {bridge: br${CL_T}v, create: yes}}
+wires:
+  g1-vpn:
+    ends: [h1/g1/vif0, h2/lan]
+    type: vpn
+    options:
+      vni: 77
+      end0: {addr: 10.88.0.11, fingerprint: "$FP1"}
+      end1: {addr: 10.88.0.12, fingerprint: "$FP2"}
+  g2-vpn:
+    ends: [h1/g2/vif0, h2/lan]
+    type: vpn
+    options:
+      vni: 78
+      end0: {addr: 10.88.0.11, fingerprint: "$FP1"}
+      end1: {addr: 10.88.0.12, fingerprint: "$FP2"}
+YAML
+for i in 1 2; do
+    cl_ctl $i apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply$i.out" 2>&1 || cl_fail "apply on h$i: $(cat "$CL_BASE/apply$i.out")"
+done
+
+# a fingerprint that is none: refused before anything changes, naming it
+if cl_ctl 1 connect h1/g9/vif0 h2/lan --name bad --wire vpn -o vni=9 -o end0.addr=10.88.0.11 \
+    -o end1.addr=10.88.0.12 -o end1.fingerprint=nothex >"$CL_BASE/c.out" 2>&1; then
+    cl_fail "a vpn wire with a bad fingerprint was connected"
+fi
+grep -q "parameter 'peer.fingerprint': want a SHA-256 fingerprint" "$CL_BASE/c.out" ||
+    cl_fail "bad fingerprint: $(cat "$CL_BASE/c.out")"
+echo "refused: $(cat "$CL_BASE/c.out")"
+
+# h2: a namespace behind the bridge
+H2=$CL_T-h2 PEER=$CL_T-vpeer
+ip netns add "$PEER" && cl_netns+=("$PEER")
+ip -n "$PEER" link set lo up
+ip link add "${CL_T}pv" type veth peer name eth0 netns "$PEER"
+ip link set "${CL_T}pv" netns "$H2"
+wait_for 10 ip -n "$H2" link show "br${CL_T}v" >/dev/null || cl_fail "h2: no bridge br${CL_T}v"
+ip -n "$H2" link set "${CL_T}pv" mtu 1390 master "br${CL_T}v" up
+ip -n "$PEER" link set eth0 mtu 1390 up
+ip -n "$PEER" addr add 10.67.0.2/24 dev eth0
+
+# h1: the guest
+G=$CL_T-g1 d=$CL_BASE/h1
+ip netns add "$G" && cl_netns+=("$G")
+ip -n "$G" link set lo up
+XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
+    "$NG" --name g1 --netns "$G" --mac 02:00:00:67:00:01 --ip 10.67.0.1/24 \
+    >"$CL_BASE/g1.out" 2>"$CL_BASE/g1.log" &
+cl_pids+=($!)
+wait_for 20 grep -q connected "$CL_BASE/g1.out" || cl_fail "guest g1 did not connect"
+wait_for 10 ip -n "$G" link show eth0 >/dev/null || cl_fail "guest g1: no eth0"
+ip -n "$G" link set eth0 mtu 1390 # what the wire carries (its link says so below)
+# a second guest on h1, its wire through the same tunnel (VNI 78)
+G2=$CL_T-g2
+ip netns add "$G2" && cl_netns+=("$G2")
+ip -n "$G2" link set lo up
+XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
+    "$NG" --name g2 --netns "$G2" --mac 02:00:00:67:00:03 --ip 10.67.0.3/24 \
+    >"$CL_BASE/g2.out" 2>"$CL_BASE/g2.log" &
+cl_pids+=($!)
+wait_for 20 grep -q connected "$CL_BASE/g2.out" || cl_fail "guest g2 did not connect"
+wait_for 10 ip -n "$G2" link show eth0 >/dev/null || cl_fail "guest g2: no eth0"
+ip -n "$G2" link set eth0 mtu 1390
+up() { BANANA_CONTROL=$CL_BASE/h$1/ctl.sock "$BANANACTL" wires g1-vpn | grep -q ' up$'; }
+wait_for 30 up 1 || cl_fail "wire g1-vpn not up on h1: $(cl_ctl 1 wires 2>&1); $(tail -20 "$CL_BASE"/h1/state/vpn/tun*.log)"
+wait_for 10 up 2 || cl_fail "wire g1-vpn not up on h2: $(cl_ctl 2 wires 2>&1)"
+mtu=$(cl_ctl 1 --json wires g1-vpn | python3 -c 'import json,sys; w=json.load(sys.stdin)["wires"][0]; print(w["links"][0]["mtu"])')
+[ "$mtu" = 1390 ] || cl_fail "the wire's link says mtu '$mtu', want 1390"
+grep -q "AES-256-GCM" "$CL_BASE"/h1/state/vpn/tun*.log || cl_fail "openvpn's log names no AES-256-GCM"
+if grep -q "ovpn-dco missing\|disabling data channel offload" "$CL_BASE"/h1/state/vpn/tun*.log; then
+    echo "data-channel offload: not used (the kernel has no ovpn-dco): $(grep -m1 -i "dco" "$CL_BASE"/h1/state/vpn/tun*.log)"
+elif grep -q "DCO version" "$CL_BASE"/h1/state/vpn/tun*.log; then
+    echo "data-channel offload: used ($(grep -m1 "DCO version" "$CL_BASE"/h1/state/vpn/tun*.log))"
+else
+    echo "data-channel offload: openvpn's log does not say"
+fi
+
+wait_for 20 ip netns exec "$G" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "g1 cannot ping the peer behind h2's bridge"
+ip netns exec "$G" ping -c 3 -i 0.2 -W 2 10.67.0.2 >/dev/null || cl_fail "g1 -> peer: pings lost"
+ip netns exec "$PEER" ping -c 3 -i 0.2 -W 2 10.67.0.1 >/dev/null || cl_fail "peer -> g1: pings lost"
+wait_for 20 ip netns exec "$G2" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "g2 cannot ping the peer"
+ip netns exec "$PEER" ping -c 3 -i 0.2 -W 2 10.67.0.3 >/dev/null || cl_fail "peer -> g2: pings lost"
+n=$(pgrep -P "${CL_BPID[1]}" -x openvpn | wc -l)
+[ "$n" = 1 ] || cl_fail "h1 runs $n openvpn processes for two wires to h2, want 1"
+echo "ping both ways over vpn (two wires, one tunnel): ok"
+
+dd if=/dev/urandom of="$CL_BASE/data" bs=1M count=32 status=none
+want=$(sha256sum "$CL_BASE/data" | cut -d' ' -f1)
+SERVER='import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5001)); s.listen(1); s.settimeout(30)
+c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b); n += len(b)
+print(h.hexdigest(), n)'
+CLIENT='import socket, sys, time
+for i in range(50):
+    try:
+        s = socket.create_connection((sys.argv[1], 5001), timeout=5)
+        break
+    except OSError as e:
+        err = e
+        time.sleep(0.1)
+else:
+    sys.exit("cannot connect: %s" % err)
+s.settimeout(30); s.sendall(open(sys.argv[2], "rb").read()); s.close()'
+xfer() { # xfer FROM_NS TO_NS TO_ADDR: 32 MiB, sha256 at the far end
+    timeout 90 ip netns exec "$2" python3 -c "$SERVER" "$3" >"$CL_BASE/recv.out" 2>&1 &
+    local srv=$!
+    cl_pids+=($srv)
+    wait_for 10 sh -c "ip netns exec $2 ss -ltn | grep -q ':5001 '" || cl_fail "the receiver in $2 is not listening: $(cat "$CL_BASE/recv.out")"
+    timeout 90 ip netns exec "$1" python3 -c "$CLIENT" "$3" "$CL_BASE/data" 2>"$CL_BASE/send.err" ||
+        cl_fail "sending $1 -> $3: $(cat "$CL_BASE/send.err"); the wire: $(cl_ctl 1 --json wires g1-vpn)"
+    wait $srv || cl_fail "receiving at $3: $(cat "$CL_BASE/recv.out")"
+    got=$(cat "$CL_BASE/recv.out")
+    [ "$got" = "$want 33554432" ] || cl_fail "$1 -> $3: got '$got', want '$want 33554432'"
+}
+t0=$(date +%s.%N)
+xfer "$G" "$PEER" 10.67.0.2
+t1=$(date +%s.%N)
+xfer "$PEER" "$G" 10.67.0.1
+t2=$(date +%s.%N)
+echo "32 MiB guest -> peer over vpn in $(echo "$t1 - $t0" | bc) s, back in $(echo "$t2 - $t1" | bc) s, sha256 equal"
+
+# openvpn on h1 killed: the wire goes down with the reason, then back up
+ovpn=$(pgrep -P "${CL_BPID[1]}" -x openvpn) || cl_fail "no openvpn child of h1's bananad"
+kill -KILL "$ovpn"
+down() { BANANA_CONTROL=$CL_BASE/h1/ctl.sock "$BANANACTL" wires g1-vpn | grep -q 'down: tunnel down: openvpn'; }
+wait_for 10 down || cl_fail "after SIGKILL the wire is not down with the reason: $(cl_ctl 1 wires g1-vpn 2>&1)"
+echo "after SIGKILL: $(cl_ctl 1 wires g1-vpn | tail -1)"
+ip netns exec "$G" ping -c 2 -i 0.2 -W 1 10.67.0.2 >/dev/null 2>&1 || true # sent while down: counted
+wait_for 40 up 1 || cl_fail "the wire did not come back: $(cl_ctl 1 wires g1-vpn 2>&1)"
+ovpn2=$(pgrep -P "${CL_BPID[1]}" -x openvpn) || cl_fail "no new openvpn"
+[ "$ovpn2" != "$ovpn" ] || cl_fail "openvpn was not restarted"
+wait_for 20 ip netns exec "$G" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "no pings after the tunnel came back"
+ip netns exec "$PEER" ping -c 3 -i 0.2 -W 2 10.67.0.1 >/dev/null || cl_fail "peer -> g1 after the restart: pings lost"
+dd=$(cl_ctl 1 --json wires g1-vpn | python3 -c 'import json,sys; print(json.load(sys.stdin)["wires"][0]["drops_by_reason"]["down"])')
+[ "$dd" -gt 0 ] || cl_fail "nothing counted as drop_down while the tunnel was down"
+kill -0 "${CL_BPID[1]}" || cl_fail "h1's bananad died"
+echo "restarted openvpn $ovpn -> $ovpn2, $dd frame(s) counted as drop_down, pings again"
+echo "PASS: vpn wire: ping both ways, 32 MiB each way, sha256 equal, openvpn killed and back"

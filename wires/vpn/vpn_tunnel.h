@@ -1,0 +1,77 @@
+/* vpn_tunnel.h: the OpenVPN tunnels of the "vpn" wire type (vpn_tunnel.c):
+ * one per pair of hosts, shared by every vpn wire between them, started,
+ * supervised (restart with backoff, its state read from OpenVPN's
+ * management interface) and stopped on the type's supervisor loop; and this
+ * host's certificate (made with the openssl CLI on first use). */
+#ifndef BN_WIRE_VPN_TUNNEL_H
+#define BN_WIRE_VPN_TUNNEL_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct bn_loop;
+struct bn_timer;
+
+#define VPN_FP_LEN 96 /* "AB:CD:..." of a SHA-256: 95 characters */
+
+/* The type's context: its certificate, its tunnels, its supervisor loop. */
+struct vpn_ctx {
+        pthread_mutex_t mu; /* the list of tunnels, each tunnel's ports and reason */
+        struct bn_workers *sup;
+        void *vx; /* vxlan's class context: the datagrams inside the tunnels */
+        char dir[200];
+        char fp[VPN_FP_LEN]; /* this host's certificate's SHA-256 fingerprint */
+        char cert_err[200];  /* why there is no certificate ("" when there is) */
+        struct vpn_tun *tuns;
+};
+
+/* One tunnel: between this host's underlay address and the peer's. */
+struct vpn_tun {
+        struct vpn_tun *next;
+        struct vpn_ctx *ctx;
+        struct in_addr ul, peer_ul; /* underlay addresses */
+        struct in_addr in, peer_in; /* the tunnel's point-to-point addresses */
+        unsigned port;              /* OpenVPN's UDP port on both ends */
+        unsigned idx;               /* of the pair: the device's and the files' names */
+        bool server;                /* the end with the lower underlay address */
+        char peer_fp[VPN_FP_LEN];
+        unsigned refs;          /* ports; under ctx->mu */
+        struct vpn_port *ports; /* under ctx->mu */
+        atomic_bool up;
+        char why[160]; /* under ctx->mu */
+        /* the supervisor loop's */
+        pid_t pid;
+        int pidfd, mfd;
+        char mbuf[2048];
+        size_t mlen;
+        struct bn_timer *timer;
+        unsigned backoff_ms, restarts;
+        bool stopped;
+};
+
+/* One vpn port's part of the bookkeeping (after vxlan's in its priv). */
+struct vpn_port {
+        struct vpn_tun *tun;
+        struct vpn_port *next; /* in tun->ports, under ctx->mu */
+        int efd;               /* the port's fd (vxlan's): written to wake it */
+        uint64_t drop_down;
+};
+
+/* This host's certificate in ctx->dir, made when absent; fills ctx->fp or
+ * ctx->cert_err. Blocks while openssl runs (once per daemon). */
+int vpn_cert_init(struct vpn_ctx *c);
+/* The tunnel from ul to peer_ul on port (made when it is the first: then
+ * *fresh and the caller starts it with vpn_tun_start); under c->mu. */
+int vpn_tun_get(struct vpn_ctx *c, struct in_addr ul, struct in_addr peer_ul, unsigned port,
+                const char *peer_fp, struct vpn_tun **out, bool *fresh, char *err, size_t errlen);
+/* Queue the start of a fresh tunnel on the supervisor loop. */
+int vpn_tun_start(struct vpn_tun *t);
+/* Drop a reference, under nothing; the last one stops the tunnel (queued on
+ * the supervisor loop, which frees it). */
+void vpn_tun_put(struct vpn_tun *t);
+
+#endif
