@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # scripts/demo.sh [--once]: install what is missing, build, and run the demo on
-# xensim (a userspace Xen: no real Xen needed): xensim, bananad, and two
-# simulated guests vm1 and vm2, each with a network card (a vif) whose
-# back-end is bananad; both are wired to one Linux bridge through bananad's
-# bridge Corm, and vm1 pings vm2. Runs until Ctrl-C (or, with --once, stops by
-# itself after the ping), then cleans up: no processes, network namespaces,
-# bridges, TAPs, sockets or files left behind.
+# xensim (a userspace Xen: no real Xen needed). Two hosts h1 and h2 (network
+# namespaces on one underlay, each with its own xensim and bananad) share one
+# etcd; one `bananactl apply` on h1 declares the whole topology: a bridge
+# Corm on h2, a guest vm2 on h2 wired to it by shared memory, and a guest vm1
+# on h1 wired to it across the hosts by a VXLAN wire. vm1 pings vm2; then,
+# while a ping runs, vm2's wire is swapped live from shm to vxlan and back,
+# and the demo says what that cost. Runs until Ctrl-C (or, with --once, stops
+# by itself), then cleans up: no processes, network namespaces, bridges, TAPs,
+# sockets or files left behind.
 #
 # Environment: BANANA_BUILD=DIR builds and runs from DIR (default: build);
 # BANANA_NO_BUILD=1 skips installing and building (DIR must be built);
@@ -36,68 +39,31 @@ else
 	TESTFRONT=$B/sim/testfront/sim-testfront NETGUEST=$B/sim/netguest/sim-netguest
 fi
 
-run=$(mktemp -d /tmp/banana-demo.XXXXXX)
-tag=d$$
-BR=br$tag
-NS1=banana-$tag-vm1 NS2=banana-$tag-vm2
-pids=()
-netns=()
-status=0
+# wait_for SECONDS COMMAND..., stop_pid (the tests' helpers)
+. tests/lib.sh
 say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
 indent() { sed -u 's/^/      /'; }
 
-cleanup() { # cleanup EXIT_STATUS
-	[ "$1" -ne 0 ] && status=$1
-	trap - INT TERM EXIT
-	say "stopping..."
-	# TAPs of the bridge Corm, to check they are gone after bananad stops
-	taps=$(ip -o link show master "$BR" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1)
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill -TERM "${pids[i]}" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "${pids[i]}" 2>/dev/null
-		wait "${pids[i]}" 2>/dev/null
-	done
-	left=()
-	for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && left+=("process $p"); done
-	for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null; done
-	for n in "${netns[@]}"; do ip netns list 2>/dev/null | grep -qw "$n" && left+=("netns $n"); done
-	if ip link show "$BR" >/dev/null 2>&1; then
-		left+=("bridge $BR")
-		ip link del "$BR" 2>/dev/null
-	fi
-	for t in $taps; do ip link show "$t" >/dev/null 2>&1 && left+=("TAP $t"); done
-	socks=$(find "$run" -type s 2>/dev/null | wc -l)
-	[ "$socks" -gt 0 ] && left+=("$socks sockets in $run")
-	rm -rf "$run"
-	if [ ${#left[@]} -eq 0 ]; then
-		say "stopped cleanly: nothing left behind (no processes, network namespaces, bridge, TAPs or sockets)"
-	else
-		say "left behind (removed now where possible): ${left[*]}"
-		status=1
-	fi
-	exit $status
-}
-trap 'cleanup $?' EXIT
-trap 'cleanup 0' INT TERM
-
-# wait_for SECONDS COMMAND... (the tests' helper)
-. tests/lib.sh
-
-say "starting xensim, a userspace Xen, in $run/sim"
-"$XENSIM" --dir "$run/sim" --foreground 2>"$run/xensim.log" &
-pids+=($!)
-wait_for 10 test -e "$run/sim/xenstored.sock" || { echo "demo: xensim did not start" >&2; exit 1; }
-export XENSIM_DIR=$run/sim XENSTORED_PATH=$run/sim/xenstored.sock BANANA_CONTROL=$run/bananad.sock
-
-say "starting bananad (host 'demo', hypervisor xensim)"
-"$BANANAD" --foreground --host demo --hypervisor xensim --xensim-dir "$run/sim" \
-	--state-dir "$run/state" --control "$run/bananad.sock" 2>"$run/bananad.log" &
-pids+=($!)
-wait_for 10 test -S "$run/bananad.sock" || { cat "$run/bananad.log"; exit 1; }
-
 if [ "$(id -u)" -ne 0 ]; then
+	run=$(mktemp -d /tmp/banana-demo.XXXXXX)
+	pids=()
+	small_cleanup() {
+		trap - INT TERM EXIT
+		for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}" 5; done
+		rm -rf "$run"
+		say "stopped cleanly: nothing left behind"
+		exit 0
+	}
+	trap small_cleanup EXIT INT TERM
 	say "not root: network namespaces, TAPs and bridges need root, so this is the small demo"
+	"$XENSIM" --dir "$run/sim" --foreground 2>"$run/xensim.log" &
+	pids+=($!)
+	wait_for 10 test -e "$run/sim/xenstored.sock" || { echo "demo: xensim did not start" >&2; exit 1; }
+	export XENSIM_DIR=$run/sim XENSTORED_PATH=$run/sim/xenstored.sock BANANA_CONTROL=$run/bananad.sock
+	"$BANANAD" --foreground --host demo --hypervisor xensim --xensim-dir "$run/sim" \
+		--state-dir "$run/state" --control "$run/bananad.sock" 2>"$run/bananad.log" &
+	pids+=($!)
+	wait_for 10 test -S "$run/bananad.sock" || { cat "$run/bananad.log"; exit 1; }
 	say "starting a simulated guest 'vm1' with one PV device served by bananad"
 	if [ $once -eq 1 ]; then
 		"$TESTFRONT" --name vm1 --requests 1000
@@ -111,58 +77,135 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 
-cat >"$run/topology.yaml" <<EOF
+# The hosts come from the test cluster's helper (tests/cluster/cluster.sh):
+# the underlay, the namespaces of h1, h2 and etcd, each host's xensim and
+# bananad, all stopped by PID and removed again by its cl_cleanup.
+CL_LOG=warning
+. tests/cluster/cluster.sh
+status=0
+leftovers() { # what of this demo is still there after the clean-up
+	local left=() p n
+	for p in "${cl_pids[@]}"; do kill -0 "$p" 2>/dev/null && left+=("process $p"); done
+	for n in "${cl_netns[@]}"; do ip netns list 2>/dev/null | grep -qw "$n" && left+=("netns $n"); done
+	[ -e "$CL_BASE" ] && left+=("folder $CL_BASE")
+	echo "${left[*]}"
+}
+demo_cleanup() {
+	trap - INT TERM EXIT
+	say "stopping..."
+	(cl_cleanup) || status=1
+	local left
+	left=$(leftovers)
+	if [ -z "$left" ]; then
+		say "stopped cleanly: nothing left behind (no processes, network namespaces, bridge, TAPs or sockets)"
+	else
+		say "left behind: $left"
+		status=1
+	fi
+	exit $status
+}
+trap demo_cleanup EXIT
+trap 'exit 0' INT TERM
+cl_fail() { # the demo's own failures: said, with the ends of the logs
+	local f
+	say "FAILED: $*"
+	for f in "$CL_BASE"/h*/bananad.log; do [ -f "$f" ] && { echo "== $f"; tail -5 "$f"; }; done
+	status=1
+	exit 1
+}
+ctl_wires_match() { # ctl_wires_match HOST WIRE REGEX: the wire's line matches
+	cl_ctl "$1" wires "$2" 2>/dev/null | grep -qE "$3"
+}
+
+say "two hosts, h1 (10.88.0.11) and h2 (10.88.0.12): network namespaces on one underlay,"
+say "with etcd (10.88.0.2) as the store they share"
+cl_underlay 2
+cl_etcd
+for i in 1 2; do
+	say "host h$i: xensim (a userspace Xen) and bananad --store etcd://10.88.0.2:2379"
+	cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.1$i" --lease-ttl 5
+done
+
+BR=br$CL_T
+topo=$CL_BASE/topology.yaml
+cat >"$topo" <<EOF
 version: 1
 hosts:
-  demo: {site: lab, domain: demo}
+  h1: {site: lab, domain: demo}
+  h2: {site: lab, domain: demo}
 endpoints:
-  demo/lan: {kind: corm, class: vif, params: {bridge: $BR, create: yes}}
-  demo/vm1/vif0: {kind: spike}
-  demo/vm2/vif0: {kind: spike}
+  h2/lan: {kind: corm, class: vif, params: {bridge: $BR, create: yes}}
+  h1/vm1/vif0: {kind: spike}
+  h2/vm2/vif0: {kind: spike}
 wires:
-  vm1-lan: {ends: [demo/vm1/vif0, demo/lan]}
-  vm2-lan: {ends: [demo/vm2/vif0, demo/lan]}
+  vm1-lan:
+    ends: [h1/vm1/vif0, h2/lan]
+    type: vxlan
+    options: {vni: 4242, end0: {addr: 10.88.0.11}, end1: {addr: 10.88.0.12}}
+  vm2-lan: {ends: [h2/vm2/vif0, h2/lan]}
 EOF
-say "declaring the topology with 'bananactl apply': a bridge Corm demo/lan (Linux bridge $BR,"
-say "created by bananad) and a shared-memory wire from each guest's vif0 to it:"
-"$BANANACTL" apply "$run/topology.yaml" 2>&1 | indent
-ip link show "$BR" >/dev/null 2>&1 || { say "bananad did not create bridge $BR:"; tail -5 "$run/bananad.log"; exit 1; }
+say "one 'bananactl apply' on h1 declares both hosts' parts: a bridge Corm h2/lan (Linux"
+say "bridge $BR on h2), vm2's vif wired to it by shared memory, and vm1's vif on h1 wired"
+say "to it across the hosts by VXLAN (VNI 4242); each bananad realises its own part:"
+cl_ctl 1 apply "$topo" 2>&1 | indent
+[ "${PIPESTATUS[0]}" -eq 0 ] || cl_fail "apply failed"
 
 for i in 1 2; do
-	ns=banana-$tag-vm$i
-	ip netns add "$ns" || exit 1
-	netns+=("$ns")
+	ns=$CL_T-vm$i d=$CL_BASE/h$i
+	ip netns add "$ns" || cl_fail "cannot create netns $ns"
+	cl_netns+=("$ns")
 	ip -n "$ns" link set lo up
-	say "starting simulated guest vm$i: a DomU on xensim whose network card (netfront) is eth0"
-	say "  in network namespace $ns, address 10.99.0.$i/24"
-	"$NETGUEST" --name vm$i --netns "$ns" --mac 02:00:00:99:00:0$i \
-		--ip 10.99.0.$i/24 >"$run/vm$i.out" 2>"$run/vm$i.log" &
-	pids+=($!)
-	wait_for 20 grep -q connected "$run/vm$i.out" || { say "vm$i did not connect:"; cat "$run/vm$i.log"; exit 1; }
+	say "host h$i: simulated guest vm$i, a DomU on h$i's xensim whose network card (netfront)"
+	say "  is eth0 in network namespace $ns, address 10.99.0.$i/24"
+	XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
+		"$NETGUEST" --name vm$i --netns "$ns" --mac 02:00:00:99:00:0$i \
+		--ip 10.99.0.$i/24 >"$CL_BASE/vm$i.out" 2>"$CL_BASE/vm$i.log" &
+	cl_pids+=($!)
 done
 for i in 1 2; do
-	wait_for 15 bash -c "'$BANANACTL' wires vm$i-lan | grep -qw up" ||
-		{ say "wire vm$i-lan did not come up"; exit 1; }
+	wait_for 20 grep -q connected "$CL_BASE/vm$i.out" || cl_fail "vm$i did not connect: $(tail -3 "$CL_BASE/vm$i.log")"
+	wait_for 10 ip -n "$CL_T-vm$i" link show eth0 >/dev/null 2>&1 || cl_fail "vm$i has no eth0"
+	ip -n "$CL_T-vm$i" link set eth0 mtu 1450 # what the vxlan wire carries: 1500 - 50
 done
-say "both guests' vifs are Connected and wired; bananad's view:"
-"$BANANACTL" wires 2>&1 | indent
+for w in vm1-lan vm2-lan; do
+	wait_for 15 ctl_wires_match 2 "$w" ' up$' || cl_fail "wire $w did not come up: $(cl_ctl 2 wires 2>&1)"
+done
+say "both guests are Connected and wired; h2's bananad shows:"
+cl_ctl 2 wires 2>&1 | indent
 
-say "vm1 pings vm2: each packet leaves vm1's eth0 on its netfront TX ring; bananad's vif Spike"
-say "grant-copies it onto the shm wire; the bridge Corm writes it to its TAP on bridge $BR;"
-say "the bridge forwards it to vm2's TAP, and back through vm2's Spike onto vm2's RX ring"
-ip netns exec "$NS1" ping -c 3 -i 0.5 -W 5 10.99.0.2 2>&1 | indent
-rc=${PIPESTATUS[0]}
-if [ "$rc" -eq 0 ]; then
-	say "vm1 reached vm2 through bananad"
-else
-	say "the ping FAILED (exit $rc); bananad's log ends with:"
-	tail -5 "$run/bananad.log" | indent
-	status=1
-fi
+say "vm1 (on h1) pings vm2 (on h2): each packet leaves vm1's netfront ring; h1's vif Spike"
+say "grant-copies it into a VXLAN datagram to h2, where the wire's other end hands it to the"
+say "bridge Corm's TAP on $BR; the bridge forwards it to vm2's TAP, and h2's vif Spike puts"
+say "it on vm2's RX ring"
+ip netns exec "$CL_T-vm1" ping -c 3 -i 0.5 -W 5 10.99.0.2 2>&1 | indent
+[ "${PIPESTATUS[0]}" -eq 0 ] || cl_fail "the ping failed"
+say "vm1 reached vm2 through bananad, across the two hosts"
+
+say "a live swap: while vm1 pings vm2 20 times a second, vm2's wire is changed from shared"
+say "memory to VXLAN and back, by two applies; the guests go on running"
+ip netns exec "$CL_T-vm1" ping -i 0.05 -c 100 -W 1 10.99.0.2 >"$CL_BASE/swap-ping.out" 2>&1 &
+pp=$!
+cl_pids+=($pp)
+sleep 1
+sed 's#^  vm2-lan: .*#  vm2-lan: {ends: [h2/vm2/vif0, h2/lan], type: vxlan, options: {vni: 4343, end0: {addr: 10.88.0.12, port: 4790}, end1: {addr: 10.88.0.12}}}#' \
+	"$topo" >"$CL_BASE/topology-vxlan.yaml"
+cl_ctl 1 apply "$CL_BASE/topology-vxlan.yaml" 2>&1 | indent
+wait_for 10 ctl_wires_match 2 vm2-lan 'vxlan .* up$' || cl_fail "vm2-lan did not become vxlan: $(cl_ctl 2 wires vm2-lan 2>&1)"
+cl_ctl 2 wires vm2-lan 2>&1 | indent
+sleep 1
+cl_ctl 1 apply "$topo" 2>&1 | indent
+wait_for 10 ctl_wires_match 2 vm2-lan 'shm .* up$' || cl_fail "vm2-lan did not become shm again: $(cl_ctl 2 wires vm2-lan 2>&1)"
+cl_ctl 2 wires vm2-lan 2>&1 | indent
+wait "$pp"
+got=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$CL_BASE/swap-ping.out")
+say "vm2's wire was swapped twice; vm2 answered ${got:-0} of the 100 pings sent meanwhile"
+say "(each swap here closes the old wire before the new one is up; make-before-break is next)"
+ip netns exec "$CL_T-vm1" ping -c 2 -i 0.3 -W 5 10.99.0.2 >/dev/null 2>&1 || cl_fail "vm1 cannot reach vm2 after the swaps"
+say "vm1 reached vm2 through bananad after the swaps"
 
 if [ $once -eq 0 ]; then
 	say "running: vm1 keeps pinging vm2 once a second; press Ctrl-C to stop"
-	ip netns exec "$NS1" stdbuf -oL ping -i 1 10.99.0.2 > >(indent) 2>&1 &
-	pids+=($!)
-	wait "${pids[-1]}"
+	ip netns exec "$CL_T-vm1" stdbuf -oL ping -i 1 10.99.0.2 > >(indent) 2>&1 &
+	cl_pids+=($!)
+	wait "${cl_pids[-1]}"
 fi

@@ -1,9 +1,11 @@
 #!/bin/bash
 # test_demo.sh: the README's demo (scripts/demo.sh) against this build dir:
-#  1. --once: vm1 pings vm2 through bananad, the output says so, exit 0;
+#  1. --once: on two hosts sharing etcd, vm1 pings vm2 across a vxlan wire,
+#     vm2's wire is swapped shm -> vxlan -> shm under a ping, vm1 still
+#     reaches vm2; the output says so, exit 0;
 #  2. without --once: it stays up pinging until Ctrl-C (SIGINT), then stops;
-# both times nothing is left behind: no process, netns, bridge, TAP or
-# temporary folder of the demo.
+# both times nothing is left behind: no process, netns (the bridges and TAPs
+# live in them) or temporary folder of the demo.
 # usage: test_demo.sh SOURCE_ROOT BUILD_DIR
 set -u
 SRC=$1 BUILDDIR=$2
@@ -15,8 +17,8 @@ trap 'rm -f "$out"' EXIT
 fail() { echo "FAIL: $*"; echo "== demo output"; cat "$out"; exit 1; }
 
 snapshot() { # what a demo could leave behind
-    { ip netns list | grep -o 'banana-d[0-9]*-vm[0-9]' ; ip -o link show | grep -oE 'brd[0-9]+'
-      ls -d /tmp/banana-demo.* 2>/dev/null; pgrep -f "banana-d" ; } | sort
+    { ip netns list | awk '{print $1}'; ls -d /tmp/banana-demo.* /tmp/bn-cluster.* 2>/dev/null
+      pgrep -f '/tmp/bn-cluster[.]'; } | sort # the demo's processes run out of its folder
 }
 before=$(snapshot)
 check_clean() {
@@ -26,14 +28,16 @@ check_clean() {
 }
 
 # 1. --once
-BANANA_BUILD=$BUILDDIR BANANA_NO_BUILD=1 timeout 100 "$SRC/scripts/demo.sh" --once >"$out" 2>&1
+BANANA_BUILD=$BUILDDIR BANANA_NO_BUILD=1 timeout 120 "$SRC/scripts/demo.sh" --once >"$out" 2>&1
 rc=$?
 [ $rc = 0 ] || fail "demo --once exited $rc"
 grep -q "3 received, 0% packet loss" "$out" || fail "no successful ping in the output"
-grep -q "vm1 reached vm2 through bananad" "$out" || fail "the demo did not say vm1 reached vm2"
+grep -q "vm1 reached vm2 through bananad, across the two hosts" "$out" || fail "the demo did not say vm1 reached vm2"
+grep -q "vm2's wire was swapped twice" "$out" || fail "the demo did not swap vm2's wire"
+grep -q "vm1 reached vm2 through bananad after the swaps" "$out" || fail "vm1 did not reach vm2 after the swaps"
 grep -q "nothing left behind" "$out" || fail "the demo did not stop cleanly"
 check_clean "--once"
-echo "ok: demo --once: vm1 pinged vm2 through bananad and stopped cleanly"
+echo "ok: demo --once: vm1 pinged vm2 across two hosts, through two live swaps, and the demo stopped cleanly"
 
 # 2. stays up until Ctrl-C
 : >"$out"

@@ -81,7 +81,7 @@ grep -q "deb-systemd-invoke restart 'bananad.service'\|deb-systemd-invoke \$_dh_
 step "installed $version: programs, man pages, xl scripts, unit enabled, group banana, docs"
 
 # 3. the demo from the installed files
-BANANA_INSTALLED=1 timeout 100 "$SRC/scripts/demo.sh" --once >"$base/demo.out" 2>&1 || nl_fail "installed demo failed: $(tail -20 "$base/demo.out")"
+BANANA_INSTALLED=1 timeout 120 "$SRC/scripts/demo.sh" --once >"$base/demo.out" 2>&1 || nl_fail "installed demo failed: $(tail -20 "$base/demo.out")"
 grep -q "vm1 reached vm2 through bananad" "$base/demo.out" || nl_fail "the installed demo did not ping"
 grep -q "nothing left behind" "$base/demo.out" || nl_fail "the installed demo left something behind"
 step "the demo ran from the installed files (/usr/sbin/bananad, /usr/bin/xensim, ...)"
