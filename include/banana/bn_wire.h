@@ -35,9 +35,11 @@
  * messages and linked says false.
  *
  * Readiness. The framework polls fd(port) for EPOLLIN on port->loop. When it
- * is readable the framework calls recv until it returns 0, hands the
- * messages to the endpoint's class (struct bn_devclass.port_rx) and then
- * calls release. A short send (fewer accepted than offered) marks the port
+ * is readable the framework calls recv until it returns 0 (or until it took
+ * a bounded number of batches, so that one busy port does not starve the
+ * others on its loop: fd must therefore stay readable, level-triggered, for
+ * as long as recv has messages to give), hands the messages to the
+ * endpoint's class (struct bn_devclass.port_rx) and then calls release. A short send (fewer accepted than offered) marks the port
  * blocked; when room frees up the wire either makes fd readable (e.g. the
  * peer rings a doorbell after consuming from a full ring) or, on port->loop,
  * calls bn_wire_port_writable(port) itself (a socket that drained: its

@@ -523,8 +523,9 @@ static int vx_fd(struct bn_wire_port *port)
 static int vx_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned max)
 {
         struct vx_port *p = port->priv;
-        uint64_t ticks;
+        uint64_t ticks, one = 1;
         unsigned n = 0;
+        bool more;
 
         if (read(p->efd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
                 return -errno;
@@ -539,7 +540,13 @@ static int vx_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned
                 m->data = p->q + (size_t)i * p->slot;
                 m->len = p->qlen[i];
         }
+        more = p->rpos != p->head;
         pthread_mutex_unlock(&p->qmu);
+        /* The framework may stop before we said 0 (a bounded number of
+         * batches per wake-up): the fd stays readable while frames wait,
+         * since the receive loop wakes us only when it found us empty. */
+        if (more && write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                return -errno;
         atomic_fetch_add(&p->rx_frames, n);
         for (unsigned i = 0; i < n; i++)
                 atomic_fetch_add(&p->rx_bytes, msgs[i].len);
