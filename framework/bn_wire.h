@@ -26,7 +26,8 @@
  * calls release. A short send (fewer accepted than offered) marks the port
  * blocked; the wire must then make fd readable once space frees up (e.g. the
  * peer rings a doorbell after consuming from a full ring), after which the
- * framework calls the class's port_writable.
+ * framework calls the class's port_writable. Classes keep what a wire
+ * refused in the framework's retry queue (bn_txq.h), in order.
  *
  * Batching. A wire class with a flush callback may keep what send accepted
  * unpublished (no doorbell, no system call) until flush: the framework
