@@ -488,6 +488,7 @@ void vbd_io_start(void *arg)
                 bn_err(v->ep->name, "cannot poll the event channel: %s", strerror(-rc));
                 return;
         }
+        bn_txq_fini(&v->txq); /* empty already, unless a disconnect was missed */
         bn_txq_init(&v->txq, chunk_sent, v);
         v->polling = true;
         v->connected = true;
