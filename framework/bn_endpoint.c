@@ -231,9 +231,14 @@ void bn_endpoint_detach_port(struct bn_endpoint *ep, struct bn_wire_port *port)
         }
 }
 
+struct bn_wire_port *bn_endpoint_port(struct bn_endpoint *ep)
+{
+        return ep->nports ? ep->ports[0] : NULL;
+}
+
 int bn_endpoint_send(struct bn_endpoint *ep, const struct bn_wire_msg *msgs, unsigned n)
 {
-        struct bn_wire_port *port = ep->nports ? ep->ports[0] : NULL;
+        struct bn_wire_port *port = bn_endpoint_port(ep);
         if (!port) {
                 atomic_fetch_add(&ep->counters.drops, n);
                 return -ENOTCONN;

@@ -278,6 +278,7 @@ static void vbd_remove_on_loop(void *arg)
         v->xs = NULL;
         free(v->indirect_pages);
         v->indirect_pages = NULL;
+        bn_txq_fini(&v->txq);
 }
 
 static void vbd_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)

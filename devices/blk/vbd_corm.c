@@ -107,7 +107,7 @@ static void cio_spares_free(struct vbd_corm *c)
 
 struct cport {
         struct bn_wire_port *port;
-        struct cio *rsp_head, *rsp_tail; /* answers the port refused */
+        struct bn_txq txq; /* answers the port refused; cookie: their cio */
         struct cport *next;
 };
 
@@ -160,29 +160,34 @@ static void send_info(struct vbd_corm *c, struct bn_wire_port *port)
                 c->info_owed = true; /* sent again on port_writable */
 }
 
-/* Send queued answers of p; stop at the first refusal. */
-static void flush_rsp(struct vbd_corm *c, struct cport *p)
+/* An answer went to the wire (or was dropped with its port): its context
+ * and buffer can be used again. */
+static void rsp_done(void *arg, void *cookie, int status)
 {
-        while (p->rsp_head) {
-                struct cio *x = p->rsp_head;
-                struct bn_blk_msg_rsp r = {.tag = x->tag, .status = x->io.result};
-                struct bn_wire_msg m;
+        (void)arg;
+        (void)status;
+        cio_free(cookie);
+}
 
-                if (!r.status && x->io.op == BN_BLK_IO_READ)
-                        r.len = (uint32_t)x->io.len;
-                if (bn_blk_msg_rsp_encode(&m, &r, x->data) < 0) {
-                        r.status = -EIO;
-                        r.len = 0;
-                        bn_blk_msg_rsp_encode(&m, &r, NULL);
-                }
-                if (bn_wire_send(p->port, &m, 1) != 1)
-                        return;
-                p->rsp_head = x->next;
-                if (!p->rsp_head)
-                        p->rsp_tail = NULL;
+/* Answer x on its port, after the answers the port refused before. */
+static void send_rsp(struct cport *p, struct cio *x)
+{
+        struct bn_blk_msg_rsp r = {.tag = x->tag, .status = x->io.result};
+        struct bn_wire_msg m;
+        void *cookie = x;
+
+        if (!r.status && x->io.op == BN_BLK_IO_READ)
+                r.len = (uint32_t)x->io.len;
+        if (bn_blk_msg_rsp_encode(&m, &r, x->data) < 0) {
+                r.status = -EIO;
+                r.len = 0;
+                bn_blk_msg_rsp_encode(&m, &r, NULL);
+        }
+        if (bn_txq_send(&p->txq, p->port, &m, &cookie, 1) == -ENOMEM) {
+                bn_warn(x->c->ep->name, "answer to tag %" PRIu64 " lost: no memory to queue it",
+                        x->tag);
                 cio_free(x);
         }
-        (void)c;
 }
 
 static void io_done(struct bn_blk_io *io)
@@ -201,14 +206,7 @@ static void io_done(struct bn_blk_io *io)
                 cio_free(x);
                 return;
         }
-        x->next = NULL;
-        if (p->rsp_tail)
-                p->rsp_tail->next = x;
-        else
-                p->rsp_head = x;
-        p->rsp_tail = x;
-        if (p->rsp_head == x)
-                flush_rsp(c, p);
+        send_rsp(p, x);
 }
 
 static void corm_rearm(struct vbd_corm *c);
@@ -430,6 +428,7 @@ int vbd_corm_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
         if (!p)
                 return -ENOMEM;
         p->port = port;
+        bn_txq_init(&p->txq, rsp_done, NULL);
         p->next = c->ports;
         c->ports = p;
         send_info(c, port);
@@ -474,11 +473,7 @@ void vbd_corm_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port)
                         "wire %s left with %u request(s) on the disk: holding new ones "
                         "until they are done",
                         port->wire, c->orphans);
-        while (p->rsp_head) {
-                struct cio *x = p->rsp_head;
-                p->rsp_head = x->next;
-                cio_free(x);
-        }
+        bn_txq_fini(&p->txq);
         free(p);
 }
 
@@ -493,7 +488,7 @@ void vbd_corm_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
                 c->info_owed = false;
                 send_info(c, port);
         }
-        flush_rsp(c, p);
+        bn_txq_flush(&p->txq, port); /* what is still refused waits for the next call */
 }
 
 static void answer_now(struct vbd_corm *c, struct cport *p, uint64_t tag, int status)

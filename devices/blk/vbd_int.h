@@ -15,6 +15,7 @@
 
 #include "bn_blk_corm.h"
 #include "bn_params.h"
+#include "bn_txq.h"
 #include "bn_xenbus.h"
 #include "vbd_parse.h"
 
@@ -98,11 +99,9 @@ struct vbd_req {
         uint64_t bytes;          /* READ/WRITE: nr_sectors * 512 */
         uint32_t ndata;          /* data chunks */
         uint32_t nchunks;        /* ndata (+1 for a flush) or 1 (discard / flush alone) */
-        uint32_t unsent;         /* bit per chunk still to send */
+        uint32_t unsent;         /* bit per chunk the wire has not accepted */
         uint32_t pending;        /* bit per chunk sent, unanswered */
         int16_t status;          /* BLKIF_RSP_* so far */
-        bool in_sendq;
-        struct vbd_req *sendq_next;
 };
 
 struct vbd_queue {
@@ -149,7 +148,9 @@ struct vbd {
         struct bn_wire_port *port; /* attached wire end (ep->loop) */
         bool hello_owed;
         uint32_t gen; /* bumped on each connect: stale answers are ignored */
-        struct vbd_req *sendq_head, *sendq_tail;
+        /* chunks the wire refused, in order; cookie: their vbd_req. Every
+         * unsent chunk of a request is in it, in ascending order. */
+        struct bn_txq txq;
         struct bn_blk_geom geom;
         struct bn_blk_req scratch; /* parse scratch (big: 512 segments) */
         uint8_t *indirect_pages;   /* BN_BLK_INDIRECT_PAGES_MAX pages */

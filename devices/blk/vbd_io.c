@@ -238,68 +238,66 @@ static uint64_t make_tag(struct vbd *v, struct vbd_req *r, uint32_t chunk)
                ((uint64_t)r->idx << 8) | chunk;
 }
 
-static void sendq_add(struct vbd *v, struct vbd_req *r)
+/* The wire accepted the lowest unsent chunk of r (bn_txq_done_fn); a chunk
+ * the queue dropped stays unsent and goes out again on the next wire. */
+static void chunk_sent(void *arg, void *cookie, int status)
 {
-        if (r->in_sendq)
+        struct vbd_req *r = cookie;
+        (void)arg;
+
+        if (status < 0 || !r->unsent)
                 return;
-        r->in_sendq = true;
-        r->sendq_next = NULL;
-        if (v->sendq_tail)
-                v->sendq_tail->sendq_next = r;
-        else
-                v->sendq_head = r;
-        v->sendq_tail = r;
+        uint32_t bit = 1u << __builtin_ctz(r->unsent);
+        r->unsent &= ~bit;
+        r->pending |= bit;
 }
 
-/* Send what is queued; false when the wire refused (or is absent). */
+/* Hand r's unsent chunks to the wire, in order, after what waits. */
+static void submit(struct vbd *v, struct vbd_req *r)
+{
+        struct bn_wire_msg m[32];
+        void *cookies[32];
+        unsigned n = 0;
+
+        for (uint32_t left = r->unsent; left; left &= left - 1) {
+                uint32_t k = (uint32_t)__builtin_ctz(left);
+                struct bn_blk_msg_req h = {.tag = make_tag(v, r, k)};
+                void *data = NULL;
+
+                if (k < r->ndata) {
+                        uint64_t off = (uint64_t)k * VBD_CHUNK;
+                        uint64_t len = r->bytes - off < VBD_CHUNK ? r->bytes - off : VBD_CHUNK;
+                        h.op = (r->op == BN_BLK_OP_READ) ? BN_BLK_IO_READ : BN_BLK_IO_WRITE;
+                        h.offset = (r->sector << 9) + off;
+                        h.len = len;
+                        data = r->buf ? r->buf + off : NULL;
+                } else if (r->op == BN_BLK_OP_DISCARD) {
+                        h.op = BN_BLK_IO_DISCARD;
+                        h.offset = r->sector << 9;
+                        h.len = r->nr_sectors << 9;
+                } else {
+                        h.op = BN_BLK_IO_FLUSH;
+                }
+                if (bn_blk_msg_req_encode(&m[n], &h, data) < 0) {
+                        /* cannot happen for a validated request */
+                        r->unsent &= ~(1u << k);
+                        r->status = BLKIF_RSP_ERROR;
+                        continue;
+                }
+                cookies[n++] = r;
+        }
+        if (n && bn_txq_send(&v->txq, v->port, m, cookies, n) == -ENOMEM) {
+                fail(v, ENOMEM, "no memory to queue a request for the wire");
+                return;
+        }
+        if (!r->unsent && !r->pending) /* every chunk failed to encode */
+                req_finish(r);
+}
+
+/* Send what waits; false when the wire refused (or is absent). */
 static bool pump(struct vbd *v)
 {
-        while (v->sendq_head) {
-                struct vbd_req *r = v->sendq_head;
-
-                if (!v->port)
-                        return false;
-                while (r->unsent) {
-                        uint32_t k = (uint32_t)__builtin_ctz(r->unsent);
-                        struct bn_blk_msg_req h = {.tag = make_tag(v, r, k)};
-                        struct bn_wire_msg m;
-                        void *data = NULL;
-
-                        if (k < r->ndata) {
-                                uint64_t off = (uint64_t)k * VBD_CHUNK;
-                                uint64_t len =
-                                    r->bytes - off < VBD_CHUNK ? r->bytes - off : VBD_CHUNK;
-                                h.op = (r->op == BN_BLK_OP_READ) ? BN_BLK_IO_READ : BN_BLK_IO_WRITE;
-                                h.offset = (r->sector << 9) + off;
-                                h.len = len;
-                                data = r->buf ? r->buf + off : NULL;
-                        } else if (r->op == BN_BLK_OP_DISCARD) {
-                                h.op = BN_BLK_IO_DISCARD;
-                                h.offset = r->sector << 9;
-                                h.len = r->nr_sectors << 9;
-                        } else {
-                                h.op = BN_BLK_IO_FLUSH;
-                        }
-                        if (bn_blk_msg_req_encode(&m, &h, data) < 0) {
-                                /* cannot happen for a validated request */
-                                r->unsent &= ~(1u << k);
-                                r->status = BLKIF_RSP_ERROR;
-                                continue;
-                        }
-                        if (bn_endpoint_send(v->ep, &m, 1) != 1)
-                                return false;
-                        r->unsent &= ~(1u << k);
-                        r->pending |= 1u << k;
-                }
-                v->sendq_head = r->sendq_next;
-                if (!v->sendq_head)
-                        v->sendq_tail = NULL;
-                r->in_sendq = false;
-                r->sendq_next = NULL;
-                if (!r->pending) /* every chunk failed to encode */
-                        req_finish(r);
-        }
-        return true;
+        return bn_txq_flush(&v->txq, v->port) == 1;
 }
 
 /* ---- ring -> requests ------------------------------------------------- */
@@ -370,7 +368,7 @@ static bool take_slot(struct vbd_queue *q, const void *slot, uint32_t jidx)
                 }
         }
         r->unsent = (1u << r->nchunks) - 1;
-        sendq_add(v, r);
+        submit(v, r);
         return true;
 nomem:
         r->status = BLKIF_RSP_ERROR;
@@ -390,7 +388,7 @@ static void serve_queue(struct vbd_queue *q)
                 struct vbd_jent *e = &q->replay[q->replay_next];
                 uint32_t jidx;
 
-                if (!q->nfree || v->sendq_head || !v->port || !atomic_load(&v->info_known))
+                if (!q->nfree || !bn_txq_empty(&v->txq) || !v->port || !atomic_load(&v->info_known))
                         return;
                 jidx = q->free_stack[q->nfree - 1];
                 vbd_j_take(q, jidx, e->slot, e->req_idx);
@@ -416,7 +414,8 @@ static void serve_queue(struct vbd_queue *q)
                 while (rc != rp && !RING_REQUEST_CONS_OVERFLOW(b, rc)) {
                         unsigned char slot[BN_BLK_SLOT_SIZE];
 
-                        if (!q->nfree || v->sendq_head || !v->port || !atomic_load(&v->info_known))
+                        if (!q->nfree || !bn_txq_empty(&v->txq) || !v->port ||
+                            !atomic_load(&v->info_known))
                                 return; /* resumed by a completion / the wire / INFO */
                         uint32_t jidx = q->free_stack[q->nfree - 1];
 
@@ -487,6 +486,8 @@ void vbd_io_start(void *arg)
                 bn_err(v->ep->name, "cannot poll the event channel: %s", strerror(-rc));
                 return;
         }
+        bn_txq_fini(&v->txq); /* empty already, unless a disconnect was missed */
+        bn_txq_init(&v->txq, chunk_sent, v);
         v->polling = true;
         v->connected = true;
         v->broken = false;
@@ -522,7 +523,7 @@ void vbd_io_stop(void *arg)
         }
         /* Requests in flight are forgotten: their answers will not match
          * the next generation's tags. */
-        v->sendq_head = v->sendq_tail = NULL;
+        bn_txq_fini(&v->txq);
 }
 
 /* ---- wire callbacks ------------------------------------------------------ */
@@ -533,15 +534,17 @@ int vbd_spike_port_attach(struct vbd *v, struct bn_wire_port *port)
         send_hello(v);
         if (!v->polling) /* the queues are not ours (yet, or any more) */
                 return 0;
-        /* chunks a previous wire did not answer go out again */
+        /* chunks a previous wire did not answer go out again, and those it
+         * refused behind them, so that each request's stay in order */
+        bn_txq_clear(&v->txq, -ENOTCONN);
         for (unsigned i = 0; i < v->nq; i++) {
                 struct vbd_queue *q = &v->q[i];
                 for (uint32_t k = 0; k < q->nreqs; k++) {
                         struct vbd_req *r = &q->reqs[k];
-                        if (r->used && r->pending) {
+                        if (r->used && (r->pending || r->unsent)) {
                                 r->unsent |= r->pending;
                                 r->pending = 0;
-                                sendq_add(v, r);
+                                submit(v, r);
                         }
                 }
         }

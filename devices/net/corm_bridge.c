@@ -6,6 +6,7 @@
 #include "bn_endpoint.h"
 #include "bn_log.h"
 #include "bn_loop.h"
+#include "bn_txq.h"
 #include "bn_wire.h"
 #include "corm_gso.h"
 #include "tap_dev.h"
@@ -24,8 +25,8 @@ struct corm_port {
         struct bn_wire_port *port;
         char ifname[IFNAMSIZ];
         int fd;
-        bool paused;            /* the wire refused: TAP reads stop until writable */
-        unsigned pend, pend_at; /* frames read but not yet accepted by the wire */
+        bool paused;       /* the wire refused: TAP reads stop until writable */
+        struct bn_txq txq; /* frames of msgs read but refused by the wire */
         struct bn_wire_msg msgs[TAP_BATCH];
         uint8_t *bufs; /* TAP_BATCH frames of BN_NET_TAP_FRAME_MAX */
         struct corm_port *next;
@@ -151,24 +152,18 @@ static struct corm_port *find_port(struct corm *c, struct bn_wire_port *port)
         return NULL;
 }
 
-/* Offer the pending frames to the wire; true when all went. */
-static bool flush_pending(struct corm_port *p)
+/* Offer the first n frames of msgs to the wire after the refused ones (n ==
+ * 0: only those); true when none is left waiting. */
+static bool send_batch(struct corm_port *p, unsigned n)
 {
-        while (p->pend_at < p->pend) {
-                int rc = bn_wire_send(p->port, p->msgs + p->pend_at, p->pend - p->pend_at);
+        int rc = bn_txq_send(&p->txq, p->port, p->msgs, NULL, n);
 
-                if (rc < 0) { /* the wire broke: the link goes down, frames are lost */
-                        atomic_fetch_add(&p->c->ep->counters.drops, p->pend - p->pend_at);
-                        bn_net_tap_set_carrier(p->fd, p->ifname, false);
-                        p->pend = p->pend_at = 0;
-                        return true;
-                }
-                if (rc == 0)
-                        return false;
-                p->pend_at += (unsigned)rc;
+        if (rc < 0) { /* the wire broke: the link goes down, frames are lost */
+                atomic_fetch_add(&p->c->ep->counters.drops, bn_txq_clear(&p->txq, rc));
+                bn_net_tap_set_carrier(p->fd, p->ifname, false);
+                return true;
         }
-        p->pend = p->pend_at = 0;
-        return true;
+        return rc == 1;
 }
 
 static void pause_reads(struct corm_port *p, bool pause)
@@ -187,7 +182,7 @@ static void tap_readable(struct bn_loop *loop, int fd, uint32_t events, void *ar
 
         (void)loop;
         (void)events;
-        if (!flush_pending(p)) {
+        if (!send_batch(p, 0)) {
                 pause_reads(p, true);
                 return;
         }
@@ -215,9 +210,7 @@ static void tap_readable(struct bn_loop *loop, int fd, uint32_t events, void *ar
                         m->len = (uint32_t)len;
                         n++;
                 }
-                p->pend = n;
-                p->pend_at = 0;
-                if (!flush_pending(p)) {
+                if (!send_batch(p, n)) {
                         pause_reads(p, true);
                         return;
                 }
@@ -277,7 +270,7 @@ void bn_net_corm_bridge_port_writable(struct bn_endpoint *ep, struct bn_wire_por
         struct corm *c = corm_of(ep);
         struct corm_port *p = c ? find_port(c, port) : NULL;
 
-        if (p && flush_pending(p))
+        if (p && send_batch(p, 0))
                 pause_reads(p, false);
 }
 
@@ -390,6 +383,7 @@ void bn_net_corm_bridge_port_detach(struct bn_endpoint *ep, struct bn_wire_port 
         bn_loop_del_fd(port->loop, p->fd);
         close(p->fd); /* the TAP disappears with its fd */
         bn_info(ep->name, "wire %s: TAP %s removed", port->wire, p->ifname);
+        bn_txq_fini(&p->txq); /* its frames are in bufs */
         free(p->bufs);
         free(p);
 }

@@ -239,6 +239,7 @@ static void queue_release(struct bn_vif *vif, struct bn_vif_queue *q)
         if (q->rx_map.addr)
                 bn_xb_unmap_ring(vif->dev, &q->rx_map);
         q->tx_map.addr = q->rx_map.addr = NULL;
+        bn_txq_fini(&q->txq); /* its messages point into txbuf */
         free(q->txbuf);
         q->txbuf = NULL;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "bn_hv.h"
+#include "bn_txq.h"
 #include "bn_wire.h"
 #include "bn_net.h"
 #include "bn_xenbus.h"
@@ -91,7 +92,7 @@ struct bn_vif_queue {
         struct bn_vif_txp txp[BN_VIF_TX_BATCH];
         struct bn_gnt_copy_seg txsegs[BN_VIF_TX_BATCH * BN_NET_TX_FATAL_FRAGS];
         struct bn_wire_msg msgs[BN_VIF_TX_BATCH];
-        unsigned npend, pend_first; /* messages refused by the wire, to resend */
+        struct bn_txq txq; /* messages of msgs refused by the wire, to resend */
         uint8_t *txbuf;
         bool rx_pushed;      /* RX responses written since the last push */
         struct bn_vif_jq *j; /* this queue's journal, NULL: none */

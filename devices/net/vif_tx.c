@@ -38,24 +38,22 @@ static void push_and_notify(struct bn_vif_queue *q)
                 bn_evtchn_notify(q->vif->evt, q->tx_port);
 }
 
-/* Offer the refused messages again. true when none is left. */
-static bool flush_pending(struct bn_vif_queue *q)
+/* Hand the first n messages of the batch to the wire after the refused ones
+ * (n == 0: only those). true when none is left waiting. */
+static bool send_batch(struct bn_vif_queue *q, unsigned n)
 {
         struct bn_vif *vif = q->vif;
-        int n;
+        int rc = bn_txq_send(&q->txq, bn_endpoint_port(vif->ep), q->msgs, NULL, n);
 
-        if (!q->npend)
-                return true;
-        n = bn_endpoint_send(vif->ep, q->msgs + q->pend_first, q->npend);
-        if (n < 0) {
-                /* no wire (or a broken one): the frames are lost */
-                atomic_fetch_add(&vif->st.tx_drop, q->npend);
-                q->npend = 0;
+        if (rc < 0) {
+                /* no wire (or a broken one): the queued frames are lost */
+                unsigned lost = bn_txq_clear(&q->txq, rc);
+                atomic_fetch_add(&vif->st.tx_drop, lost);
+                if (rc == -ENOTCONN)
+                        atomic_fetch_add(&vif->ep->counters.drops, lost);
                 return true;
         }
-        q->pend_first += (unsigned)n;
-        q->npend -= (unsigned)n;
-        return q->npend == 0;
+        return rc == 1;
 }
 
 static bool hostile_status(int16_t st)
@@ -137,7 +135,7 @@ void bn_vif_tx_work(struct bn_vif_queue *q)
 {
         struct bn_vif *vif = q->vif;
 
-        if (!vif->running || vif->dead || !flush_pending(q))
+        if (!vif->running || vif->dead || !send_batch(q, 0))
                 return;
         for (;;) {
                 RING_IDX prod, cons = q->tx.req_cons;
@@ -219,9 +217,7 @@ void bn_vif_tx_work(struct bn_vif_queue *q)
                 push_and_notify(q);
                 if (nmsg < 0)
                         return;
-                q->pend_first = 0;
-                q->npend = (unsigned)nmsg;
-                if (!flush_pending(q) || stop)
+                if (!send_batch(q, (unsigned)nmsg) || stop)
                         return;
         }
 }

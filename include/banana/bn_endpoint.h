@@ -130,6 +130,8 @@ bool bn_endpoint_holds_port(struct bn_endpoint *ep, const struct bn_wire_port *p
  * port). Returns accepted count; with no port, -ENOTCONN and the messages
  * are counted as drops. */
 int bn_endpoint_send(struct bn_endpoint *ep, const struct bn_wire_msg *msgs, unsigned n);
+/* On ep->loop: the port bn_endpoint_send uses, NULL when there is none. */
+struct bn_wire_port *bn_endpoint_port(struct bn_endpoint *ep);
 
 /* ---- registry (one per daemon) -------------------------------------- */
 

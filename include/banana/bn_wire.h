@@ -39,12 +39,13 @@
  * a bounded number of batches, so that one busy port does not starve the
  * others on its loop: fd must therefore stay readable, level-triggered, for
  * as long as recv has messages to give), hands the messages to the
- * endpoint's class (struct bn_devclass.port_rx) and then calls release. A short send (fewer accepted than offered) marks the port
- * blocked; when room frees up the wire either makes fd readable (e.g. the
- * peer rings a doorbell after consuming from a full ring) or, on port->loop,
+ * endpoint's class (struct bn_devclass.port_rx) and then calls release. A short send (fewer
+ * accepted than offered) marks the port blocked; when room frees up the wire either makes fd
+ * readable (e.g. the peer rings a doorbell after consuming from a full ring) or, on port->loop,
  * calls bn_wire_port_writable(port) itself (a socket that drained: its
  * writability need not come with a read); either way the framework calls
- * the class's port_writable once. Backpressure is normal; a wire never
+ * the class's port_writable once, and classes keep what a wire refused in
+ * the framework's retry queue (bn_txq.h), in order. Backpressure is normal; a wire never
  * drops silently: it either refuses a message (send returns fewer) or
  * counts the drop in stats with its reason.
  *

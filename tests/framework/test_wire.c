@@ -3,8 +3,12 @@
  * loop, counters) between two sink Corms of the test class joined by a real
  * in-process shm wire; and ports opened and closed from the main thread
  * while the endpoint's loop keeps sending on it (the port list belongs to
- * the loop: issue 10), with bn_endpoint_has_ports / holds_port. */
+ * the loop: issue 10), with bn_endpoint_has_ports / holds_port; and the
+ * TX retry queue (bn_txq) over that wire: what a full ring refuses waits,
+ * in order, and goes out when offered again; a queue without a port keeps
+ * its messages until cleared. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +17,7 @@
 #include "bn_endpoint.h"
 #include "bn_log.h"
 #include "bn_loop.h"
+#include "bn_txq.h"
 #include "bn_wire.h"
 #include "fw_test.h"
 #include "shm_wire.h"
@@ -77,6 +82,74 @@ static void pump_stop(void *arg)
         p->t = NULL;
 }
 
+/* bn_txq on port's loop: TXQ_N messages of 4 KiB in one send, more than
+ * the shm ring holds; done must hear each once, status 0, in order. */
+#define TXQ_N 2000
+struct txq_job {
+        struct bn_wire_port *port;
+        struct bn_txq q;
+        unsigned done, bad, queued_first;
+        int last_rc;
+};
+
+static void txq_done(void *arg, void *cookie, int status)
+{
+        struct txq_job *j = arg;
+        if (status != 0 || (uintptr_t)cookie != j->done + 1)
+                j->bad++;
+        j->done++;
+}
+
+static uint8_t txq_data[4096];
+
+static void txq_send_all(void *arg)
+{
+        struct txq_job *j = arg;
+        static struct bn_wire_msg m[TXQ_N];
+        static void *cookies[TXQ_N];
+        for (unsigned i = 0; i < TXQ_N; i++) {
+                m[i] = (struct bn_wire_msg){.type = 1, .len = sizeof(txq_data), .data = txq_data};
+                cookies[i] = (void *)(uintptr_t)(i + 1);
+        }
+        j->last_rc = bn_txq_send(&j->q, j->port, m, cookies, TXQ_N);
+        j->queued_first = bn_txq_len(&j->q);
+}
+
+static void txq_flush(void *arg)
+{
+        struct txq_job *j = arg;
+        j->last_rc = bn_txq_flush(&j->q, j->port);
+}
+
+static void txq_check(struct bn_endpoint *a, struct bn_endpoint *b, struct bn_wire_port *pa)
+{
+        struct txq_job j = {.port = pa};
+        uint64_t in0 = atomic_load(&b->counters.msgs_in);
+
+        bn_txq_init(&j.q, txq_done, &j);
+        CHECK(bn_loop_call_wait(a->loop, txq_send_all, &j) == 0);
+        fprintf(stderr, "txq: %u of %u refused by the ring at first\n", j.queued_first, TXQ_N);
+        CHECK(j.last_rc == 0 && j.queued_first > 0 && j.queued_first < TXQ_N);
+        for (int i = 0; i < 5000 && j.last_rc != 1; i++) {
+                usleep(1000);
+                CHECK(bn_loop_call_wait(a->loop, txq_flush, &j) == 0);
+        }
+        CHECK(j.last_rc == 1 && bn_txq_empty(&j.q));
+        CHECK(j.done == TXQ_N && j.bad == 0);
+        for (int i = 0; i < 5000 && atomic_load(&b->counters.msgs_in) < in0 + TXQ_N; i++)
+                usleep(1000);
+        CHECK(atomic_load(&b->counters.msgs_in) == in0 + TXQ_N);
+
+        /* no port: everything waits, nothing is reported until cleared */
+        struct bn_wire_msg one = {.type = 1};
+        void *ck = (void *)(uintptr_t)(TXQ_N + 1);
+        CHECK(bn_txq_send(&j.q, NULL, &one, &ck, 1) == -ENOTCONN);
+        CHECK(bn_txq_flush(&j.q, NULL) == -ENOTCONN && bn_txq_len(&j.q) == 1 && j.done == TXQ_N);
+        CHECK(bn_txq_clear(&j.q, -ENOTCONN) == 1 && bn_txq_empty(&j.q));
+        CHECK(j.done == TXQ_N + 1 && j.bad == 1); /* the clear reports -ENOTCONN */
+        bn_txq_fini(&j.q);
+}
+
 /* 200 open/close cycles of a wire at a while a's loop sends on it. */
 static void churn(struct bn_wire_registry *wr, struct bn_endpoint *a, struct bn_endpoint *b)
 {
@@ -137,6 +210,8 @@ int main(void)
         CHECK(job.sent == 1000);
         CHECK(atomic_load(&a->counters.msgs_out) == 1000);
         CHECK(atomic_load(&b->counters.msgs_in) == 1000);
+
+        txq_check(a, b, pa);
 
         bn_wire_port_close(pa);
         CHECK(!bn_endpoint_has_ports(a) && !bn_endpoint_holds_port(a, pa));
