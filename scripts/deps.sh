@@ -13,7 +13,7 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev libmnl-dev libsystemd-dev libmicrohttpd-dev libcap-ng-dev libseccomp-dev
 	libcurl4-openssl-dev libssl-dev
 	# real peers and tools used by tests, the demo and bench/
-	xenstore-utils iproute2 iputils-ping iperf3 nbdkit qemu-utils fio openvpn
+	xenstore-utils iproute2 iputils-ping iperf3 nbdkit qemu-utils libnbd-bin fio openvpn
 	etcd-server etcd-client tcpdump procps psmisc util-linux
 	# the Debian package (scripts/package.sh), man pages
 	debhelper dpkg-dev lintian scdoc

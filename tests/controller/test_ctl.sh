@@ -18,36 +18,8 @@
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid, san_reports
 MODE=$1 BANANAD=$2 CTL=$3 XENSIM=$4 TESTFRONT=$5
-base=$(mktemp -d /tmp/bn-ctl-test.XXXXXX)
-sim=$base/sim sock=$base/control.sock state=$base/state
-tag=bnctl$$
-bpid= gpid=
-cleanup() {
-    stop_pid "$gpid"
-    stop_pid "$bpid"
-    [ -f "$base/xensim.pid" ] && kill "$(cat "$base/xensim.pid")" 2>/dev/null
-    for i in $(seq 50); do [ -d "$sim" ] || break; sleep 0.1; done
-    rm -rf "$base"
-}
-fail() {
-    echo "FAIL: $*"
-    echo "--- bananad log"; cat "$base"/bananad*.log 2>/dev/null | tail -40
-    cleanup
-    exit 1
-}
-ctl() { "$CTL" --control "$sock" "$@"; }
-# expect RC CMD...: run bananactl, check its exit code; output in $out
-expect() {
-    local want=$1; shift
-    out=$(ctl "$@" 2>&1); local rc=$?
-    [ $rc -eq "$want" ] || fail "bananactl $* exited $rc, want $want: $out"
-}
-start_bananad() {
-    "$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$sim" \
-        --state-dir "$state" --control "$sock" --workers 2 2>>"$base/bananad.log" &
-    bpid=$!
-    wait_for 20 ctl status || fail "bananad did not answer on $sock"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/ctl_lib.sh" # ctl_lib_init, cleanup, fail, ctl, expect
+ctl_lib_init bn-ctl-test
 
 "$XENSIM" --dir "$sim" --pidfile "$base/xensim.pid" 2>"$base/xensim.log" || fail "xensim did not start"
 export XENSIM_DIR=$sim XENSTORED_PATH=$sim/xenstored.sock
@@ -256,7 +228,7 @@ Y
     expect 0 wires g1-wire
     echo "$out" | grep -q "waiting for endpoint hostA/g1/test0" || fail "wire before the guest: $out"
     "$TESTFRONT" --xensim-dir "$sim" --name g1 --stay >"$base/guest.log" 2>&1 &
-    gpid=$!
+    cpid=$!
     wait_for 20 grep -q "front-end is Connected" "$base/guest.log" || fail "guest did not connect: $(cat "$base/guest.log")"
     wait_for 20 bash -c "'$CTL' --control '$sock' wires g1-wire | grep -q ' up$'" || fail "guest wire not up: $(ctl wires)"
     before_w=$(ctl wires | awk 'NR>1 {print $1, $2, $NF}' | sort)
@@ -271,7 +243,7 @@ Y
     [ "$before_e" = "$after_e" ] || fail "endpoints differ after restart: $before_e / $after_e"
     expect 0 endpoints hostA/g1/test0
     echo "$out"
-    kill -0 "$gpid" || fail "the guest died across the restart: $(cat "$base/guest.log")"
+    kill -0 "$cpid" || fail "the guest died across the restart: $(cat "$base/guest.log")"
     expect 0 diff "$base/t.yaml"
     [ "$out" = "no change" ] || fail "diff after restart: $out"
     ;;
@@ -312,7 +284,7 @@ origin)
     topo "$base/t4.yaml" 4
     expect 0 apply "$base/t.yaml"
     "$TESTFRONT" --xensim-dir "$sim" --name g1 --stay >"$base/guest.log" 2>&1 &
-    gpid=$!
+    cpid=$!
     wait_for 20 ctl endpoints hostA/g1/test0 || fail "the guest's spike did not come: $(ctl endpoints)"
     guest_connect
     [ "$(origin "$cw" wires)" = connect ] || fail "wire origin: $(ctl --json wires "$cw")"
@@ -401,7 +373,7 @@ origin)
     echo "$out" | grep -q "removed endpoint hostA/g1/test0" || fail "disconnect: $out"
     expect 0 --json endpoints hostA/g1/test0
     echo "$out" | grep -q '"declared":false' || fail "record left after disconnect: $out"
-    stop_pid "$gpid"; gpid=
+    stop_pid "$cpid"; cpid=
     wait_for 20 bash -c "! '$CTL' --control '$sock' endpoints hostA/g1/test0" ||
         fail "stale endpoint after the guest left: $(ctl endpoints)"
     expect 0 diff --prune "$base/t4.yaml"

@@ -24,38 +24,11 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid
 MODE=$1 BANANAD=$2 CTL=$3 XENSIM=$4
 RAW="python3 $(dirname "${BASH_SOURCE[0]}")/ctl_raw.py"
-base=$(mktemp -d /tmp/bn-hostile.XXXXXX)
-sim=$base/sim sock=$base/control.sock state=$base/state
-tag=bnhost$$
-bpid= hpid=
-cleanup() {
-    stop_pid "$hpid"
-    stop_pid "$bpid"
-    [ -f "$base/xensim.pid" ] && kill "$(cat "$base/xensim.pid")" 2>/dev/null
-    for i in $(seq 50); do [ -d "$sim" ] || break; sleep 0.1; done
-    rm -rf "$base"
-}
-fail() {
-    echo "FAIL: $*"
-    echo "--- bananad log"; tail -c 3000 "$base/bananad.log" 2>/dev/null
-    cleanup
-    exit 1
-}
-ctl() { timeout 20 "$CTL" --control "$sock" "$@"; }
-expect() { # expect RC CMD...: bananactl's exit code; output in $out
-    local want=$1; shift
-    out=$(ctl "$@" 2>&1); local rc=$?
-    [ $rc -eq "$want" ] || fail "bananactl $* exited $rc, want $want: $out"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/ctl_lib.sh" # ctl_lib_init, cleanup, fail, ctl, expect
+ctl_lib_init bn-hostile
 raw() { out=$(timeout 20 $RAW "$sock" send "$@" 2>&1) || fail "raw client: $out"; }
 alive() { kill -0 "$bpid" 2>/dev/null || fail "bananad died ($*)"; }
 rev() { ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["revision"])'; }
-start_bananad() {
-    "$BANANAD" --foreground --host hostA --hypervisor xensim --xensim-dir "$sim" \
-        --state-dir "$state" --control "$sock" --workers 2 "$@" 2>>"$base/bananad.log" &
-    bpid=$!
-    wait_for 20 ctl status || fail "bananad did not answer on $sock"
-}
 topo() { # topo FILE N: corms hostA/sink1..N, wires w1..w(N-1)
     local f=$1 n=$2
     {
@@ -173,7 +146,7 @@ flood)
     rss() { awk '/^VmRSS/ {print $2}' "/proc/$bpid/status"; }
     rss0=$(rss)
     $RAW "$sock" flood 24 8 >"$base/flood.log" 2>&1 &
-    hpid=$!
+    cpid=$!
     max=0 slow=0
     for i in $(seq 12); do
         sleep 0.5
@@ -183,7 +156,7 @@ flood)
         ms=$((($(date +%s%N) - t0) / 1000000))
         [ $ms -gt $slow ] && slow=$ms
     done
-    wait "$hpid"; hpid=
+    wait "$cpid"; cpid=
     cat "$base/flood.log"
     echo "flood: bananad RSS $rss0 kB before, at most $max kB during; slowest status ${slow} ms"
     [ "$max" -lt $((rss0 + 40000)) ] || fail "bananad grew from $rss0 to $max kB queueing replies"
@@ -199,13 +172,13 @@ emfile)
     bpid=$!
     wait_for 20 ctl status || fail "bananad did not answer on $sock"
     $RAW "$sock" hold 100 4 >"$base/hold.log" 2>&1 &
-    hpid=$!
+    cpid=$!
     sleep 1
     ticks() { awk '{print $14 + $15}' "/proc/$bpid/stat"; }
     c0=$(ticks) l0=$(stat -c %s "$base/bananad.log")
     sleep 2
     c1=$(ticks) l1=$(stat -c %s "$base/bananad.log")
-    wait "$hpid"; hpid=
+    wait "$cpid"; cpid=
     cat "$base/hold.log"
     echo "emfile: $((c1 - c0)) ticks of CPU and $((l1 - l0)) bytes of log in 2 s at the limit"
     [ $((c1 - c0)) -lt 40 ] || fail "bananad spun at the open-file limit: $((c1 - c0)) ticks in 2 s"
@@ -291,17 +264,17 @@ with open(sys.argv[1], "w") as f:
         f.write("  w%d: {ends: [hostA/%s/s%d, hostA/%s/s%d]}\n" % (i, pad, i, pad, i + 1))
 PY
     ( t0=$(date +%s%N); ctl diff "$base/big.yaml" >"$base/diff.out" 2>&1; echo "$? $((($(date +%s%N) - t0) / 1000000))" >"$base/diff.rc" ) &
-    hpid=$!
+    cpid=$!
     sleep 0.2
     max=0 n=0
-    while kill -0 $hpid 2>/dev/null && [ $n -lt 200 ]; do
+    while kill -0 $cpid 2>/dev/null && [ $n -lt 200 ]; do
         t0=$(date +%s%N)
         ctl status >/dev/null || fail "status failed during the diff"
         ms=$((($(date +%s%N) - t0) / 1000000))
         [ $ms -gt $max ] && max=$ms
         n=$((n + 1))
     done
-    wait $hpid; hpid=
+    wait $cpid; cpid=
     read -r rc dms <"$base/diff.rc"
     [ "$rc" = 0 ] || fail "diff of the big file exited $rc: $(tail -3 "$base/diff.out")"
     grep -c "create wire" "$base/diff.out" | grep -qx 7999 || fail "diff: $(tail -3 "$base/diff.out")"
