@@ -21,6 +21,9 @@
 #ifdef BN_HAVE_WIRE_VXLAN
 #include "vxlan_wire.h"
 #endif
+#ifdef BN_HAVE_WIRE_NBD
+#include "nbd_wire.h"
+#endif
 
 int bn_ctl_daemonize(int *ready_fd)
 {
@@ -72,6 +75,9 @@ int bn_ctl_register_wires(struct bn_wire_registry *r)
 #endif
 #ifdef BN_HAVE_WIRE_VXLAN
             &bn_wire_vxlan_class,
+#endif
+#ifdef BN_HAVE_WIRE_NBD
+            &bn_wire_nbd_class,
 #endif
             NULL,
         };
