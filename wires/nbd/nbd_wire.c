@@ -9,6 +9,13 @@
  *   peer.listen   (the other end's listen) this end is a client dialing it:
  *                 the vbd Spike's end.
  *   export=NAME   the export's name (default "").
+ *   tls-cert=PEM, tls-key=PEM  this end's certificate and key: on the
+ *                 server's end TLS is then required of every client
+ *                 (STARTTLS); on the client's, presented to the server.
+ *   tls-ca=PEM    the CA the peer's certificate must chain to: on the
+ *                 client's end it turns TLS on (the server's certificate
+ *                 must also name tls-peer, default the host of peer.listen);
+ *                 on the server's, clients must present a certificate.
  * Exactly one of listen / peer.listen is given to each end.
  *
  * The Corm's end (server): each NBD request becomes BN_MSG_BLK_REQ messages
@@ -100,32 +107,64 @@ struct nw_port {
         struct bn_wire_stats st;
 };
 
-static const char *const nw_known[] = {"listen", "peer.listen", "export", "peer.export", NULL};
+/* The parameters of one end; the strings point into the params parsed. */
+struct nw_params {
+        const char *listen, *dial, *exp, *peer;
+        struct bn_nbd_tls_cfg tls;
+        bool use_tls;
+};
 
-static int nw_parse(const struct bn_params *params, const char **listen, const char **dial,
-                    const char **exp, char *err, size_t errlen)
+static const char *const nw_known[] = {
+    "listen",      "peer.listen",   "export",   "peer.export",   "tls-cert",
+    "tls-key",     "tls-ca",        "tls-peer", "peer.tls-cert", "peer.tls-key",
+    "peer.tls-ca", "peer.tls-peer", NULL};
+
+static int nw_parse(const struct bn_params *params, struct nw_params *v, char *err, size_t errlen)
 {
         int rc;
 
+        memset(v, 0, sizeof(*v));
         if ((rc = bn_params_check_known(params, nw_known, err, errlen)) < 0 ||
-            (rc = bn_params_get_str(params, "listen", false, "", listen, err, errlen)) < 0 ||
-            (rc = bn_params_get_str(params, "peer.listen", false, "", dial, err, errlen)) < 0 ||
-            (rc = bn_params_get_str(params, "export", false, "", exp, err, errlen)) < 0)
+            (rc = bn_params_get_str(params, "listen", false, "", &v->listen, err, errlen)) < 0 ||
+            (rc = bn_params_get_str(params, "peer.listen", false, "", &v->dial, err, errlen)) < 0 ||
+            (rc = bn_params_get_str(params, "export", false, "", &v->exp, err, errlen)) < 0 ||
+            (rc = bn_params_get_str(params, "tls-cert", false, NULL, &v->tls.cert, err, errlen)) <
+                0 ||
+            (rc = bn_params_get_str(params, "tls-key", false, NULL, &v->tls.key, err, errlen)) <
+                0 ||
+            (rc = bn_params_get_str(params, "tls-ca", false, NULL, &v->tls.ca, err, errlen)) < 0 ||
+            (rc = bn_params_get_str(params, "tls-peer", false, NULL, &v->peer, err, errlen)) < 0)
                 return rc;
-        if (!**listen == !**dial) {
+        if (!*v->listen == !*v->dial) {
                 snprintf(err, errlen,
                          "nbd: give exactly one end 'listen=tcp:HOST:PORT' (the Corm's end, the "
                          "server); the other dials it");
                 return -EINVAL;
         }
+        if (!v->tls.cert != !v->tls.key) {
+                snprintf(err, errlen, "nbd: 'tls-cert' and 'tls-key' go together");
+                return -EINVAL;
+        }
+        if (*v->listen && v->tls.ca && !v->tls.cert) {
+                snprintf(err, errlen,
+                         "nbd: the server's end needs 'tls-cert' and 'tls-key' for "
+                         "'tls-ca'");
+                return -EINVAL;
+        }
+        if (*v->dial && v->tls.cert && !v->tls.ca) {
+                snprintf(err, errlen, "nbd: the client's end needs 'tls-ca' to check the server");
+                return -EINVAL;
+        }
+        v->use_tls = *v->listen ? v->tls.cert != NULL : v->tls.ca != NULL;
+        v->tls.require = v->use_tls;
         return 0;
 }
 
 static int nw_check(const struct bn_params *params, char *err, size_t errlen)
 {
-        const char *l, *d, *e;
+        struct nw_params v;
 
-        return nw_parse(params, &l, &d, &e, err, errlen);
+        return nw_parse(params, &v, err, errlen);
 }
 
 /* ---- the receive queue -------------------------------------------------- */
@@ -469,31 +508,39 @@ static int nw_open(struct bn_wire_port *port, const struct bn_params *params, ch
                    size_t errlen)
 {
         struct nw_port *p = port->priv;
-        const char *listen, *dial, *exp;
+        struct nw_params v;
         int rc;
 
         p->efd = -1;
         p->tail = &p->head;
-        if ((rc = nw_parse(params, &listen, &dial, &exp, err, errlen)) < 0)
+        if ((rc = nw_parse(params, &v, err, errlen)) < 0)
                 return rc;
         if ((p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
                 rc = -errno;
                 snprintf(err, errlen, "nbd: eventfd: %s", strerror(-rc));
                 goto out;
         }
-        if (*listen) {
-                snprintf(p->addr, sizeof(p->addr), "%s", listen);
-                rc = bn_nbd_server_new(&p->srv, port->loop, listen, exp, &nw_be_ops, p);
+        if (*v.listen) {
+                snprintf(p->addr, sizeof(p->addr), "%s", v.listen);
+                rc = bn_nbd_server_new(&p->srv, port->loop, v.listen, v.exp, &nw_be_ops, p);
                 if (rc < 0)
-                        snprintf(err, errlen, "nbd: cannot listen on %s: %s", listen,
+                        snprintf(err, errlen, "nbd: cannot listen on %s: %s", v.listen,
                                  strerror(-rc));
+                else if (v.use_tls && (rc = bn_nbd_server_set_tls(p->srv, &v.tls)) < 0)
+                        snprintf(err, errlen, "nbd: TLS: cannot use the certificate %s, key %s%s%s",
+                                 v.tls.cert, v.tls.key, v.tls.ca ? " or CA " : "",
+                                 v.tls.ca ? v.tls.ca : "");
         } else {
-                struct bn_nbd_client_cfg cfg = {.addr = dial, .export_name = exp};
+                struct bn_nbd_client_cfg cfg = {.addr = v.dial,
+                                                .export_name = v.exp,
+                                                .tls = v.use_tls ? &v.tls : NULL,
+                                                .tls_peer = v.peer};
 
-                snprintf(p->addr, sizeof(p->addr), "%s", dial);
+                snprintf(p->addr, sizeof(p->addr), "%s", v.dial);
                 rc = bn_nbd_client_new(&p->cl, port->loop, &cfg, &nw_cl_ops, port);
                 if (rc < 0)
-                        snprintf(err, errlen, "nbd: cannot dial %s: %s", dial, strerror(-rc));
+                        snprintf(err, errlen, "nbd: cannot dial %s%s: %s", v.dial,
+                                 v.use_tls ? " over TLS" : "", strerror(-rc));
         }
 out:
         if (rc < 0)
