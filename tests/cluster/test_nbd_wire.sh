@@ -9,7 +9,8 @@
 # 64 MiB through h2's end in 1 MiB requests (sha256 equal); a second run with h2's
 # bananad SIGKILLed and restarted in its middle also ends with 0
 # mismatches, the Spike's link going down with the reason meanwhile, and
-# the wire's client having replayed what was unanswered. Then a second disk
+# the wire's client having replayed what was unanswered; and again with the
+# underlay cut for 5 s. Then a second disk
 # over an nbd wire with TLS (certificates of a CA made here, both ends
 # checked): a verify run with 0 mismatches, and a plaintext nbdinfo refused.
 B=$1
@@ -80,6 +81,18 @@ wait_for 10 wire_up 1 || cl_fail "h1's link did not come back: $(cl_ctl 1 wires 
 wait "$gpid" || cl_fail "verify across h2's restart failed: $(tail -3 "$CL_BASE/g1.out")"
 report_ok g1 || cl_fail "verify across h2's restart: $(tail -1 "$CL_BASE/g1.out")"
 echo "ok: verify across h2's SIGKILL and restart: $(tail -1 "$CL_BASE/g1.out")"
+
+# the underlay cut for 5 s in the middle of a run (h2's link down): TCP
+# carries on, or the client reconnects and replays; 0 mismatches either way
+guest g1 --verify --qd 32 --seconds 9 --flush-every 64 &
+gpid=$!
+sleep 2
+ip -n "$CL_T-h2" link set ul0 down
+sleep 5
+ip -n "$CL_T-h2" link set ul0 up
+wait "$gpid" || cl_fail "verify across a 5 s underlay cut failed: $(tail -3 "$CL_BASE/g1.out")"
+report_ok g1 || cl_fail "verify across a 5 s underlay cut: $(tail -1 "$CL_BASE/g1.out")"
+echo "ok: verify across a 5 s underlay cut: $(tail -1 "$CL_BASE/g1.out")"
 
 # nbdcopy (libnbd) through h2's end, 1 MiB requests (split into 128 KiB
 # messages for the Corm) with a final flush: the file on h2 holds the bytes,

@@ -25,7 +25,11 @@
  * not offered. The Corm's BN_MSG_BLK_RSP (send) completes the piece with
  * its tag; the request is answered once all its pieces are. The export's
  * size and read-only flag are the Corm's INFO (sent when its port is
- * attached); a client arriving before it is refused and retries.
+ * attached); a client arriving before it is refused and retries. A
+ * connection is also refused while requests of earlier ones are still with
+ * the Corm (the fence: a replayed or newer write never races an old copy of
+ * a write whose connection died); a second client arriving while the
+ * first has requests in flight is refused the same way, and retries.
  *
  * The Spike's end (client, nbd_client.c): each BN_MSG_BLK_REQ becomes one
  * NBD request; its completion becomes a BN_MSG_BLK_RSP; the Spike's
@@ -233,6 +237,11 @@ static int nw_get_size(void *be, uint64_t *size, bool *read_only)
 
         if (!p->have_info)
                 return -EAGAIN; /* the Corm's INFO is not here yet: the client retries */
+        /* The fence: a new connection (a client replaying after a lost one)
+         * starts only once every request of the earlier ones is complete at
+         * the Corm, so that an old write never lands after a newer one. */
+        if (p->pieces)
+                return -EBUSY;
         *size = p->info.size;
         *read_only = p->info.flags & BN_BLK_INFO_F_READONLY;
         return 0;
