@@ -12,7 +12,8 @@
 # the wire's client having replayed what was unanswered; and again with the
 # underlay cut for 5 s. Then a second disk
 # over an nbd wire with TLS (certificates of a CA made here, both ends
-# checked): a verify run with 0 mismatches, and a plaintext nbdinfo refused.
+# checked): a verify run with 0 mismatches, and a plaintext nbdinfo refused;
+# the Spike's end against qemu-nbd on h2: 0 mismatches.
 B=$1
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 G=$B/sim/blkguest/sim-blkguest
@@ -159,6 +160,33 @@ if out=$(cl_in 1 nbdinfo --size "nbd://10.88.0.12:10810" 2>&1); then
     cl_fail "a plaintext client was served by the TLS wire's end: $out"
 fi
 echo "ok: plaintext nbdinfo refused: $(echo "$out" | head -1)"
+# the Spike's end against an NBD server nobody here wrote: qemu-nbd on h2
+# (h2's bananad not told: only h1 applies), a verify run with 0 mismatches
+if command -v qemu-nbd >/dev/null; then
+    truncate -s 32M "$CL_BASE/q.img"
+    # not through cl_in: $! must be qemu-nbd itself (ip netns exec execs it)
+    ip netns exec "$CL_T-h2" qemu-nbd -t -f raw -x vol -b 10.88.0.12 -p 10811 "$CL_BASE/q.img" 2>"$CL_BASE/qemu-nbd.log" &
+    cl_pids+=($!)
+    qemu_up() { cl_in 1 nbdinfo --size "nbd://10.88.0.12:10811/vol" >/dev/null 2>&1; }
+    wait_for 10 qemu_up || cl_fail "qemu-nbd did not start: $(cat "$CL_BASE/qemu-nbd.log")"
+    {
+        sed "s|^endpoints:|endpoints:\n  h2/qn: {kind: corm, class: vbd, params: {path: $CL_BASE/q.img}}\n  h1/g4/xvda: {kind: spike, class: vbd}|" \
+            "$CL_BASE/topo2.yaml"
+        echo "  g4-qemu:"
+        echo "    ends: [h1/g4/xvda, h2/qn]"
+        echo "    type: nbd"
+        echo "    options: {export: vol, end1: {listen: \"tcp:10.88.0.12:10811\"}}"
+    } >"$CL_BASE/topo4.yaml"
+    cl_ctl 1 apply "$CL_BASE/topo4.yaml" >"$CL_BASE/apply1.out" 2>&1 ||
+        cl_fail "apply (qemu-nbd) on h1: $(cat "$CL_BASE/apply1.out")"
+    guest g4 --verify --qd 32 --seconds 3 --flush-every 64 --discard-every 64 ||
+        cl_fail "verify against qemu-nbd failed: $(tail -3 "$CL_BASE/g4.out")"
+    report_ok g4 || cl_fail "verify against qemu-nbd: $(tail -1 "$CL_BASE/g4.out")"
+    echo "ok: verify against qemu-nbd: $(tail -1 "$CL_BASE/g4.out")"
+else
+    echo "note: no qemu-nbd, the Spike's end against it not run"
+fi
+
 # an nbd wire with no end listening is refused, saying what to give
 sed "s|^endpoints:|endpoints:\n  h1/g3/xvda: {kind: spike, class: vbd}\n  h1/disk3: {kind: corm, class: vbd, params: {path: $CL_BASE/disk.img}}|" \
     "$CL_BASE/topo2.yaml" >"$CL_BASE/topo3.yaml"
