@@ -84,6 +84,9 @@ wait_for 10 wire_up 1 || cl_fail "h1's link did not come back: $(cl_ctl 1 wires 
 wait "$gpid" || cl_fail "verify across h2's restart failed: $(tail -3 "$CL_BASE/g1.out")"
 report_ok g1 || cl_fail "verify across h2's restart: $(tail -1 "$CL_BASE/g1.out")"
 echo "ok: verify across h2's SIGKILL and restart: $(tail -1 "$CL_BASE/g1.out")"
+rep=$(grep -o "nbd: connected to $ADDR again.*" "$CL_BASE/h1/bananad.log" | tail -1)
+echo "$rep" | grep -qE "replaying [1-9][0-9]* unanswered" || cl_fail "h1's client replayed nothing: '$rep'"
+echo "replayed: $rep"
 
 # the underlay cut for 5 s in the middle of a run (h2's link down): TCP
 # carries on, or the client reconnects and replays; 0 mismatches either way

@@ -429,6 +429,14 @@ static void cl_state(void *arg, const struct bn_nbd_export *exp)
         p->connected = exp != NULL;
         if (exp) {
                 bool grew = p->exp.size && exp->size != p->exp.size;
+                struct bn_nbd_client_stats cs;
+
+                bn_nbd_client_get_stats(p->cl, &cs);
+                if (cs.connects > 1)
+                        bn_info(port->wire,
+                                "nbd: connected to %s again (connection %llu): replaying %u "
+                                "unanswered requests in their order",
+                                p->addr, (unsigned long long)cs.connects, cs.queued);
 
                 p->exp = *exp;
                 if (p->hello_owed || grew)
