@@ -24,6 +24,9 @@
 #ifdef BN_HAVE_WIRE_VPN
 #include "vpn_wire.h"
 #endif
+#ifdef BN_HAVE_WIRE_NBD
+#include "nbd_wire.h"
+#endif
 
 int bn_ctl_daemonize(int *ready_fd)
 {
@@ -78,6 +81,9 @@ int bn_ctl_register_wires(struct bn_wire_registry *r)
 #endif
 #ifdef BN_HAVE_WIRE_VPN
             &bn_wire_vpn_class,
+#endif
+#ifdef BN_HAVE_WIRE_NBD
+            &bn_wire_nbd_class,
 #endif
             NULL,
         };

@@ -73,8 +73,8 @@ cli)
     expect 0 connect hostA/sink1 hostA/sink3 --name extra -o ring=524288 -o path=@$tag-extra
     expect 0 wires extra
     echo "$out" | grep -q "extra .*shm .* up" || fail "connected wire: $out"
-    expect 1 swap extra nbd
-    echo "$out" | grep -q "wire type 'nbd' is not available" || fail "swap error: $out"
+    expect 1 swap extra wg
+    echo "$out" | grep -q "wire type 'wg' is not available" || fail "swap error: $out"
     expect 1 swap extra vxlan # there, but the options are shm's
     echo "$out" | grep -q "unknown parameter 'ring'.*(kept shm)" || fail "swap to vxlan: $out"
     expect 0 wires extra
@@ -93,8 +93,8 @@ cli)
     echo "$out" | grep -q "bad endpoint name 'hostA//bad'" || fail "$out"
     expect 1 connect 'bad name' hostA/sink1
     echo "$out" | grep -q "bad endpoint name 'bad name'" || fail "$out"
-    expect 1 connect hostA/sink1 hostA/sink2 --wire nbd
-    echo "$out" | grep -q "wire type 'nbd' is not available on hostA" || fail "$out"
+    expect 1 connect hostA/sink1 hostA/sink2 --wire wg
+    echo "$out" | grep -q "wire type 'wg' is not available on hostA" || fail "$out"
     expect 1 connect hostA/sink1 hostA/sink2 --wire 'No!'
     echo "$out" | grep -q "bad wire type" || fail "$out"
     expect 1 connect hostA/sink1 hostA/sink2 --name w1
