@@ -150,22 +150,12 @@ say "to it across the hosts by VXLAN (VNI 4242); each bananad realises its own p
 cl_ctl 1 apply "$topo" 2>&1 | indent
 [ "${PIPESTATUS[0]}" -eq 0 ] || cl_fail "apply failed"
 
+NG=$NETGUEST
 for i in 1 2; do
-	ns=$CL_T-vm$i d=$CL_BASE/h$i
-	ip netns add "$ns" || cl_fail "cannot create netns $ns"
-	cl_netns+=("$ns")
-	ip -n "$ns" link set lo up
 	say "host h$i: simulated guest vm$i, a DomU on h$i's xensim whose network card (netfront)"
-	say "  is eth0 in network namespace $ns, address 10.99.0.$i/24"
-	XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
-		"$NETGUEST" --name vm$i --netns "$ns" --mac 02:00:00:99:00:0$i \
-		--ip 10.99.0.$i/24 >"$CL_BASE/vm$i.out" 2>"$CL_BASE/vm$i.log" &
-	cl_pids+=($!)
-done
-for i in 1 2; do
-	wait_for 20 grep -q connected "$CL_BASE/vm$i.out" || cl_fail "vm$i did not connect: $(tail -3 "$CL_BASE/vm$i.log")"
-	wait_for 10 ip -n "$CL_T-vm$i" link show eth0 >/dev/null 2>&1 || cl_fail "vm$i has no eth0"
-	ip -n "$CL_T-vm$i" link set eth0 mtu 1450 # what the vxlan wire carries: 1500 - 50
+	say "  is eth0 in network namespace $CL_T-vm$i, address 10.99.0.$i/24, MTU 1450 (what"
+	say "  the vxlan wire carries: 1500 - 50)"
+	cl_netguest "$i" vm$i 10.99.0.$i/24 02:00:00:99:00:0$i 1450
 done
 for w in vm1-lan vm2-lan; do
 	wait_for 15 ctl_wires_match 2 "$w" ' up$' || cl_fail "wire $w did not come up: $(cl_ctl 2 wires 2>&1)"

@@ -19,6 +19,9 @@
 #   cl_etcdctl ARGS...              etcdctl against the cluster's etcd
 #   cl_in I CMD...                  CMD in host hI's namespace
 #   cl_fail MESSAGE                 print the logs' tails, fail the test
+#   cl_netguest I NAME IP MAC MTU   a simulated guest on hI, eth0 in its own netns
+#   cl_peer_ns I NAME BRIDGE IP MTU a plain namespace on a bridge of hI
+#   cl_xfer FROM TO ADDR FILE       a file over TCP, sha256 checked at the far end
 #
 # Addresses (only inside the namespaces made here): the underlay is
 # 10.88.0.0/24 on a bridge in namespace $CL_T-ul; etcd is 10.88.0.2, host hI
@@ -166,3 +169,72 @@ cl_bananad() { # cl_bananad I [bananad options...]: (another) bananad of host hI
 }
 
 cl_ctl() { local i=$1; shift; BANANA_CONTROL=$CL_BASE/h$i/ctl.sock "$BANANACTL" "$@"; }
+
+# cl_netguest I NAME IP/PREFIX MAC MTU: a simulated guest NAME (sim-netguest,
+# $NG) on host hI's xensim, its eth0 in a namespace $CL_T-NAME of its own
+# with address IP/PREFIX and MTU; waits until its vif is connected.
+cl_netguest() {
+    local i=$1 name=$2 ip=$3 mac=$4 mtu=$5 d=$CL_BASE/h$1 ns=$CL_T-$2
+    ip netns add "$ns" || cl_fail "cannot create netns $ns"
+    cl_netns+=("$ns")
+    ip -n "$ns" link set lo up
+    XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
+        "$NG" --name "$name" --netns "$ns" --mac "$mac" --ip "$ip" \
+        >"$CL_BASE/$name.out" 2>"$CL_BASE/$name.log" &
+    cl_pids+=($!)
+    wait_for 20 grep -q connected "$CL_BASE/$name.out" || cl_fail "guest $name did not connect"
+    wait_for 10 ip -n "$ns" link show eth0 >/dev/null || cl_fail "guest $name: no eth0"
+    ip -n "$ns" link set eth0 mtu "$mtu"
+}
+
+# cl_peer_ns I NAME BRIDGE IP/PREFIX MTU: a namespace $CL_T-NAME behind a
+# veth on BRIDGE in host hI's namespace (a plain Linux host on that L2).
+cl_peer_ns() {
+    local h=$CL_T-h$1 ns=$CL_T-$2 br=$3 ip=$4 mtu=$5 port=${CL_T}p${2:0:4}
+    ip netns add "$ns" || cl_fail "cannot create netns $ns"
+    cl_netns+=("$ns")
+    ip -n "$ns" link set lo up
+    ip link add "$port" type veth peer name eth0 netns "$ns" || cl_fail "cannot create veth $port"
+    ip link set "$port" netns "$h"
+    wait_for 10 ip -n "$h" link show "$br" >/dev/null || cl_fail "h$1: no bridge $br"
+    ip -n "$h" link set "$port" mtu "$mtu" master "$br" up
+    ip -n "$ns" link set eth0 mtu "$mtu" up
+    ip -n "$ns" addr add "$ip" dev eth0
+}
+
+# cl_xfer FROM_NS TO_NS TO_ADDR FILE [WHY_CMD]: FILE sent over TCP from
+# namespace FROM_NS to a receiver at TO_ADDR:5001 in TO_NS, which must see
+# the same bytes (sha256 and length); WHY_CMD's output joins a failure.
+cl_xfer() {
+    local from=$1 to=$2 addr=$3 file=$4 why=${5:-true} want got srv
+    want="$(sha256sum "$file" | cut -d' ' -f1) $(stat -c %s "$file")"
+    timeout 90 ip netns exec "$to" python3 -c 'import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5001)); s.listen(1); s.settimeout(30)
+c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b); n += len(b)
+print(h.hexdigest(), n)' "$addr" >"$CL_BASE/recv.out" 2>&1 &
+    srv=$!
+    cl_pids+=($srv)
+    wait_for 10 sh -c "ip netns exec $to ss -ltn | grep -q ':5001 '" ||
+        cl_fail "the receiver in $to is not listening: $(cat "$CL_BASE/recv.out")"
+    timeout 90 ip netns exec "$from" python3 -c 'import socket, sys, time
+for i in range(50):
+    try:
+        s = socket.create_connection((sys.argv[1], 5001), timeout=5)
+        break
+    except OSError as e:
+        err = e
+        time.sleep(0.1)
+else:
+    sys.exit("cannot connect: %s" % err)
+s.settimeout(30); s.sendall(open(sys.argv[2], "rb").read()); s.close()' "$addr" "$file" 2>"$CL_BASE/send.err" ||
+        cl_fail "sending $from -> $addr: $(cat "$CL_BASE/send.err"); $($why 2>&1)"
+    wait $srv || cl_fail "receiving at $addr: $(cat "$CL_BASE/recv.out")"
+    got=$(cat "$CL_BASE/recv.out")
+    [ "$got" = "$want" ] || cl_fail "$from -> $addr: got '$got', want '$want'"
+}

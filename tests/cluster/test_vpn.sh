@@ -67,39 +67,13 @@ grep -q "parameter 'peer.fingerprint': want a SHA-256 fingerprint" "$CL_BASE/c.o
     cl_fail "bad fingerprint: $(cat "$CL_BASE/c.out")"
 echo "refused: $(cat "$CL_BASE/c.out")"
 
-# h2: a namespace behind the bridge
-H2=$CL_T-h2 PEER=$CL_T-vpeer
-ip netns add "$PEER" && cl_netns+=("$PEER")
-ip -n "$PEER" link set lo up
-ip link add "${CL_T}pv" type veth peer name eth0 netns "$PEER"
-ip link set "${CL_T}pv" netns "$H2"
-wait_for 10 ip -n "$H2" link show "br${CL_T}v" >/dev/null || cl_fail "h2: no bridge br${CL_T}v"
-ip -n "$H2" link set "${CL_T}pv" mtu 1390 master "br${CL_T}v" up
-ip -n "$PEER" link set eth0 mtu 1390 up
-ip -n "$PEER" addr add 10.67.0.2/24 dev eth0
-
-# h1: the guest
-G=$CL_T-g1 d=$CL_BASE/h1
-ip netns add "$G" && cl_netns+=("$G")
-ip -n "$G" link set lo up
-XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
-    "$NG" --name g1 --netns "$G" --mac 02:00:00:67:00:01 --ip 10.67.0.1/24 \
-    >"$CL_BASE/g1.out" 2>"$CL_BASE/g1.log" &
-cl_pids+=($!)
-wait_for 20 grep -q connected "$CL_BASE/g1.out" || cl_fail "guest g1 did not connect"
-wait_for 10 ip -n "$G" link show eth0 >/dev/null || cl_fail "guest g1: no eth0"
-ip -n "$G" link set eth0 mtu 1390 # what the wire carries (its link says so below)
-# a second guest on h1, its wire through the same tunnel (VNI 78)
-G2=$CL_T-g2
-ip netns add "$G2" && cl_netns+=("$G2")
-ip -n "$G2" link set lo up
-XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
-    "$NG" --name g2 --netns "$G2" --mac 02:00:00:67:00:03 --ip 10.67.0.3/24 \
-    >"$CL_BASE/g2.out" 2>"$CL_BASE/g2.log" &
-cl_pids+=($!)
-wait_for 20 grep -q connected "$CL_BASE/g2.out" || cl_fail "guest g2 did not connect"
-wait_for 10 ip -n "$G2" link show eth0 >/dev/null || cl_fail "guest g2: no eth0"
-ip -n "$G2" link set eth0 mtu 1390
+# h2: a namespace behind the bridge; h1: the guests, g2's wire through the
+# same tunnel as g1's (VNI 78), at the MTU the wire carries (its link says
+# so below)
+cl_peer_ns 2 vpeer "br${CL_T}v" 10.67.0.2/24 1390
+cl_netguest 1 g1 10.67.0.1/24 02:00:00:67:00:01 1390
+cl_netguest 1 g2 10.67.0.3/24 02:00:00:67:00:03 1390
+PEER=$CL_T-vpeer G=$CL_T-g1 G2=$CL_T-g2 d=$CL_BASE/h1
 up() { BANANA_CONTROL=$CL_BASE/h$1/ctl.sock "$BANANACTL" wires g1-vpn | grep -q ' up$'; }
 wait_for 30 up 1 || cl_fail "wire g1-vpn not up on h1: $(cl_ctl 1 wires 2>&1); $(tail -20 "$CL_BASE"/h1/state/vpn/tun*.log)"
 wait_for 10 up 2 || cl_fail "wire g1-vpn not up on h2: $(cl_ctl 2 wires 2>&1)"
@@ -124,39 +98,8 @@ n=$(pgrep -P "${CL_BPID[1]}" -x openvpn | wc -l)
 echo "ping both ways over vpn (two wires, one tunnel): ok"
 
 dd if=/dev/urandom of="$CL_BASE/data" bs=1M count=32 status=none
-want=$(sha256sum "$CL_BASE/data" | cut -d' ' -f1)
-SERVER='import hashlib, socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 5001)); s.listen(1); s.settimeout(30)
-c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
-while True:
-    b = c.recv(1 << 16)
-    if not b:
-        break
-    h.update(b); n += len(b)
-print(h.hexdigest(), n)'
-CLIENT='import socket, sys, time
-for i in range(50):
-    try:
-        s = socket.create_connection((sys.argv[1], 5001), timeout=5)
-        break
-    except OSError as e:
-        err = e
-        time.sleep(0.1)
-else:
-    sys.exit("cannot connect: %s" % err)
-s.settimeout(30); s.sendall(open(sys.argv[2], "rb").read()); s.close()'
-xfer() { # xfer FROM_NS TO_NS TO_ADDR: 32 MiB, sha256 at the far end
-    timeout 90 ip netns exec "$2" python3 -c "$SERVER" "$3" >"$CL_BASE/recv.out" 2>&1 &
-    local srv=$!
-    cl_pids+=($srv)
-    wait_for 10 sh -c "ip netns exec $2 ss -ltn | grep -q ':5001 '" || cl_fail "the receiver in $2 is not listening: $(cat "$CL_BASE/recv.out")"
-    timeout 90 ip netns exec "$1" python3 -c "$CLIENT" "$3" "$CL_BASE/data" 2>"$CL_BASE/send.err" ||
-        cl_fail "sending $1 -> $3: $(cat "$CL_BASE/send.err"); the wire: $(cl_ctl 1 --json wires g1-vpn)"
-    wait $srv || cl_fail "receiving at $3: $(cat "$CL_BASE/recv.out")"
-    got=$(cat "$CL_BASE/recv.out")
-    [ "$got" = "$want 33554432" ] || cl_fail "$1 -> $3: got '$got', want '$want 33554432'"
-}
+why() { cl_ctl 1 --json wires g1-vpn; }
+xfer() { cl_xfer "$1" "$2" "$3" "$CL_BASE/data" why; }
 t0=$(date +%s.%N)
 xfer "$G" "$PEER" 10.67.0.2
 t1=$(date +%s.%N)

@@ -70,26 +70,12 @@ fcntl.ioctl(socket.socket(), 0x8946, struct.pack("16sP", b"vx0", ctypes.addresso
     cl_fail "cannot turn tx checksumming off on vx0"
 ip -n "$H2" link add kbr type bridge
 ip -n "$H2" link set vx0 master kbr up
-ip netns add "$PEER" && cl_netns+=("$PEER")
-ip -n "$PEER" link set lo up
-ip link add "${CL_T}pv" type veth peer name eth0 netns "$PEER"
-ip link set "${CL_T}pv" netns "$H2"
-ip -n "$H2" link set "${CL_T}pv" mtu 1450 master kbr up
 ip -n "$H2" link set kbr up
-ip -n "$PEER" link set eth0 mtu 1450 up
-ip -n "$PEER" addr add 10.66.0.2/24 dev eth0
+cl_peer_ns 2 peer kbr 10.66.0.2/24 1450
 
 # h1: the guest
 G=$CL_T-g1 d=$CL_BASE/h1
-ip netns add "$G" && cl_netns+=("$G")
-ip -n "$G" link set lo up
-XENSIM_DIR=$d/sim XENSTORED_PATH=$d/sim/xenstored.sock \
-    "$NG" --name g1 --netns "$G" --mac 02:00:00:66:00:01 --ip 10.66.0.1/24 \
-    >"$CL_BASE/g1.out" 2>"$CL_BASE/g1.log" &
-cl_pids+=($!)
-wait_for 20 grep -q connected "$CL_BASE/g1.out" || cl_fail "guest g1 did not connect"
-wait_for 10 ip -n "$G" link show eth0 >/dev/null || cl_fail "guest g1: no eth0"
-ip -n "$G" link set eth0 mtu 1450 # what the wire carries (its link says so below)
+cl_netguest 1 g1 10.66.0.1/24 02:00:00:66:00:01 1450 # the MTU the wire carries (its link says so below)
 wait_for 15 sh -c "BANANA_CONTROL=$d/ctl.sock '$BANANACTL' wires g1-vx | grep -q ' up\$'" ||
     cl_fail "wire g1-vx not up: $(cl_ctl 1 wires 2>&1)"
 mtu=$(cl_ctl 1 --json wires g1-vx | python3 -c 'import json,sys; w=json.load(sys.stdin)["wires"][0]; print(w["links"][0]["mtu"], w["links"][0]["caps"]["ordered"])')
@@ -101,39 +87,8 @@ ip netns exec "$PEER" ping -c 3 -i 0.2 -W 2 10.66.0.1 >/dev/null || cl_fail "pee
 echo "ping both ways over vxlan VNI $VNI: ok"
 
 dd if=/dev/urandom of="$CL_BASE/data" bs=1M count=32 status=none
-want=$(sha256sum "$CL_BASE/data" | cut -d' ' -f1)
-SERVER='import hashlib, socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 5001)); s.listen(1); s.settimeout(30)
-c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
-while True:
-    b = c.recv(1 << 16)
-    if not b:
-        break
-    h.update(b); n += len(b)
-print(h.hexdigest(), n)'
-CLIENT='import socket, sys, time
-for i in range(50):
-    try:
-        s = socket.create_connection((sys.argv[1], 5001), timeout=5)
-        break
-    except OSError as e:
-        err = e
-        time.sleep(0.1)
-else:
-    sys.exit("cannot connect: %s" % err)
-s.settimeout(30); s.sendall(open(sys.argv[2], "rb").read()); s.close()'
-xfer() { # xfer FROM_NS TO_NS TO_ADDR: 32 MiB, sha256 at the far end
-    timeout 60 ip netns exec "$2" python3 -c "$SERVER" "$3" >"$CL_BASE/recv.out" 2>&1 &
-    local srv=$!
-    cl_pids+=($srv)
-    wait_for 10 sh -c "ip netns exec $2 ss -ltn | grep -q ':5001 '" || cl_fail "the receiver in $2 is not listening: $(cat "$CL_BASE/recv.out")"
-    timeout 60 ip netns exec "$1" python3 -c "$CLIENT" "$3" "$CL_BASE/data" 2>"$CL_BASE/send.err" ||
-        cl_fail "sending $1 -> $3: $(cat "$CL_BASE/send.err"); the wire: $(cl_ctl 1 --json wires g1-vx)"
-    wait $srv || cl_fail "receiving at $3: $(cat "$CL_BASE/recv.out")"
-    got=$(cat "$CL_BASE/recv.out")
-    [ "$got" = "$want 33554432" ] || cl_fail "$1 -> $3: got '$got', want '$want 33554432'"
-}
+why() { cl_ctl 1 --json wires g1-vx; }
+xfer() { cl_xfer "$1" "$2" "$3" "$CL_BASE/data" why; }
 t0=$(date +%s.%N)
 xfer "$G" "$PEER" 10.66.0.2
 t1=$(date +%s.%N)

@@ -17,14 +17,14 @@ trap 'rm -f "$out"' EXIT
 fail() { echo "FAIL: $*"; echo "== demo output"; cat "$out"; exit 1; }
 
 snapshot() { # what a demo could leave behind
-    { ip netns list | awk '{print $1}'; ls -d /tmp/banana-demo.* /tmp/bn-cluster.* 2>/dev/null
+    { ip netns list | awk '/^c[0-9]+-/ {print $1}'; ls -d /tmp/banana-demo.* /tmp/bn-cluster.* 2>/dev/null
       pgrep -f '/tmp/bn-cluster[.]'; } | sort # the demo's processes run out of its folder
 }
 before=$(snapshot)
-check_clean() {
-    local after
-    after=$(snapshot)
-    [ "$after" = "$before" ] || fail "left behind after $1: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+check_clean() { # only what is new counts: what others removed meanwhile does not
+    local new
+    new=$(comm -13 <(echo "$before") <(snapshot))
+    [ -z "$new" ] || fail "left behind after $1: $(echo "$new" | tr '\n' ' ')"
 }
 
 # 1. --once
