@@ -121,13 +121,31 @@ static void txq_flush(void *arg)
         j->last_rc = bn_txq_flush(&j->q, j->port);
 }
 
+/* Holds the receiving endpoint's loop until released, so the ring cannot
+ * drain while the sender fills it (on two cores the receiver can otherwise
+ * keep up with all TXQ_N and nothing is refused). */
+static atomic_int hold_state; /* 0 idle, 1 holding, 2 released */
+
+static void hold_loop(void *arg)
+{
+        (void)arg;
+        atomic_store(&hold_state, 1);
+        for (int i = 0; i < 10000 && atomic_load(&hold_state) != 2; i++)
+                usleep(1000);
+}
+
 static void txq_check(struct bn_endpoint *a, struct bn_endpoint *b, struct bn_wire_port *pa)
 {
         struct txq_job j = {.port = pa};
         uint64_t in0 = atomic_load(&b->counters.msgs_in);
 
         bn_txq_init(&j.q, txq_done, &j);
+        atomic_store(&hold_state, 0);
+        CHECK(bn_loop_call(b->loop, hold_loop, NULL) == 0);
+        for (int i = 0; i < 5000 && atomic_load(&hold_state) != 1; i++)
+                usleep(1000);
         CHECK(bn_loop_call_wait(a->loop, txq_send_all, &j) == 0);
+        atomic_store(&hold_state, 2);
         fprintf(stderr, "txq: %u of %u refused by the ring at first\n", j.queued_first, TXQ_N);
         CHECK(j.last_rc == 0 && j.queued_first > 0 && j.queued_first < TXQ_N);
         for (int i = 0; i < 5000 && j.last_rc != 1; i++) {
