@@ -118,7 +118,8 @@ ctl_wires_match() { # ctl_wires_match HOST WIRE REGEX: the wire's line matches
 }
 
 say "two hosts, h1 (10.88.0.11) and h2 (10.88.0.12): network namespaces on one underlay,"
-say "with etcd (10.88.0.2) as the store they share"
+say "with etcd (10.88.0.2) as the store they share; their logs, sockets and state are"
+say "in $CL_BASE"
 cl_underlay 2
 cl_etcd
 for i in 1 2; do

@@ -16,14 +16,23 @@ out=$(mktemp /tmp/bn-demo-test.XXXXXX)
 trap 'rm -f "$out"' EXIT
 fail() { echo "FAIL: $*"; echo "== demo output"; cat "$out"; exit 1; }
 
-snapshot() { # what a demo could leave behind
-    { ip netns list | awk '/^c[0-9]+-/ {print $1}'; ls -d /tmp/banana-demo.* /tmp/bn-cluster.* 2>/dev/null
-      pgrep -f '/tmp/bn-cluster[.]'; } | sort # the demo's processes run out of its folder
+# What a demo could leave behind, of that demo only: it names its
+# namespaces $CL_T-* (printed as "network namespace cNNN-vm1"), its folder
+# /tmp/bn-cluster.* holds its processes' files. Other tests running on the
+# machine meanwhile (their own tags) do not count.
+snapshot() { # snapshot TAG
+    local tag=$1 base
+    ip netns list | awk -v t="$tag-" 'index($1, t) == 1 {print "netns " $1}'
+    for base in $(sed -nE 's/.*(\/tmp\/bn-cluster\.[A-Za-z0-9]+).*/\1/p' "$out" | sort -u); do
+        [ -e "$base" ] && echo "folder $base"
+        pgrep -f "$base" | sed 's/^/process /'
+    done
 }
-before=$(snapshot)
-check_clean() { # only what is new counts: what others removed meanwhile does not
-    local new
-    new=$(comm -13 <(echo "$before") <(snapshot))
+check_clean() { # check_clean WHEN: nothing of the demo whose output is $out
+    local tag new
+    tag=$(sed -nE 's/.*network namespace (c[0-9]+)-vm1.*/\1/p' "$out" | head -n 1)
+    [ -n "$tag" ] || fail "the demo did not say which namespaces it made"
+    new=$(snapshot "$tag")
     [ -z "$new" ] || fail "left behind after $1: $(echo "$new" | tr '\n' ' ')"
 }
 
