@@ -6,8 +6,9 @@
 # b1 on h2, c1 on h3, each wired to h2's bridge Corm by a wire that names no
 # type: b1's is shm (same host), a1's vxlan (same site), c1's vpn (another
 # domain; its addresses and certificate fingerprints come from the hosts'
-# member records). `bananactl wires` says each type and why; every guest
-# pings every other (the matrix, both ways).
+# member records). `bananactl wires` says each type and why; the same file
+# applied on h3 changes nothing; every guest pings every other (the matrix,
+# both ways).
 B=$1
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 NG=$B/sim/netguest/sim-netguest
@@ -62,6 +63,9 @@ cl_ctl 1 wires >"$CL_BASE/wires.out" || cl_fail "wires: $(cat "$CL_BASE/wires.ou
 grep -q "why: policy: hosts h3 and h2 are in different domains (partner, acme)" "$CL_BASE/wires.out" ||
     cl_fail "bananactl wires does not say why c1-net is vpn: $(cat "$CL_BASE/wires.out")"
 cat "$CL_BASE/wires.out"
+# the same file again, on another host: the policy picks the same, nothing changes
+cl_ctl 3 apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply3.out" 2>&1 || cl_fail "apply on h3: $(cat "$CL_BASE/apply3.out")"
+grep -qx "no change" "$CL_BASE/apply3.out" || cl_fail "the same file applied on h3 changed something: $(cat "$CL_BASE/apply3.out")"
 
 cl_netguest 1 a1 10.69.0.1/24 02:00:00:69:00:01 1390
 cl_netguest 2 b1 10.69.0.2/24 02:00:00:69:00:02 1390
