@@ -135,6 +135,11 @@ const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char
 const char *bn_topo_policy_pick(const struct bn_topo_policy *p, const char *host_a,
                                 const struct bn_topo_host *ha, const char *host_b,
                                 const struct bn_topo_host *hb);
+/* The same, with why (may be NULL) told the reason: "policy: hosts h1 and
+ * h2 are in different domains (a, b)". */
+const char *bn_topo_policy_why(const struct bn_topo_policy *p, const char *host_a,
+                               const struct bn_topo_host *ha, const char *host_b,
+                               const struct bn_topo_host *hb, char *why, size_t len);
 void bn_topo_policy_defaults(struct bn_topo_policy *p);
 
 /* Name syntax (the framework's, bn_endpoint.h). An endpoint name is 2+

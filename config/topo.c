@@ -260,13 +260,45 @@ const char *bn_topo_policy_pick(const struct bn_topo_policy *p, const char *host
                                 const struct bn_topo_host *ha, const char *host_b,
                                 const struct bn_topo_host *hb)
 {
-        if (strcmp(host_a, host_b) == 0)
+        return bn_topo_policy_why(p, host_a, ha, host_b, hb, NULL, 0);
+}
+
+static const char *attr(const struct bn_topo_host *h, bool domain)
+{
+        const char *v = h ? (domain ? h->domain : h->site) : NULL;
+
+        return v ? v : "unknown";
+}
+
+const char *bn_topo_policy_why(const struct bn_topo_policy *p, const char *host_a,
+                               const struct bn_topo_host *ha, const char *host_b,
+                               const struct bn_topo_host *hb, char *why, size_t len)
+{
+        char dummy[1];
+
+        if (!why || !len) {
+                why = dummy;
+                len = sizeof(dummy);
+        }
+        if (strcmp(host_a, host_b) == 0) {
+                snprintf(why, len, "policy: both ends are on host %s", host_a);
                 return p->same_host ? p->same_host : "shm";
+        }
         if (ha && hb && same_attr(ha->site, hb->site) &&
-            (same_attr(ha->domain, hb->domain) || (!ha->domain && !hb->domain)))
+            (same_attr(ha->domain, hb->domain) || (!ha->domain && !hb->domain))) {
+                snprintf(why, len, "policy: hosts %s and %s are on the same site (%s)", host_a,
+                         host_b, ha->site);
                 return p->same_site ? p->same_site : "vxlan";
-        if (ha && hb && same_attr(ha->domain, hb->domain))
+        }
+        if (ha && hb && same_attr(ha->domain, hb->domain)) {
+                snprintf(why, len,
+                         "policy: hosts %s and %s are in the same domain (%s), on different "
+                         "sites (%s, %s)",
+                         host_a, host_b, ha->domain, attr(ha, false), attr(hb, false));
                 return p->same_domain ? p->same_domain : "vxlan";
+        }
+        snprintf(why, len, "policy: hosts %s and %s are in different domains (%s, %s)", host_a,
+                 host_b, attr(ha, true), attr(hb, true));
         return p->other_domain ? p->other_domain : "vpn";
 }
 

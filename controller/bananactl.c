@@ -267,6 +267,9 @@ static void print_wires(json_object *r)
                        ends ? json_object_get_string(json_object_array_get_idx(ends, 0)) : "-",
                        ends ? json_object_get_string(json_object_array_get_idx(ends, 1)) : "-",
                        num(w, "msgs_out"), num(w, "msgs_in"), num(w, "drops"), s(w, "state"));
+                json_object *pol;
+                if (json_object_object_get_ex(w, "policy", &pol) && json_object_get_boolean(pol))
+                        printf("%-24s %-6s why: %s\n", "", "", s(w, "why"));
         }
 }
 

@@ -28,7 +28,9 @@ enum {
         OPT_STORE_KEY,
         OPT_ADDRESS,
         OPT_LEASE_TTL,
-        OPT_STORE_TIMEOUT
+        OPT_STORE_TIMEOUT,
+        OPT_SITE,
+        OPT_DOMAIN
 };
 
 static void usage(FILE *f)
@@ -41,7 +43,7 @@ static void usage(FILE *f)
                 "               [--store etcd://HOST:PORT[,...]|etcds://...]\n"
                 "               [--store-ca FILE] [--store-cert FILE] [--store-key FILE]\n"
                 "               [--address ADDR] [--lease-ttl SECONDS] [--store-timeout SECONDS]\n"
-                "               [--metrics HOST:PORT|unix:PATH]\n"
+                "               [--site NAME] [--domain NAME] [--metrics HOST:PORT|unix:PATH]\n"
                 "SIGTERM/SIGINT: stop, closing guests' devices the Xen way.\n"
                 "SIGUSR2: stop for a restart, guests' devices stay Connected\n"
                 "(--keep-devices: SIGTERM/SIGINT do the same).\n");
@@ -68,6 +70,8 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
             {"address", required_argument, NULL, OPT_ADDRESS},
             {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
             {"store-timeout", required_argument, NULL, OPT_STORE_TIMEOUT},
+            {"site", required_argument, NULL, OPT_SITE},
+            {"domain", required_argument, NULL, OPT_DOMAIN},
             {"metrics", required_argument, NULL, 'm'}, /* ctl */
             {NULL, 0, NULL, 0},
         };
@@ -148,6 +152,17 @@ static int parse_args(int argc, char **argv, struct bananad_opts *o)
                 case OPT_ADDRESS:
                         o->ctl.address = optarg;
                         break;
+                case OPT_SITE:
+                case OPT_DOMAIN: {
+                        const char *why = bn_topo_check_host_name(optarg);
+                        if (why) {
+                                fprintf(stderr, "bananad: --%s '%s': %s\n",
+                                        c == OPT_SITE ? "site" : "domain", optarg, why);
+                                return -EINVAL;
+                        }
+                        *(c == OPT_SITE ? &o->ctl.site : &o->ctl.domain) = optarg;
+                        break;
+                }
                 case OPT_LEASE_TTL: {
                         char *end;
                         unsigned long n = strtoul(optarg, &end, 10);

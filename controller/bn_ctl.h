@@ -40,6 +40,10 @@ struct bn_ctl_opts {
          * BN_CTL_DEFAULT_LEASE_TTL). */
         const char *address;
         unsigned lease_ttl;
+        /* This host's site and administrative domain (--site, --domain),
+         * told in its member record: the wire-type policy uses them for a
+         * host the topology declares without them. NULL: unknown. */
+        const char *site, *domain;
 };
 #define BN_CTL_DEFAULT_LEASE_TTL 10
 

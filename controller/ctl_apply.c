@@ -139,6 +139,12 @@ static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply,
         char err[512] = "";
         int n, r;
 
+        /* the policy with the hosts' member records where the file says
+         * nothing of a host's site or domain */
+        if (want && ctl_policy_repick(c, want)) {
+                o = ctl_reply_error("out of memory");
+                goto out;
+        }
         if (want)
                 check_local(c, want, errs);
         else if (!errs->n)

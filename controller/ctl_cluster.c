@@ -2,7 +2,9 @@
  * store (etcd). A loop of its own (the cluster loop, one thread) owns a
  * second handle on the store and everything that talks to it in time:
  * the member record members/<host> under a lease (underlay address, wire
- * types, version, pid, start time), its keepalive, seen/<host> (when this
+ * types, site and domain, what each wire type tells the other hosts
+ * (wire_info: vpn's certificate fingerprint), version, pid, start time),
+ * its keepalive, seen/<host> (when this
  * host was last alive, outliving the lease), this host's report
  * reports/<host> (the actual state of its endpoints and wires, built on
  * the main loop by ctl_report.c), and the cluster's view (every host up or
@@ -230,6 +232,7 @@ static void view_main(void *arg)
         if (v) {
                 json_object_put(c->view);
                 c->view = v;
+                ctl_wires_retry_hosts(c); /* a host they wait for may have joined */
         }
 }
 
@@ -321,14 +324,32 @@ void ctl_cluster_report(struct bn_ctl *c, char *text)
 static char *member_text(struct bn_ctl *c)
 {
         json_object *o = json_object_new_object(), *wt = json_object_new_array();
+        json_object *info = json_object_new_object();
         char *s = NULL;
 
-        if (!o || !wt) {
+        if (!o || !wt || !info) {
                 json_object_put(wt);
+                json_object_put(info);
                 goto out;
         }
-        for (unsigned i = 0; i < c->d->wires.n; i++)
+        for (unsigned i = 0; i < c->d->wires.n; i++) {
+                struct bn_params p = BN_PARAMS_INIT;
+                json_object *ti;
                 json_object_array_add(wt, json_object_new_string(c->d->wires.cls[i]->name));
+                if (ctl_wire_host_info(c, c->d->wires.cls[i]->name, &p) == 0 && p.n &&
+                    (ti = json_object_new_object())) {
+                        for (size_t k = 0; k < p.n; k++)
+                                json_object_object_add(ti, p.v[k].key,
+                                                       json_object_new_string(p.v[k].value));
+                        json_object_object_add(info, c->d->wires.cls[i]->name, ti);
+                }
+                bn_params_clear(&p);
+        }
+        if (c->opts.site)
+                json_object_object_add(o, "site", json_object_new_string(c->opts.site));
+        if (c->opts.domain)
+                json_object_object_add(o, "domain", json_object_new_string(c->opts.domain));
+        json_object_object_add(o, "wire_info", info);
         json_object_object_add(o, "host", json_object_new_string(c->d->host));
         json_object_object_add(o, "address",
                                json_object_new_string(c->opts.address ? c->opts.address : ""));

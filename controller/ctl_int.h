@@ -41,6 +41,8 @@ struct rt_wire {
         char *end[2];
         struct bn_kvlist opts;
         bool local[2];                /* end j is located on this host */
+        char *host[2];                /* the host end j is located on */
+        bool wait_host;               /* an end waits for a host's member record */
         struct bn_wire_port *port[2]; /* open ends (NULL: not open) */
         struct bn_endpoint *ep[2];    /* endpoints holding port[j] */
         char error[256];              /* last failure, "" when fine */
@@ -268,6 +270,35 @@ const char *ctl_cluster_item(struct bn_ctl *c, const char *host, const char *kin
  * by no end here (rw NULL) gets in state what its first end's host said. */
 void ctl_cluster_wire_ends(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w,
                            const struct rt_wire *rw, char *state, size_t len, json_object *e);
+
+/* ---- ctl_hosts.c: what hosts tell each other; the policy's hosts ---- */
+struct bn_params;
+/* This host's host_info for wire type (out initialised by the caller). */
+int ctl_wire_host_info(struct bn_ctl *c, const char *type, struct bn_params *out);
+/* Add to a wire's options p, for each end k on host[k] (two different
+ * hosts), that host's host_info of the type as endk.KEY unless p sets it:
+ * this host's own, another's from its member record (in a cluster). 0, or
+ * -EAGAIN with why ("waiting for host h2: ...") when a key this type
+ * publishes is neither in p nor in the member record of a host (not a
+ * member: not trusted). */
+int ctl_wire_add_host_info(struct bn_ctl *c, const char *type, char *const host[2],
+                           struct bn_params *p, char *why, size_t len);
+/* A host's attributes for the policy in tmp: site and domain from the
+ * topology t (may be NULL), else from its member record (this host: its
+ * --site, --domain). NULL when nothing is known of it. */
+const struct bn_topo_host *ctl_policy_host(struct bn_ctl *c, const struct bn_topo *t,
+                                           const char *name, struct bn_topo_host *tmp);
+/* The type t's policy picks for two hosts, with why (may be NULL). */
+const char *ctl_policy_pick(struct bn_ctl *c, const struct bn_topo *t, const char *a, const char *b,
+                            char *why, size_t len);
+/* Pick again the type of each policy-chosen wire of t with the hosts'
+ * member records where t does not say (apply). 0 or -ENOMEM. */
+int ctl_policy_repick(struct bn_ctl *c, struct bn_topo *t);
+/* Why wire w has its type: "given in the topology", "policy: hosts ...". */
+void ctl_wire_why(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w,
+                  char *buf, size_t len);
+/* ctl_run.c: open again the ends that waited for a host (the view changed). */
+void ctl_wires_retry_hosts(struct bn_ctl *c);
 
 /* ---- ctl_store_move.c ---- */
 json_object *ctl_op_store_export(struct bn_ctl *c);

@@ -338,6 +338,8 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                 json_object_object_add(e, "name", json_object_new_string(w->name));
                 json_object_object_add(e, "type", json_object_new_string(w->type));
                 json_object_object_add(e, "policy", json_object_new_boolean(w->type_auto));
+                ctl_wire_why(c, t, w, state, sizeof(state));
+                json_object_object_add(e, "why", json_object_new_string(state));
                 json_object_object_add(e, "ends", ends);
                 json_object_object_add(e, "options", opts);
                 json_object_object_add(
@@ -488,9 +490,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                 }
                 w.type = (char *)type;
         } else {
-                w.type = (char *)bn_topo_policy_pick(
-                    &t->policy, ea->location, bn_topo_host_find(t, ea->location), eb->location,
-                    bn_topo_host_find(t, eb->location));
+                w.type = (char *)ctl_policy_pick(c, t, ea->location, eb->location, NULL, 0);
                 w.type_auto = true;
         }
         if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&

@@ -61,6 +61,8 @@ static void rt_wire_free(struct rt_wire *w)
         free(w->type);
         free(w->end[0]);
         free(w->end[1]);
+        free(w->host[0]);
+        free(w->host[1]);
         bn_kvlist_free(&w->opts);
 }
 
@@ -163,7 +165,16 @@ static int add_corm(struct bn_ctl *c, const struct bn_topo_ep *e)
         return 0;
 }
 
-static int add_wire(struct bn_ctl *c, const struct bn_topo_wire *dw, const bool local[2])
+/* The host an endpoint is on: its record's location, else its home. */
+static char *ep_host(const struct bn_topo *t, const char *name)
+{
+        const struct bn_topo_ep *e = bn_topo_ep_find(t, name);
+
+        return e && e->location ? strdup(e->location) : bn_topo_home(name);
+}
+
+static int add_wire(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *dw,
+                    const bool local[2])
 {
         struct rt_wire *nw = realloc(c->wires, (c->n_wires + 1) * sizeof(*nw)), *w;
 
@@ -178,11 +189,14 @@ static int add_wire(struct bn_ctl *c, const struct bn_topo_wire *dw, const bool 
         w->end[1] = strdup(dw->end[1]);
         w->local[0] = local[0];
         w->local[1] = local[1];
+        w->host[0] = ep_host(t, dw->end[0]);
+        w->host[1] = ep_host(t, dw->end[1]);
         c->n_wires++;
         for (size_t i = 0; i < dw->opts.n; i++)
                 if (bn_kvlist_add(&w->opts, dw->opts.v[i].key, dw->opts.v[i].value))
                         return -ENOMEM;
-        return (w->name && w->type && w->end[0] && w->end[1]) ? 0 : -ENOMEM;
+        return (w->name && w->type && w->end[0] && w->end[1] && w->host[0] && w->host[1]) ? 0
+                                                                                          : -ENOMEM;
 }
 
 /* Open the local ends of w that are not open yet. */
@@ -191,6 +205,7 @@ static void wire_open_ends(struct bn_ctl *c, struct rt_wire *w)
         void *ctx;
 
         w->error[0] = '\0';
+        w->wait_host = false;
         if (!bn_wire_registry_find(&c->d->wires, w->type, &ctx)) {
                 snprintf(w->error, sizeof(w->error), "wire type '%s' is not available on %s",
                          w->type, c->d->host);
@@ -212,6 +227,13 @@ static void wire_open_ends(struct bn_ctl *c, struct rt_wire *w)
                 if (ctl_params_from_kv(&p, &w->opts)) {
                         bn_params_clear(&p);
                         snprintf(w->error, sizeof(w->error), "bad options");
+                        continue;
+                }
+                /* what the hosts published (vpn: each one's certificate) */
+                if ((r = ctl_wire_add_host_info(c, w->type, w->host, &p, w->error,
+                                                sizeof(w->error)))) {
+                        bn_params_clear(&p);
+                        w->wait_host = r == -EAGAIN;
                         continue;
                 }
                 r = bn_wire_port_open(&c->d->wires, w->type, w->name, (unsigned)j, ep, &p,
@@ -320,7 +342,7 @@ int ctl_reconcile(struct bn_ctl *c)
                         continue;
                 w = ctl_rt_wire(c, dw->name);
                 if (!w) {
-                        if ((r = add_wire(c, dw, local)))
+                        if ((r = add_wire(c, t, dw, local)))
                                 goto out;
                         w = &c->wires[c->n_wires - 1];
                 }
@@ -351,6 +373,15 @@ void ctl_teardown(struct bn_ctl *c)
         free(c->corms);
         c->wires = NULL;
         c->corms = NULL;
+}
+
+void ctl_wires_retry_hosts(struct bn_ctl *c)
+{
+        if (c->reconciling)
+                return;
+        for (size_t i = 0; i < c->n_wires; i++)
+                if (c->wires[i].wait_host)
+                        wire_open_ends(c, &c->wires[i]);
 }
 
 static void reconcile_later(void *arg)

@@ -271,6 +271,17 @@ struct bn_wire_class {
         /* Optional: while linked says false, why ("waiting for end 1 on
          * @x", "tunnel down: TLS handshake failed"). */
         void (*link_why)(struct bn_wire_port *port, char *buf, size_t len);
+        /* Optional: what the other hosts of a cluster must know of this
+         * host to open a wire of this type to it, as key = value pairs set
+         * in out (initialised by the caller), e.g. vpn: "fingerprint" (its
+         * certificate's) and "addr" (address: this host's underlay address,
+         * bananad --address, or NULL). The controller publishes them in this
+         * host's member record in the store and gives a wire of this type
+         * between two hosts, for each end, its host's values as endN.KEY
+         * unless the wire's options name endN.KEY themselves; an end whose
+         * host is not a member of the cluster gets nothing (its wire waits
+         * for it). Main thread; must not block. 0 or -errno. */
+        int (*host_info)(void *class_ctx, const char *address, struct bn_params *out);
 };
 
 struct bn_wire_port;

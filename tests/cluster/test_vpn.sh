@@ -1,15 +1,23 @@
 #!/bin/bash
-# tests/cluster/test_vpn.sh BUILD_DIR: the vpn wire (issue 15 item 2). Host
-# h1 runs a simulated guest g1 (10.67.0.1) whose vif Spike is wired over vpn
-# to h2's bridge Corm, with a network namespace behind that bridge
+# tests/cluster/test_vpn.sh BUILD_DIR: the vpn wire (issue 15 item 2) and a
+# vxlan wire beside it, across faults. Hosts h1 and h2 share an etcd; host
+# h1 runs simulated guests g1 (10.67.0.1) and g2 (10.67.0.3), whose vif
+# Spikes are wired over vpn to h2's bridge Corm, and g3 (10.67.0.4) wired
+# over vxlan to the same bridge, with a network namespace behind it
 # (10.67.0.2). Each bananad makes its host's certificate on start
-# (STATE_DIR/vpn/host.crt, its fingerprint in host.fp), which the topology
-# gives the other end as peer.fingerprint; bananad starts OpenVPN (dev tun,
-# AES-256-GCM, peer-fingerprint) between h1 and h2. Pings both ways and
-# 32 MiB each way over TCP with sha256 equal at both ends; the guest's MTU
-# (1390) in the link; a second guest g2 whose wire shares the tunnel; a
-# bad fingerprint refused; then openvpn on h1 is killed with SIGKILL: the wire
-# goes down with the reason, comes back by itself and traffic resumes.
+# (STATE_DIR/vpn/host.crt) and publishes its fingerprint in its member
+# record; g1's wire names no fingerprint and no address (both come from the
+# store: h1's openvpn trusts exactly the fingerprint h2 published), g2's
+# gives h2's fingerprint itself (an option overrides the store) and shares
+# g1's tunnel; a vpn wire to h3, a host of the topology that is not a member
+# of the cluster, waits for it and says so; a bad fingerprint is refused.
+# bananad starts OpenVPN (dev tun, AES-256-GCM, peer-fingerprint) between
+# h1 and h2. Pings both ways and 32 MiB each way over TCP with sha256 equal
+# at both ends; the guest's MTU (1390) in the link; then openvpn on h1 is
+# killed with SIGKILL: the wire goes down with the reason, frames meanwhile
+# are counted as drop_down, it comes back by itself and traffic resumes;
+# last, h2's underlay link goes down for 5 s: pings over vpn and over vxlan
+# resume after it.
 B=$1
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 NG=$B/sim/netguest/sim-netguest
@@ -19,44 +27,61 @@ cl_need_root
 command -v openvpn >/dev/null || { echo "SKIP: no openvpn"; exit 77; }
 command -v openssl >/dev/null || { echo "SKIP: no openssl"; exit 77; }
 cl_underlay 2
-cl_host 1
-cl_host 2
+cl_etcd
+cl_host 1 --store "etcd://${CL_ETCD#http://}" --address 10.88.0.11
+cl_host 2 --store "etcd://${CL_ETCD#http://}" --address 10.88.0.12
 for i in 1 2; do
     wait_for 10 test -s "$CL_BASE/h$i/state/vpn/host.fp" || cl_fail "h$i made no certificate: $(tail -5 "$CL_BASE/h$i/bananad.log")"
 done
 fp() { sed 's/.*=//' "$CL_BASE/h$1/state/vpn/host.fp"; }
 FP1=$(fp 1) FP2=$(fp 2)
 [ "$FP1" != "$FP2" ] || cl_fail "both hosts have the same certificate"
+# each member record tells its fingerprint
+for i in 1 2; do
+    got=$(cl_etcdctl get --print-value-only "banana/members/h$i" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wire_info"]["vpn"]["fingerprint"])')
+    [ "$got" = "$(fp $i)" ] || cl_fail "h$i's member record says fingerprint '$got', want $(fp $i)"
+done
 
 cat >"$CL_BASE/topo.yaml" <<YAML
 version: 1
 hosts:
   h1: {site: a, domain: a}
   h2: {site: b, domain: b}
+  h3: {site: c, domain: c}
 endpoints:
   h1/g1/vif0: {kind: spike}
   h1/g2/vif0: {kind: spike}
+  h1/g3/vif0: {kind: spike}
   h1/g9/vif0: {kind: spike}
+  h1/lan9: {kind: corm, class: vif, params: {bridge: br${CL_T}9, create: yes}}
   h2/lan: {kind: corm, class: vif, params: {bridge: br${CL_T}v, create: yes}}
+  h3/lan: {kind: corm, class: vif, params: {bridge: br0}}
 wires:
   g1-vpn:
     ends: [h1/g1/vif0, h2/lan]
     type: vpn
-    options:
-      vni: 77
-      end0: {addr: 10.88.0.11, fingerprint: "$FP1"}
-      end1: {addr: 10.88.0.12, fingerprint: "$FP2"}
+    options: {vni: 77}
   g2-vpn:
     ends: [h1/g2/vif0, h2/lan]
     type: vpn
     options:
       vni: 78
-      end0: {addr: 10.88.0.11, fingerprint: "$FP1"}
       end1: {addr: 10.88.0.12, fingerprint: "$FP2"}
+  g3-vx:
+    ends: [h1/g3/vif0, h2/lan]
+    type: vxlan
+    options: {vni: 79, end0: {addr: 10.88.0.11}, end1: {addr: 10.88.0.12}}
+  h3-vpn:
+    ends: [h1/lan9, h3/lan]
+    type: vpn
+    options: {vni: 80, end1: {addr: 10.88.0.13}}
 YAML
-for i in 1 2; do
-    cl_ctl $i apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply$i.out" 2>&1 || cl_fail "apply on h$i: $(cat "$CL_BASE/apply$i.out")"
-done
+cl_ctl 1 apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply.out" 2>&1 || cl_fail "apply: $(cat "$CL_BASE/apply.out")"
+
+# h3 is in the topology but not a member of the cluster: not trusted
+h3wait() { cl_ctl 1 wires h3-vpn 2>&1 | grep -q "waiting for host h3: a vpn wire takes its fingerprint from that host's member record, and h3 is not a member of the cluster"; }
+wait_for 10 h3wait || cl_fail "the wire to h3 does not wait for h3: $(cl_ctl 1 wires h3-vpn 2>&1)"
+echo "h3-vpn: $(cl_ctl 1 wires h3-vpn | grep -o 'waiting for host h3.*' | head -1)"
 
 # a fingerprint that is none: refused before anything changes, naming it
 if cl_ctl 1 connect h1/g9/vif0 h2/lan --name bad --wire vpn -o vni=9 -o end0.addr=10.88.0.11 \
@@ -73,12 +98,15 @@ echo "refused: $(cat "$CL_BASE/c.out")"
 cl_peer_ns 2 vpeer "br${CL_T}v" 10.67.0.2/24 1390
 cl_netguest 1 g1 10.67.0.1/24 02:00:00:67:00:01 1390
 cl_netguest 1 g2 10.67.0.3/24 02:00:00:67:00:03 1390
-PEER=$CL_T-vpeer G=$CL_T-g1 G2=$CL_T-g2 d=$CL_BASE/h1
+cl_netguest 1 g3 10.67.0.4/24 02:00:00:67:00:04 1390
+PEER=$CL_T-vpeer G=$CL_T-g1 G2=$CL_T-g2 G3=$CL_T-g3 d=$CL_BASE/h1
 up() { BANANA_CONTROL=$CL_BASE/h$1/ctl.sock "$BANANACTL" wires g1-vpn | grep -q ' up$'; }
 wait_for 30 up 1 || cl_fail "wire g1-vpn not up on h1: $(cl_ctl 1 wires 2>&1); $(tail -20 "$CL_BASE"/h1/state/vpn/tun*.log)"
 wait_for 10 up 2 || cl_fail "wire g1-vpn not up on h2: $(cl_ctl 2 wires 2>&1)"
 mtu=$(cl_ctl 1 --json wires g1-vpn | python3 -c 'import json,sys; w=json.load(sys.stdin)["wires"][0]; print(w["links"][0]["mtu"])')
 [ "$mtu" = 1390 ] || cl_fail "the wire's link says mtu '$mtu', want 1390"
+grep -qx "peer-fingerprint $FP2" "$CL_BASE"/h1/state/vpn/tun*.conf || cl_fail "h1's openvpn does not trust h2's published fingerprint: $(grep peer-fingerprint "$CL_BASE"/h1/state/vpn/tun*.conf)"
+grep -qx "peer-fingerprint $FP1" "$CL_BASE"/h2/state/vpn/tun*.conf || cl_fail "h2's openvpn does not trust h1's published fingerprint"
 grep -q "AES-256-GCM" "$CL_BASE"/h1/state/vpn/tun*.log || cl_fail "openvpn's log names no AES-256-GCM"
 if grep -q "ovpn-dco missing\|disabling data channel offload" "$CL_BASE"/h1/state/vpn/tun*.log; then
     echo "data-channel offload: not used (the kernel has no ovpn-dco): $(grep -m1 -i "dco" "$CL_BASE"/h1/state/vpn/tun*.log)"
@@ -123,4 +151,18 @@ dd=$(cl_ctl 1 --json wires g1-vpn | python3 -c 'import json,sys; print(json.load
 [ "$dd" -gt 0 ] || cl_fail "nothing counted as drop_down while the tunnel was down"
 kill -0 "${CL_BPID[1]}" || cl_fail "h1's bananad died"
 echo "restarted openvpn $ovpn -> $ovpn2, $dd frame(s) counted as drop_down, pings again"
-echo "PASS: vpn wire: ping both ways, 32 MiB each way, sha256 equal, openvpn killed and back"
+
+# h2's underlay link down for 5 s: the tunnel and the vxlan wire carry
+# traffic again after it
+wait_for 20 ip netns exec "$G3" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "g3 cannot ping the peer over vxlan"
+ip -n "$CL_T-h2" link set ul0 down
+sleep 5
+ip -n "$CL_T-h2" link set ul0 up
+t0=$(date +%s.%N)
+wait_for 30 ip netns exec "$G" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "no pings over vpn after the underlay cut: $(cl_ctl 1 wires g1-vpn 2>&1)"
+t1=$(date +%s.%N)
+wait_for 10 ip netns exec "$G3" ping -c 1 -W 1 10.67.0.2 >/dev/null || cl_fail "no pings over vxlan after the underlay cut"
+ip netns exec "$PEER" ping -c 3 -i 0.2 -W 2 10.67.0.4 >/dev/null || cl_fail "peer -> g3 after the cut: pings lost"
+ip netns exec "$PEER" ping -c 3 -i 0.2 -W 2 10.67.0.1 >/dev/null || cl_fail "peer -> g1 after the cut: pings lost"
+echo "underlay of h2 down 5 s: vpn pings again $(echo "$t1 - $t0" | bc) s after it came back, vxlan too"
+echo "PASS: vpn wire: fingerprints from the store, ping both ways, 32 MiB each way, sha256 equal, openvpn killed and back, underlay cut"

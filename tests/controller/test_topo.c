@@ -223,6 +223,44 @@ static void test_names(void)
         CHECK_MSG(bn_topo_check_wire_opt("mtu", "-1"), "negative mtu");
 }
 
+/* The policy's choice and its reason, for each placement. */
+static void test_policy_why(void)
+{
+        struct bn_topo_policy p = {0};
+        struct bn_topo_host a = {.name = "h1", .site = "paris", .domain = "acme"};
+        struct bn_topo_host b = {.name = "h2", .site = "paris", .domain = "acme"};
+        struct bn_topo_host c = {.name = "h3", .site = "lyon", .domain = "acme"};
+        struct bn_topo_host d = {.name = "h4", .site = "berlin", .domain = "partner"};
+        static const struct {
+                const struct bn_topo_host *x, *y;
+                const char *type, *why;
+        } cases[] = {
+            {&a, &a, "shm", "policy: both ends are on host h1"},
+            {&a, &b, "vxlan", "policy: hosts h1 and h2 are on the same site (paris)"},
+            {&a, &c, "vxlan",
+             "policy: hosts h1 and h3 are in the same domain (acme), on different sites (paris, "
+             "lyon)"},
+            {&d, &a, "vpn", "policy: hosts h4 and h1 are in different domains (partner, acme)"},
+            {&a, NULL, "vpn", "policy: hosts h1 and h9 are in different domains (acme, unknown)"},
+        };
+        char why[200];
+
+        bn_topo_policy_defaults(&p);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+                const char *ty = bn_topo_policy_why(&p, cases[i].x->name, cases[i].x,
+                                                    cases[i].y ? cases[i].y->name : "h9",
+                                                    cases[i].y, why, sizeof(why));
+                CHECK_MSG(!strcmp(ty, cases[i].type) && !strcmp(why, cases[i].why),
+                          "policy case %zu: %s '%s', want %s '%s'", i, ty, why, cases[i].type,
+                          cases[i].why);
+        }
+        CHECK_MSG(!strcmp(bn_topo_policy_pick(&p, "h1", &a, "h4", &d), "vpn"), "pick = why's");
+        free(p.same_host);
+        free(p.same_site);
+        free(p.same_domain);
+        free(p.other_domain);
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 2) {
@@ -233,6 +271,7 @@ int main(int argc, char **argv)
         test_errors();
         test_end_opts();
         test_names();
+        test_policy_why();
         if (bn_check_failures) {
                 fprintf(stderr, "%d failure(s)\n", bn_check_failures);
                 return 1;

@@ -9,7 +9,9 @@
  *   peer.addr=A        the other end's (required)
  *   peer.fingerprint=F the SHA-256 fingerprint of the other host's
  *                      certificate ("AB:CD:..."; its bananad logs it and
- *                      keeps it in STATE_DIR/vpn/host.fp) (required)
+ *                      keeps it in STATE_DIR/vpn/host.fp) (required by
+ *                      open; in a cluster the controller gives it from the
+ *                      peer's member record, see host_info)
  *   tunnel_port=P      OpenVPN's UDP port on both hosts (default 1194)
  *   mtu=M              the largest inner payload, 68..1390 (default 1390:
  *                      the tunnel's MTU, 1440, less VXLAN's 50 bytes)
@@ -20,6 +22,12 @@
  * The link follows the tunnel: down while OpenVPN is not CONNECTED (the
  * reason is OpenVPN's state, or how it exited), frames sent meanwhile are
  * counted as drop_down.
+ *
+ * host_info publishes this host's fingerprint and underlay address, so that
+ * in a cluster a wire needs neither as options: each end trusts exactly the
+ * certificate its peer host published in the store. check accepts a wire
+ * without them (they may come from the store when it opens); open needs
+ * them.
  */
 #include "vpn_wire.h"
 #include "bn_log.h"
@@ -33,8 +41,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define VPN_MTU_MAX (1440u - 50u)
+/* stands for a fingerprint that will come from the store (check only) */
+#define VPN_FP_ANY                                                                                 \
+        "00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:"  \
+        "00:00:00"
 
 struct vpn_priv {
         _Alignas(max_align_t) unsigned char vx[BN_WIRE_VXLAN_PRIV_SIZE]; /* vxlan's, first */
@@ -64,6 +77,9 @@ static int vpn_class_init(const struct bn_wire_env *env, void **class_ctx)
         }
         if (env->state_dir && *env->state_dir) {
                 snprintf(c->dir, sizeof(c->dir), "%s/vpn", env->state_dir);
+                /* with the store in etcd nothing else may have made it */
+                if (mkdir(env->state_dir, 0700) < 0 && errno != EEXIST)
+                        bn_warn("vpn", "cannot make %s: %s", env->state_dir, strerror(errno));
                 if (vpn_cert_init(c) < 0) /* vpn wires will say why */
                         bn_warn("vpn", "%s", c->cert_err);
         } else {
@@ -118,11 +134,29 @@ static int addr_of(const struct bn_params *params, const char *key, struct in_ad
         return 0;
 }
 
-static int vpn_parse(const struct bn_params *params, struct vpn_params *v, char *err, size_t errlen)
+/* open: everything there; check (!need): what is there is valid. */
+static int vpn_parse(const struct bn_params *params, struct vpn_params *v, bool need, char *err,
+                     size_t errlen)
 {
         int rc;
 
         memset(v, 0, sizeof(*v));
+        if (!need) { /* addresses and fingerprint may come from the store */
+                struct bn_params p = BN_PARAMS_INIT;
+                static const char *const later[][2] = {
+                    {"addr", "192.0.2.1"}, {"peer.addr", "192.0.2.2"}, {"peer.fingerprint", NULL}};
+                rc = bn_params_copy(&p, params);
+                for (size_t i = 0; !rc && i < sizeof(later) / sizeof(*later); i++)
+                        if (!bn_params_get(&p, later[i][0]))
+                                rc = bn_params_set(&p, later[i][0],
+                                                   later[i][1] ? later[i][1] : VPN_FP_ANY);
+                if (!rc)
+                        rc = vpn_parse(&p, v, true, err, errlen);
+                else
+                        snprintf(err, errlen, "out of memory");
+                bn_params_clear(&p);
+                return rc;
+        }
         if ((rc = bn_params_check_known(params, vpn_known, err, errlen)) < 0 ||
             (rc = bn_params_get_uint(params, "vni", true, 0, 0, 16777215, &v->vni, err, errlen)) <
                 0 ||
@@ -132,9 +166,16 @@ static int vpn_parse(const struct bn_params *params, struct vpn_params *v, char 
                                      err, errlen)) < 0 ||
             (rc = addr_of(params, "addr", &v->ul, err, errlen)) < 0 ||
             (rc = addr_of(params, "peer.addr", &v->peer_ul, err, errlen)) < 0 ||
-            (rc = bn_params_get_str(params, "peer.fingerprint", true, NULL, &v->fp, err, errlen)) <
+            (rc = bn_params_get_str(params, "peer.fingerprint", false, NULL, &v->fp, err, errlen)) <
                 0)
                 return rc;
+        if (!v->fp) {
+                snprintf(err, errlen,
+                         "vpn: no certificate fingerprint for the peer (peer.fingerprint): in a "
+                         "cluster it comes from the peer host's member record; else give the "
+                         "other end's fingerprint option");
+                return -ENOKEY;
+        }
         if (strlen(v->fp) != 95 || strspn(v->fp, "0123456789abcdefABCDEF:") != 95) {
                 snprintf(err, errlen,
                          "parameter 'peer.fingerprint': want a SHA-256 fingerprint "
@@ -154,7 +195,7 @@ static int vpn_check(const struct bn_params *params, char *err, size_t errlen)
 {
         struct vpn_params v;
 
-        return vpn_parse(params, &v, err, errlen);
+        return vpn_parse(params, &v, false, err, errlen);
 }
 
 static int vpn_open(struct bn_wire_port *port, const struct bn_params *params, char *err,
@@ -171,7 +212,7 @@ static int vpn_open(struct bn_wire_port *port, const struct bn_params *params, c
 
         bn_params_init(&inner);
         p->efd = -1;
-        if ((rc = vpn_parse(params, &v, err, errlen)) < 0)
+        if ((rc = vpn_parse(params, &v, true, err, errlen)) < 0)
                 goto out;
         if (!c) {
                 snprintf(err, errlen, "vpn wire type was registered without its class_init");
@@ -303,6 +344,18 @@ static void vpn_port_caps(struct bn_wire_port *port, struct bn_wire_caps *caps)
         bn_wire_vxlan_class.port_caps(port, caps);
 }
 
+static int vpn_host_info(void *class_ctx, const char *address, struct bn_params *out)
+{
+        struct vpn_ctx *c = class_ctx;
+        int rc = 0;
+
+        if (c && c->fp[0])
+                rc = bn_params_set(out, "fingerprint", c->fp);
+        if (!rc && address && *address)
+                rc = bn_params_set(out, "addr", address);
+        return rc;
+}
+
 const struct bn_wire_class bn_wire_vpn_class = {
     .name = "vpn",
     .priv_size = sizeof(struct vpn_priv),
@@ -325,4 +378,5 @@ const struct bn_wire_class bn_wire_vpn_class = {
     .linked = vpn_linked,
     .port_caps = vpn_port_caps,
     .link_why = vpn_link_why,
+    .host_info = vpn_host_info,
 };
