@@ -227,10 +227,10 @@ static void test_names(void)
 static void test_policy_why(void)
 {
         struct bn_topo_policy p = {0};
-        struct bn_topo_host a = {.name = "h1", .site = "paris", .domain = "acme"};
-        struct bn_topo_host b = {.name = "h2", .site = "paris", .domain = "acme"};
-        struct bn_topo_host c = {.name = "h3", .site = "lyon", .domain = "acme"};
-        struct bn_topo_host d = {.name = "h4", .site = "berlin", .domain = "partner"};
+        static const struct bn_topo_host a = {.name = "h1", .site = "paris", .domain = "acme"};
+        static const struct bn_topo_host b = {.name = "h2", .site = "paris", .domain = "acme"};
+        static const struct bn_topo_host c = {.name = "h3", .site = "lyon", .domain = "acme"};
+        static const struct bn_topo_host d = {.name = "h4", .site = "berlin", .domain = "partner"};
         static const struct {
                 const struct bn_topo_host *x, *y;
                 const char *type, *why;
