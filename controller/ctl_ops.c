@@ -488,9 +488,11 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                 }
                 w.type = (char *)type;
         } else {
-                w.type = (char *)bn_topo_policy_pick(
-                    &t->policy, ea->location, bn_topo_host_find(t, ea->location), eb->location,
-                    bn_topo_host_find(t, eb->location));
+                w.type = (char *)bn_topo_policy_for_class(
+                    bn_topo_policy_pick(&t->policy, ea->location,
+                                        bn_topo_host_find(t, ea->location), eb->location,
+                                        bn_topo_host_find(t, eb->location)),
+                    ea->cls ? ea->cls : eb->cls);
                 w.type_auto = true;
         }
         if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&

@@ -688,7 +688,8 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 }
 
 int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const char *addr,
-                      const char *export_name, const struct bn_nbd_backend_ops *ops, void *be)
+                      const char *export_name, const struct bn_nbd_backend_ops *ops, void *be,
+                      unsigned flags)
 {
         struct bn_nbd_server *srv;
         int r;
@@ -707,7 +708,8 @@ int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const ch
         srv->hs_timeout_ms = HS_TIMEOUT_MS;
         snprintf(srv->addr, sizeof(srv->addr), "%s", addr);
         snprintf(srv->export_name, sizeof(srv->export_name), "%s", export_name);
-        r = bn_nbd_listen(addr, &srv->port, srv->unix_path, sizeof(srv->unix_path));
+        r = bn_nbd_listen(addr, flags & BN_NBD_SERVER_FREEBIND, &srv->port, srv->unix_path,
+                          sizeof(srv->unix_path));
         if (r >= 0)
                 srv->lfd = r;
         if (r < 0) {
