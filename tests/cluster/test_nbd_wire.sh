@@ -225,7 +225,7 @@ fi
 
 # g2 over TLS
 wait_for 10 wire_up 2 g2-tls || cl_fail "the TLS wire's server end is not up on h2: $(cl_ctl 2 wires g2-tls 2>&1)"
-guest g2 --verify --qd 32 --seconds 3 --flush-every 64 || cl_fail "verify over nbd with TLS failed: $(tail -3 "$CL_BASE/g2.out")"
+guest g2 --verify --qd 32 --seconds 2 --flush-every 64 || cl_fail "verify over nbd with TLS failed: $(tail -3 "$CL_BASE/g2.out")"
 report_ok g2 || cl_fail "verify over nbd with TLS: $(tail -1 "$CL_BASE/g2.out")"
 echo "ok: verify over nbd with TLS: $(tail -1 "$CL_BASE/g2.out")"
 if out=$(cl_in 1 nbdinfo --size "nbd://10.88.0.12:10810" 2>&1); then
@@ -240,7 +240,7 @@ if command -v qemu-nbd >/dev/null; then
     cl_pids+=($!)
     qemu_up() { cl_in 1 nbdinfo --size "nbd://10.88.0.12:10811/vol" >/dev/null 2>&1; }
     wait_for 10 qemu_up || cl_fail "qemu-nbd did not start: $(cat "$CL_BASE/qemu-nbd.log")"
-    guest g4 --verify --qd 32 --seconds 3 --flush-every 64 --discard-every 64 ||
+    guest g4 --verify --qd 32 --seconds 2 --flush-every 64 --discard-every 64 ||
         cl_fail "verify against qemu-nbd failed: $(tail -3 "$CL_BASE/g4.out")"
     report_ok g4 || cl_fail "verify against qemu-nbd: $(tail -1 "$CL_BASE/g4.out")"
     echo "ok: verify against qemu-nbd: $(tail -1 "$CL_BASE/g4.out")"
