@@ -141,6 +141,11 @@ const char *bn_topo_policy_why(const struct bn_topo_policy *p, const char *host_
                                const struct bn_topo_host *ha, const char *host_b,
                                const struct bn_topo_host *hb, char *why, size_t len);
 void bn_topo_policy_defaults(struct bn_topo_policy *p);
+/* The type the policy's pick means for a wire of class cls (NULL:
+ * unknown): a disk (vbd) needs an ordered, reliable stream, so where the
+ * policy says vxlan it gets nbd, where it says vpn nbd-vpn (nbd inside the
+ * hosts' tunnel); any other pick, and any other class, keeps the pick. */
+const char *bn_topo_policy_for_class(const char *picked, const char *cls);
 
 /* Name syntax (the framework's, bn_endpoint.h). An endpoint name is 2+
  * components of 1..63 [A-Za-z0-9._:-], separated by '/', no "." or ".."

@@ -251,6 +251,17 @@ void bn_topo_policy_defaults(struct bn_topo_policy *p)
                 p->other_domain = strdup("vpn");
 }
 
+const char *bn_topo_policy_for_class(const char *picked, const char *cls)
+{
+        if (!cls || strcmp(cls, "vbd") != 0)
+                return picked;
+        if (strcmp(picked, "vxlan") == 0)
+                return "nbd";
+        if (strcmp(picked, "vpn") == 0)
+                return "nbd-vpn";
+        return picked;
+}
+
 static int same_attr(const char *a, const char *b)
 {
         return a && b && strcmp(a, b) == 0;

@@ -591,10 +591,12 @@ static void check_refs(struct pctx *c)
                 }
                 if (bad || w->type || !ep[0]->location || !ep[1]->location)
                         continue;
-                w->type = dup_or_oom(c, bn_topo_policy_pick(&t->policy, ep[0]->location,
-                                                            bn_topo_host_find(t, ep[0]->location),
-                                                            ep[1]->location,
-                                                            bn_topo_host_find(t, ep[1]->location)));
+                w->type = dup_or_oom(
+                    c, bn_topo_policy_for_class(
+                           bn_topo_policy_pick(
+                               &t->policy, ep[0]->location, bn_topo_host_find(t, ep[0]->location),
+                               ep[1]->location, bn_topo_host_find(t, ep[1]->location)),
+                           ep[0]->cls ? ep[0]->cls : ep[1]->cls));
                 w->type_auto = true;
         }
         free(spike_wire);

@@ -84,6 +84,9 @@ int bn_ctl_register_wires(struct bn_wire_registry *r)
 #endif
 #ifdef BN_HAVE_WIRE_NBD
             &bn_wire_nbd_class,
+#ifdef BN_HAVE_WIRE_VPN
+            &bn_wire_nbd_vpn_class, /* after vpn: rides its tunnels */
+#endif
 #endif
             NULL,
         };

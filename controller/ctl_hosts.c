@@ -130,6 +130,17 @@ const char *ctl_policy_pick(struct bn_ctl *c, const struct bn_topo *t, const cha
                                   ctl_policy_host(c, t, b, &tb), why, len);
 }
 
+/* The device class of a wire's ends (a Spike's may be unknown: the Corm's). */
+static const char *wire_cls(const struct bn_topo *t, const struct bn_topo_wire *w)
+{
+        for (unsigned k = 0; k < 2; k++) {
+                const struct bn_topo_ep *e = bn_topo_ep_find(t, w->end[k]);
+                if (e && e->cls)
+                        return e->cls;
+        }
+        return NULL;
+}
+
 /* The host an end is located on (its record's location, else its home). */
 static const char *end_host(const struct bn_topo *t, const char *end, char *buf, size_t len)
 {
@@ -150,8 +161,10 @@ int ctl_policy_repick(struct bn_ctl *c, struct bn_topo *t)
                 const char *ty;
                 if (!w->type_auto)
                         continue;
-                ty = ctl_policy_pick(c, t, end_host(t, w->end[0], ha, sizeof(ha)),
-                                     end_host(t, w->end[1], hb, sizeof(hb)), NULL, 0);
+                ty = bn_topo_policy_for_class(
+                    ctl_policy_pick(c, t, end_host(t, w->end[0], ha, sizeof(ha)),
+                                    end_host(t, w->end[1], hb, sizeof(hb)), NULL, 0),
+                    wire_cls(t, w));
                 if (strcmp(ty, w->type) != 0) {
                         char *n = strdup(ty);
                         if (!n)
@@ -173,8 +186,10 @@ void ctl_wire_why(struct bn_ctl *c, const struct bn_topo *t, const struct bn_top
                 snprintf(buf, len, "given %s", w->by_connect ? "to connect" : "in the topology");
                 return;
         }
-        ty = ctl_policy_pick(c, t, end_host(t, w->end[0], ha, sizeof(ha)),
-                             end_host(t, w->end[1], hb, sizeof(hb)), buf, len);
+        ty = bn_topo_policy_for_class(ctl_policy_pick(c, t, end_host(t, w->end[0], ha, sizeof(ha)),
+                                                      end_host(t, w->end[1], hb, sizeof(hb)), buf,
+                                                      len),
+                                      wire_cls(t, w));
         if (strcmp(ty, w->type) != 0) { /* the hosts' records changed since */
                 size_t n = strlen(buf);
                 snprintf(buf + n, len - n, "; %s now, when chosen %s", ty, w->type);

@@ -490,7 +490,9 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                 }
                 w.type = (char *)type;
         } else {
-                w.type = (char *)ctl_policy_pick(c, t, ea->location, eb->location, NULL, 0);
+                w.type = (char *)bn_topo_policy_for_class(
+                    ctl_policy_pick(c, t, ea->location, eb->location, NULL, 0),
+                    ea->cls ? ea->cls : eb->cls);
                 w.type_auto = true;
         }
         if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&

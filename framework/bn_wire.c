@@ -46,6 +46,7 @@ int bn_wire_registry_add(struct bn_wire_registry *r, const struct bn_wire_class 
         if (r->n >= BN_WIRE_CLASSES_MAX)
                 return -ENOSPC;
         void *ctx = NULL;
+        r->env.registry = r; /* also when the caller set env anew */
         if (cls->class_init) {
                 int rc = cls->class_init(&r->env, &ctx);
                 if (rc)

@@ -189,6 +189,10 @@ struct bn_wire_env {
         const char *host;           /* this host's name ("" when unknown) */
         const char *state_dir;      /* bananad's state directory (NULL: none, e.g. tests);
                                      * a type keeps its files (vpn: keys) under it */
+        /* The registry being filled: a type built on another one finds the
+         * other's context there (bn_wire_registry_find) when the other was
+         * registered first (nbd-vpn rides vpn's tunnels). */
+        const struct bn_wire_registry *registry;
 };
 
 /* Counters of one port (one end). Drops are counted by reason. */

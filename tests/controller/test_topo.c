@@ -261,6 +261,48 @@ static void test_policy_why(void)
         free(p.other_domain);
 }
 
+/* A disk's wire without a type: the policy's pick made fit for a disk
+ * (nbd for vxlan, nbd-vpn for vpn); a NIC's keeps the pick. */
+static void test_disk_policy(void)
+{
+        static const char y[] = "hosts:\n"
+                                "  h1: {site: a, domain: a}\n"
+                                "  h2: {site: a, domain: a}\n"
+                                "  h3: {site: b, domain: b}\n"
+                                "endpoints:\n"
+                                "  h1/g1/xvda: {kind: spike}\n"
+                                "  h1/g2/xvda: {kind: spike}\n"
+                                "  h1/g3/xvda: {kind: spike}\n"
+                                "  h1/g4/vif0: {kind: spike}\n"
+                                "  h1/d: {kind: corm, class: vbd}\n"
+                                "  h2/d: {kind: corm, class: vbd}\n"
+                                "  h3/d: {kind: corm, class: vbd}\n"
+                                "  h3/br: {kind: corm, class: vif}\n"
+                                "wires:\n"
+                                "  same-host: {ends: [h1/g1/xvda, h1/d]}\n"
+                                "  same-site: {ends: [h1/g2/xvda, h2/d]}\n"
+                                "  other-domain: {ends: [h1/g3/xvda, h3/d]}\n"
+                                "  nic: {ends: [h1/g4/vif0, h3/br]}\n";
+        struct bn_topo_errs errs = {0};
+        struct bn_topo *t = NULL;
+        int r = bn_topo_parse("disk-policy.yaml", y, sizeof(y) - 1, &t, &errs);
+
+        for (size_t i = 0; i < errs.n; i++)
+                fprintf(stderr, "  %s\n", errs.msg[i]);
+        bn_topo_errs_free(&errs);
+        CHECK_MSG(r == 0 && t, "disk-policy.yaml should parse (r=%d)", r);
+        if (!t)
+                return;
+        CHECK_MSG(strcmp(wtype(t, "same-host"), "shm") == 0, "disk, same host: %s",
+                  wtype(t, "same-host"));
+        CHECK_MSG(strcmp(wtype(t, "same-site"), "nbd") == 0, "disk, same site: %s",
+                  wtype(t, "same-site"));
+        CHECK_MSG(strcmp(wtype(t, "other-domain"), "nbd-vpn") == 0, "disk, other domain: %s",
+                  wtype(t, "other-domain"));
+        CHECK_MSG(strcmp(wtype(t, "nic"), "vpn") == 0, "nic, other domain: %s", wtype(t, "nic"));
+        bn_topo_free(t);
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 2) {
@@ -272,6 +314,7 @@ int main(int argc, char **argv)
         test_end_opts();
         test_names();
         test_policy_why();
+        test_disk_policy();
         if (bn_check_failures) {
                 fprintf(stderr, "%d failure(s)\n", bn_check_failures);
                 return 1;

@@ -210,9 +210,9 @@ int main(int argc, char **argv)
         defer.loop = loop;
         defer.file = f;
         if (deferred)
-                r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &defer_ops, &defer);
+                r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &defer_ops, &defer, 0);
         else
-                r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &bn_nbd_file_ops, f);
+                r = bn_nbd_server_new(&srv, loop, listen_addr, export_name, &bn_nbd_file_ops, f, 0);
         if (r < 0)
                 goto out;
         bn_nbd_server_set_limits(srv, max_conns, hs_ms);

@@ -64,9 +64,11 @@ struct bn_nbd_client {
         struct creq *head, *tail, *next_send;
         uint64_t next_handle;
         struct bn_nbd_client_stats st;
+        struct bn_loop_work flush_work; /* submits of one loop iteration go out together */
 };
 
 static void client_fail(struct bn_nbd_client *cl, const char *why);
+static void flush_deferred(void *arg);
 
 static int out_add(struct bn_nbd_client *cl, const void *p, size_t len)
 {
@@ -505,6 +507,7 @@ int bn_nbd_client_new(struct bn_nbd_client **out, struct bn_loop *loop,
         cl->ops = ops;
         cl->arg = arg;
         cl->fd = -1;
+        bn_loop_work_init(&cl->flush_work, flush_deferred, cl);
         cl->next_handle = 1;
         bn_nbd_cli_init(&cl->ps, read_len, cl);
         if (cfg->tls) {
@@ -545,6 +548,7 @@ void bn_nbd_client_free(struct bn_nbd_client *cl)
                 return;
         if (cl->timer)
                 bn_loop_timer_cancel(cl->loop, cl->timer);
+        bn_loop_defer_cancel(cl->loop, &cl->flush_work);
         cl->freeing = true;
         bn_nbd_tls_free(cl->ssl);
         if (cl->fd >= 0) {
@@ -559,11 +563,22 @@ void bn_nbd_client_free(struct bn_nbd_client *cl)
         free(cl);
 }
 
+static void flush_deferred(void *arg)
+{
+        struct bn_nbd_client *cl = arg;
+        int err;
+
+        if (cl->state != C_READY)
+                return; /* a reconnect sends what is queued */
+        err = client_flush(cl);
+        if (err < 0)
+                client_fail(cl, strerror(-err));
+}
+
 int bn_nbd_client_submit(struct bn_nbd_client *cl, uint16_t type, uint16_t flags, uint64_t offset,
                          uint32_t length, uint8_t *buf, void *tag)
 {
         struct creq *r;
-        int err;
 
         if (cl->freeing)
                 return -ESHUTDOWN;
@@ -617,9 +632,8 @@ int bn_nbd_client_submit(struct bn_nbd_client *cl, uint16_t type, uint16_t flags
         if (cl->in_io) {
                 /* client_io flushes once it has parsed what it holds */
         } else if (cl->state == C_READY) {
-                err = client_flush(cl);
-                if (err < 0)
-                        client_fail(cl, strerror(-err));
+                /* once the loop's callbacks ran: a batch is one send */
+                bn_loop_defer(cl->loop, &cl->flush_work);
         } else if (cl->state == C_DOWN && !cl->timer &&
                    bn_loop_timer_add(cl->loop, cl->backoff, 0, retry_cb, cl, &cl->timer) < 0) {
                 cl->timer = NULL;

@@ -60,6 +60,8 @@ struct conn {
         bool tls_hs;               /* TLS handshake in progress */
         uint32_t tls_want;         /* what the session waits for besides input */
         struct bn_timer *hs_timer; /* until transmission begins */
+        struct bn_loop *loop;
+        struct bn_loop_work after_work; /* answers of one loop iteration go out together */
 };
 
 struct bn_nbd_server {
@@ -79,6 +81,7 @@ struct bn_nbd_server {
 };
 
 static void conn_after(struct conn *c);
+static void after_deferred(void *arg);
 
 static void conn_free_if_idle(struct conn *c)
 {
@@ -86,6 +89,7 @@ static void conn_free_if_idle(struct conn *c)
 
         if (!c->dead || c->inflight)
                 return;
+        bn_loop_defer_cancel(c->loop, &c->after_work);
         while ((o = c->out_head)) {
                 c->out_head = o->next;
                 free(o);
@@ -143,13 +147,47 @@ static void conn_update_events(struct conn *c)
         }
 }
 
+/* Plaintext: up to FLUSH_IOV queued buffers in one sendmsg, those written
+ * freed; 0, -EAGAIN (the socket is full) or -errno. */
+#define FLUSH_IOV 64
+static int conn_flush_plain(struct conn *c)
+{
+        struct iovec iov[FLUSH_IOV];
+        struct msghdr mh = {.msg_iov = iov};
+        struct outbuf *o;
+        ssize_t n;
+
+        for (o = c->out_head; o && mh.msg_iovlen < FLUSH_IOV; o = o->next) {
+                iov[mh.msg_iovlen].iov_base = o->data + o->off;
+                iov[mh.msg_iovlen++].iov_len = o->len - o->off;
+        }
+        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+        c->out_bytes -= (size_t)n;
+        while ((o = c->out_head) && (size_t)n >= o->len - o->off) {
+                n -= (ssize_t)(o->len - o->off);
+                c->out_head = o->next;
+                free(o);
+        }
+        if (!c->out_head)
+                c->out_tail = NULL;
+        else
+                c->out_head->off += (size_t)n;
+        return 0;
+}
+
 /* Write what is queued; 0, or -errno when the peer is gone. */
 static int conn_flush(struct conn *c)
 {
         struct outbuf *o;
         ssize_t n;
+        int r;
 
         c->tls_want = 0;
+        while (!c->ssl && c->out_head && !c->tls_hs)
+                if ((r = conn_flush_plain(c)) < 0)
+                        return r == -EAGAIN ? 0 : r;
         while ((o = c->out_head) && !c->tls_hs) {
                 if (c->ssl) {
                         n = bn_nbd_tls_write(c->ssl, o->data + o->off, o->len - o->off,
@@ -409,6 +447,14 @@ static void conn_after(struct conn *c)
         conn_update_events(c);
 }
 
+static void after_deferred(void *arg)
+{
+        struct conn *c = arg;
+
+        if (!c->dead)
+                conn_after(c);
+}
+
 void bn_nbd_io_done(struct bn_nbd_io *io, int err)
 {
         struct srv_io *s = (struct srv_io *)io;
@@ -439,8 +485,8 @@ void bn_nbd_io_done(struct bn_nbd_io *io, int err)
         free(s);
         if (c->dead)
                 conn_free_if_idle(c);
-        else if (!c->in_cb)
-                conn_after(c);
+        else if (!c->in_cb) /* once the loop's callbacks ran: one send for all */
+                bn_loop_defer(c->loop, &c->after_work);
 }
 
 /* Hand a valid request to the back-end, or answer it. -errno disconnects. */
@@ -664,6 +710,8 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         c->in_cap = CONN_READ_CHUNK;
         c->fd = cfd;
         c->srv = srv;
+        c->loop = loop;
+        bn_loop_work_init(&c->after_work, after_deferred, c);
         snprintf(c->name, sizeof(c->name), "nbd-server %s #%llu", srv->addr,
                  (unsigned long long)srv->stats.conns);
         bn_nbd_srv_init(&c->st, NULL);
@@ -688,7 +736,8 @@ static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 }
 
 int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const char *addr,
-                      const char *export_name, const struct bn_nbd_backend_ops *ops, void *be)
+                      const char *export_name, const struct bn_nbd_backend_ops *ops, void *be,
+                      unsigned flags)
 {
         struct bn_nbd_server *srv;
         int r;
@@ -707,7 +756,8 @@ int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const ch
         srv->hs_timeout_ms = HS_TIMEOUT_MS;
         snprintf(srv->addr, sizeof(srv->addr), "%s", addr);
         snprintf(srv->export_name, sizeof(srv->export_name), "%s", export_name);
-        r = bn_nbd_listen(addr, &srv->port, srv->unix_path, sizeof(srv->unix_path));
+        r = bn_nbd_listen(addr, flags & BN_NBD_SERVER_FREEBIND, &srv->port, srv->unix_path,
+                          sizeof(srv->unix_path));
         if (r >= 0)
                 srv->lfd = r;
         if (r < 0) {

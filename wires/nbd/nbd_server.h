@@ -64,9 +64,13 @@ struct bn_nbd_server_stats {
 
 /* addr: "tcp:HOST:PORT" (PORT 0: any; see bn_nbd_server_port) or
  * "unix:PATH". export_name: the name served ("" is accepted as the default
- * too). The back-end's ops and be must outlive the server. */
+ * too). The back-end's ops and be must outlive the server. flags:
+ * BN_NBD_SERVER_FREEBIND: HOST need not be this host's yet (a tunnel's
+ * address before the tunnel is up; connections come once it is). */
+#define BN_NBD_SERVER_FREEBIND 1u
 int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const char *addr,
-                      const char *export_name, const struct bn_nbd_backend_ops *ops, void *be);
+                      const char *export_name, const struct bn_nbd_backend_ops *ops, void *be,
+                      unsigned flags);
 /* A hostile client's reach: at most max_conns connections (default 256;
  * more are closed at once), and each must end its handshake within
  * hs_timeout_ms (default 10000). 0 keeps a value. */

@@ -53,7 +53,7 @@ static int parse(const char *addr, struct sockaddr_storage *ss, socklen_t *len, 
         return 0;
 }
 
-int bn_nbd_listen(const char *addr, int *port, char *unix_path, size_t unix_len)
+int bn_nbd_listen(const char *addr, bool freebind, int *port, char *unix_path, size_t unix_len)
 {
         struct sockaddr_storage ss, got;
         socklen_t len = 0, gl = sizeof(got);
@@ -72,6 +72,11 @@ int bn_nbd_listen(const char *addr, int *port, char *unix_path, size_t unix_len)
                 unlink(((struct sockaddr_un *)&ss)->sun_path);
         else
                 setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (freebind && ss.ss_family != AF_UNIX &&
+            setsockopt(fd, ss.ss_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+                       ss.ss_family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one,
+                       sizeof(one)) < 0)
+                goto fail;
         if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 64) < 0)
                 goto fail;
         if (ss.ss_family == AF_UNIX)

@@ -9,8 +9,10 @@
 
 /* A listening socket. *port: the TCP port bound (0 for Unix); unix_path
  * (unix_len bytes): the path bound, to unlink at the end ("" for TCP).
- * Returns the fd, or -errno (-EINVAL for a bad address). */
-int bn_nbd_listen(const char *addr, int *port, char *unix_path, size_t unix_len);
+ * freebind: a TCP address that is not (yet) this host's may be bound
+ * (IP_FREEBIND: a tunnel's address before the tunnel is up). Returns the
+ * fd, or -errno (-EINVAL for a bad address). */
+int bn_nbd_listen(const char *addr, bool freebind, int *port, char *unix_path, size_t unix_len);
 /* A connect started: the fd, with *in_progress when the connection is not
  * made yet (wait for EPOLLOUT, then SO_ERROR); or -errno. */
 int bn_nbd_dial(const char *addr, bool *in_progress);

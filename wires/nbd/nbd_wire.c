@@ -521,17 +521,29 @@ static int dial_msg(struct bn_wire_port *port, struct nw_port *p, const struct b
 
 static void nw_close(struct bn_wire_port *port);
 
-static int nw_open(struct bn_wire_port *port, const struct bn_params *params, char *err,
-                   size_t errlen)
+_Static_assert(sizeof(struct nw_port) <= BN_WIRE_NBD_PRIV_SIZE, "BN_WIRE_NBD_PRIV_SIZE too small");
+
+int bn_wire_nbd_open_via(struct bn_wire_port *port, const struct bn_params *params,
+                         const struct bn_wire_nbd_via *via, char *err, size_t errlen)
 {
         struct nw_port *p = port->priv;
         struct nw_params v;
+        unsigned flags = 0;
         int rc;
 
         p->efd = -1;
         p->tail = &p->head;
         if ((rc = nw_parse(params, &v, err, errlen)) < 0)
                 return rc;
+        if (via) { /* another path to the same peer: the connection goes there */
+                if (*v.listen)
+                        v.listen = via->listen;
+                else
+                        v.dial = via->dial;
+                if (!v.peer)
+                        v.peer = via->tls_peer;
+                flags = via->freebind ? BN_NBD_SERVER_FREEBIND : 0;
+        }
         if ((p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
                 rc = -errno;
                 snprintf(err, errlen, "nbd: eventfd: %s", strerror(-rc));
@@ -539,7 +551,7 @@ static int nw_open(struct bn_wire_port *port, const struct bn_params *params, ch
         }
         if (*v.listen) {
                 snprintf(p->addr, sizeof(p->addr), "%s", v.listen);
-                rc = bn_nbd_server_new(&p->srv, port->loop, v.listen, v.exp, &nw_be_ops, p);
+                rc = bn_nbd_server_new(&p->srv, port->loop, v.listen, v.exp, &nw_be_ops, p, flags);
                 if (rc < 0)
                         snprintf(err, errlen, "nbd: cannot listen on %s: %s", v.listen,
                                  strerror(-rc));
@@ -563,6 +575,12 @@ out:
         if (rc < 0)
                 nw_close(port);
         return rc;
+}
+
+static int nw_open(struct bn_wire_port *port, const struct bn_params *params, char *err,
+                   size_t errlen)
+{
+        return bn_wire_nbd_open_via(port, params, NULL, err, errlen);
 }
 
 static void nw_close(struct bn_wire_port *port)

@@ -19,6 +19,7 @@
 
 #include "bn_log.h"
 #include "bn_loop.h"
+#include "bn_params.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -136,7 +137,7 @@ static void set_state(struct vpn_tun *t, bool up, const char *why)
         snprintf(t->why, sizeof(t->why), "%s", up ? "" : why);
         if (was != up)
                 for (struct vpn_port *p = t->ports; p; p = p->next)
-                        if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                        if (p->efd >= 0 && write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
                                 bn_warn(CTX, "cannot wake a port: %s", strerror(errno));
         pthread_mutex_unlock(&c->mu);
         if (was != up)
@@ -518,4 +519,136 @@ int vpn_tun_get(struct vpn_ctx *c, struct in_addr ul, struct in_addr peer_ul, un
         *fresh = true;
         *out = t;
         return 0;
+}
+
+/* ---- what a wire riding a tunnel uses ------------------------------------ */
+
+const char *const vpn_tun_keys[] = {"addr", "fingerprint", "tunnel_port", NULL};
+
+static int addr_of(const struct bn_params *params, const char *key, struct in_addr *a, char *err,
+                   size_t errlen)
+{
+        const char *s;
+        int rc = bn_params_get_str(params, key, true, NULL, &s, err, errlen);
+
+        if (rc < 0)
+                return rc;
+        if (inet_pton(AF_INET, s, a) != 1 || a->s_addr == 0) {
+                snprintf(err, errlen, "parameter '%s': '%s' is not an IPv4 address of a host", key,
+                         s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int vpn_tun_parse(const struct bn_params *params, struct vpn_tun_params *v, bool need, char *err,
+                  size_t errlen)
+{
+        int rc;
+
+        memset(v, 0, sizeof(*v));
+        if (!need) { /* addresses and fingerprint may come from the store */
+                struct bn_params p = BN_PARAMS_INIT;
+                static const char *const later[][2] = {
+                    {"addr", "192.0.2.1"}, {"peer.addr", "192.0.2.2"}, {"peer.fingerprint", NULL}};
+                rc = bn_params_copy(&p, params);
+                for (size_t i = 0; !rc && i < sizeof(later) / sizeof(*later); i++)
+                        if (!bn_params_get(&p, later[i][0]))
+                                rc = bn_params_set(&p, later[i][0],
+                                                   later[i][1] ? later[i][1] : VPN_FP_ANY);
+                if (!rc)
+                        rc = vpn_tun_parse(&p, v, true, err, errlen);
+                else
+                        snprintf(err, errlen, "out of memory");
+                bn_params_clear(&p);
+                memset(v, 0, sizeof(*v)); /* its strings were the copy's */
+                return rc;
+        }
+        if ((rc = bn_params_get_uint(params, "tunnel_port", false, 1194, 1, 65535, &v->port, err,
+                                     errlen)) < 0 ||
+            (rc = addr_of(params, "addr", &v->ul, err, errlen)) < 0 ||
+            (rc = addr_of(params, "peer.addr", &v->peer_ul, err, errlen)) < 0 ||
+            (rc = bn_params_get_str(params, "peer.fingerprint", false, NULL, &v->fp, err, errlen)) <
+                0)
+                return rc;
+        if (!v->fp) {
+                snprintf(err, errlen,
+                         "vpn: no certificate fingerprint for the peer (peer.fingerprint): in a "
+                         "cluster it comes from the peer host's member record; else give the "
+                         "other end's fingerprint option");
+                return -ENOKEY;
+        }
+        if (strlen(v->fp) != 95 || strspn(v->fp, "0123456789abcdefABCDEF:") != 95) {
+                snprintf(err, errlen,
+                         "parameter 'peer.fingerprint': want a SHA-256 fingerprint "
+                         "(32 hex pairs joined by ':'), not '%.100s'",
+                         v->fp);
+                return -EINVAL;
+        }
+        if (v->ul.s_addr == v->peer_ul.s_addr) {
+                snprintf(err, errlen, "vpn: addr and peer.addr are the same (%s): use shm",
+                         inet_ntoa(v->ul));
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int vpn_tun_join(struct vpn_ctx *c, const struct vpn_tun_params *v, struct vpn_port *p, char *err,
+                 size_t errlen)
+{
+        struct vpn_tun *t = NULL;
+        bool fresh = false;
+        int rc;
+
+        p->tun = NULL;
+        p->efd = -1;
+        if (!c->fp[0]) {
+                snprintf(err, errlen, "vpn: this host has no certificate: %s", c->cert_err);
+                return -ENOKEY;
+        }
+        pthread_mutex_lock(&c->mu);
+        rc = vpn_tun_get(c, v->ul, v->peer_ul, (unsigned)v->port, v->fp, &t, &fresh, err, errlen);
+        if (rc == 0) {
+                p->tun = t;
+                p->next = t->ports;
+                t->ports = p;
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (rc < 0)
+                return rc;
+        if (fresh && (rc = vpn_tun_start(t)) < 0) {
+                snprintf(err, errlen, "vpn: cannot start the tunnel: %s", strerror(-rc));
+                vpn_tun_leave(c, p);
+        }
+        return rc;
+}
+
+void vpn_tun_wake_fd(struct vpn_ctx *c, struct vpn_port *p, int efd)
+{
+        pthread_mutex_lock(&c->mu);
+        p->efd = efd;
+        pthread_mutex_unlock(&c->mu);
+}
+
+void vpn_tun_leave(struct vpn_ctx *c, struct vpn_port *p)
+{
+        if (!p->tun)
+                return;
+        pthread_mutex_lock(&c->mu);
+        for (struct vpn_port **pp = &p->tun->ports; *pp; pp = &(*pp)->next)
+                if (*pp == p) {
+                        *pp = p->next;
+                        break;
+                }
+        p->efd = -1;
+        pthread_mutex_unlock(&c->mu);
+        vpn_tun_put(p->tun);
+        p->tun = NULL;
+}
+
+void vpn_tun_why(struct vpn_ctx *c, const struct vpn_port *p, char *buf, size_t len)
+{
+        pthread_mutex_lock(&c->mu);
+        snprintf(buf, len, "%s", p->tun->why);
+        pthread_mutex_unlock(&c->mu);
 }

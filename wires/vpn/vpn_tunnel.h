@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 struct bn_loop;
+struct bn_params;
 struct bn_timer;
 
 #define VPN_FP_LEN 96 /* "AB:CD:..." of a SHA-256: 95 characters */
@@ -60,6 +61,40 @@ struct vpn_port {
         int efd;               /* the port's fd (vxlan's): written to wake it */
         uint64_t drop_down;
 };
+
+/* What a wire riding a tunnel says of it (parameters, per end):
+ *   addr=A             this end's underlay IPv4 address (required)
+ *   peer.addr=A        the other end's (required)
+ *   peer.fingerprint=F the SHA-256 fingerprint of the other host's
+ *                      certificate ("AB:CD:..."; its bananad logs it and
+ *                      keeps it in STATE_DIR/vpn/host.fp) (required)
+ *   tunnel_port=P      OpenVPN's UDP port on both hosts (default 1194)
+ * The vpn wire (NIC frames as VXLAN) and the nbd-vpn wire (a disk's NBD
+ * connection) both take them; fp points into the params. */
+struct vpn_tun_params {
+        struct in_addr ul, peer_ul;
+        uint64_t port;
+        const char *fp;
+};
+extern const char *const vpn_tun_keys[]; /* the keys above, NULL-terminated */
+/* need: everything there (open); !need (check): what is there is valid, the
+ * addresses and the fingerprint may come later from the store. */
+#define VPN_FP_ANY /* stands for a fingerprint that will come from the store */                    \
+        "00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:"  \
+        "00:00:00"
+int vpn_tun_parse(const struct bn_params *params, struct vpn_tun_params *v, bool need, char *err,
+                  size_t errlen);
+/* A port joins the tunnel of v (made and started when it is the first):
+ * p->tun is set, p is in its ports; the tunnel wakes p through p->efd (set
+ * it with vpn_tun_wake_fd once the port has its fd; -1 until then). */
+int vpn_tun_join(struct vpn_ctx *c, const struct vpn_tun_params *v, struct vpn_port *p, char *err,
+                 size_t errlen);
+void vpn_tun_wake_fd(struct vpn_ctx *c, struct vpn_port *p, int efd);
+/* Out of the tunnel's ports (so it no longer writes p->efd), then the
+ * reference dropped; nothing when p never joined. */
+void vpn_tun_leave(struct vpn_ctx *c, struct vpn_port *p);
+/* The tunnel's reason for being down ("" when up). */
+void vpn_tun_why(struct vpn_ctx *c, const struct vpn_port *p, char *buf, size_t len);
 
 /* This host's certificate in ctx->dir, made when absent; fills ctx->fp or
  * ctx->cert_err. Blocks while openssl runs (once per daemon). */

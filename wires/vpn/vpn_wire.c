@@ -44,17 +44,13 @@
 #include <sys/stat.h>
 
 #define VPN_MTU_MAX (1440u - 50u)
-/* stands for a fingerprint that will come from the store (check only) */
-#define VPN_FP_ANY                                                                                 \
-        "00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:"  \
-        "00:00:00"
 
 struct vpn_priv {
         _Alignas(max_align_t) unsigned char vx[BN_WIRE_VXLAN_PRIV_SIZE]; /* vxlan's, first */
         struct vpn_port v;
 };
 
-static const char *const vpn_known[] = {"vni", "addr", "fingerprint", "tunnel_port", "mtu", NULL};
+static const char *const vpn_known[] = {"vni", "mtu", "addr", "fingerprint", "tunnel_port", NULL};
 
 static struct vpn_port *vp(struct bn_wire_port *port)
 {
@@ -113,26 +109,9 @@ static void vpn_class_fini(void *class_ctx)
 }
 
 struct vpn_params {
-        struct in_addr ul, peer_ul;
-        uint64_t vni, port, mtu;
-        const char *fp;
+        struct vpn_tun_params tun;
+        uint64_t vni, mtu;
 };
-
-static int addr_of(const struct bn_params *params, const char *key, struct in_addr *a, char *err,
-                   size_t errlen)
-{
-        const char *s;
-        int rc = bn_params_get_str(params, key, true, NULL, &s, err, errlen);
-
-        if (rc < 0)
-                return rc;
-        if (inet_pton(AF_INET, s, a) != 1 || a->s_addr == 0) {
-                snprintf(err, errlen, "parameter '%s': '%s' is not an IPv4 address of a host", key,
-                         s);
-                return -EINVAL;
-        }
-        return 0;
-}
 
 /* open: everything there; check (!need): what is there is valid. */
 static int vpn_parse(const struct bn_params *params, struct vpn_params *v, bool need, char *err,
@@ -141,54 +120,13 @@ static int vpn_parse(const struct bn_params *params, struct vpn_params *v, bool 
         int rc;
 
         memset(v, 0, sizeof(*v));
-        if (!need) { /* addresses and fingerprint may come from the store */
-                struct bn_params p = BN_PARAMS_INIT;
-                static const char *const later[][2] = {
-                    {"addr", "192.0.2.1"}, {"peer.addr", "192.0.2.2"}, {"peer.fingerprint", NULL}};
-                rc = bn_params_copy(&p, params);
-                for (size_t i = 0; !rc && i < sizeof(later) / sizeof(*later); i++)
-                        if (!bn_params_get(&p, later[i][0]))
-                                rc = bn_params_set(&p, later[i][0],
-                                                   later[i][1] ? later[i][1] : VPN_FP_ANY);
-                if (!rc)
-                        rc = vpn_parse(&p, v, true, err, errlen);
-                else
-                        snprintf(err, errlen, "out of memory");
-                bn_params_clear(&p);
-                return rc;
-        }
         if ((rc = bn_params_check_known(params, vpn_known, err, errlen)) < 0 ||
             (rc = bn_params_get_uint(params, "vni", true, 0, 0, 16777215, &v->vni, err, errlen)) <
                 0 ||
-            (rc = bn_params_get_uint(params, "tunnel_port", false, 1194, 1, 65535, &v->port, err,
-                                     errlen)) < 0 ||
             (rc = bn_params_get_uint(params, "mtu", false, VPN_MTU_MAX, 68, VPN_MTU_MAX, &v->mtu,
-                                     err, errlen)) < 0 ||
-            (rc = addr_of(params, "addr", &v->ul, err, errlen)) < 0 ||
-            (rc = addr_of(params, "peer.addr", &v->peer_ul, err, errlen)) < 0 ||
-            (rc = bn_params_get_str(params, "peer.fingerprint", false, NULL, &v->fp, err, errlen)) <
-                0)
+                                     err, errlen)) < 0)
                 return rc;
-        if (!v->fp) {
-                snprintf(err, errlen,
-                         "vpn: no certificate fingerprint for the peer (peer.fingerprint): in a "
-                         "cluster it comes from the peer host's member record; else give the "
-                         "other end's fingerprint option");
-                return -ENOKEY;
-        }
-        if (strlen(v->fp) != 95 || strspn(v->fp, "0123456789abcdefABCDEF:") != 95) {
-                snprintf(err, errlen,
-                         "parameter 'peer.fingerprint': want a SHA-256 fingerprint "
-                         "(32 hex pairs joined by ':'), not '%.100s'",
-                         v->fp);
-                return -EINVAL;
-        }
-        if (v->ul.s_addr == v->peer_ul.s_addr) {
-                snprintf(err, errlen, "vpn: addr and peer.addr are the same (%s): use shm",
-                         inet_ntoa(v->ul));
-                return -EINVAL;
-        }
-        return 0;
+        return vpn_tun_parse(params, &v->tun, need, err, errlen);
 }
 
 static int vpn_check(const struct bn_params *params, char *err, size_t errlen)
@@ -205,9 +143,8 @@ static int vpn_open(struct bn_wire_port *port, const struct bn_params *params, c
         struct vpn_port *p = vp(port);
         struct bn_params inner;
         struct vpn_params v;
-        struct vpn_tun *t = NULL;
         char a[INET_ADDRSTRLEN], pa[INET_ADDRSTRLEN], num[24];
-        bool fresh = false;
+        bool vx = false;
         int rc;
 
         bn_params_init(&inner);
@@ -219,19 +156,11 @@ static int vpn_open(struct bn_wire_port *port, const struct bn_params *params, c
                 rc = -EINVAL;
                 goto out;
         }
-        if (!c->fp[0]) {
-                snprintf(err, errlen, "vpn: this host has no certificate: %s", c->cert_err);
-                rc = -ENOKEY;
-                goto out;
-        }
-        pthread_mutex_lock(&c->mu);
-        rc = vpn_tun_get(c, v.ul, v.peer_ul, (unsigned)v.port, v.fp, &t, &fresh, err, errlen);
-        pthread_mutex_unlock(&c->mu);
-        if (rc < 0)
+        if ((rc = vpn_tun_join(c, &v.tun, p, err, errlen)) < 0)
                 goto out;
         /* the frames: vxlan between the tunnel's two addresses */
-        inet_ntop(AF_INET, &t->in, a, sizeof(a));
-        inet_ntop(AF_INET, &t->peer_in, pa, sizeof(pa));
+        inet_ntop(AF_INET, &p->tun->in, a, sizeof(a));
+        inet_ntop(AF_INET, &p->tun->peer_in, pa, sizeof(pa));
         snprintf(num, sizeof(num), "%llu", (unsigned long long)v.vni);
         if ((rc = bn_params_set(&inner, "vni", num)) < 0 ||
             (rc = bn_params_set(&inner, "addr", a)) < 0 ||
@@ -245,31 +174,14 @@ static int vpn_open(struct bn_wire_port *port, const struct bn_params *params, c
         port->class_ctx = c;
         if (rc < 0) /* vxlan cleaned up after itself */
                 goto out;
-        p->tun = t;
-        p->efd = bn_wire_vxlan_class.fd(port);
-        pthread_mutex_lock(&c->mu);
-        p->next = t->ports;
-        t->ports = p;
-        pthread_mutex_unlock(&c->mu);
-        if (fresh && (rc = vpn_tun_start(t)) < 0) {
-                snprintf(err, errlen, "vpn: cannot start the tunnel: %s", strerror(-rc));
-                goto out;
-        }
-        t = NULL; /* the port's now */
+        vx = true;
+        vpn_tun_wake_fd(c, p, bn_wire_vxlan_class.fd(port));
 out:
         if (rc < 0 && p->tun) {
-                pthread_mutex_lock(&c->mu);
-                for (struct vpn_port **pp = &p->tun->ports; *pp; pp = &(*pp)->next)
-                        if (*pp == p) {
-                                *pp = p->next;
-                                break;
-                        }
-                pthread_mutex_unlock(&c->mu);
-                bn_wire_vxlan_class.close(port);
-                p->tun = NULL;
+                vpn_tun_leave(c, p); /* the tunnel no longer wakes it */
+                if (vx)
+                        bn_wire_vxlan_class.close(port);
         }
-        if (t)
-                vpn_tun_put(t);
         bn_params_clear(&inner);
         return rc;
 }
@@ -281,16 +193,8 @@ static void vpn_close(struct bn_wire_port *port)
 
         if (!p->tun)
                 return;
-        pthread_mutex_lock(&c->mu);
-        for (struct vpn_port **pp = &p->tun->ports; *pp; pp = &(*pp)->next)
-                if (*pp == p) {
-                        *pp = p->next;
-                        break;
-                }
-        pthread_mutex_unlock(&c->mu);
-        bn_wire_vxlan_class.close(port); /* the tunnel no longer wakes it */
-        vpn_tun_put(p->tun);
-        p->tun = NULL;
+        vpn_tun_leave(c, p); /* the tunnel no longer wakes it */
+        bn_wire_vxlan_class.close(port);
 }
 
 static bool vpn_linked(struct bn_wire_port *port)
@@ -300,11 +204,7 @@ static bool vpn_linked(struct bn_wire_port *port)
 
 static void vpn_link_why(struct bn_wire_port *port, char *buf, size_t len)
 {
-        struct vpn_ctx *c = port->class_ctx;
-
-        pthread_mutex_lock(&c->mu);
-        snprintf(buf, len, "%s", vp(port)->tun->why);
-        pthread_mutex_unlock(&c->mu);
+        vpn_tun_why(port->class_ctx, vp(port), buf, len);
 }
 
 static int vpn_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, unsigned n)
