@@ -206,7 +206,12 @@ static void swap_done(struct bn_swap_result *res)
                                 "requests went again on the new one",
                                 w->name, CTL_SWAP_TIMEOUT_MS);
         }
-        /* the old ends of this host go: the Spike's and a local Corm's */
+        /* the old ends of this host go: a local Corm's first (it stops
+         * sending into the old wire), then the Spike's, which still takes
+         * what was in flight until then */
+        for (int k = 0; k < 2; k++)
+                if (w->old_ep[k] && w->old_ep[k]->kind == BN_EP_CORM)
+                        ctl_swap_close_old(w, k);
         ctl_swap_close_old(w, 0);
         ctl_swap_close_old(w, 1);
         swap_end(w);
