@@ -365,9 +365,12 @@ static int port_open(const struct bn_wire_registry *r, const char *type, const c
                 goto fail;
         struct port_call c = {
             .port = p, .params = &p->params, .err = why, .errlen = sizeof(why), .next = next};
+        uint64_t t0 = bn_now_ms();
         rc = bn_loop_call_wait(ep->loop, port_open_on_loop, &c);
         if (!rc)
                 rc = c.rc;
+        bn_debug(ep->name, "wire %s: opening end %u took %llu ms on its loop", wire, end,
+                 (unsigned long long)(bn_now_ms() - t0));
         if (rc)
                 goto fail;
         bn_info(ep->name, "wire %s (%s, end %u) %s", wire, type, end,
@@ -404,7 +407,10 @@ int bn_wire_port_open_next(const struct bn_wire_registry *r, const char *type, c
 void bn_wire_port_close(struct bn_wire_port *p)
 {
         struct bn_endpoint *ep = p->ep;
+        uint64_t t0 = bn_now_ms();
         bn_loop_call_wait(p->loop, port_close_on_loop, p);
+        bn_debug(ep->name, "wire %s: closing end %u took %llu ms on its loop", p->wire, p->end,
+                 (unsigned long long)(bn_now_ms() - t0));
         bn_info(ep->name, "wire %s detached", p->wire);
         bn_params_clear(&p->params);
         free(p->priv);
