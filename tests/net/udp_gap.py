@@ -5,8 +5,8 @@ hot-swap costs), and counts frames lost, doubled and out of order.
   udp_gap.py send HOST PORT RATE COUNT    RATE frames/s, COUNT frames
   udp_gap.py recv PORT COUNT [IDLE_S]     until COUNT arrived or IDLE_S (2) of silence
 recv prints one line: received=N lost=N dup=N reordered=N max_gap_ms=X p50_gap_ms=X
-and, with GAPS_FILE set, every gap over 2 ms as "end_ms gap_ms" lines (end_ms: the wall clock's
-milliseconds modulo 100 s when the gap ended)."""
+and, with GAPS_FILE set, every gap over 2 ms as "end_ms gap_ms" lines (end_ms: the wall clock in
+ms when the gap ended)."""
 import os
 import socket
 import struct
@@ -66,7 +66,7 @@ def recv(port, count, idle):
             g = (now - last_t) * 1000.0
             gaps.append(g)
             if g > 2.0:
-                big.append((time.time() * 1000.0 % 100000, g))
+                big.append((time.time() * 1000.0, g))
         else:
             t_first = now
         last_t = now
