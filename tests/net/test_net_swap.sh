@@ -15,7 +15,7 @@
 # UDP frames (on this shared machine mostly the scheduler's; bench/swap
 # measures the swap gap) and each swap's time. BN_SWAP_DEBUG=1 prints the
 # counters and every gap over 2 ms; BN_NO_IPERF=1 runs the UDP stream alone
-# (bench/swap/run). Bounded: SWAPS swaps, a 14 s iperf3, about 30 s in all.
+# (bench/swap/run). Bounded: SWAPS swaps, an 11 s iperf3, about 20 s in all.
 # Needs root (network namespaces, TAP, bridges): exit 77 otherwise.
 XENSIM=$1 BANANAD=$2 BANANACTL=$3 NG=$4
 . "$(dirname "$0")/netlib.sh"
@@ -36,12 +36,12 @@ nl_in vm1 ping -c 1 -W 5 10.77.0.2 >/dev/null || nl_fail "no ping before the swa
 
 nl_bg vm2 iperf3 -s -1 -p 5201 >"$base/iperf-s.out" 2>&1
 nl_wait 10 bash -c "ip netns exec $T-vm2 ss -Hltn | grep -q :5201" || nl_fail "no iperf3 server"
-count=$((RATE * 15))
+count=$((RATE * 12))
 nl_bg vm2 env GAPS_FILE=$base/gaps.txt python3 "$gap" recv 5301 $count 3 >"$base/udp-r.out" 2>&1
 rpid=$!
 nl_wait 10 grep -q listening "$base/udp-r.out" || nl_fail "no UDP receiver"
 if [ -z "${BN_NO_IPERF:-}" ]; then
-    nl_bg vm1 timeout 40 iperf3 -c 10.77.0.2 -p 5201 -t 14 -J >"$base/iperf.json" 2>"$base/iperf-c.log"
+    nl_bg vm1 timeout 40 iperf3 -c 10.77.0.2 -p 5201 -t 11 -J >"$base/iperf.json" 2>"$base/iperf-c.log"
     ipid=$!
 fi
 nl_bg vm1 python3 "$gap" send 10.77.0.2 5301 "$RATE" $count
@@ -62,7 +62,7 @@ for i in $(seq 1 "$SWAPS"); do
     nl_wait 10 bash -c "'$BANANACTL' wires vm2-net | grep -Eq '$want .* up'" ||
         nl_fail "swap $i: the wire is not up as $want: $(ctl wires vm2-net 2>&1)"
     t+=($((($(date +%s%N) - s0) / 1000000)))
-    sleep 0.45
+    sleep 0.2
 done
 echo "swap times (ms, the command to the wire up): ${t[*]}"
 ctl endpoints >"$base/eps.out" 2>&1
