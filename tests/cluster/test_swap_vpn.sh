@@ -3,13 +3,14 @@
 # make before break. Host h1 runs a simulated guest g1 (10.69.0.1) whose vif
 # Spike is wired to h2's bridge Corm, with a namespace behind that bridge
 # (10.69.0.2). The wire is swapped vxlan -> vpn -> vxlan ... SWAPS times
-# (BN_SWAPS, default 4) by `bananactl swap` on both hosts, h2 first (no
+# (BN_SWAPS, default 2: one vxlan -> vpn, one back, to keep CI short) by `bananactl swap` on both hosts, h2 first (no
 # shared store: each host swaps its own end; h1's Spike switches once the new wire is
 # linked, h2 closes its old end when its peer goes or 3 s later), while g1
 # runs an iperf3 TCP stream to the peer and pings it 20 times a second.
 # Asserts: each swap ends with the wire up as its new type on both hosts;
 # iperf3's TCP connection never resets (the client ends well and moved
-# data); at least 75% of the pings are answered and none doubled. (Each
+# data); at least 90% of the pings are answered (75% with more than 2
+# swaps, BN_SWAP_PINGS_PCT) and none doubled. (Each
 # vxlan -> vpn swap after the first loses 1-1.5 s of pings here: the
 # tunnel, stopped with the last vpn wire, is started again and h1's end
 # reports it up, is switched to, then renegotiates ("tunnel down: openvpn
@@ -24,7 +25,7 @@ NG=$B/sim/netguest/sim-netguest
 cl_need_root
 [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
 for c in openvpn openssl iperf3; do command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }; done
-SWAPS=${BN_SWAPS:-4}
+SWAPS=${BN_SWAPS:-2}
 cl_underlay 2
 cl_host 1
 cl_host 2
@@ -97,7 +98,8 @@ tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' <<<"$sum")
 rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$sum")
 echo "pings across the swaps: $sum; unanswered runs (first-last): $(grep -oE 'icmp_seq=[0-9]+' "$CL_BASE/ping.out" | cut -d= -f2 | awk 'NR > 1 && $1 > p + 1 {printf "%d-%d ", p + 1, $1 - 1} {p = $1}')"
 [ -n "${BN_SWAP_DEBUG:-}" ] && grep -E "switched to the new port|tunnel" "$CL_BASE/h1/bananad.log"
-[ -n "$tx" ] && [ "$rx" -ge $((tx * 75 / 100)) ] || cl_fail "fewer than 75% of the pings answered: $sum"
+min=${BN_SWAP_PINGS_PCT:-$([ "$SWAPS" -le 2 ] && echo 90 || echo 75)}
+[ -n "$tx" ] && [ "$rx" -ge $((tx * min / 100)) ] || cl_fail "fewer than $min% of the pings answered: $sum"
 grep -q "DUP" "$CL_BASE/ping.out" && cl_fail "pings answered twice: $(grep -c DUP "$CL_BASE/ping.out")"
 read -r sent err < <(python3 -c '
 import json, sys
