@@ -6,7 +6,8 @@
 # and nbd (the nbd server on loopback) with `bananactl swap`, while it runs.
 # Then an apply moves the wire's Corm end to a second disk Corm (of the
 # same file, so that the run goes on), also make before break.
-# Asserts: every swap is answered and the wire is up (the new type) after
+# Asserts: a swap to vxlan is refused (a disk needs ordered, reliable
+# messages), saying so, and nothing changes; every swap is answered and the wire is up (the new type) after
 # it, and after the move on the new Corm; the run ends with 0 mismatches and 0 errors; at the Corm no request
 # was lost or executed twice: the messages the disk Corms took from their
 # wires are the guest's requests plus one HELLO per shm port (the nbd
@@ -41,6 +42,12 @@ gp=$!
 nl_pids+=($gp)
 nl_wait 20 grep -q connected "$base/g.out" || nl_fail "the verify guest did not connect"
 sleep 0.5
+# a disk over vxlan is refused before anything changes, saying why
+! ctl swap d vxlan -o vni=7 -o end0.addr=127.0.0.1 -o end1.addr=127.0.0.1 -o end1.port=4799 \
+    >"$base/swap.out" 2>&1 || nl_fail "a swap of a disk to vxlan was accepted"
+grep -q "cannot carry device class 'vbd': it is not ordered, not reliable.*(kept shm)" "$base/swap.out" ||
+    nl_fail "swap to vxlan refused how? $(cat "$base/swap.out")"
+ctl wires d | grep -Eq 'shm .* up' || nl_fail "the refused swap changed the wire: $(ctl wires d)"
 start=$(date +%s%N)
 shm=1
 for i in $(seq 1 "$SWAPS"); do
