@@ -35,7 +35,10 @@ static void usage(FILE *f)
             "  connect A B [--wire TYPE] [--name WIRE] [-o KEY=VALUE]...\n"
             "                                 wire endpoint A to endpoint B\n"
             "  disconnect WIRE|ENDPOINT       remove a wire (or every wire at an endpoint)\n"
-            "  swap WIRE TYPE                 change a wire's type, endpoints stay bound\n"
+            "  swap WIRE TYPE [-o KEY=VALUE]... [--no-options]\n"
+            "                                 change a wire's type live, make before break\n"
+            "                                 (-o: the new type's options instead of the\n"
+            "                                 wire's; --no-options: none)\n"
             "  apply [--prune] [--generation N] FILE\n"
             "                                 make the topology in FILE the desired state\n"
             "                                 (--prune: remove what connect made too;\n"
@@ -379,12 +382,33 @@ static json_object *build(int argc, char **argv, const char **cmd)
                 }
                 json_object_object_add(req, "wire", json_object_new_string(argv[1]));
         } else if (strcmp(c, "swap") == 0) {
-                if (argc != 3) {
+                json_object *opts = NULL;
+                if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-') {
                         fprintf(stderr, "bananactl: swap needs a wire and a type\n");
                         goto usage;
                 }
                 json_object_object_add(req, "wire", json_object_new_string(argv[1]));
                 json_object_object_add(req, "type", json_object_new_string(argv[2]));
+                for (int i = 3; i < argc; i++) {
+                        const char *a = argv[i];
+                        char *eq;
+                        if (!opts && !(opts = json_object_new_object()))
+                                goto usage;
+                        if (strcmp(a, "--no-options") == 0)
+                                continue;
+                        if ((strcmp(a, "-o") != 0 && strcmp(a, "--option") != 0) || i + 1 >= argc ||
+                            !(eq = strchr(argv[i + 1], '=')) || eq == argv[i + 1]) {
+                                fprintf(stderr, "bananactl: swap: '%s' is not -o KEY=VALUE\n", a);
+                                json_object_put(opts);
+                                goto usage;
+                        }
+                        *eq = '\0';
+                        json_object_object_add(opts, argv[i + 1], json_object_new_string(eq + 1));
+                        *eq = '=';
+                        i++;
+                }
+                if (opts)
+                        json_object_object_add(req, "options", opts);
         } else if (strcmp(c, "store") == 0) {
                 /* moving the desired state between stores (ctl_store_move.c) */
                 if (argc == 2 && strcmp(argv[1], "export") == 0) {

@@ -47,10 +47,22 @@ struct rt_wire {
         struct bn_endpoint *ep[2];    /* endpoints holding port[j] */
         char error[256];              /* last failure, "" when fine */
         /* for the metrics (ctl_metrics.c) */
-        uint64_t reopens;         /* ends re-opened after their peer went */
-        uint64_t swaps;           /* type swaps completed here */
-        uint64_t swap_started_ms; /* a swap's ends were closed then; 0: none */
-        uint64_t last_swap_ms;    /* closing the old ends to all new ones open */
+        uint64_t reopens;                             /* ends re-opened after their peer went */
+        uint64_t swaps;                               /* type swaps completed here */
+        uint64_t swap_started_ms;                     /* a swap began then; 0: none */
+        uint64_t last_swap_ms;                        /* the swap's start to the old ends' close */
+        uint64_t last_swap_wait_us, max_swap_wait_us; /* longest a new request waited */
+        /* a swap in progress (ctl_swap.c): the old type's ends, still open
+         * beside the new ones (make before break) */
+        char *old_type;
+        char *old_end[2];
+        struct bn_wire_port *old_port[2];
+        struct bn_endpoint *old_ep[2];
+        bool swap_started[2];     /* bn_endpoint_swap runs at end j's Spike */
+        struct bn_timer *old_tm;  /* will close old ends whose Spike is elsewhere */
+        void *old_ref;            /* its argument (freed with it) */
+        struct bn_loop *old_loop; /* its loop */
+        uint64_t swap_token;      /* which swap a late callback belongs to */
 };
 
 #define CTL_DOWNS_MAX 32
@@ -101,6 +113,7 @@ struct bn_ctl {
         atomic_bool watch_all;     /* the watch missed changes: reconcile whatever */
         uint64_t reconciled_rev;   /* the store's revision the last reconcile read */
         char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
+        uint64_t swap_seq;         /* the last swap's token (ctl_swap.c) */
 };
 
 /* ---- ctl_model.c ---- */
@@ -186,6 +199,34 @@ void ctl_port_down(void *arg, struct bn_wire_port *port);
 struct bn_loop *ctl_loop_for(void *arg, const char *spike);
 /* State of a wire for display: "up", "waiting: ...", "error: ...", "remote". */
 void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len);
+
+/* ---- ctl_swap.c: make before break ---- */
+/* The desired state changed w's type or moved its Corm end (dw): keep the
+ * open ends as the old ones and take the new type and ends; the
+ * reconciler then opens the new ends (a Spike's beside its old port) and
+ * calls ctl_swap_progress. 0 or -ENOMEM. */
+int ctl_swap_begin(struct bn_ctl *c, struct rt_wire *w, const struct bn_topo_wire *dw,
+                   const bool local[2]);
+/* Does dw differ from w only by what a swap changes (its type, or the Corm
+ * end moved with the Spike end the same)? */
+bool ctl_swap_wanted(const struct rt_wire *w, const struct bn_topo_wire *dw, const bool local[2]);
+/* After the new ends were opened: start the switch at a Spike end, or
+ * close old ends that need no switch. */
+void ctl_swap_progress(struct bn_ctl *c, struct rt_wire *w);
+/* The options `bananactl swap` gives (req's "options", each checked as
+ * connect checks them) into *out: 0, 1 when there are none (the wire
+ * keeps its own), -1 with err. */
+int ctl_swap_opts(json_object *req, struct bn_kvlist *out, char *err, size_t errlen);
+/* Cancel the timer of old ends (the wire goes). */
+void ctl_swap_cancel_timer(struct rt_wire *w);
+/* Close end j's old port (now: a swap given up, the wire removed). */
+void ctl_swap_close_old(struct rt_wire *w, int j);
+/* A port whose peer went: one of w's old ends? Then it is closed (true). */
+bool ctl_swap_port_down(struct rt_wire *w, struct bn_wire_port *port);
+/* Open end j of w on ep: beside an old port during a swap (Spike), else
+ * plainly. As bn_wire_port_open. */
+int ctl_swap_open_end(struct bn_ctl *c, struct rt_wire *w, int j, struct bn_endpoint *ep,
+                      const struct bn_params *p, char *err, size_t errlen);
 /* One open port's counters, read on the port's loop (main thread; waits). */
 struct bn_wire_stats;
 void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);

@@ -214,11 +214,17 @@ static void write_wires(FILE *f, struct bn_ctl *c)
                 wire_value(f, "banana_wire_swaps_total", &c->wires[i], "%llu",
                            (unsigned long long)c->wires[i].swaps);
         family(f, "banana_wire_last_swap_seconds", "gauge",
-               "How long the last swap took here: from closing the old ends to every new one "
-               "open (0: none yet).");
+               "How long the last swap took here: from its start to the old ends closed "
+               "(0: none yet).");
         for (size_t i = 0; i < c->n_wires; i++)
                 wire_value(f, "banana_wire_last_swap_seconds", &c->wires[i], "%.3f",
                            (double)c->wires[i].last_swap_ms / 1000.0);
+        family(f, "banana_wire_swap_wait_max_seconds", "gauge",
+               "The longest a new request of the Spike here waited during a swap (quiesce to "
+               "resume), over every swap of the wire.");
+        for (size_t i = 0; i < c->n_wires; i++)
+                wire_value(f, "banana_wire_swap_wait_max_seconds", &c->wires[i], "%.6f",
+                           (double)c->wires[i].max_swap_wait_us / 1e6);
         family(f, "banana_wire_end_open", "gauge",
                "1 when this end of the wire is open here, 0 when it is local but not open.");
         for (size_t i = 0; i < c->n_wires; i++)

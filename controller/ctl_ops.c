@@ -663,9 +663,10 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
         struct bn_topo_wire *w;
         struct ctl_opbuf ops = {0};
         struct bn_topo *t = NULL;
+        struct bn_kvlist nopts = {0}, oopts = {0};
         json_object *o = NULL;
         char err[512] = "", *old = NULL;
-        bool old_auto;
+        bool old_auto, given;
 
         if (!name || !type)
                 return ctl_reply_error("swap needs a wire name and a type");
@@ -686,10 +687,31 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
                                     name, type, c->d->host, list);
                 goto out;
         }
+        int g = ctl_swap_opts(req, &nopts, err, sizeof(err));
+        if (g < 0) {
+                o = ctl_reply_error("swap %s: %s", name, err);
+                goto out;
+        }
+        given = g == 0;
+        /* what the new type (or a class) would refuse is refused before the
+         * store changes, naming the wire */
+        const struct bn_topo_ep *e0 = bn_topo_ep_find(t, w->end[0]),
+                                *e1 = bn_topo_ep_find(t, w->end[1]);
+        const char *cls = e0 && e0->cls ? e0->cls : e1 && e1->cls ? e1->cls : NULL;
+        if (ctl_rt_wire(c, name) &&
+            ctl_wire_check(c, type, cls, given ? &nopts : &w->opts, err, sizeof(err))) {
+                o = ctl_reply_error("swap %s to %s: %s (kept %s)", name, type, err, w->type);
+                goto out;
+        }
         old = w->type;
         old_auto = w->type_auto;
         w->type = (char *)type;
         w->type_auto = false;
+        if (given) {
+                oopts = w->opts;
+                w->opts = nopts;
+                nopts = (struct bn_kvlist){0};
+        }
         if (ctl_opbuf_put(&ops, CTL_K_WIRE, name, ctl_wire_json(w)) ||
             ctl_commit(c, &ops, err, sizeof(err))) {
                 w->type = old;
@@ -702,6 +724,11 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
                 ctl_ops_free(&ops);
                 w->type = old;
                 w->type_auto = old_auto;
+                if (given) {
+                        nopts = w->opts;
+                        w->opts = oopts;
+                        oopts = (struct bn_kvlist){0};
+                }
                 ctl_opbuf_put(&ops, CTL_K_WIRE, name, ctl_wire_json(w));
                 ctl_commit(c, &ops, e2, sizeof(e2));
                 ctl_reconcile(c);
@@ -715,6 +742,8 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
         json_object_object_add(o, "type", json_object_new_string(type));
         w->type = old;
 out:
+        bn_kvlist_free(&nopts);
+        bn_kvlist_free(&oopts);
         ctl_ops_free(&ops);
         bn_topo_free(t);
         return o;

@@ -37,7 +37,7 @@ static const struct op_schema schemas[] = {
       {"options", A_STRMAP},
       {NULL, A_STR}}},
     {"disconnect", {{"wire", A_STR}, {NULL, A_STR}}},
-    {"swap", {{"wire", A_STR}, {"type", A_STR}, {NULL, A_STR}}},
+    {"swap", {{"wire", A_STR}, {"type", A_STR}, {"options", A_STRMAP}, {NULL, A_STR}}},
     {"apply",
      {{"file", A_STR},
       {"content", A_STR},

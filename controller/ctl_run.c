@@ -47,6 +47,7 @@ static struct rt_corm *rt_corm(struct bn_ctl *c, const char *name)
 
 static void close_end(struct rt_wire *w, int j)
 {
+        ctl_swap_close_old(w, j);
         if (w->port[j] && w->ep[j] && bn_endpoint_holds_port(w->ep[j], w->port[j]))
                 bn_wire_port_close(w->port[j]);
         w->port[j] = NULL;
@@ -57,6 +58,10 @@ static void rt_wire_free(struct rt_wire *w)
 {
         close_end(w, 0);
         close_end(w, 1);
+        ctl_swap_cancel_timer(w);
+        free(w->old_type);
+        free(w->old_end[0]);
+        free(w->old_end[1]);
         free(w->name);
         free(w->type);
         free(w->end[0]);
@@ -82,13 +87,16 @@ static void rt_wire_remove(struct bn_ctl *c, size_t i)
 static void release_ep(struct bn_ctl *c, struct bn_endpoint *ep, const char *why)
 {
         for (size_t i = 0; i < c->n_wires; i++)
-                for (int j = 0; j < 2; j++)
+                for (int j = 0; j < 2; j++) {
+                        if (c->wires[i].old_ep[j] == ep) /* the old end of a swap */
+                                ctl_swap_close_old(&c->wires[i], j);
                         if (c->wires[i].ep[j] == ep) {
                                 close_end(&c->wires[i], j);
                                 if (c->wires[i].local[!j] && c->wires[i].port[!j])
                                         close_end(&c->wires[i], !j);
                                 snprintf(c->wires[i].error, sizeof(c->wires[i].error), "%s", why);
                         }
+                }
 }
 
 static void rt_corm_remove(struct bn_ctl *c, size_t i)
@@ -236,8 +244,7 @@ static void wire_open_ends(struct bn_ctl *c, struct rt_wire *w)
                         w->wait_host = r == -EAGAIN;
                         continue;
                 }
-                r = bn_wire_port_open(&c->d->wires, w->type, w->name, (unsigned)j, ep, &p,
-                                      &w->port[j], err, sizeof(err));
+                r = ctl_swap_open_end(c, w, j, ep, &p, err, sizeof(err));
                 bn_params_clear(&p);
                 if (r) {
                         w->port[j] = NULL;
@@ -284,29 +291,24 @@ int ctl_reconcile(struct bn_ctl *c)
                 goto out;
         }
         c->reconciled_rev = bn_store_revision(c->store); /* what the watch need not repeat */
-        /* 1. wires no longer wanted here, or changed: remove; type changed: swap */
+        /* 1. wires no longer wanted here, or changed: remove; type changed or
+         * Corm end moved: swap, make before break (ctl_swap.c) */
         for (size_t i = 0; i < c->n_wires;) {
                 struct rt_wire *w = &c->wires[i];
                 const struct bn_topo_wire *dw = bn_topo_wire_find(t, w->name);
-                bool l0 = dw && is_local(c, t, dw->end[0]), l1 = dw && is_local(c, t, dw->end[1]);
-                if (!dw || (!l0 && !l1) || strcmp(dw->end[0], w->end[0]) != 0 ||
-                    strcmp(dw->end[1], w->end[1]) != 0 || l0 != w->local[0] || l1 != w->local[1] ||
+                bool lc[2] = {dw && is_local(c, t, dw->end[0]), dw && is_local(c, t, dw->end[1])};
+                if (dw && (lc[0] || lc[1]) && ctl_swap_wanted(w, dw, lc)) {
+                        if ((r = ctl_swap_begin(c, w, dw, lc)))
+                                goto out;
+                        i++;
+                        continue;
+                }
+                if (!dw || (!lc[0] && !lc[1]) || strcmp(dw->end[0], w->end[0]) != 0 ||
+                    strcmp(dw->end[1], w->end[1]) != 0 || lc[0] != w->local[0] ||
+                    lc[1] != w->local[1] || strcmp(dw->type, w->type) != 0 ||
                     !bn_kvlist_equal(&dw->opts, &w->opts)) {
                         rt_wire_remove(c, i);
                         continue;
-                }
-                if (strcmp(dw->type, w->type) != 0) {
-                        char *nt = strdup(dw->type);
-                        if (!nt) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        bn_info(CTX, "wire %s: swap %s -> %s", w->name, w->type, nt);
-                        w->swap_started_ms = bn_now_ms();
-                        close_end(w, 0);
-                        close_end(w, 1);
-                        free(w->type);
-                        w->type = nt;
                 }
                 i++;
         }
@@ -347,12 +349,7 @@ int ctl_reconcile(struct bn_ctl *c)
                         w = &c->wires[c->n_wires - 1];
                 }
                 wire_open_ends(c, w);
-                if (w->swap_started_ms && (!w->local[0] || w->port[0]) &&
-                    (!w->local[1] || w->port[1])) {
-                        w->last_swap_ms = bn_now_ms() - w->swap_started_ms;
-                        w->swap_started_ms = 0;
-                        w->swaps++;
-                }
+                ctl_swap_progress(c, w);
         }
         r = 0;
 out:
@@ -411,6 +408,10 @@ void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t
         int open = 0, want = 0;
 
         (void)c;
+        if (w->old_type) {
+                snprintf(buf, len, "swapping from %s", w->old_type);
+                return;
+        }
         for (int j = 0; j < 2; j++) {
                 want += w->local[j];
                 open += w->local[j] && w->port[j];
@@ -557,6 +558,8 @@ static void port_downs_main(void *arg)
                 struct rt_wire *w = ctl_rt_wire(c, downs[i].wire);
                 unsigned e = downs[i].end;
 
+                if (w && ctl_swap_port_down(w, downs[i].port))
+                        continue; /* an old end of a swap: closed, not reopened */
                 /* still the same, broken port? (it may have been closed) */
                 if (!w || e > 1 || w->port[e] != downs[i].port || !bn_wire_port_error(w->port[e]))
                         continue;

@@ -205,7 +205,8 @@ enum bn_ep_state bn_endpoint_get_state(struct bn_endpoint *ep, char *msg, size_t
 
 int bn_endpoint_attach_port(struct bn_endpoint *ep, struct bn_wire_port *port)
 {
-        if (ep->kind == BN_EP_SPIKE && ep->nports >= 1)
+        /* a Spike holds one port; two only during a swap (the new one standby) */
+        if (ep->kind == BN_EP_SPIKE && ep->nports >= (port->standby ? 2u : 1u))
                 return -EBUSY;
         if (ep->nports == ep->ports_cap) {
                 unsigned nc = ep->ports_cap ? ep->ports_cap * 2 : 4;

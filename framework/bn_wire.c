@@ -207,6 +207,17 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
         }
         bn_wire_port_link_update(port);
         bn_wire_port_writable(port);
+        if (ep->swap)
+                bn_ep_swap_poke(ep); /* the last answer, or the link, may be in */
+}
+
+int bn_wire_port_poll(struct bn_wire_port *p)
+{
+        int rc = bn_loop_add_fd(p->loop, p->cls->fd(p), EPOLLIN, port_readable, p);
+
+        if (!rc)
+                p->fd_added = true;
+        return rc;
 }
 
 struct port_call {
@@ -214,6 +225,7 @@ struct port_call {
         const struct bn_params *params;
         char *err;
         size_t errlen;
+        bool next; /* bn_wire_port_open_next: a Spike's standby port */
         int rc;
 };
 
@@ -227,7 +239,13 @@ static void port_open_on_loop(void *arg)
         struct bn_wire_port *p = c->port;
         struct bn_endpoint *ep = p->ep;
 
-        if (ep->kind == BN_EP_SPIKE && ep->nports) {
+        if (c->next && (ep->kind != BN_EP_SPIKE || ep->nports != 1 || ep->swap)) {
+                snprintf(c->err, c->errlen,
+                         "a swap needs a spike with one wire and no swap in progress");
+                c->rc = -EBUSY;
+                return;
+        }
+        if (ep->kind == BN_EP_SPIKE && ep->nports && !c->next) {
                 snprintf(c->err, c->errlen, "the spike already has a wire (%.200s)",
                          ep->ports[0]->wire);
                 c->rc = -EBUSY;
@@ -243,12 +261,14 @@ static void port_open_on_loop(void *arg)
         if (c->rc)
                 goto out_close;
         p->hello_owed = p->caps.control;
-        c->rc = bn_loop_add_fd(p->loop, p->cls->fd(p), EPOLLIN, port_readable, p);
-        if (c->rc) {
+        p->standby = c->next;
+        /* a disk Corm reads a new port of a wire only once its older port
+         * drained: a write from the old never lands after one of the new */
+        p->fenced = bn_wire_fence_needed(ep, p);
+        if (!p->fenced && (c->rc = bn_wire_port_poll(p))) {
                 snprintf(c->err, c->errlen, "cannot poll the wire: %s", strerror(-c->rc));
                 goto out_close;
         }
-        p->fd_added = true;
         c->rc = bn_endpoint_attach_port(ep, p);
         if (c->rc) {
                 snprintf(c->err, c->errlen, "cannot attach the port: %s", strerror(-c->rc));
@@ -259,7 +279,7 @@ static void port_open_on_loop(void *arg)
         if (bn_wire_hello_try(p) < 0)
                 bn_warn(ep->name, "wire %s: cannot send the hello yet", p->wire);
         link_now(p, &p->link); /* what port_attach sees */
-        if (ep->cls->port_attach) {
+        if (ep->cls->port_attach && !p->standby) {
                 c->rc = ep->cls->port_attach(ep, p);
                 if (c->rc) {
                         snprintf(c->err, c->errlen, "device class %s refused the wire: %s",
@@ -272,7 +292,8 @@ static void port_open_on_loop(void *arg)
                 bn_endpoint_set_state(ep, BN_EP_CONNECTED);
         return;
 out_del:
-        bn_loop_del_fd(p->loop, p->cls->fd(p));
+        if (p->fd_added)
+                bn_loop_del_fd(p->loop, p->cls->fd(p));
         p->fd_added = false;
 out_close:
         bn_loop_defer_cancel(p->loop, &p->flush_work); /* port_attach may have sent */
@@ -286,9 +307,11 @@ static void port_close_on_loop(void *arg)
         struct bn_wire_port *p = arg;
         struct bn_endpoint *ep = p->ep;
 
-        if (ep->cls->port_detach)
+        bn_ep_swap_closing(ep, p);
+        if (ep->cls->port_detach && !p->standby)
                 ep->cls->port_detach(ep, p);
         bn_endpoint_detach_port(ep, p);
+        bn_wire_unfence(ep, p);
         if (p->fd_added)
                 bn_loop_del_fd(p->loop, p->cls->fd(p));
         p->fd_added = false;
@@ -301,9 +324,9 @@ static void port_close_on_loop(void *arg)
                 bn_endpoint_set_state(ep, BN_EP_READY);
 }
 
-int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const char *wire,
-                      unsigned end, struct bn_endpoint *ep, const struct bn_params *params,
-                      struct bn_wire_port **out, char *err, size_t errlen)
+static int port_open(const struct bn_wire_registry *r, const char *type, const char *wire,
+                     unsigned end, struct bn_endpoint *ep, const struct bn_params *params,
+                     bool next, struct bn_wire_port **out, char *err, size_t errlen)
 {
         char why[256] = "";
         int rc = 0;
@@ -341,13 +364,18 @@ int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const 
         p->loop = ep->loop;
         if ((rc = bn_wire_end_params(params, end, &p->params, why, sizeof(why))))
                 goto fail;
-        struct port_call c = {.port = p, .params = &p->params, .err = why, .errlen = sizeof(why)};
+        struct port_call c = {
+            .port = p, .params = &p->params, .err = why, .errlen = sizeof(why), .next = next};
+        uint64_t t0 = bn_now_ms();
         rc = bn_loop_call_wait(ep->loop, port_open_on_loop, &c);
         if (!rc)
                 rc = c.rc;
+        bn_debug(ep->name, "wire %s: opening end %u took %llu ms on its loop", wire, end,
+                 (unsigned long long)(bn_now_ms() - t0));
         if (rc)
                 goto fail;
-        bn_info(ep->name, "wire %s (%s, end %u) attached", wire, type, end);
+        bn_info(ep->name, "wire %s (%s, end %u) %s", wire, type, end,
+                next ? "opened beside the old one" : "attached");
         if (out)
                 *out = p;
         return 0;
@@ -363,10 +391,27 @@ fail:
         return rc;
 }
 
+int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const char *wire,
+                      unsigned end, struct bn_endpoint *ep, const struct bn_params *params,
+                      struct bn_wire_port **out, char *err, size_t errlen)
+{
+        return port_open(r, type, wire, end, ep, params, false, out, err, errlen);
+}
+
+int bn_wire_port_open_next(const struct bn_wire_registry *r, const char *type, const char *wire,
+                           unsigned end, struct bn_endpoint *ep, const struct bn_params *params,
+                           struct bn_wire_port **out, char *err, size_t errlen)
+{
+        return port_open(r, type, wire, end, ep, params, true, out, err, errlen);
+}
+
 void bn_wire_port_close(struct bn_wire_port *p)
 {
         struct bn_endpoint *ep = p->ep;
+        uint64_t t0 = bn_now_ms();
         bn_loop_call_wait(p->loop, port_close_on_loop, p);
+        bn_debug(ep->name, "wire %s: closing end %u took %llu ms on its loop", p->wire, p->end,
+                 (unsigned long long)(bn_now_ms() - t0));
         bn_info(ep->name, "wire %s detached", p->wire);
         bn_params_clear(&p->params);
         free(p->priv);
@@ -405,6 +450,10 @@ int bn_wire_send(struct bn_wire_port *p, const struct bn_wire_msg *msgs, unsigne
         if (p->hs_fail[0]) { /* the peer is of another kind: it gets nothing */
                 atomic_fetch_add(&ep->counters.drops, n);
                 return (int)n;
+        }
+        if (p->held) { /* quiesced: new requests wait in the class's retry queue */
+                p->tx_blocked = n > 0;
+                return 0;
         }
         if (p->hello_owed)
                 rc = bn_wire_hello_try(p);

@@ -143,8 +143,18 @@ void bn_wire_ctl_rx(struct bn_wire_port *p, const struct bn_wire_msg *m)
                         bn_err(ep->name, "wire %s: %s", p->wire, p->hs_fail);
                 break;
         case BN_MSG_CTL_DRAIN:
+                if (p->hs_fail[0])
+                        break;
+                if (ep->cls->port_ctl)
+                        ep->cls->port_ctl(ep, p, m->type);
+                else /* nothing of the class to wait for */
+                        bn_wire_send_ctl(p, BN_MSG_CTL_DRAINED);
+                break;
         case BN_MSG_CTL_DRAINED:
-                if (ep->cls->port_ctl && !p->hs_fail[0])
+                if (p->hs_fail[0])
+                        break;
+                p->drained = true; /* the quiescing side's swap looks at it */
+                if (ep->cls->port_ctl)
                         ep->cls->port_ctl(ep, p, m->type);
                 break;
         default:
@@ -164,5 +174,10 @@ int bn_wire_send_ctl(struct bn_wire_port *p, uint16_t type)
                 return -EINVAL;
         if (p->hello_owed && (rc = bn_wire_hello_try(p)) != 1)
                 return rc;
-        return bn_wire_send_raw(p, &m, 1);
+        rc = bn_wire_send_raw(p, &m, 1);
+        if (rc == 1 && type == BN_MSG_CTL_DRAINED) {
+                p->drained = true; /* this Corm's port is done: its newer twin is read */
+                bn_wire_unfence(p->ep, p);
+        }
+        return rc;
 }

@@ -18,4 +18,18 @@ int bn_wire_hello_try(struct bn_wire_port *p);
  * to the class, count the rest as dropped. */
 void bn_wire_ctl_rx(struct bn_wire_port *p, const struct bn_wire_msg *m);
 
+struct bn_endpoint;
+/* The swap's hooks (bn_quiesce.c), on ep->loop: a port's link or messages
+ * changed (poke: see whether the swap can go on); a port is closing. */
+void bn_ep_swap_poke(struct bn_endpoint *ep);
+void bn_ep_swap_closing(struct bn_endpoint *ep, struct bn_wire_port *port);
+/* Is ep a Corm of a class that is drained (a disk), with another port of
+ * p's wire? Then p is fenced at open: not read until that one drained. */
+bool bn_wire_fence_needed(struct bn_endpoint *ep, struct bn_wire_port *p);
+/* On ep->loop: p drained (sent DRAINED) or is closing: its newer twins
+ * (same wire name, fenced) are read from now on. */
+void bn_wire_unfence(struct bn_endpoint *ep, struct bn_wire_port *p);
+/* Start polling p's fd (port_readable). 0 or -errno. */
+int bn_wire_port_poll(struct bn_wire_port *p);
+
 #endif

@@ -324,6 +324,18 @@ static void vbd_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
                 vbd_spike_port_writable(ep->priv);
 }
 
+static void vbd_port_ctl(struct bn_endpoint *ep, struct bn_wire_port *port, uint16_t type)
+{
+        if (ep->kind == BN_EP_CORM)
+                vbd_corm_port_ctl(ep, port, type);
+}
+
+static unsigned vbd_port_inflight(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        (void)port; /* a Spike's requests are on its one class-attached port */
+        return ep->kind == BN_EP_SPIKE ? vbd_spike_inflight(ep->priv) : 0;
+}
+
 const struct bn_devclass bn_vbd_class = {
     .name = "vbd",
     .backend_types = {"vbd", "vbd3", NULL},
@@ -347,4 +359,6 @@ const struct bn_devclass bn_vbd_class = {
     .port_detach = vbd_port_detach,
     .port_rx = vbd_port_rx,
     .port_writable = vbd_port_writable,
+    .port_ctl = vbd_port_ctl,
+    .port_inflight = vbd_port_inflight,
 };

@@ -109,6 +109,7 @@ struct cport {
         struct bn_wire_port *port;
         struct bn_txq txq; /* answers the port refused; cookie: their cio */
         struct cport *next;
+        bool drain_owed; /* the Spike sent DRAIN: answer DRAINED once nothing is in flight */
 };
 
 static void list_add(struct cio **head, struct cio *x)
@@ -137,6 +138,22 @@ static struct cport *find_port(struct vbd_corm *c, struct bn_wire_port *port)
                 if (p->port == port)
                         return p;
         return NULL;
+}
+
+/* A DRAIN is answered once every request of the port has completed and
+ * its answer went out (DRAINED must follow them on the wire). */
+static void drain_check(struct vbd_corm *c, struct cport *p)
+{
+        if (!p->drain_owed || !bn_txq_empty(&p->txq))
+                return;
+        for (struct cio *x = c->ios; x; x = x->next)
+                if (x->port == p)
+                        return;
+        for (struct cio *x = c->held_head; x; x = x->next)
+                if (x->port == p)
+                        return;
+        if (bn_wire_send_ctl(p->port, BN_MSG_CTL_DRAINED) != 0)
+                p->drain_owed = false; /* sent, or the wire cannot: not owed any more */
 }
 
 static void corm_info(struct vbd_corm *c, struct bn_blk_msg_info *i)
@@ -207,6 +224,7 @@ static void io_done(struct bn_blk_io *io)
                 return;
         }
         send_rsp(p, x);
+        drain_check(c, p);
 }
 
 static void corm_rearm(struct vbd_corm *c);
@@ -489,6 +507,18 @@ void vbd_corm_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
                 send_info(c, port);
         }
         bn_txq_flush(&p->txq, port); /* what is still refused waits for the next call */
+        drain_check(c, p);
+}
+
+void vbd_corm_port_ctl(struct bn_endpoint *ep, struct bn_wire_port *port, uint16_t type)
+{
+        struct vbd_corm *c = ep->priv;
+        struct cport *p = find_port(c, port);
+
+        if (!p || type != BN_MSG_CTL_DRAIN)
+                return;
+        p->drain_owed = true;
+        drain_check(c, p);
 }
 
 static void answer_now(struct vbd_corm *c, struct cport *p, uint64_t tag, int status)

@@ -189,6 +189,8 @@ int vbd_spike_port_attach(struct vbd *v, struct bn_wire_port *port);
 void vbd_spike_port_detach(struct vbd *v, struct bn_wire_port *port);
 void vbd_spike_port_rx(struct vbd *v, struct bn_wire_msg *msgs, unsigned n);
 void vbd_spike_port_writable(struct vbd *v);
+/* Requests sent on the wire and not answered yet (quiesce: bn_devclass.port_inflight). */
+unsigned vbd_spike_inflight(const struct vbd *v);
 /* vbd.c: the disk's size or properties changed (ep->loop). */
 void vbd_info_changed(struct vbd *v);
 /* Fill g from what is known (any thread: reads atomics and probe's mode). */
@@ -255,5 +257,7 @@ void vbd_corm_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port);
 void vbd_corm_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
                       unsigned n);
 void vbd_corm_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port);
+/* DRAIN from the Spike: answered with DRAINED once the port's requests are done. */
+void vbd_corm_port_ctl(struct bn_endpoint *ep, struct bn_wire_port *port, uint16_t type);
 
 #endif

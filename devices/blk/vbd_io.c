@@ -558,6 +558,18 @@ void vbd_spike_port_detach(struct vbd *v, struct bn_wire_port *port)
                 v->port = NULL;
 }
 
+unsigned vbd_spike_inflight(const struct vbd *v)
+{
+        unsigned n = 0;
+
+        if (!v->polling)
+                return 0;
+        for (unsigned i = 0; i < v->nq; i++)
+                for (uint32_t k = 0; k < v->q[i].nreqs; k++)
+                        n += v->q[i].reqs[k].used && v->q[i].reqs[k].pending;
+        return n;
+}
+
 void vbd_spike_port_writable(struct vbd *v)
 {
         if (v->hello_owed)

@@ -431,10 +431,33 @@ static void vif_remove(struct bn_xb_dev *dev, struct bn_endpoint *ep)
 
 /* ---- wire ports: Spike, or the bridge Corm (corm_bridge.c) ------------- */
 
+/* A Spike's new wire (a swap, or one replacing a wire whose peer died):
+ * announce the guest's MAC with a RARP from it, as a migrated guest is
+ * announced, so that the bridge at the other end forwards to the new wire
+ * at once (not flooding both wires' ports, nor the old one until the guest
+ * speaks). Best effort: a refused announcement is not retried. */
+static void announce(struct bn_vif *vif)
+{
+        uint8_t f[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        static const uint8_t rarp[10] = {0x80, 0x35, 0, 1, 0x08, 0, 6, 4, 0, 3};
+        struct bn_wire_msg m = {.type = BN_MSG_NET_FRAME, .hdr_len = 10, .len = sizeof(f)};
+
+        if (!vif->running || !vif->guest_mac_known)
+                return;
+        memcpy(f + 6, vif->guest_mac, 6);
+        memcpy(f + 12, rarp, sizeof(rarp));
+        memcpy(f + 22, vif->guest_mac, 6); /* sender: the guest, address 0 */
+        memcpy(f + 32, vif->guest_mac, 6); /* target: the guest */
+        m.data = f;
+        if (bn_endpoint_send(vif->ep, &m, 1) == 1)
+                bn_debug(vif->name, "announced the guest's MAC on the new wire");
+}
+
 static int vif_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
 {
         if (ep->kind == BN_EP_CORM)
                 return bn_net_corm_bridge_port_attach(ep, port);
+        announce(ep->priv);
         return 0;
 }
 

@@ -150,7 +150,11 @@ struct bn_vif {
 
         /* loop state */
         bool running; /* rings handed to ep->loop */
-        bool dead;    /* a fatal error was reported: no more ring work */
+        /* the source MAC of the guest's last frame sent (ep->loop): announced
+         * on a new wire (a swap), so that the bridge learns where it is now */
+        uint8_t guest_mac[6];
+        bool guest_mac_known;
+        bool dead; /* a fatal error was reported: no more ring work */
         uint64_t credit_left, credit_next_us;
         struct bn_timer *rate_timer;
 

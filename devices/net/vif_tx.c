@@ -43,7 +43,13 @@ static void push_and_notify(struct bn_vif_queue *q)
 static bool send_batch(struct bn_vif_queue *q, unsigned n)
 {
         struct bn_vif *vif = q->vif;
-        int rc = bn_txq_send(&q->txq, bn_endpoint_port(vif->ep), q->msgs, NULL, n);
+        int rc;
+
+        if (n && q->msgs[n - 1].len >= 14 && !(((uint8_t *)q->msgs[n - 1].data)[6] & 1)) {
+                memcpy(vif->guest_mac, (uint8_t *)q->msgs[n - 1].data + 6, 6);
+                vif->guest_mac_known = true;
+        }
+        rc = bn_txq_send(&q->txq, bn_endpoint_port(vif->ep), q->msgs, NULL, n);
 
         if (rc < 0) {
                 /* no wire (or a broken one): the queued frames are lost */

@@ -77,7 +77,26 @@
  *                               acts on arrived (BN_MSG_CTL_DRAIN: stop
  *                               taking new requests, answer DRAINED with
  *                               bn_wire_send_ctl when none is in flight;
- *                               BN_MSG_CTL_DRAINED). NULL: ignored.
+ *                               BN_MSG_CTL_DRAINED). NULL: the
+ *                               framework answers a DRAIN with DRAINED
+ *                               itself (nothing of the class to wait for).
+ *   port_inflight               how many requests the class sent on port
+ *                               are not answered yet: a quiesced Spike's
+ *                               old port counts as drained only at 0 (on a
+ *                               wire without control messages, e.g. nbd,
+ *                               it is all the framework can wait for).
+ *                               NULL: 0.
+ *
+ * Quiesce and hot-swap (bn_endpoint.h, docs/wires.md). A class whose
+ * wire_needs say ordered (a disk) is drained at a swap: new requests wait
+ * in its bn_txq (the old port accepts nothing), DRAIN follows the last
+ * request on the old wire, and the new port is attached to the class
+ * (port_attach, then port_writable) once DRAINED came back and
+ * port_inflight is 0. Any other class (a NIC) is switched as soon as the
+ * new wire is linked; the old port stays open a little while so that
+ * frames in flight are still delivered (port_rx from either port), then is
+ * closed (what it still held is counted in its stats). A Spike's port_rx
+ * may therefore be called for the new port before its port_attach.
  *
  * Wires. wire_needs says what the class needs from a wire (a disk: ordered
  * and reliable); a wire that cannot give it is refused at connect, naming
@@ -150,6 +169,7 @@ struct bn_devclass {
         void (*port_link)(struct bn_endpoint *ep, struct bn_wire_port *port,
                           const struct bn_wire_link *link);
         void (*port_ctl)(struct bn_endpoint *ep, struct bn_wire_port *port, uint16_t type);
+        unsigned (*port_inflight)(struct bn_endpoint *ep, struct bn_wire_port *port);
 
         /* Optional: check Corm params as corm_open would (unknown keys,
          * types, ranges), opening nothing; any thread. The controller runs

@@ -44,6 +44,7 @@ struct bn_loop;
 struct bn_wire_port;
 struct bn_wire_msg;
 struct bn_xb_dev;
+struct bn_ep_swap;
 
 #define BN_NAME_MAX           256
 #define BN_NAME_COMPONENT_MAX 64
@@ -89,6 +90,7 @@ struct bn_endpoint {
         unsigned nports, ports_cap;
 
         struct bn_ep_counters counters;
+        struct bn_ep_swap *swap; /* a swap in progress (owned by loop), NULL: none */
 
         pthread_mutex_t lock; /* protects state and error */
         enum bn_ep_state state;
@@ -132,6 +134,53 @@ bool bn_endpoint_holds_port(struct bn_endpoint *ep, const struct bn_wire_port *p
 int bn_endpoint_send(struct bn_endpoint *ep, const struct bn_wire_msg *msgs, unsigned n);
 /* On ep->loop: the port bn_endpoint_send uses, NULL when there is none. */
 struct bn_wire_port *bn_endpoint_port(struct bn_endpoint *ep);
+
+/* ---- quiesce and make-before-break (bn_quiesce.c) ---------------------
+ *
+ * Quiesce (on ep->loop): new sends on port wait (bn_wire_send accepts
+ * nothing, so each class's bn_txq keeps them, in order, and the class
+ * takes no new request off its ring); when the class needs ordered
+ * delivery (wire_needs.ordered: a disk) a DRAIN follows the last message
+ * already sent on port, and port counts as drained once the peer answered
+ * DRAINED (on a wire with control messages) and the class's port_inflight
+ * says 0; a NIC's port is drained at once (frames already sent are
+ * delivered by the wire or counted in its stats). Resume (on ep->loop):
+ * port becomes the one bn_endpoint_send uses (first in the list), sends
+ * flow again and the class's port_writable is called. Both return 0 or
+ * -errno (-ENOENT: port is not ep's). */
+int bn_endpoint_quiesce(struct bn_endpoint *ep, struct bn_wire_port *port);
+bool bn_endpoint_drained(struct bn_endpoint *ep, struct bn_wire_port *port);
+int bn_endpoint_resume(struct bn_endpoint *ep, struct bn_wire_port *port);
+
+/* The outcome of a swap, handed to done on the notify loop (the callee
+ * frees it with free()). ep, old and next are to be compared only: the
+ * caller may have closed them since (ask bn_endpoint_holds_port). */
+struct bn_swap_result;
+typedef void (*bn_swap_done_fn)(struct bn_swap_result *res);
+struct bn_swap_result {
+        struct bn_endpoint *ep;
+        struct bn_wire_port *old, *next;
+        void *arg;
+        bn_swap_done_fn done;
+        uint64_t wait_us;  /* quiesce to resume: the longest a new request waited */
+        uint64_t total_us; /* from bn_endpoint_swap to done */
+        bool timed_out;    /* the old port did not drain in time: its unanswered
+                            * requests went again on next (the class replays them) */
+        bool aborted;      /* next was closed first, or never linked: the old port
+                            * carries on */
+};
+
+/* Main thread: make before break on a Spike. next was opened with
+ * bn_wire_port_open_next (standby beside old). On ep->loop: once next is
+ * linked, old is quiesced; once old is drained (or timeout_ms after the
+ * quiesce), next is attached to the class and resumed; a NIC then keeps
+ * old a little (BN_SWAP_LINGER_MS) so that frames in flight still arrive;
+ * then done(res) is queued to notify, and the caller closes old. If next
+ * never links, the swap gives up after timeout_ms without quiescing
+ * (aborted; the caller closes next). -EBUSY: a swap is in progress. */
+#define BN_SWAP_LINGER_MS 100u
+int bn_endpoint_swap(struct bn_endpoint *ep, struct bn_wire_port *old, struct bn_wire_port *next,
+                     unsigned timeout_ms, struct bn_loop *notify, bn_swap_done_fn done, void *arg);
 
 /* ---- registry (one per daemon) -------------------------------------- */
 

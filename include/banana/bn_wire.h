@@ -320,6 +320,15 @@ struct bn_wire_port {
         bool hello_seen;                /* the peer's HELLO arrived and agreed */
         char hs_fail[160];              /* the handshake failed: why ("" if not) */
         struct bn_loop_work flush_work; /* cls->flush once per iteration */
+        /* quiesce and swap (bn_quiesce.c, bn_endpoint.h) */
+        bool standby;    /* a Spike's next port during a swap: polled, messages delivered,
+                          * the class not told yet (port_attach at the switch) */
+        bool held;       /* quiesced: bn_wire_send accepts nothing (the class's txq waits) */
+        bool fenced;     /* a Corm's newer port of a wire whose older port has not drained:
+                          * not read until it has (or closed) */
+        bool drain_sent; /* our DRAIN went out */
+        bool drained;    /* DRAINED: answered by the peer (the quiescing side), or by
+                          * us (a Corm's port, which then no longer fences its twin) */
 };
 
 /* ---- registry of wire types (one per daemon) ---------------------------- */
@@ -377,6 +386,14 @@ int bn_wire_end_params(const struct bn_params *all, unsigned end, struct bn_para
 int bn_wire_port_open(const struct bn_wire_registry *r, const char *type, const char *wire,
                       unsigned end, struct bn_endpoint *ep, const struct bn_params *params,
                       struct bn_wire_port **out, char *err, size_t errlen);
+/* The same for a Spike that already has a port, during a swap: the new
+ * port is opened, polled and linked beside the old one as its standby
+ * (messages from it are delivered, the class's port_attach waits for
+ * bn_endpoint_swap to switch to it). -EBUSY when ep is not a Spike with
+ * exactly one port. Main thread. */
+int bn_wire_port_open_next(const struct bn_wire_registry *r, const char *type, const char *wire,
+                           unsigned end, struct bn_endpoint *ep, const struct bn_params *params,
+                           struct bn_wire_port **out, char *err, size_t errlen);
 /* On the port's loop: class port_detach, detach from the endpoint, stop
  * polling, cls->close; then free. Call from the main thread. */
 void bn_wire_port_close(struct bn_wire_port *port);

@@ -11,7 +11,13 @@
  *    another version or class takes the link down with a reason naming
  *    both, and nothing of the class crosses;
  *  - DRAIN reaches the peer class's port_ctl;
- *  - bn_wire_port_writable calls port_writable once for a blocked port. */
+ *  - bn_wire_port_writable calls port_writable once for a blocked port;
+ *  - quiesce and make-before-break (bn_endpoint_swap) on a Spike of a class
+ *    that is drained: the new port is standby (no port_attach) until the
+ *    old one drained; while quiesced the old port takes nothing; DRAIN goes
+ *    out and the peer's framework answers DRAINED (its class has no
+ *    port_ctl), but the switch also waits for port_inflight to say 0; then
+ *    the new port is attached, first in the list, and takes sends. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +301,102 @@ static void handshake(struct bn_wire_registry *wr, struct bn_ep_registry *r, str
         }
 }
 
+/* ---- quiesce and swap ---------------------------------------------------- */
+
+static atomic_uint inflight, attaches, swap_done_calls;
+static struct bn_swap_result swap_res;
+
+static unsigned fake_inflight(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        (void)ep;
+        (void)port;
+        return atomic_load(&inflight);
+}
+
+static int count_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
+{
+        (void)port;
+        if (ep->kind == BN_EP_SPIKE)
+                atomic_fetch_add(&attaches, 1);
+        return 0;
+}
+
+static void on_swap_done(struct bn_swap_result *res)
+{
+        swap_res = *res;
+        free(res);
+        atomic_fetch_add(&swap_done_calls, 1);
+}
+
+struct port_q {
+        struct bn_endpoint *ep;
+        struct bn_wire_port *first;
+        int sent;
+        bool drain_sent;
+};
+
+static void q_on_loop(void *arg)
+{
+        struct port_q *q = arg;
+        struct bn_wire_msg m = {.type = 1, .hdr_len = 8};
+
+        q->first = bn_endpoint_port(q->ep);
+        q->sent = bn_endpoint_send(q->ep, &m, 1);
+        q->drain_sent = q->first && q->first->drain_sent;
+}
+
+static void swap_test(struct bn_wire_registry *wr, struct bn_loop *ls, struct bn_loop *lc)
+{
+        static struct bn_devclass drained;
+        struct bn_endpoint *s, *c;
+        struct bn_wire_port *old, *sc_old, *next, *sc_next;
+        struct bn_wire_link l;
+        struct port_q q;
+        char err[256];
+
+        drained = bn_test_class;
+        drained.wire_needs.ordered = drained.wire_needs.reliable = true;
+        drained.port_inflight = fake_inflight;
+        drained.port_attach = count_attach;
+        CHECK(bn_endpoint_new(&s, "hostA/s/x", BN_EP_SPIKE, &drained, ls, 64, err, sizeof(err)) ==
+              0);
+        CHECK(bn_endpoint_new(&c, "hostA/c", BN_EP_CORM, &drained, lc, 64, err, sizeof(err)) == 0);
+        CHECK(bn_wire_port_open(wr, "shm", "sw1", 0, s, NULL, &old, err, sizeof(err)) == 0);
+        CHECK(bn_wire_port_open(wr, "shm", "sw1", 1, c, NULL, &sc_old, err, sizeof(err)) == 0);
+        /* a second plain port on a Spike is refused; a standby one is not */
+        CHECK(bn_wire_port_open(wr, "shm", "sw2", 0, s, NULL, &next, err, sizeof(err)) == -EBUSY);
+        CHECK(bn_wire_port_open_next(wr, "shm", "sw2", 0, s, NULL, &next, err, sizeof(err)) == 0);
+        CHECK(bn_wire_port_open(wr, "shm", "sw2", 1, c, NULL, &sc_next, err, sizeof(err)) == 0);
+        CHECK(wait_link(next, true, &l));
+        CHECK(atomic_load(&attaches) == 1); /* old's; next is standby */
+        q.ep = s;
+        CHECK(bn_loop_call_wait(ls, q_on_loop, &q) == 0 && q.first == old && q.sent == 1);
+
+        atomic_store(&inflight, 1); /* a request of the old wire not answered yet */
+        CHECK(bn_endpoint_swap(s, old, next, 5000, lc, on_swap_done, s) == 0);
+        usleep(100000);
+        CHECK(atomic_load(&swap_done_calls) == 0); /* DRAINED came, the answer did not */
+        CHECK(bn_loop_call_wait(ls, q_on_loop, &q) == 0 && q.first == old && q.sent == 0 &&
+              q.drain_sent); /* quiesced: new requests wait */
+        CHECK(atomic_load(&attaches) == 1);
+        atomic_store(&inflight, 0);
+        for (int i = 0; i < 200 && !atomic_load(&swap_done_calls); i++)
+                usleep(10000);
+        CHECK(atomic_load(&swap_done_calls) == 1);
+        CHECK(!swap_res.aborted && !swap_res.timed_out && swap_res.arg == s &&
+              swap_res.old == old && swap_res.next == next && swap_res.wait_us >= 100000);
+        CHECK(atomic_load(&attaches) == 2); /* next attached at the switch */
+        CHECK(bn_loop_call_wait(ls, q_on_loop, &q) == 0 && q.first == next && q.sent == 1);
+        fprintf(stderr, "swap: new requests waited %llu us\n",
+                (unsigned long long)swap_res.wait_us);
+        bn_wire_port_close(old);
+        bn_wire_port_close(sc_old);
+        bn_wire_port_close(next);
+        bn_wire_port_close(sc_next);
+        bn_endpoint_free(s);
+        bn_endpoint_free(c);
+}
+
 int main(void)
 {
         bn_log_init("test_wire_iface", 0);
@@ -328,6 +430,7 @@ int main(void)
         end_params();
         caps(&wr, &r, bn_workers_loop(w, 1), a, b);
         handshake(&wr, &r, bn_workers_loop(w, 0), bn_workers_loop(w, 1), a);
+        swap_test(&wr, bn_workers_loop(w, 0), bn_workers_loop(w, 1));
 
         bn_corm_destroy(&r, a);
         bn_corm_destroy(&r, b);
