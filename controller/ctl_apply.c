@@ -139,9 +139,7 @@ static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply,
         char err[512] = "";
         int n, r;
 
-        if (want)
-                check_local(c, want, errs);
-        else if (!errs->n)
+        if (!want && !errs->n)
                 bn_topo_err(errs, file, (struct bn_topo_loc){0, 0}, "out of memory parsing it");
         if (errs->n) {
                 o = errs_reply(errs);
@@ -149,6 +147,13 @@ static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply,
         }
         if (ctl_desired_load(c, &have, err, sizeof(err))) {
                 o = ctl_reply_error("%s", err);
+                goto out;
+        }
+        /* VNIs for the wires that give none, before their options are checked */
+        ctl_vni_assign(have, want, prune, errs);
+        check_local(c, want, errs);
+        if (errs->n) {
+                o = errs_reply(errs);
                 goto out;
         }
         /* apply --generation: only onto the desired state the caller saw */
