@@ -154,6 +154,8 @@ d = h + bytes(n) if n >= 0 else h[:2]
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(d, ("10.88.0.11", 4789))'
 malformed() { cl_ctl 1 --json wires g1-vx | python3 -c 'import json,sys; w=json.load(sys.stdin)["wires"][0]; print(w["drops_by_reason"]["malformed"], w["msgs_in"])'; }
 read -r bad0 _ <<<"$(malformed)"
+detail() { cl_ctl 1 --json wires g1-vx | python3 -c 'import json,sys; d=json.load(sys.stdin)["wires"][0]["drops_detail"]; print(" ".join("%s=%d" % (k, d.get(k, 0)) for k in ("bad_flags", "short", "not_from_peer", "socket_unknown_vni", "socket_short")))'; }
+d0=$(detail)
 ip netns exec "$H2" python3 -c "$FORGE" $VNI 12 64 # bad flags
 ip netns exec "$H2" python3 -c "$FORGE" $VNI 8 4 # no room for an Ethernet header
 ip netns exec "$CL_T-etcd" python3 -c "$FORGE" $VNI 8 64 # not from the peer
@@ -161,6 +163,11 @@ ip netns exec "$H2" python3 -c "$FORGE" $((VNI + 1)) 8 64 # another VNI
 ip netns exec "$H2" python3 -c "$FORGE" 0 8 -1 # 2 bytes
 wait_for 5 sh -c "[ \"\$(BANANA_CONTROL=$d/ctl.sock '$BANANACTL' --json wires g1-vx | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"wires\"][0][\"drops_by_reason\"][\"malformed\"])')\" = $((bad0 + 3)) ]" ||
     cl_fail "forged datagrams: malformed drops $(malformed | cut -d' ' -f1), want $((bad0 + 3))"
+# each by its reason (bananactl --json wires: drops_detail), one more each
+want=$(python3 -c 'import sys; print(" ".join("%s=%d" % (k, int(v) + 1) for k, v in (x.split("=") for x in sys.argv[1:])))' $d0)
+wait_for 5 sh -c "[ \"\$(BANANA_CONTROL=$d/ctl.sock '$BANANACTL' --json wires g1-vx | python3 -c 'import json,sys; d=json.load(sys.stdin)[\"wires\"][0][\"drops_detail\"]; print(\" \".join(\"%s=%d\" % (k, d.get(k, 0)) for k in (\"bad_flags\", \"short\", \"not_from_peer\", \"socket_unknown_vni\", \"socket_short\")))')\" = '$want' ]" ||
+    cl_fail "forged datagrams by reason: $(detail), want $want"
+echo "forged datagrams by reason: $d0 -> $(detail)"
 # (the receive loop counts each datagram once: delivered, or dropped by one
 # reason, so the three counted were not delivered)
 kill -0 "${CL_BPID[1]}" || cl_fail "bananad died on forged datagrams"

@@ -36,8 +36,9 @@ struct vx_sock {
         struct sockaddr_in bind;
         int fd;
         unsigned refs;
-        struct vx_port *ports;                       /* under ctx->mu */
-        uint64_t bad[BN_VXLAN_BAD_MAX], unknown_vni; /* the receive loop's */
+        struct vx_port *ports; /* under ctx->mu */
+        /* datagrams of no port (the receive loop counts, ports read) */
+        atomic_uint_fast64_t bad[BN_VXLAN_BAD_MAX], unknown_vni;
         bool gso, gro; /* the kernel has UDP_SEGMENT, and UDP_GRO is on */
         size_t bufsz;  /* bytes of each of the VX_BATCH receive buffers */
         uint8_t *buf;
@@ -64,7 +65,8 @@ struct vx_port {
         uint32_t slot;
         uint32_t qlen[VX_RXQ];
         unsigned head, rpos, tail;
-        atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_foreign, rx_too_big;
+        atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_too_big;
+        atomic_uint_fast64_t rx_short, rx_flags, rx_foreign; /* malformed, by reason */
         /* the port's loop's */
         uint64_t tx_frames, tx_bytes, tx_too_big, tx_full, tx_bad;
         uint8_t *scratch; /* one segment of a GSO frame */

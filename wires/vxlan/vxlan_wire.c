@@ -31,8 +31,10 @@
  * control messages (the peer may be Linux), the MTU above. Drops are counted by reason:
  * drop_too_big (a frame over the MTU), drop_malformed (datagrams with this port's VNI that are
  * short, have bad flags or come from another source than the peer; frames that are not frames),
- * drop_full (the hand-off queue or the socket buffer full); datagrams that belong to no port
- * (shorter than a header, an unknown VNI) are counted by their socket and logged when it closes.
+ * drop_full (the hand-off queue or the socket buffer full), and each malformed one by its reason
+ * in the stats' detail (short, bad_flags, not_from_peer, not_a_frame); datagrams that belong to
+ * no port (shorter than a header, an unknown VNI) are counted by their socket, shown on each of
+ * its ports as socket_short and socket_unknown_vni, and logged when it closes.
  */
 #include "bn_log.h"
 #include "bn_loop.h"
@@ -98,7 +100,7 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
         bool wake = false;
 
         if (len < BN_VXLAN_HLEN) {
-                s->bad[BN_VXLAN_SHORT]++;
+                atomic_fetch_add(&s->bad[BN_VXLAN_SHORT], 1);
                 return;
         }
         /* whose is it? (the VNI's place, before we know the rest is right) */
@@ -106,11 +108,12 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
         for (p = s->ports; p && p->vni != vni; p = p->next)
                 ;
         if (!p) {
-                s->unknown_vni++;
+                atomic_fetch_add(&s->unknown_vni, 1);
                 return;
         }
         if ((why = bn_vxlan_parse(d, len, &vni)) != BN_VXLAN_OK) {
-                atomic_fetch_add(&p->rx_foreign, 1); /* this port's, malformed */
+                /* this port's, malformed */
+                atomic_fetch_add(why == BN_VXLAN_SHORT ? &p->rx_short : &p->rx_flags, 1);
                 return;
         }
         if (src->sin_addr.s_addr != p->peer.sin_addr.s_addr) {
@@ -148,7 +151,7 @@ static void deliver_msg(struct vx_sock *s, struct mmsghdr *m, const uint8_t *d,
         struct cmsghdr *cm;
 
         if (m->msg_hdr.msg_flags & MSG_TRUNC) {
-                s->bad[BN_VXLAN_SHORT]++;
+                atomic_fetch_add(&s->bad[BN_VXLAN_SHORT], 1);
                 return;
         }
         for (cm = CMSG_FIRSTHDR(&m->msg_hdr); cm; cm = CMSG_NXTHDR(&m->msg_hdr, cm))
@@ -341,14 +344,13 @@ static void sock_put(struct vx_port *p)
         if (!last)
                 return;
         rx_poll(s, false); /* after this no callback of s runs */
-        if (s->unknown_vni || s->bad[BN_VXLAN_SHORT] || s->bad[BN_VXLAN_FLAGS])
+        if (atomic_load(&s->unknown_vni) || atomic_load(&s->bad[BN_VXLAN_SHORT]))
                 bn_info("vxlan",
                         "UDP %s:%u closed: dropped %llu datagram(s) of unknown VNIs, "
-                        "%llu short, %llu with bad flags",
+                        "%llu shorter than a header",
                         inet_ntoa(s->bind.sin_addr), ntohs(s->bind.sin_port),
-                        (unsigned long long)s->unknown_vni,
-                        (unsigned long long)s->bad[BN_VXLAN_SHORT],
-                        (unsigned long long)s->bad[BN_VXLAN_FLAGS]);
+                        (unsigned long long)atomic_load(&s->unknown_vni),
+                        (unsigned long long)atomic_load(&s->bad[BN_VXLAN_SHORT]));
         close(s->fd);
         free(s->buf);
         free(s);
@@ -577,7 +579,21 @@ static void vx_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
         st->bytes_in += atomic_load(&p->rx_bytes);
         st->drop_full += p->tx_full + atomic_load(&p->rx_full);
         st->drop_too_big += p->tx_too_big + atomic_load(&p->rx_too_big);
-        st->drop_malformed += atomic_load(&p->rx_foreign) + p->tx_bad;
+        uint64_t sh = atomic_load(&p->rx_short), fl = atomic_load(&p->rx_flags),
+                 fo = atomic_load(&p->rx_foreign);
+
+        st->drop_malformed += sh + fl + fo + p->tx_bad;
+        bn_wire_stats_detail(st, "short", sh);
+        bn_wire_stats_detail(st, "bad_flags", fl);
+        bn_wire_stats_detail(st, "not_from_peer", fo);
+        bn_wire_stats_detail(st, "not_a_frame", p->tx_bad);
+        /* what the end's UDP socket dropped as nobody's (not in drop_*:
+         * they are no wire's), so that forged traffic shows */
+        if (p->sock) {
+                bn_wire_stats_detail(st, "socket_unknown_vni", atomic_load(&p->sock->unknown_vni));
+                bn_wire_stats_detail(st, "socket_short",
+                                     atomic_load(&p->sock->bad[BN_VXLAN_SHORT]));
+        }
 }
 
 const struct bn_wire_class bn_wire_vxlan_class = {
