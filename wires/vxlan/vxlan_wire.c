@@ -209,7 +209,8 @@ static void sock_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
 }
 
 /* UDP_SEGMENT and UDP_GRO where the kernel has them (Linux 4.18, 5.0), unless
- * BN_VXLAN_OFFLOAD=0 in the environment (for measuring without them). */
+ * the environment says BN_VXLAN_OFFLOAD=0 (neither) or =gso (no UDP_GRO), for
+ * measuring without them. */
 static void sock_offload(struct vx_sock *s)
 {
         const char *env = getenv("BN_VXLAN_OFFLOAD");
@@ -220,7 +221,8 @@ static void sock_offload(struct vx_sock *s)
                 return;
         /* a size of 0 turns segmentation off for the socket: each send says its own */
         s->gso = setsockopt(s->fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
-        s->gro = setsockopt(s->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+        s->gro = !(env && strcmp(env, "gso") == 0) &&
+                 setsockopt(s->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
         if (s->gro)
                 s->bufsz = VX_GRO_MAX;
 }
