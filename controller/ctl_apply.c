@@ -139,22 +139,27 @@ static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply,
         char err[512] = "";
         int n, r;
 
-        /* the policy with the hosts' member records where the file says
-         * nothing of a host's site or domain */
-        if (want && ctl_policy_repick(c, want)) {
-                o = ctl_reply_error("out of memory");
-                goto out;
-        }
-        if (want)
-                check_local(c, want, errs);
-        else if (!errs->n)
+        if (!want && !errs->n)
                 bn_topo_err(errs, file, (struct bn_topo_loc){0, 0}, "out of memory parsing it");
         if (errs->n) {
                 o = errs_reply(errs);
                 goto out;
         }
+        /* the policy with the hosts' member records where the file says
+         * nothing of a host's site or domain */
+        if (ctl_policy_repick(c, want)) {
+                o = ctl_reply_error("out of memory");
+                goto out;
+        }
         if (ctl_desired_load(c, &have, err, sizeof(err))) {
                 o = ctl_reply_error("%s", err);
+                goto out;
+        }
+        /* VNIs for the wires that give none, before their options are checked */
+        ctl_vni_assign(have, want, prune, errs);
+        check_local(c, want, errs);
+        if (errs->n) {
+                o = errs_reply(errs);
                 goto out;
         }
         /* apply --generation: only onto the desired state the caller saw */

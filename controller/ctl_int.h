@@ -177,6 +177,17 @@ int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name);
 /* PUT key = text as it is (copies both). */
 int ctl_opbuf_put_text(struct ctl_opbuf *b, const char *key, const char *text);
 
+/* ---- ctl_vni.c ---- */
+/* Give each wire of want that carries a VNI (vxlan, vpn) and names none
+ * one (its stored record's in have, else the lowest free), and refuse (in
+ * errs, at the wire) a given VNI that another wire of want or a stored
+ * wire that stays already has. The commit of want is the transaction. */
+void ctl_vni_assign(const struct bn_topo *have, struct bn_topo *want, bool prune,
+                    struct bn_topo_errs *errs);
+/* The same for one wire w that connect adds to have: 0 or -errno, err. */
+int ctl_vni_assign_one(const struct bn_topo *have, struct bn_topo_wire *w, char *err,
+                       size_t errlen);
+
 /* ---- ctl_run.c: the reconciler ---- */
 struct bn_params;
 /* l as framework params (p is initialised; clear it in every case). */

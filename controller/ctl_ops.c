@@ -522,6 +522,10 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                                 goto out;
                 }
         }
+        if (ctl_vni_assign_one(t, &w, err, sizeof(err))) {
+                o = ctl_reply_error("connect %s %s: wire '%s': %s", a, b, name, err);
+                goto out;
+        }
         /* what the wire type would refuse is refused before the store changes */
         if ((strcmp(ea->location, c->d->host) == 0 || strcmp(eb->location, c->d->host) == 0) &&
             ctl_wire_check(c, w.type, ea->cls ? ea->cls : eb->cls, &w.opts, err, sizeof(err))) {

@@ -481,7 +481,7 @@ static json_object *ctl_link_json(struct bn_wire_port *port, int end)
 void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *obj)
 {
         struct bn_wire_stats sum = {0}, st;
-        json_object *links = json_object_new_array();
+        json_object *links = json_object_new_array(), *detail;
 
         (void)c;
         for (int j = 0; j < 2; j++) {
@@ -499,6 +499,8 @@ void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *o
                 sum.drop_malformed += st.drop_malformed;
                 sum.drop_down += st.drop_down;
                 sum.drop_other += st.drop_other;
+                for (unsigned k = 0; k < BN_WIRE_DETAIL_MAX && st.detail[k].name; k++)
+                        bn_wire_stats_detail(&sum, st.detail[k].name, st.detail[k].n);
         }
         json_object_object_add(obj, "msgs_out", json_object_new_int64((int64_t)sum.msgs_out));
         json_object_object_add(obj, "bytes_out", json_object_new_int64((int64_t)sum.bytes_out));
@@ -521,6 +523,12 @@ void ctl_wire_counters(struct bn_ctl *c, const struct rt_wire *w, json_object *o
                 json_object_object_add(why, "other",
                                        json_object_new_int64((int64_t)sum.drop_other));
                 json_object_object_add(obj, "drops_by_reason", why);
+        }
+        if ((detail = json_object_new_object())) {
+                for (unsigned k = 0; k < BN_WIRE_DETAIL_MAX && sum.detail[k].name; k++)
+                        json_object_object_add(detail, sum.detail[k].name,
+                                               json_object_new_int64((int64_t)sum.detail[k].n));
+                json_object_object_add(obj, "drops_detail", detail);
         }
 }
 

@@ -516,6 +516,16 @@ int bn_wire_port_link(struct bn_wire_port *p, struct bn_wire_link *out)
         return rc;
 }
 
+void bn_wire_stats_detail(struct bn_wire_stats *st, const char *name, uint64_t n)
+{
+        for (unsigned i = 0; i < BN_WIRE_DETAIL_MAX; i++)
+                if (!st->detail[i].name || strcmp(st->detail[i].name, name) == 0) {
+                        st->detail[i].name = name;
+                        st->detail[i].n += n;
+                        return;
+                }
+}
+
 void bn_wire_port_stats(struct bn_wire_port *p, struct bn_wire_stats *st)
 {
         memset(st, 0, sizeof(*st));

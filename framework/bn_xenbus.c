@@ -229,6 +229,39 @@ void bn_xb_fail(struct bn_xb_dev *dev, int err, const char *fmt, ...)
                 free(f);
 }
 
+struct write_msg {
+        struct bn_xenbus *xb;
+        uint64_t serial;
+        char key[64], val[256];
+};
+
+static void write_on_main(void *arg)
+{
+        struct write_msg *w = arg;
+        for (struct bn_xb_dev *d = w->xb->devs; d; d = d->next)
+                if (d->serial == w->serial && !d->dead) {
+                        bn_xb_write(d, w->key, "%s", w->val);
+                        break;
+                }
+        free(w);
+}
+
+void bn_xb_write_async(struct bn_xb_dev *dev, const char *key, const char *fmt, ...)
+{
+        struct write_msg *w = calloc(1, sizeof(*w));
+        va_list ap;
+        if (!w)
+                return;
+        w->xb = dev->xb;
+        w->serial = dev->serial;
+        snprintf(w->key, sizeof(w->key), "%s", key);
+        va_start(ap, fmt);
+        vsnprintf(w->val, sizeof(w->val), fmt, ap);
+        va_end(ap);
+        if (bn_loop_call(dev->xb->cfg.loop, write_on_main, w))
+                free(w);
+}
+
 static void do_connect(struct bn_xb_dev *dev)
 {
         int rc;

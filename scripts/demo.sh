@@ -154,9 +154,10 @@ cl_ctl 1 apply "$topo" 2>&1 | indent
 NG=$NETGUEST
 for i in 1 2; do
 	say "host h$i: simulated guest vm$i, a DomU on h$i's xensim whose network card (netfront)"
-	say "  is eth0 in network namespace $CL_T-vm$i, address 10.99.0.$i/24, MTU 1450 (what"
-	say "  the vxlan wire carries: 1500 - 50)"
-	cl_netguest "$i" vm$i 10.99.0.$i/24 02:00:00:99:00:0$i 1450
+	say "  is eth0 in network namespace $CL_T-vm$i, address 10.99.0.$i/24, with the MTU its"
+	say "  wire gives it (bananad writes it to the vif's 'mtu' key): vm1's vxlan 1450 (1500 - 50),"
+	say "  vm2's shm 1500"
+	cl_netguest "$i" vm$i 10.99.0.$i/24 02:00:00:99:00:0$i $((i == 1 ? 1450 : 1500))
 done
 for w in vm1-lan vm2-lan; do
 	wait_for 15 ctl_wires_match 2 "$w" ' up$' || cl_fail "wire $w did not come up: $(cl_ctl 2 wires 2>&1)"

@@ -26,6 +26,7 @@ struct corm_port {
         char ifname[IFNAMSIZ];
         int fd;
         bool paused;       /* the wire refused: TAP reads stop until writable */
+        unsigned mtu;      /* the TAP's, as set (0: the kernel's) */
         struct bn_txq txq; /* frames of msgs read but refused by the wire */
         struct bn_wire_msg msgs[TAP_BATCH];
         uint8_t *bufs; /* TAP_BATCH frames of BN_NET_TAP_FRAME_MAX */
@@ -274,6 +275,24 @@ void bn_net_corm_bridge_port_writable(struct bn_endpoint *ep, struct bn_wire_por
                 pause_reads(p, false);
 }
 
+/* The TAP's MTU: the Corm's mtu parameter, or the wire's MTU when that is
+ * smaller (a vxlan wire's 1450), so that the bridge says what the wire
+ * carries; on ep->loop. 0 or -errno. */
+static int set_mtu(struct corm_port *p, const struct bn_wire_link *link)
+{
+        unsigned m = p->c->mtu;
+        int rc;
+
+        if (link->mtu >= 68 && link->mtu <= 65521 && (!m || link->mtu < m))
+                m = link->mtu;
+        if (!m || m == p->mtu)
+                return 0;
+        if ((rc = bn_net_link_set_mtu(p->ifname, m)) < 0)
+                return rc;
+        p->mtu = m;
+        return 0;
+}
+
 static uint32_t fnv(uint32_t h, const char *s)
 {
         while (*s)
@@ -314,7 +333,7 @@ int bn_net_corm_bridge_port_attach(struct bn_endpoint *ep, struct bn_wire_port *
                 goto fail;
         }
         p->fd = rc;
-        if (c->mtu && (rc = bn_net_link_set_mtu(p->ifname, c->mtu)) < 0)
+        if ((rc = set_mtu(p, &port->link)) < 0)
                 goto fail;
         rc = bn_net_link_enslave(p->ifname, c->bridge);
         if (rc < 0) {
@@ -354,6 +373,9 @@ void bn_net_corm_bridge_port_link(struct bn_endpoint *ep, struct bn_wire_port *p
                 ;
         if (!p)
                 return;
+        if (up && set_mtu(p, link) < 0)
+                bn_warn(ep->name, "wire %s: cannot set TAP %s's MTU to the wire's %u", port->wire,
+                        p->ifname, link->mtu);
         bn_net_tap_set_carrier(p->fd, p->ifname, up);
         if (up)
                 bn_info(ep->name, "wire %s: the peer is there: TAP %s has carrier", port->wire,

@@ -18,7 +18,8 @@
  *                 is taken to carry bare frames: the kernel segments and
  *                 checksums what we read, and GSO frames arriving from the
  *                 wire are segmented and checksummed in software
- *   mtu=N         MTU of the TAPs (68..65521; default: the kernel's)
+ *   mtu=N         MTU of the TAPs (68..65521; default: the kernel's), or
+ *                 the wire's MTU when that is smaller (vxlan: 1450)
  *
  * Per wire end: TAP "bn<8 hex digits>" (a hash of the Corm's and the wire's
  * names and the end), IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, enslaved to the

@@ -453,11 +453,31 @@ static void announce(struct bn_vif *vif)
                 bn_debug(vif->name, "announced the guest's MAC on the new wire");
 }
 
+/* The guest learns its wire's MTU as Linux's netfront learns it: from the
+ * back-end's `mtu` key, which says the smaller of the toolstack's MTU and
+ * the wire's (docs/wires.md). A frame the guest sends over the wire's MTU
+ * anyway is the wire's drop_too_big. On ep->loop; the write is queued to
+ * the main thread, which owns xenstore. */
+static void tell_mtu(struct bn_vif *vif, const struct bn_wire_link *link)
+{
+        unsigned m = vif->mtu;
+
+        if (link->mtu && link->mtu < m)
+                m = link->mtu;
+        if (m == vif->mtu_told)
+                return;
+        vif->mtu_told = m;
+        bn_info(vif->name, "the guest's MTU is %u (%s)", m,
+                m < vif->mtu ? "the wire's" : "the toolstack's");
+        bn_xb_write_async(vif->dev, "mtu", "%u", m);
+}
+
 static int vif_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
 {
         if (ep->kind == BN_EP_CORM)
                 return bn_net_corm_bridge_port_attach(ep, port);
         announce(ep->priv);
+        tell_mtu(ep->priv, &port->link);
         return 0;
 }
 
@@ -472,6 +492,8 @@ static void vif_port_link(struct bn_endpoint *ep, struct bn_wire_port *port,
 {
         if (ep->kind == BN_EP_CORM)
                 bn_net_corm_bridge_port_link(ep, port, link);
+        else if (link->up)
+                tell_mtu(ep->priv, link);
 }
 
 static void vif_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,

@@ -136,7 +136,8 @@ struct bn_vif {
 
         /* from the toolstack (back-end keys) */
         char mac[32];
-        unsigned mtu;
+        unsigned mtu;      /* the toolstack's (1500 when it gave none) */
+        unsigned mtu_told; /* the back-end's `mtu` key as ep->loop last wrote it (0: not yet) */
         uint64_t rate_bytes, rate_usec; /* 0: unlimited */
 
         /* negotiated with the front-end */

@@ -196,6 +196,7 @@ struct bn_wire_env {
 };
 
 /* Counters of one port (one end). Drops are counted by reason. */
+#define BN_WIRE_DETAIL_MAX 8
 struct bn_wire_stats {
         uint64_t msgs_out, bytes_out; /* accepted by send */
         uint64_t msgs_in, bytes_in;   /* returned by recv */
@@ -204,7 +205,21 @@ struct bn_wire_stats {
         uint64_t drop_malformed;      /* bad message from the peer / network */
         uint64_t drop_down;           /* peer absent or link down */
         uint64_t drop_other;
+        /* Optional: finer reasons a type counts, named in snake case
+         * ("bad_flags"): each of the port's drops is also in one of the
+         * drop_* above; a type may add what it dropped as no wire's (vxlan:
+         * its socket's datagrams of unknown VNIs). A slot with name NULL is
+         * unused. Shown by bananactl --json wires as
+         * "drops_detail". Add with bn_wire_stats_detail. */
+        struct {
+                const char *name; /* a string literal */
+                uint64_t n;
+        } detail[BN_WIRE_DETAIL_MAX];
 };
+
+/* Add n to st's detail counter name (a string literal); when all slots are
+ * taken by other names it is not shown. */
+void bn_wire_stats_detail(struct bn_wire_stats *st, const char *name, uint64_t n);
 
 struct bn_wire_port;
 

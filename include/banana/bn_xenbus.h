@@ -188,6 +188,10 @@ void bn_xb_fatal(struct bn_xb_dev *dev, int err, const char *fmt, ...)
  * queued to the main loop, ignored if the device is gone by then. */
 void bn_xb_fail(struct bn_xb_dev *dev, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* bn_xb_write from any thread (e.g. a Spike's loop that learnt its wire's
+ * MTU): queued to the main loop, ignored if the device is gone by then. */
+void bn_xb_write_async(struct bn_xb_dev *dev, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The index a Spike's back ring starts from: the shared ring's rsp_prod
  * (the third 32-bit word of every Xen shared ring), read once. It is 0 on a

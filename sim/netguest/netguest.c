@@ -252,6 +252,34 @@ fail:
         return -1;
 }
 
+/* As Linux's netfront: the interface's MTU is the back-end's `mtu` key
+ * (bananad writes its wire's there), followed while the guest runs: read
+ * every 250 ms (we are in the guest's netns since open_tap). */
+static void follow_mtu(struct ng *ng, const struct opts *o, unsigned *applied, uint64_t *next_us)
+{
+        uint64_t now = ng_now_us(), m;
+        struct ifreq ifr;
+        int sock;
+
+        if (now < *next_us)
+                return;
+        *next_us = now + 250000;
+        m = bn_guest_fe_be_uint(&ng->fe, "mtu", 0);
+        if (m < 68 || m > 65535 || m == *applied)
+                return;
+        sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        memset(&ifr, 0, sizeof(ifr));
+        snprintf(ifr.ifr_name, IFNAMSIZ, "%s", o->ifname);
+        ifr.ifr_mtu = (int)m;
+        if (sock >= 0 && ioctl(sock, SIOCSIFMTU, &ifr) == 0) {
+                *applied = (unsigned)m;
+                printf("netguest: mtu %u (the back-end's)\n", *applied);
+                fflush(stdout);
+        }
+        if (sock >= 0)
+                close(sock);
+}
+
 static void deliver_tap(struct ng *ng, const struct virtio_net_hdr *vh, const uint8_t *frame,
                         uint32_t len)
 {
@@ -453,7 +481,8 @@ int main(int argc, char **argv)
         struct opts o;
         const char *extra[8];
         uint32_t gsize = 0, grate = 0;
-        uint64_t gcount = 0, start, deadline;
+        uint64_t gcount = 0, start, deadline, mtu_next = 0;
+        unsigned mtu_applied = 0;
         uint8_t dst[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, src[6] = {0x00, 0x16, 0x3e, 0, 0, 1};
         static uint8_t buf[NG_FRAME_MAX + sizeof(struct virtio_net_hdr)];
         int rc, evfd, ret = 1;
@@ -502,6 +531,8 @@ int main(int argc, char **argv)
 
                 if (stop_flag || (deadline && ng_now_us() > deadline))
                         break;
+                if (ng->tap_fd >= 0)
+                        follow_mtu(ng, &o, &mtu_applied, &mtu_next);
                 if (o.evil && !evil_sent) {
                         if (do_evil(ng, o.evil) < 0)
                                 goto out;

@@ -55,7 +55,7 @@ for i in 1 2; do
     cl_ctl $i apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply$i.out" 2>&1 || cl_fail "apply on h$i: $(cat "$CL_BASE/apply$i.out")"
 done
 cl_peer_ns 2 speer "br${CL_T}s" 10.69.0.2/24 1390
-cl_netguest 1 g1 10.69.0.1/24 02:00:00:69:00:01 1390
+cl_netguest 1 g1 10.69.0.1/24 02:00:00:69:00:01 1450 # vxlan first
 G=$CL_T-g1 PEER=$CL_T-speer
 is() { cl_ctl "$1" wires g1-lan | grep -Eq "$2 .* up$"; }
 wait_for 30 is 1 vxlan && wait_for 10 is 2 vxlan || cl_fail "g1-lan not up: $(cl_ctl 1 wires 2>&1)"

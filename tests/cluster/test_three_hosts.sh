@@ -67,9 +67,9 @@ cat "$CL_BASE/wires.out"
 cl_ctl 3 apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply3.out" 2>&1 || cl_fail "apply on h3: $(cat "$CL_BASE/apply3.out")"
 grep -qx "no change" "$CL_BASE/apply3.out" || cl_fail "the same file applied on h3 changed something: $(cat "$CL_BASE/apply3.out")"
 
-cl_netguest 1 a1 10.69.0.1/24 02:00:00:69:00:01 1390
-cl_netguest 2 b1 10.69.0.2/24 02:00:00:69:00:02 1390
-cl_netguest 3 c1 10.69.0.3/24 02:00:00:69:00:03 1390
+cl_netguest 1 a1 10.69.0.1/24 02:00:00:69:00:01 1450 # vxlan
+cl_netguest 2 b1 10.69.0.2/24 02:00:00:69:00:02 1500 # shm
+cl_netguest 3 c1 10.69.0.3/24 02:00:00:69:00:03 1390 # vpn
 up() { BANANA_CONTROL=$CL_BASE/h$1/ctl.sock "$BANANACTL" wires "$2" | grep -q ' up$'; }
 wait_for 30 up 3 c1-net || cl_fail "c1-net not up on h3: $(cl_ctl 3 wires c1-net 2>&1)"
 wait_for 10 up 1 a1-net || cl_fail "a1-net not up on h1: $(cl_ctl 1 wires a1-net 2>&1)"

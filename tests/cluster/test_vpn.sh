@@ -98,7 +98,7 @@ echo "refused: $(cat "$CL_BASE/c.out")"
 cl_peer_ns 2 vpeer "br${CL_T}v" 10.67.0.2/24 1390
 cl_netguest 1 g1 10.67.0.1/24 02:00:00:67:00:01 1390
 cl_netguest 1 g2 10.67.0.3/24 02:00:00:67:00:03 1390
-cl_netguest 1 g3 10.67.0.4/24 02:00:00:67:00:04 1390
+cl_netguest 1 g3 10.67.0.4/24 02:00:00:67:00:04 1450 # its wire is vxlan
 PEER=$CL_T-vpeer G=$CL_T-g1 G2=$CL_T-g2 G3=$CL_T-g3 d=$CL_BASE/h1
 up() { BANANA_CONTROL=$CL_BASE/h$1/ctl.sock "$BANANACTL" wires g1-vpn | grep -q ' up$'; }
 wait_for 30 up 1 || cl_fail "wire g1-vpn not up on h1: $(cl_ctl 1 wires 2>&1); $(tail -20 "$CL_BASE"/h1/state/vpn/tun*.log)"

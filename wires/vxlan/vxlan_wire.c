@@ -21,7 +21,8 @@
  * locks. Sending runs on the port's loop: a GSO or partial-checksum frame is
  * segmented and checksummed in software first (corm_gso.c: the other end
  * may be Linux, which carries plain Ethernet), each frame gets its header
- * and the batch leaves with one sendmmsg.
+ * and the batch leaves with one sendmmsg (vxlan_tx.c: with UDP_SEGMENT
+ * where the kernel has it); the socket receives with UDP_GRO.
  *
  * Capabilities: unordered, unreliable (the datagrams of a batch that meets
  * a full socket buffer are dropped, counted as drop_full; then the port
@@ -30,22 +31,24 @@
  * control messages (the peer may be Linux), the MTU above. Drops are counted by reason:
  * drop_too_big (a frame over the MTU), drop_malformed (datagrams with this port's VNI that are
  * short, have bad flags or come from another source than the peer; frames that are not frames),
- * drop_full (the hand-off queue or the socket buffer full); datagrams that belong to no port
- * (shorter than a header, an unknown VNI) are counted by their socket and logged when it closes.
+ * drop_full (the hand-off queue or the socket buffer full), and each malformed one by its reason
+ * in the stats' detail (short, bad_flags, not_from_peer, not_a_frame); datagrams that belong to
+ * no port (shorter than a header, an unknown VNI) are counted by their socket, shown on each of
+ * its ports as socket_short and socket_unknown_vni, and logged when it closes.
  */
 #include "bn_log.h"
 #include "bn_loop.h"
 #include "bn_net.h"
 #include "bn_wire.h"
 #include "corm_gso.h"
-#include "vxlan_proto.h"
-#include "vxlan_wire.h"
+#include "vxlan_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -54,62 +57,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define VX_BATCH     32          /* datagrams per recvmmsg / sendmmsg */
-#define VX_RXQ       1024        /* frames queued for one port's loop */
-#define VX_DGRAM_MAX 9216        /* the largest datagram read */
-#define VX_FRAME_MAX (9000 + 18) /* the largest inner frame (MTU 9000, VLAN tag) */
-#define VX_GSO_MAX   (64 * 1024 + 256)
-
-struct vx_port;
-
-/* One UDP socket, its buffers (the receive loop's) and its ports. */
-struct vx_sock {
-        struct vx_sock *next;
-        struct vx_ctx *ctx;
-        struct sockaddr_in bind;
-        int fd;
-        unsigned refs;
-        struct vx_port *ports;                       /* under ctx->mu */
-        uint64_t bad[BN_VXLAN_BAD_MAX], unknown_vni; /* the receive loop's */
-        uint8_t (*buf)[VX_DGRAM_MAX];
-};
-
-struct vx_ctx {
-        pthread_mutex_t mu;
-        struct bn_workers *rx; /* the receive loop */
-        struct vx_sock *socks;
-};
-
-struct vx_port {
-        struct vx_ctx *ctx;
-        struct vx_sock *sock;
-        struct bn_wire_port *port;
-        struct vx_port *next; /* in sock->ports */
-        uint32_t vni, mtu;
-        struct sockaddr_in peer;
-        int efd;
-        /* hand-off queue: the receive loop fills [head], the port's loop
-         * takes from [rpos] and frees up to [tail] at release */
-        pthread_mutex_t qmu;
-        uint8_t *q; /* VX_RXQ slots of slot bytes (the MTU's frame) */
-        uint32_t slot;
-        uint32_t qlen[VX_RXQ];
-        unsigned head, rpos, tail;
-        atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_foreign, rx_too_big;
-        /* the port's loop's */
-        uint64_t tx_frames, tx_bytes, tx_too_big, tx_full, tx_bad;
-        uint8_t *scratch;             /* one segment of a GSO frame */
-        uint8_t (*seg)[VX_FRAME_MAX]; /* segments waiting for sendmmsg */
-        uint8_t hdr[VX_BATCH][BN_VXLAN_HLEN];
-        struct iovec iov[VX_BATCH][2];
-        struct mmsghdr mm[VX_BATCH];
-        unsigned nb, nseg;
-        int wfd;               /* a dup of the socket, polled for EPOLLOUT on the port's loop */
-        bool full, wfd_polled; /* the socket buffer was full: wait for room */
-};
-
-_Static_assert(sizeof(struct vx_port) <= BN_WIRE_VXLAN_PRIV_SIZE, "see vxlan_wire.h");
 
 static const char *const vx_known[] = {"vni", "addr", "port", "mtu", NULL};
 
@@ -153,7 +100,7 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
         bool wake = false;
 
         if (len < BN_VXLAN_HLEN) {
-                s->bad[BN_VXLAN_SHORT]++;
+                atomic_fetch_add(&s->bad[BN_VXLAN_SHORT], 1);
                 return;
         }
         /* whose is it? (the VNI's place, before we know the rest is right) */
@@ -161,11 +108,12 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
         for (p = s->ports; p && p->vni != vni; p = p->next)
                 ;
         if (!p) {
-                s->unknown_vni++;
+                atomic_fetch_add(&s->unknown_vni, 1);
                 return;
         }
         if ((why = bn_vxlan_parse(d, len, &vni)) != BN_VXLAN_OK) {
-                atomic_fetch_add(&p->rx_foreign, 1); /* this port's, malformed */
+                /* this port's, malformed */
+                atomic_fetch_add(why == BN_VXLAN_SHORT ? &p->rx_short : &p->rx_flags, 1);
                 return;
         }
         if (src->sin_addr.s_addr != p->peer.sin_addr.s_addr) {
@@ -194,22 +142,57 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
         }
 }
 
+/* Message i of a batch: one datagram, or with UDP_GRO several of one size
+ * back to back (the last may be shorter), each validated on its own. */
+static void deliver_msg(struct vx_sock *s, struct mmsghdr *m, const uint8_t *d,
+                        const struct sockaddr_in *src)
+{
+        size_t len = m->msg_len, gso = 0;
+        struct cmsghdr *cm;
+
+        if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+                atomic_fetch_add(&s->bad[BN_VXLAN_SHORT], 1);
+                return;
+        }
+        for (cm = CMSG_FIRSTHDR(&m->msg_hdr); cm; cm = CMSG_NXTHDR(&m->msg_hdr, cm))
+                if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+                    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                        int g;
+                        memcpy(&g, CMSG_DATA(cm), sizeof(g));
+                        gso = g > 0 ? (size_t)g : 0;
+                }
+        if (!gso || gso >= len) {
+                deliver(s, d, len, src);
+                return;
+        }
+        for (size_t off = 0; off < len; off += gso)
+                deliver(s, d + off, len - off < gso ? len - off : gso, src);
+}
+
 static void sock_readable(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         struct vx_sock *s = arg;
         struct mmsghdr mm[VX_BATCH];
         struct iovec iov[VX_BATCH];
         struct sockaddr_in src[VX_BATCH];
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } ctl[VX_BATCH];
         (void)loop;
         (void)events;
         for (int rounds = 0; rounds < 8; rounds++) {
                 memset(mm, 0, sizeof(mm));
                 for (int i = 0; i < VX_BATCH; i++) {
-                        iov[i] = (struct iovec){s->buf[i], VX_DGRAM_MAX};
+                        iov[i] = (struct iovec){s->buf + (size_t)i * s->bufsz, s->bufsz};
                         mm[i].msg_hdr.msg_iov = &iov[i];
                         mm[i].msg_hdr.msg_iovlen = 1;
                         mm[i].msg_hdr.msg_name = &src[i];
                         mm[i].msg_hdr.msg_namelen = sizeof(src[i]);
+                        if (s->gro) {
+                                mm[i].msg_hdr.msg_control = ctl[i].buf;
+                                mm[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+                        }
                 }
                 int n = recvmmsg(fd, mm, VX_BATCH, MSG_DONTWAIT, NULL);
                 if (n <= 0)
@@ -217,17 +200,31 @@ static void sock_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                 /* the table of ports may change under us: hold it while we hand
                  * the batch out (ports leave it before they close) */
                 pthread_mutex_lock(&s->ctx->mu);
-                for (int i = 0; i < n; i++) {
-                        if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
-                                s->bad[BN_VXLAN_SHORT]++;
-                                continue;
-                        }
-                        deliver(s, s->buf[i], mm[i].msg_len, &src[i]);
-                }
+                for (int i = 0; i < n; i++)
+                        deliver_msg(s, &mm[i], s->buf + (size_t)i * s->bufsz, &src[i]);
                 pthread_mutex_unlock(&s->ctx->mu);
                 if (n < VX_BATCH)
                         return;
         }
+}
+
+/* UDP_SEGMENT and UDP_GRO where the kernel has them (Linux 4.18, 5.0), unless
+ * the environment says BN_VXLAN_OFFLOAD=0 (neither) or =gso (no UDP_GRO), for
+ * measuring without them. */
+static void sock_offload(struct vx_sock *s)
+{
+        const char *env = getenv("BN_VXLAN_OFFLOAD");
+        int one = 1, zero = 0;
+
+        s->bufsz = VX_DGRAM_MAX;
+        if (env && strcmp(env, "0") == 0)
+                return;
+        /* a size of 0 turns segmentation off for the socket: each send says its own */
+        s->gso = setsockopt(s->fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
+        s->gro = !(env && strcmp(env, "gso") == 0) &&
+                 setsockopt(s->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+        if (s->gro)
+                s->bufsz = VX_GRO_MAX;
 }
 
 /* The socket for (addr, port), made when it is the first (*fresh: the
@@ -249,7 +246,7 @@ static int sock_get(struct vx_ctx *c, const struct sockaddr_in *b, struct vx_soc
                 return 0;
         }
         s = calloc(1, sizeof(*s));
-        if (!s || !(s->buf = calloc(VX_BATCH, sizeof(*s->buf)))) {
+        if (!s) {
                 rc = -ENOMEM;
                 goto fail;
         }
@@ -259,6 +256,11 @@ static int sock_get(struct vx_ctx *c, const struct sockaddr_in *b, struct vx_soc
         s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s->fd < 0) {
                 rc = -errno;
+                goto fail;
+        }
+        sock_offload(s);
+        if (!(s->buf = malloc(VX_BATCH * s->bufsz))) {
+                rc = -ENOMEM;
                 goto fail;
         }
         setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -344,14 +346,13 @@ static void sock_put(struct vx_port *p)
         if (!last)
                 return;
         rx_poll(s, false); /* after this no callback of s runs */
-        if (s->unknown_vni || s->bad[BN_VXLAN_SHORT] || s->bad[BN_VXLAN_FLAGS])
+        if (atomic_load(&s->unknown_vni) || atomic_load(&s->bad[BN_VXLAN_SHORT]))
                 bn_info("vxlan",
                         "UDP %s:%u closed: dropped %llu datagram(s) of unknown VNIs, "
-                        "%llu short, %llu with bad flags",
+                        "%llu shorter than a header",
                         inet_ntoa(s->bind.sin_addr), ntohs(s->bind.sin_port),
-                        (unsigned long long)s->unknown_vni,
-                        (unsigned long long)s->bad[BN_VXLAN_SHORT],
-                        (unsigned long long)s->bad[BN_VXLAN_FLAGS]);
+                        (unsigned long long)atomic_load(&s->unknown_vni),
+                        (unsigned long long)atomic_load(&s->bad[BN_VXLAN_SHORT]));
         close(s->fd);
         free(s->buf);
         free(s);
@@ -441,9 +442,9 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
         p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         p->slot = p->mtu + 18; /* Ethernet header and an 802.1Q tag */
         p->q = calloc(VX_RXQ, p->slot);
-        p->seg = calloc(VX_BATCH, sizeof(*p->seg));
+        p->gbuf = malloc(VX_GBUF);
         p->scratch = malloc(VX_GSO_MAX);
-        if (p->efd < 0 || !p->q || !p->seg || !p->scratch) {
+        if (p->efd < 0 || !p->q || !p->gbuf || !p->scratch) {
                 rc = p->efd < 0 ? -errno : -ENOMEM;
                 goto fail;
         }
@@ -483,8 +484,10 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
 
                 inet_ntop(AF_INET, &v.bind.sin_addr, a, sizeof(a));
                 inet_ntop(AF_INET, &v.peer.sin_addr, b, sizeof(b));
-                bn_info(port->wire, "vxlan: VNI %u, UDP %s:%u -> %s:%u, MTU %u", p->vni, a,
-                        (unsigned)v.port, b, (unsigned)v.peer_port, p->mtu);
+                bn_info(port->wire,
+                        "vxlan: VNI %u, UDP %s:%u -> %s:%u, MTU %u, UDP_SEGMENT %s, UDP_GRO %s",
+                        p->vni, a, (unsigned)v.port, b, (unsigned)v.peer_port, p->mtu,
+                        p->sock->gso ? "on" : "off", p->sock->gro ? "on" : "off");
         }
         return 0;
 fail:
@@ -507,10 +510,10 @@ static void vx_close(struct bn_wire_port *port)
                 close(p->efd);
         p->efd = -1;
         free(p->q);
-        free(p->seg);
+        free(p->gbuf);
         free(p->scratch);
         p->q = NULL;
-        p->seg = NULL;
+        p->gbuf = NULL;
         p->scratch = NULL;
         pthread_mutex_destroy(&p->qmu);
 }
@@ -563,134 +566,6 @@ static void vx_release(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsi
         pthread_mutex_unlock(&p->qmu);
 }
 
-/* ---- sending ---------------------------------------------------------------- */
-
-static void flush(struct vx_port *p)
-{
-        unsigned done = 0;
-
-        while (done < p->nb) {
-                int rc = sendmmsg(p->sock->fd, p->mm + done, p->nb - done, MSG_DONTWAIT);
-                if (rc < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        /* socket buffer full: what is left of the batch is dropped
-                         * (UDP would drop it further on anyway), and the port
-                         * takes nothing more until the socket has room */
-                        p->tx_full += p->nb - done;
-                        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
-                                p->full = true;
-                        break;
-                }
-                for (int i = 0; i < rc; i++) {
-                        p->tx_frames++;
-                        p->tx_bytes += p->mm[done + i].msg_len - BN_VXLAN_HLEN;
-                }
-                done += (unsigned)rc;
-        }
-        p->nb = 0;
-        p->nseg = 0;
-}
-
-/* Queue one inner frame; copy: it lives in a segment buffer (data is ours
- * only until the call returns, a segment until the next one). */
-static int queue_frame(struct vx_port *p, const uint8_t *frame, size_t len, bool copy)
-{
-        size_t l2 = BN_VXLAN_ETH_HLEN;
-        struct mmsghdr *m;
-
-        if (len >= 16 && frame[12] == 0x81 && frame[13] == 0x00)
-                l2 += 4; /* 802.1Q */
-        if (len < BN_VXLAN_ETH_HLEN || len - l2 > p->mtu || len > VX_FRAME_MAX) {
-                p->tx_too_big++;
-                return 0;
-        }
-        if (p->nb == VX_BATCH || (copy && p->nseg == VX_BATCH))
-                flush(p);
-        if (copy) {
-                memcpy(p->seg[p->nseg], frame, len);
-                frame = p->seg[p->nseg++];
-        }
-        bn_vxlan_header(p->hdr[p->nb], p->vni);
-        p->iov[p->nb][0] = (struct iovec){p->hdr[p->nb], BN_VXLAN_HLEN};
-        p->iov[p->nb][1] = (struct iovec){(void *)frame, len};
-        m = &p->mm[p->nb++];
-        memset(m, 0, sizeof(*m));
-        m->msg_hdr.msg_name = &p->peer;
-        m->msg_hdr.msg_namelen = sizeof(p->peer);
-        m->msg_hdr.msg_iov = p->iov[p->nb - 1];
-        m->msg_hdr.msg_iovlen = 2;
-        return 0;
-}
-
-static int queue_segment(void *arg, const uint8_t *frame, size_t len)
-{
-        return queue_frame(arg, frame, len, true);
-}
-
-/* On the port's loop: the socket has room again (writability without a
- * read: bn_wire_port_writable). */
-static void room_again(struct bn_loop *loop, int fd, uint32_t events, void *arg)
-{
-        struct bn_wire_port *port = arg;
-        struct vx_port *p = port->priv;
-
-        (void)fd;
-        (void)events;
-        bn_loop_del_fd(loop, p->wfd);
-        p->wfd_polled = false;
-        p->full = false;
-        bn_wire_port_writable(port);
-}
-
-/* The socket was full: take nothing until it has room. */
-static void wait_room(struct bn_wire_port *port, struct vx_port *p)
-{
-        if (p->wfd_polled || p->wfd < 0)
-                return;
-        if (bn_loop_add_fd(port->loop, p->wfd, EPOLLOUT, room_again, port) == 0)
-                p->wfd_polled = true;
-        else
-                p->full = false; /* cannot wait: drop (counted) rather than stall */
-}
-
-static int vx_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, unsigned n)
-{
-        struct vx_port *p = port->priv;
-
-        if (p->full)
-                return 0;
-        for (unsigned i = 0; i < n; i++) {
-                const struct bn_wire_msg *m = &msgs[i];
-                struct virtio_net_hdr h = {0};
-
-                if (m->type != BN_MSG_NET_FRAME) {
-                        p->tx_bad++; /* not a frame: nothing a VXLAN peer could take */
-                        continue;
-                }
-                if (m->hdr_len >= sizeof(h))
-                        memcpy(&h, m->hdr, sizeof(h));
-                if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-                    (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-                        /* the peer may be Linux: plain, checksummed frames only */
-                        if (bn_net_gso_segment(&h, m->data, m->len, p->scratch, VX_GSO_MAX,
-                                               queue_segment, p) < 0)
-                                p->tx_bad++;
-                } else {
-                        queue_frame(p, m->data, m->len, false);
-                }
-                if (p->full) { /* a batch met a full socket: this one is taken, no more */
-                        p->nb = p->nseg = 0;
-                        wait_room(port, p);
-                        return (int)i + 1;
-                }
-        }
-        flush(p); /* before we return: the caller keeps its buffers */
-        if (p->full)
-                wait_room(port, p);
-        return (int)n;
-}
-
 static void vx_port_caps(struct bn_wire_port *port, struct bn_wire_caps *caps)
 {
         caps->mtu = ((struct vx_port *)port->priv)->mtu;
@@ -706,7 +581,21 @@ static void vx_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
         st->bytes_in += atomic_load(&p->rx_bytes);
         st->drop_full += p->tx_full + atomic_load(&p->rx_full);
         st->drop_too_big += p->tx_too_big + atomic_load(&p->rx_too_big);
-        st->drop_malformed += atomic_load(&p->rx_foreign) + p->tx_bad;
+        uint64_t sh = atomic_load(&p->rx_short), fl = atomic_load(&p->rx_flags),
+                 fo = atomic_load(&p->rx_foreign);
+
+        st->drop_malformed += sh + fl + fo + p->tx_bad;
+        bn_wire_stats_detail(st, "short", sh);
+        bn_wire_stats_detail(st, "bad_flags", fl);
+        bn_wire_stats_detail(st, "not_from_peer", fo);
+        bn_wire_stats_detail(st, "not_a_frame", p->tx_bad);
+        /* what the end's UDP socket dropped as nobody's (not in drop_*:
+         * they are no wire's), so that forged traffic shows */
+        if (p->sock) {
+                bn_wire_stats_detail(st, "socket_unknown_vni", atomic_load(&p->sock->unknown_vni));
+                bn_wire_stats_detail(st, "socket_short",
+                                     atomic_load(&p->sock->bad[BN_VXLAN_SHORT]));
+        }
 }
 
 const struct bn_wire_class bn_wire_vxlan_class = {
@@ -723,7 +612,7 @@ const struct bn_wire_class bn_wire_vxlan_class = {
     .open = vx_open,
     .check = vx_check,
     .close = vx_close,
-    .send = vx_send,
+    .send = bn_vx_send,
     .recv = vx_recv,
     .release = vx_release,
     .fd = vx_fd,
