@@ -309,10 +309,14 @@ static int displ_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         for (unsigned i = 0; i < s->nconn && !rc; i++)
                 rc = map_conn(s, i);
         if (!rc)
+                rc = displ_journal_open(s); /* after a restart: the buffers again */
+        if (!rc)
                 rc = bn_loop_call_wait(ep->loop, start_io, s);
         if (!rc && !s->polling)
                 rc = -EIO;
         if (rc) {
+                displ_free_all(s); /* the loop never served them */
+                displ_journal_close(s);
                 unmap_conns(s);
                 return rc;
         }
@@ -326,6 +330,7 @@ static void displ_disconnect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         (void)dev;
         struct displ_spike *s = ep->priv;
         bn_loop_call_wait(ep->loop, stop_io, s);
+        displ_journal_close(s); /* kept on a restart, removed with the device */
         unmap_conns(s);
         bn_info(ep->name, "display spike stopped after %llu request(s), %llu flip(s)",
                 (unsigned long long)s->requests, (unsigned long long)s->flips);

@@ -11,10 +11,13 @@
  * prints "flip K T" (CLOCK_MONOTONIC, us) as flip K is asked for, and
  * --interval-ms paces the flips (bench/display/run); --draw-without-flip
  * then draws one more frame into the shown buffer without flipping, as
- * Linux's fbdev emulation does (--expect is that frame). */
+ * Linux's fbdev emulation does (--expect is that frame). With --stay,
+ * each SIGUSR1 flips --flips more frames on the same buffer and writes
+ * --expect again (a bananad restart in between must not be seen). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +229,39 @@ static int cmp_double(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* Draw and flip frames first..first+flips-1, each waiting for its answer
+ * and event; report the median. */
+static int flip_frames(struct dg *d, unsigned first)
+{
+        struct xendispl_req r;
+        int rc;
+        free(d->lat_us);
+        d->lat_us = calloc(d->flips ? d->flips : 1, sizeof(double));
+        if (!d->lat_us)
+                return -ENOMEM;
+        for (unsigned k = first; k < first + d->flips; k++) {
+                draw(d, k);
+                r = (struct xendispl_req){.operation = XENDISPL_OP_PG_FLIP};
+                r.op.pg_flip.fb_cookie = 11;
+                double t0 = now_us();
+                if (d->stamps)
+                        printf("flip %u %.0f\n", k, t0);
+                if ((rc = request(d, &r, true))) {
+                        say(d, "PG_FLIP %u failed: %d", k, rc);
+                        return rc < 0 ? rc : -EIO;
+                }
+                d->lat_us[k - first] = now_us() - t0;
+                if (d->interval_ms)
+                        usleep(d->interval_ms * 1000u);
+        }
+        if (d->flips) {
+                qsort(d->lat_us, d->flips, sizeof(double), cmp_double);
+                say(d, "%u page flip(s) answered with their events; flip to event median %.0f us",
+                    d->flips, d->lat_us[d->flips / 2]);
+        }
+        return 0;
+}
+
 static int run(struct dg *d)
 {
         int rc =
@@ -307,27 +343,8 @@ static int run(struct dg *d)
                 say(d, "an unknown operation got %d, not -EOPNOTSUPP", rc);
                 return -EPROTO;
         }
-        d->lat_us = calloc(d->flips ? d->flips : 1, sizeof(double));
-        for (unsigned k = 1; k <= d->flips; k++) {
-                draw(d, k);
-                r = (struct xendispl_req){.operation = XENDISPL_OP_PG_FLIP};
-                r.op.pg_flip.fb_cookie = 11;
-                double t0 = now_us();
-                if (d->stamps)
-                        printf("flip %u %.0f\n", k, t0);
-                if ((rc = request(d, &r, true))) {
-                        say(d, "PG_FLIP %u failed: %d", k, rc);
-                        return rc < 0 ? rc : -EIO;
-                }
-                d->lat_us[k - 1] = now_us() - t0;
-                if (d->interval_ms)
-                        usleep(d->interval_ms * 1000u);
-        }
-        if (d->flips) {
-                qsort(d->lat_us, d->flips, sizeof(double), cmp_double);
-                say(d, "%u page flip(s) answered with their events; flip to event median %.0f us",
-                    d->flips, d->lat_us[d->flips / 2]);
-        }
+        if ((rc = flip_frames(d, 1)))
+                return rc;
         unsigned shown = d->flips;
         if (d->noflip) { /* as fbdev does: draw into the shown frame, no flip */
                 draw(d, ++shown);
@@ -408,9 +425,22 @@ int main(int argc, char **argv)
                 fprintf(stderr, "dispguest: cannot create a domain: %s\n", strerror(-rc));
                 return 1;
         }
+        /* --stay: SIGUSR1 asks for --flips more frames (and --expect again) */
+        sigset_t usr1;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, NULL);
         rc = run(&d);
-        while (!rc && d.stay)
-                pause();
+        unsigned next = d.flips + 1 + (d.noflip ? 1 : 0);
+        int sig;
+        while (!rc && d.stay && sigwait(&usr1, &sig) == 0) {
+                if ((rc = flip_frames(&d, next)))
+                        break;
+                next += d.flips;
+                if (d.expect && (rc = write_expect(&d, next - 1)))
+                        break;
+                say(&d, "done again, frame %u shown", next - 1);
+        }
         if (!d.hostile)
                 bn_guest_xb_set_state(d.g, d.fe.fe_path, XenbusStateClosing);
         bn_guest_destroy(d.g);
