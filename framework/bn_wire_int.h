@@ -18,4 +18,9 @@ int bn_wire_hello_try(struct bn_wire_port *p);
  * to the class, count the rest as dropped. */
 void bn_wire_ctl_rx(struct bn_wire_port *p, const struct bn_wire_msg *m);
 
+/* bn_wire_region.c, on port->loop: apply the peer's BN_MSG_CTL_REGION
+ * (false: malformed, nothing changed); free every region of the port. */
+bool bn_wire_region_rx(struct bn_wire_port *p, const struct bn_wire_msg *m);
+void bn_wire_regions_free(struct bn_wire_port *p);
+
 #endif

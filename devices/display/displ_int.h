@@ -91,6 +91,7 @@ struct displ_conn {
          * event waits for its last tile */
         uint64_t send_fb;
         uint32_t send_row, seq;
+        uint32_t dmg_lo, dmg_hi; /* rows of the frame sent so far */
         bool sending, evt_pending, sent_any;
         /* what each tile of hash_fb held when last sent: unchanged tiles
          * are not sent again */
