@@ -27,6 +27,9 @@
 #ifdef BN_HAVE_WIRE_NBD
 #include "nbd_wire.h"
 #endif
+#ifdef BN_HAVE_WIRE_STREAM
+#include "stream_wire.h"
+#endif
 
 int bn_ctl_daemonize(int *ready_fd)
 {
@@ -84,6 +87,9 @@ int bn_ctl_register_wires(struct bn_wire_registry *r)
 #endif
 #ifdef BN_HAVE_WIRE_NBD
             &bn_wire_nbd_class,
+#endif
+#ifdef BN_HAVE_WIRE_STREAM
+            &bn_wire_stream_class,
 #endif
             NULL,
         };

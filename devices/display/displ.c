@@ -378,7 +378,17 @@ static int displ_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
         return 0;
 }
 
-/* A wire that refused a tile has room again: send the rest. */
+/* A link that comes (back) up may lead to a peer that holds nothing of
+ * ours (a new connection, a restarted bananad): the next pass sends every
+ * band again. */
+static void displ_port_link(struct bn_endpoint *ep, struct bn_wire_port *port,
+                            const struct bn_wire_link *link)
+{
+        if (link->up)
+                displ_port_attach(ep, port);
+}
+
+/* A wire that refused a band has room again: send the rest. */
 static void displ_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
 {
         (void)port;
@@ -414,9 +424,10 @@ const struct bn_devclass bn_display_class = {
     .port_attach = displ_port_attach,
     .port_rx = displ_port_rx,
     .port_writable = displ_port_writable,
+    .port_link = displ_port_link,
     .snapshot = bn_displ_corm_snapshot,
     /* frames go as regions: the rows written must all arrive, in order,
-     * before the frame message (shm; between hosts: stream) */
+     * before the frame message (shm; between hosts: stream, wires/stream) */
     .wire_needs = {.ordered = true,
                    .reliable = true,
                    .regions = true,
