@@ -163,6 +163,9 @@ static int encode_png(const uint8_t *px, uint32_t w, uint32_t h, struct png_mem 
         png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                      PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         png_set_compression_level(png, 1);
+        /* unfiltered rows: a snapshot is taken now, not archived (faster to
+         * make and to read back, about as small at this level) */
+        png_set_filter(png, 0, PNG_FILTER_NONE);
         png_write_info(png, info);
         for (uint32_t y = 0; y < h; y++) {
                 const uint8_t *s = px + (size_t)y * w * BN_DISPL_PIXEL_SIZE;

@@ -106,12 +106,13 @@ static void pump(struct displ_spike *s, struct displ_conn *c)
                                                    .width = fb->width,
                                                    .height = fb->height,
                                                    .seq = c->seq,
-                                                   .row = c->dmg_lo,
-                                                   .rows = c->dmg_hi - c->dmg_lo};
+                                                   .row = c->dmg ? c->dmg_lo : 0,
+                                                   .rows = c->dmg ? c->dmg_hi - c->dmg_lo : 0};
                         struct bn_wire_msg m = {.type = BN_MSG_DISPL_FRAME, .hdr_len = sizeof(f)};
                         memcpy(m.hdr, &f, sizeof(f));
-                        if ((c->sent_any || c->evt_pending) && bn_endpoint_send(s->ep, &m, 1) != 1)
+                        if ((c->dmg || c->evt_pending) && bn_endpoint_send(s->ep, &m, 1) != 1)
                                 return; /* full: port_writable calls us again */
+                        c->dmg = false;
                         c->sending = false;
                         break;
                 }
@@ -121,6 +122,7 @@ static void pump(struct displ_spike *s, struct displ_conn *c)
                         rows = fb->height - c->send_row;
                 if (c->hash_fb != fb->cookie || c->hash_w != fb->width || c->hash_h != fb->height) {
                         memset(c->tile_hash, 0, sizeof(c->tile_hash));
+                        c->dmg = false; /* every band goes again */
                         c->hash_fb = fb->cookie;
                         c->hash_w = fb->width;
                         c->hash_h = fb->height;
@@ -147,11 +149,12 @@ static void pump(struct displ_spike *s, struct displ_conn *c)
                         break;
                 }
                 c->tile_hash[ti] = h;
-                if (!c->sent_any)
+                if (!c->dmg || c->send_row < c->dmg_lo)
                         c->dmg_lo = c->send_row;
-                c->sent_any = true;
+                if (!c->dmg || c->send_row + rows > c->dmg_hi)
+                        c->dmg_hi = c->send_row + rows;
+                c->dmg = true;
                 c->send_row += rows;
-                c->dmg_hi = c->send_row;
         }
         if (c->evt_pending && !c->sending) {
                 c->evt_pending = false;
@@ -167,8 +170,6 @@ void displ_flip(struct displ_spike *s, struct displ_conn *c, uint64_t fb, bool e
         c->send_fb = fb;
         c->send_row = 0;
         c->seq++;
-        c->sent_any = false;
-        c->dmg_lo = c->dmg_hi = 0;
         c->sending = true;
         pump(s, c);
 }

@@ -91,8 +91,10 @@ struct displ_conn {
          * event waits for its last tile */
         uint64_t send_fb;
         uint32_t send_row, seq;
-        uint32_t dmg_lo, dmg_hi; /* rows of the frame sent so far */
-        bool sending, evt_pending, sent_any;
+        /* the rows written into the region since the last frame message
+         * (of this frame, or of one it superseded before its message) */
+        uint32_t dmg_lo, dmg_hi;
+        bool dmg, sending, evt_pending;
         /* what each tile of hash_fb held when last sent: unchanged tiles
          * are not sent again */
         uint64_t hash_fb;
