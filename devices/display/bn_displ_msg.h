@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#define BN_MSG_DISPL_FRAME 2u /* 1 was the tiles of wire version 1 */
+#define BN_MSG_DISPL_FRAME 0x0401u /* the class's block: 0x04xx */
 
 #define BN_DISPL_CONN_MAX   4u    /* connectors per device */
 #define BN_DISPL_DIM_MAX    4096u /* largest width or height, pixels */

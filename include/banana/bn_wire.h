@@ -102,6 +102,8 @@ struct bn_workers;
  *    (op, sector, id, status), data = the payload of a write request or a
  *    read response (len 0 otherwise).
  *  - test (0x03xx): type BN_MSG_TEST_ECHO, hdr = the echo number, no data.
+ *  - display ("vdispl", 0x04xx): BN_MSG_DISPL_FRAME, hdr = which rows of
+ *    the connector's region (below) changed, no data.
  * type 0 is invalid. Types 1..0xefff belong to the class (each class its
  * own block, so that a message of one class is never mistaken for
  * another's); 0xf000..0xffff are reserved for the framework's control
