@@ -9,7 +9,8 @@
 # A VNC viewer built on libvncclient (vnc-grab) reads the same pixels from
 # the Corm's VNC server, on a Unix socket and on 127.0.0.1 with a password.
 # bananad is killed and restarted under vm1: its display comes back from
-# the ring journal (buffers mapped again, screen served, flips go on).
+# the ring journal (buffers mapped again, screen served, flips go on). A
+# two-head guest's connectors are side by side on the VNC screen.
 #   test_display.sh XENSIM BANANAD BANANACTL SIM_DISPGUEST VNC_GRAB
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh" # wait_for, stop_pid
@@ -140,7 +141,9 @@ ctl snapshot hostA/screen/vm1 "$T/vm1b.png" || fail "snapshot after the hostile 
 python3 "$HERE/png_equal.py" "$T/vm1b.png" "$T/vm1.ppm" || fail "vm1's snapshot changed"
 # vm4 ends drawing a frame without a flip (as fbdev does): the Spike's
 # refresh finds the changed tiles and the screen shows it
-timeout 60 "$DG" --dir "$SIM" --name vm4 --res 800x600 --flips 3 --draw-without-flip \
+# vm4 has two heads (connectors 0 and 1 show the same frame buffer): the
+# Corm's VNC screen is them side by side, 1600x600
+timeout 60 "$DG" --dir "$SIM" --name vm4 --res 800x600 --flips 3 --draw-without-flip --connectors 2 \
 	--expect "$T/vm4.ppm" --stay >"$T/vm4.out" 2>&1 &
 GUESTS+=($!)
 wait_for 60 grep -q "done" "$T/vm4.out" || { cat "$T/vm4.out"; fail "vm4 failed after the hostile guests"; }
@@ -154,12 +157,19 @@ cmp -s "$T/vm4.snap.ppm" "$T/vm4.ppm" || fail "vm4's PPM snapshot differs"
 ctl snapshot hostA/screen/vm1 "$T/vm1.ppm2" >/dev/null 2>&1 # .ppm2: PNG, fits
 ctl snapshot hostA/screen/vm1 "$T/big.ppm" 2>"$T/err" && fail "a 6 MB reply was sent"
 grep -q "do not fit a reply" "$T/err" || { cat "$T/err"; fail "wrong refusal (big PPM)"; }
-timeout 90 "$GRAB" "127.0.0.1:$PORT" 800x600 "$T/vm4.vnc.ppm" --password-file "$T/vnc.pw" ||
-	fail "VNC viewer with the password failed"
-cmp -s "$T/vm4.vnc.ppm" "$T/vm4.ppm" || fail "vm4's VNC screen differs"
-echo "VNC viewer on 127.0.0.1:$PORT with the password: 800x600 equal pixel for pixel"
+python3 - "$T/vm4.ppm" "$T/vm4.side.ppm" <<'PY'
+import sys
+p = open(sys.argv[1], 'rb').read().split(maxsplit=4)
+w, h, px = int(p[1]), int(p[2]), p[4]
+rows = b''.join(px[y * w * 3:(y + 1) * w * 3] * 2 for y in range(h))
+open(sys.argv[2], 'wb').write(b'P6\n%d %d\n255\n' % (2 * w, h) + rows)
+PY
+grab4() { timeout 60 "$GRAB" "127.0.0.1:$PORT" 1600x600 "$T/vm4.vnc.ppm" --password-file "$T/vnc.pw" &&
+	cmp -s "$T/vm4.vnc.ppm" "$T/vm4.side.ppm"; }
+wait_for 10 grab4 || fail "vm4's VNC screen is not its two heads side by side"
+echo "VNC viewer on 127.0.0.1:$PORT with the password: 1600x600 (two heads side by side) equal pixel for pixel"
 echo "wrong" >"$T/bad.pw"
-timeout 30 "$GRAB" "127.0.0.1:$PORT" 800x600 "$T/x.ppm" --password-file "$T/bad.pw" 2>/dev/null &&
+timeout 30 "$GRAB" "127.0.0.1:$PORT" 1600x600 "$T/x.ppm" --password-file "$T/bad.pw" 2>/dev/null &&
 	fail "a wrong VNC password was let in"
 kill -0 "$BPID" || fail "bananad died"
 # bananad stops cleanly (its Corms, VNC servers and screens freed), and no
