@@ -6,7 +6,8 @@
 # changed bands) and frame messages. No etcd: each host applies the same
 # file and realises its half. Checks:
 #  - the wire between hosts is refused for vxlan (the class needs ordered,
-#    reliable messages with regions), naming what is missing;
+#    reliable messages with regions), naming what is missing, and a stream
+#    wire without a listening end is refused with the reason;
 #  - h2's snapshot (PNG) of the guest's 1280x720 screen after 10 flips is
 #    its last frame pixel for pixel, and a VNC viewer nobody here wrote
 #    (libvncclient's) on h2 reads the same pixels;
@@ -44,6 +45,11 @@ cl_ctl 1 apply "$CL_BASE/vxlan.yaml" >"$CL_BASE/vxlan.out" 2>&1 && cl_fail "a di
 grep -q "cannot carry device class 'vdispl'.*without regions" "$CL_BASE/vxlan.out" ||
     cl_fail "wrong refusal of vxlan: $(cat "$CL_BASE/vxlan.out")"
 echo "ok: vxlan refused: $(grep -o "it is .*" "$CL_BASE/vxlan.out" | head -1)"
+topo stream | sed '/end1: {listen/d; /options:/d' >"$CL_BASE/nolisten.yaml"
+cl_ctl 1 apply "$CL_BASE/nolisten.yaml" >"$CL_BASE/nolisten.out" 2>&1 && cl_fail "a stream wire with no listening end was accepted"
+grep -q "exactly one end needs 'listen'" "$CL_BASE/nolisten.out" ||
+    cl_fail "wrong refusal of a stream wire without listen: $(cat "$CL_BASE/nolisten.out")"
+echo "ok: a stream wire with no listening end refused: $(head -1 "$CL_BASE/nolisten.out")"
 topo stream >"$CL_BASE/topo.yaml"
 for i in 2 1; do
     cl_ctl $i apply "$CL_BASE/topo.yaml" >"$CL_BASE/apply$i.out" 2>&1 ||
