@@ -27,6 +27,9 @@
 #ifdef BN_HAVE_WIRE_NBD
 #include "nbd_wire.h"
 #endif
+#ifdef BN_HAVE_WIRE_STREAM
+#include "stream_wire.h"
+#endif
 
 int bn_ctl_daemonize(int *ready_fd)
 {
@@ -87,6 +90,9 @@ int bn_ctl_register_wires(struct bn_wire_registry *r)
 #ifdef BN_HAVE_WIRE_VPN
             &bn_wire_nbd_vpn_class, /* after vpn: rides its tunnels */
 #endif
+#endif
+#ifdef BN_HAVE_WIRE_STREAM
+            &bn_wire_stream_class,
 #endif
             NULL,
         };

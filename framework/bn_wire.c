@@ -320,6 +320,7 @@ static void port_close_on_loop(void *arg)
                 p->cls->flush(p);
         }
         p->cls->close(p);
+        bn_wire_regions_free(p);
         if (!ep->nports && bn_endpoint_get_state(ep, NULL, 0) == BN_EP_CONNECTED)
                 bn_endpoint_set_state(ep, BN_EP_READY);
 }

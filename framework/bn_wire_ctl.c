@@ -1,7 +1,8 @@
 /* bn_wire_ctl.c: what the framework adds to every wire beyond moving
  * messages (see bn_wire.h): capabilities checked against a device class's
  * needs, per-end parameters, and the framework's control messages (the
- * HELLO handshake; DRAIN / DRAINED handed to the class). */
+ * HELLO handshake; DRAIN / DRAINED handed to the class; REGION writes
+ * applied by bn_wire_region.c). */
 #include "bn_wire_int.h"
 #include "bn_devclass.h"
 #include "bn_endpoint.h"
@@ -23,6 +24,9 @@ int bn_wire_caps_check(const struct bn_wire_caps *caps, const char *type,
                 o += (size_t)snprintf(miss + o, sizeof(miss) - o, "%snot ordered", o ? ", " : "");
         if (n->reliable && !caps->reliable && o < sizeof(miss))
                 o += (size_t)snprintf(miss + o, sizeof(miss) - o, "%snot reliable", o ? ", " : "");
+        if (n->regions && !caps->regions && o < sizeof(miss))
+                o += (size_t)snprintf(miss + o, sizeof(miss) - o, "%swithout regions",
+                                      o ? ", " : "");
         if (n->min_msg && caps->max_msg < n->min_msg && o < sizeof(miss))
                 o += (size_t)snprintf(miss + o, sizeof(miss) - o,
                                       "%sits largest message is %u bytes", o ? ", " : "",
@@ -35,6 +39,8 @@ int bn_wire_caps_check(const struct bn_wire_caps *caps, const char *type,
         if (n->min_msg)
                 snprintf(need + strlen(need), sizeof(need) - strlen(need), " of up to %u bytes",
                          n->min_msg);
+        if (n->regions)
+                snprintf(need + strlen(need), sizeof(need) - strlen(need), " and regions");
         snprintf(err, errlen,
                  "wire type '%s' cannot carry device class '%s': it is %s (%s needs %s)", type,
                  dc->name, miss, dc->name, need);
@@ -141,6 +147,10 @@ void bn_wire_ctl_rx(struct bn_wire_port *p, const struct bn_wire_msg *m)
                 hello_check(p, m);
                 if (p->hs_fail[0])
                         bn_err(ep->name, "wire %s: %s", p->wire, p->hs_fail);
+                break;
+        case BN_MSG_CTL_REGION:
+                if (!p->caps.regions || p->hs_fail[0] || !bn_wire_region_rx(p, m))
+                        atomic_fetch_add(&ep->counters.drops, 1);
                 break;
         case BN_MSG_CTL_DRAIN:
                 if (p->hs_fail[0])

@@ -31,5 +31,9 @@ bool bn_wire_fence_needed(struct bn_endpoint *ep, struct bn_wire_port *p);
 void bn_wire_unfence(struct bn_endpoint *ep, struct bn_wire_port *p);
 /* Start polling p's fd (port_readable). 0 or -errno. */
 int bn_wire_port_poll(struct bn_wire_port *p);
+/* bn_wire_region.c, on port->loop: apply the peer's BN_MSG_CTL_REGION
+ * (false: malformed, nothing changed); free every region of the port. */
+bool bn_wire_region_rx(struct bn_wire_port *p, const struct bn_wire_msg *m);
+void bn_wire_regions_free(struct bn_wire_port *p);
 
 #endif

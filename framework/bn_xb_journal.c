@@ -124,6 +124,16 @@ out:
         return rc;
 }
 
+void *bn_xb_journal_open(struct bn_xb_dev *dev, size_t size, unsigned nq, const char *const *keys,
+                         bool *resumed)
+{
+        void *addr;
+
+        if (bn_xb_journal_map(dev, size, bn_xb_journal_key(dev, nq, keys), &addr, resumed) < 0)
+                return NULL;
+        return addr;
+}
+
 void bn_xb_journal_unmap(struct bn_xb_dev *dev, void *addr, size_t size)
 {
         (void)dev;

@@ -16,14 +16,10 @@ void vbd_journal_open(struct vbd *v)
 {
         /* the connection's name: new ones on every handshake */
         static const char *const keys[] = {"event-channel", "ring-ref", "ring-ref0", NULL};
-        uint64_t key = bn_xb_journal_key(v->dev, v->nq_want, keys);
-        void *addr;
 
         /* no journal (the framework says why): recovery from the ring alone */
-        if (bn_xb_journal_map(v->dev, sizeof(struct vbd_journal), key, &addr, &v->journal_resumed) <
-            0)
-                addr = NULL;
-        v->journal = addr;
+        v->journal = bn_xb_journal_open(v->dev, sizeof(struct vbd_journal), v->nq_want, keys,
+                                        &v->journal_resumed);
 }
 
 void vbd_journal_close(struct vbd *v)

@@ -1,8 +1,9 @@
 /* corm.c: the display Corm: the device-facing half of a vdispl device.
- * It assembles the tiles its wire brings (bn_displ_msg.h, each field
- * checked: the Spike may be on another host) into the last complete frame
- * of each connector, encodes that frame as PNG (libpng) for
- * `bananactl snapshot`, and shows connector 0 to VNC viewers (corm_vnc.c). */
+ * At each frame message its wire brings (bn_displ_msg.h, each field
+ * checked: the Spike may be on another host) it copies the rows that
+ * changed from the wire's region into the last complete frame of that
+ * connector, encodes that frame as PNG (libpng) for `bananactl snapshot`,
+ * and shows the connectors to VNC viewers (corm_vnc.c). */
 #include "displ_corm.h"
 
 #include <errno.h>
@@ -42,11 +43,10 @@ void bn_displ_corm_close(struct bn_endpoint *ep)
         c->vnc = NULL;
         for (unsigned i = 0; i < BN_DISPL_CONN_MAX; i++) {
                 free(c->fr[i].px);
-                free(c->fr[i].next);
                 memset(&c->fr[i], 0, sizeof(c->fr[i]));
         }
-        bn_info(ep->name, "display corm closed after %llu tile(s), %llu refused",
-                (unsigned long long)c->tiles, (unsigned long long)c->bad);
+        bn_info(ep->name, "display corm closed after %llu frame(s), %llu refused",
+                (unsigned long long)c->frames, (unsigned long long)c->bad);
 }
 
 /* Make f hold w x h frames; 0 or -ENOMEM. */
@@ -54,72 +54,58 @@ static int frame_size(struct displ_frame *f, uint32_t w, uint32_t h)
 {
         if (f->px && f->w == w && f->h == h)
                 return 0;
-        size_t bytes = (size_t)w * h * BN_DISPL_PIXEL_SIZE;
-        uint8_t *a = calloc(1, bytes), *b = calloc(1, bytes);
-        if (!a || !b) {
-                free(a);
-                free(b);
+        uint8_t *a = calloc(1, (size_t)w * h * BN_DISPL_PIXEL_SIZE);
+        if (!a)
                 return -ENOMEM;
-        }
         free(f->px);
-        free(f->next);
         f->px = a;
-        f->next = b;
         f->w = w;
         f->h = h;
-        f->rows_got = 0;
         return 0;
 }
 
-/* false: a malformed tile (counted, dropped). */
-static bool take_tile(struct displ_corm *c, const struct bn_wire_msg *m)
+/* false: a malformed frame message (counted, dropped). */
+static bool take_frame(struct displ_corm *c, struct bn_wire_port *port, const struct bn_wire_msg *m)
 {
-        struct bn_displ_tile t;
-        if (m->type != BN_MSG_DISPL_TILE || m->hdr_len != sizeof(t))
+        struct bn_displ_frame t;
+        if (m->type != BN_MSG_DISPL_FRAME || m->hdr_len != sizeof(t) || m->len)
                 return false;
         memcpy(&t, m->hdr, sizeof(t));
-        if (t.conn >= BN_DISPL_CONN_MAX || !t.width || !t.height || t.width > BN_DISPL_DIM_MAX ||
-            t.height > BN_DISPL_DIM_MAX || !t.rows || t.row >= t.height ||
-            t.rows > t.height - t.row ||
-            (uint64_t)m->len != (uint64_t)t.rows * t.width * BN_DISPL_PIXEL_SIZE)
+        if (t.conn >= BN_DISPL_CONN_MAX || t.region != t.conn + 1 || !t.width || !t.height ||
+            t.width > BN_DISPL_DIM_MAX || t.height > BN_DISPL_DIM_MAX || t.row > t.height ||
+            t.rows > t.height - t.row)
+                return false;
+        size_t row_bytes = (size_t)t.width * BN_DISPL_PIXEL_SIZE, size = row_bytes * t.height;
+        uint64_t have = 0;
+        const uint8_t *px = bn_wire_region_get(port, t.region, 0, size, &have);
+        if (!px || have != size) /* the region is the whole frame */
                 return false;
         struct displ_frame *f = &c->fr[t.conn];
-        if (!f->px || f->w != t.width || f->h != t.height) {
-                if (frame_size(f, t.width, t.height))
-                        return false;
-                if (t.conn == 0) /* the viewers' old frame is gone */
-                        displ_vnc_frame(c->vnc, f->px, f->w, f->h);
-        }
-        /* next holds the newest content of every row (only changed tiles
-         * come); at the frame's last tile it becomes what is shown */
-        if (t.seq != f->seq) {
-                f->seq = t.seq;
-                f->rows_got = 0;
-        }
-        size_t row_bytes = (size_t)t.width * BN_DISPL_PIXEL_SIZE;
-        memcpy(f->next + t.row * row_bytes, m->data, m->len);
-        f->rows_got += t.rows;
-        if (t.flags & BN_DISPL_TILE_LAST) {
-                memcpy(f->px, f->next, (size_t)f->h * row_bytes);
-                f->frames++;
-                f->rows_got = 0;
-                if (t.conn == 0)
-                        displ_vnc_frame(c->vnc, f->px, f->w, f->h);
-        }
+        bool resized = !f->px || f->w != t.width || f->h != t.height;
+        if (frame_size(f, t.width, t.height))
+                return false;
+        /* the region holds the newest content of every row; what changed
+         * is copied (all of it for a new size) */
+        if (resized)
+                memcpy(f->px, px, size);
+        else
+                memcpy(f->px + t.row * row_bytes, px + t.row * row_bytes, t.rows * row_bytes);
+        f->seq = t.seq;
+        f->frames++;
+        displ_vnc_frame(c->vnc, t.conn, f->px, f->w, f->h);
         return true;
 }
 
 void bn_displ_corm_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct bn_wire_msg *msgs,
                       unsigned n)
 {
-        (void)port;
         struct displ_corm *c = ep->priv;
         for (unsigned i = 0; i < n; i++) {
-                if (take_tile(c, &msgs[i]))
-                        c->tiles++;
+                if (take_frame(c, port, &msgs[i]))
+                        c->frames++;
                 else if (c->bad++ == 0)
                         bn_warn(ep->name,
-                                "display corm: a malformed tile (type %u, %u bytes) "
+                                "display corm: a malformed frame message (type %u, %u bytes) "
                                 "dropped; later ones are only counted",
                                 msgs[i].type, msgs[i].len);
         }
@@ -177,6 +163,9 @@ static int encode_png(const uint8_t *px, uint32_t w, uint32_t h, struct png_mem 
         png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                      PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         png_set_compression_level(png, 1);
+        /* unfiltered rows: a snapshot is taken now, not archived (faster to
+         * make and to read back, about as small at this level) */
+        png_set_filter(png, 0, PNG_FILTER_NONE);
         png_write_info(png, info);
         for (uint32_t y = 0; y < h; y++) {
                 const uint8_t *s = px + (size_t)y * w * BN_DISPL_PIXEL_SIZE;

@@ -1,5 +1,7 @@
-/* corm_vnc.c: the display Corm's VNC server (libvncserver): connector 0's
- * last frame, served to any VNC viewer. Where it listens is a Corm
+/* corm_vnc.c: the display Corm's VNC server (libvncserver): the
+ * connectors' last frames, served to any VNC viewer as one screen with the
+ * connectors side by side, left to right in their order, top-aligned
+ * (a single connector's frame is the screen as it is). Where it listens is a Corm
  * parameter: vnc-socket=PATH (a Unix socket, mode 0600, no password: the
  * file's permissions are the access control) and/or vnc-port=N with
  * vnc-password-file=FILE (TCP on 127.0.0.1 only, VNC authentication with
@@ -33,6 +35,11 @@ struct displ_vnc {
         char *passwords[2];
         int unix_fd, tcp_fd;
         char unix_path[108];
+        /* each connector's last frame (the Corm's), and the screen that
+         * shows them side by side when more than one has shown one */
+        uint8_t *cpx[BN_DISPL_CONN_MAX];
+        uint32_t cw[BN_DISPL_CONN_MAX], ch[BN_DISPL_CONN_MAX];
+        uint8_t *side;
 };
 
 static void vnc_events(struct displ_vnc *v)
@@ -145,6 +152,7 @@ void displ_vnc_close(struct displ_vnc *v)
         }
         free(v->passwords[0]);
         free(v->blank);
+        free(v->side);
         free(v);
 }
 
@@ -232,7 +240,7 @@ int displ_vnc_open(struct bn_endpoint *ep, const struct bn_params *p, struct dis
         }
         if (sock && (rc = listen_unix(v, sock, err, errlen)))
                 goto out;
-        bn_info(ep->name, "vnc: serving connector 0 on %s%s%s%s", sock ? sock : "",
+        bn_info(ep->name, "vnc: serving the connectors on %s%s%s%s", sock ? sock : "",
                 sock && port ? " and " : "", port ? "127.0.0.1:" : "",
                 port ? bn_params_get(p, "vnc-port") : "");
         *out = v;
@@ -242,19 +250,58 @@ out:
         return rc;
 }
 
-/* A new frame of connector 0 (w x h XRGB8888 at px, valid until the next
- * frame): show it and push it to the viewers now. */
-void displ_vnc_frame(struct displ_vnc *v, uint8_t *px, uint32_t w, uint32_t h)
+/* The screen's size for the connectors' frames side by side. */
+static void layout(const struct displ_vnc *v, uint32_t *w, uint32_t *h)
 {
-        if (!v)
+        *w = *h = 0;
+        for (unsigned i = 0; i < BN_DISPL_CONN_MAX; i++) {
+                *w += v->cw[i];
+                *h = v->ch[i] > *h ? v->ch[i] : *h;
+        }
+}
+
+/* Connector conn's pixels into the side-by-side screen. */
+static void compose(struct displ_vnc *v, unsigned conn, uint32_t sw)
+{
+        uint32_t x = 0;
+        for (unsigned i = 0; i < conn; i++)
+                x += v->cw[i];
+        for (uint32_t y = 0; y < v->ch[conn]; y++)
+                memcpy(v->side + ((size_t)y * sw + x) * 4,
+                       v->cpx[conn] + (size_t)y * v->cw[conn] * 4, (size_t)v->cw[conn] * 4);
+}
+
+void displ_vnc_frame(struct displ_vnc *v, unsigned conn, uint8_t *px, uint32_t w, uint32_t h)
+{
+        if (!v || conn >= BN_DISPL_CONN_MAX)
                 return;
         rfbScreenInfoPtr s = v->screen;
-        if ((uint32_t)s->width != w || (uint32_t)s->height != h)
-                rfbNewFramebuffer(s, (char *)px, (int)w, (int)h, 8, 3, 4);
-        s->frameBuffer = (char *)px;
+        bool moved = v->cw[conn] != w || v->ch[conn] != h;
+        uint32_t sw, sh;
+        v->cpx[conn] = px;
+        v->cw[conn] = w;
+        v->ch[conn] = h;
+        layout(v, &sw, &sh);
+        bool alone = w == sw && h == sh; /* only this connector shows: its pixels as they are */
+        uint8_t *fb = alone ? px : v->side;
+        if (!alone && (moved || !v->side)) {
+                uint8_t *side = calloc((size_t)sw * sh, 4);
+                if (!side)
+                        return; /* the viewers keep the last screen */
+                free(v->side);
+                fb = v->side = side;
+                for (unsigned i = 0; i < BN_DISPL_CONN_MAX; i++)
+                        if (v->cpx[i])
+                                compose(v, i, sw);
+        } else if (!alone) {
+                compose(v, conn, sw);
+        }
+        if ((uint32_t)s->width != sw || (uint32_t)s->height != sh)
+                rfbNewFramebuffer(s, (char *)fb, (int)sw, (int)sh, 8, 3, 4);
+        s->frameBuffer = (char *)fb;
         s->serverFormat.redShift = 16; /* rfbNewFramebuffer resets the format */
         s->serverFormat.greenShift = 8;
         s->serverFormat.blueShift = 0;
-        rfbMarkRectAsModified(s, 0, 0, (int)w, (int)h);
+        rfbMarkRectAsModified(s, 0, 0, (int)sw, (int)sh);
         vnc_events(v);
 }

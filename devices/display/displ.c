@@ -4,10 +4,10 @@
  * publishes <i>/req-ring-ref + req-event-channel (a request ring) and
  * <i>/evt-ring-ref + evt-event-channel (an event page, written by us), and
  * the toolstack <i>/resolution. Requests are answered by displ_req.c; a
- * shown frame goes to the wire as tiles (bn_displ_msg.h), only those that
- * changed since they were last sent, and its flip event follows the last
- * tile; the shown frame is also looked at every DISPL_REFRESH_MS for what
- * the guest drew without a flip. The Corm is in corm.c. */
+ * shown frame goes to the wire's region (bn_displ_msg.h), only the bands
+ * of rows that changed since they were last sent, then a frame message,
+ * and its flip event follows that; the shown frame is also looked at every DISPL_REFRESH_MS for
+ * what the guest drew without a flip. The Corm is in corm.c. */
 #include "displ_int.h"
 
 #include "displ_corm.h"
@@ -84,27 +84,45 @@ static uint64_t tile_hash(const uint8_t *src, uint32_t rows, uint32_t row_bytes,
         return h | 1; /* 0: never sent */
 }
 
-/* On ep->loop: send what is left of the connector's frame, skipping the
- * tiles that are as they were last sent (the frame's last tile goes
- * whenever something did, or a flip waits for it); stop at a full wire
- * (port_writable resumes). */
+/* On ep->loop: send what is left of the connector's frame: into its
+ * region the bands of rows not as they were last sent, then the frame
+ * message naming the rows that changed (whenever something did, or a flip
+ * waits for it); stop at a full wire (port_writable resumes). */
 static void pump(struct displ_spike *s, struct displ_conn *c)
 {
         while (c->sending) {
                 struct displ_fb *fb = displ_fb_find(s, c->send_fb);
-                if (!fb || !s->ep->nports) {
+                struct bn_wire_port *port = s->ep->nports ? s->ep->ports[0] : NULL;
+                if (!fb || !port) {
                         c->sending = false;
                         break;
                 }
                 const struct displ_dbuf *d = &s->dbufs[fb->dbuf];
                 uint32_t row_bytes = fb->width * BN_DISPL_PIXEL_SIZE;
-                uint32_t per_tile = BN_WIRE_DATA_MAX / row_bytes;
+                uint64_t size = (uint64_t)row_bytes * fb->height;
+                if (c->send_row == fb->height) { /* every band is in the region */
+                        struct bn_displ_frame f = {.conn = c->idx,
+                                                   .region = c->idx + 1,
+                                                   .width = fb->width,
+                                                   .height = fb->height,
+                                                   .seq = c->seq,
+                                                   .row = c->dmg ? c->dmg_lo : 0,
+                                                   .rows = c->dmg ? c->dmg_hi - c->dmg_lo : 0};
+                        struct bn_wire_msg m = {.type = BN_MSG_DISPL_FRAME, .hdr_len = sizeof(f)};
+                        memcpy(m.hdr, &f, sizeof(f));
+                        if ((c->dmg || c->evt_pending) && bn_endpoint_send(s->ep, &m, 1) != 1)
+                                return; /* full: port_writable calls us again */
+                        c->dmg = false;
+                        c->sending = false;
+                        break;
+                }
+                uint32_t per_tile = port->caps.max_msg / row_bytes; /* >= 1: wire_needs */
                 uint32_t rows = per_tile;
                 if (rows > fb->height - c->send_row)
                         rows = fb->height - c->send_row;
-                bool last = c->send_row + rows == fb->height;
                 if (c->hash_fb != fb->cookie || c->hash_w != fb->width || c->hash_h != fb->height) {
                         memset(c->tile_hash, 0, sizeof(c->tile_hash));
+                        c->dmg = false; /* every band goes again */
                         c->hash_fb = fb->cookie;
                         c->hash_w = fb->width;
                         c->hash_h = fb->height;
@@ -114,34 +132,31 @@ static void pump(struct displ_spike *s, struct displ_conn *c)
                     (const uint8_t *)d->buf.addr + d->data_ofs + (size_t)c->send_row * d->stride;
                 uint32_t ti = c->send_row / per_tile;
                 uint64_t h = tile_hash(src, rows, row_bytes, d->stride);
-                if (h == c->tile_hash[ti] && !(last && (c->sent_any || c->evt_pending))) {
+                if (h == c->tile_hash[ti]) {
                         c->send_row += rows; /* unchanged */
-                        c->sending = !last;
                         continue;
                 }
                 for (uint32_t r = 0; r < rows; r++)
                         memcpy(s->tile + (size_t)r * row_bytes, src + (size_t)r * d->stride,
                                row_bytes);
-                struct bn_displ_tile t = {.conn = c->idx,
-                                          .width = fb->width,
-                                          .height = fb->height,
-                                          .seq = c->seq,
-                                          .row = c->send_row,
-                                          .rows = rows,
-                                          .flags = last ? BN_DISPL_TILE_LAST : 0};
-                struct bn_wire_msg m = {.type = BN_MSG_DISPL_TILE,
-                                        .hdr_len = sizeof(t),
-                                        .len = rows * row_bytes,
-                                        .data = s->tile};
-                memcpy(m.hdr, &t, sizeof(t));
-                if (bn_endpoint_send(s->ep, &m, 1) != 1)
+                int rc =
+                    bn_wire_region_write(port, c->idx + 1, size, (uint64_t)c->send_row * row_bytes,
+                                         s->tile, rows * row_bytes);
+                if (rc == 0)
                         return; /* full: port_writable calls us again */
+                if (rc < 0) {
+                        c->sending = false; /* the port is failing: it says so */
+                        break;
+                }
                 c->tile_hash[ti] = h;
-                c->sent_any = true;
+                if (!c->dmg || c->send_row < c->dmg_lo)
+                        c->dmg_lo = c->send_row;
+                if (!c->dmg || c->send_row + rows > c->dmg_hi)
+                        c->dmg_hi = c->send_row + rows;
+                c->dmg = true;
                 c->send_row += rows;
-                c->sending = !last;
         }
-        if (c->evt_pending) {
+        if (c->evt_pending && !c->sending) {
                 c->evt_pending = false;
                 put_event(s, c, c->send_fb);
         }
@@ -155,7 +170,6 @@ void displ_flip(struct displ_spike *s, struct displ_conn *c, uint64_t fb, bool e
         c->send_fb = fb;
         c->send_row = 0;
         c->seq++;
-        c->sent_any = false;
         c->sending = true;
         pump(s, c);
 }
@@ -309,10 +323,14 @@ static int displ_connect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         for (unsigned i = 0; i < s->nconn && !rc; i++)
                 rc = map_conn(s, i);
         if (!rc)
+                rc = displ_journal_open(s); /* after a restart: the buffers again */
+        if (!rc)
                 rc = bn_loop_call_wait(ep->loop, start_io, s);
         if (!rc && !s->polling)
                 rc = -EIO;
         if (rc) {
+                displ_free_all(s); /* the loop never served them */
+                displ_journal_close(s);
                 unmap_conns(s);
                 return rc;
         }
@@ -326,6 +344,7 @@ static void displ_disconnect(struct bn_xb_dev *dev, struct bn_endpoint *ep)
         (void)dev;
         struct displ_spike *s = ep->priv;
         bn_loop_call_wait(ep->loop, stop_io, s);
+        displ_journal_close(s); /* kept on a restart, removed with the device */
         unmap_conns(s);
         bn_info(ep->name, "display spike stopped after %llu request(s), %llu flip(s)",
                 (unsigned long long)s->requests, (unsigned long long)s->flips);
@@ -360,7 +379,17 @@ static int displ_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port)
         return 0;
 }
 
-/* A wire that refused a tile has room again: send the rest. */
+/* A link that comes (back) up may lead to a peer that holds nothing of
+ * ours (a new connection, a restarted bananad): the next pass sends every
+ * band again. */
+static void displ_port_link(struct bn_endpoint *ep, struct bn_wire_port *port,
+                            const struct bn_wire_link *link)
+{
+        if (link->up)
+                displ_port_attach(ep, port);
+}
+
+/* A wire that refused a band has room again: send the rest. */
 static void displ_port_writable(struct bn_endpoint *ep, struct bn_wire_port *port)
 {
         (void)port;
@@ -396,5 +425,13 @@ const struct bn_devclass bn_display_class = {
     .port_attach = displ_port_attach,
     .port_rx = displ_port_rx,
     .port_writable = displ_port_writable,
+    .port_link = displ_port_link,
     .snapshot = bn_displ_corm_snapshot,
+    /* frames go as regions: the rows written must all arrive, in order,
+     * before the frame message (shm; between hosts: stream, wires/stream) */
+    .wire_needs = {.ordered = true,
+                   .reliable = true,
+                   .regions = true,
+                   .min_msg = BN_DISPL_DIM_MAX * BN_DISPL_PIXEL_SIZE},
+    .wire_version = 2,
 };

@@ -1,6 +1,6 @@
 /* displ_corm.h: the display Corm's state and entry points (corm.c), for
  * the class's registration in displ.c. The Corm keeps the last frame of
- * each connector that its wire brought (assembled from tiles), and serves
+ * each connector that its wire brought (from the wire's regions), and serves
  * it as a PNG snapshot (bananactl snapshot) and as VNC (corm_vnc.c).
  * Everything belongs to ep->loop.
  */
@@ -18,19 +18,17 @@ struct bn_wire_port;
 struct bn_wire_msg;
 
 struct displ_frame {
-        uint8_t *px;       /* w * h XRGB8888 pixels, the last complete frame */
-        uint8_t *next;     /* the frame being assembled */
-        uint32_t w, h;     /* of both */
-        uint32_t seq;      /* of next */
-        uint32_t rows_got; /* rows of next received */
-        uint64_t frames;   /* complete frames */
+        uint8_t *px; /* w * h XRGB8888 pixels, the last complete frame */
+        uint32_t w, h;
+        uint32_t seq;    /* of px */
+        uint64_t frames; /* complete frames */
 };
 
 struct displ_vnc;
 
 struct displ_corm {
         struct displ_frame fr[BN_DISPL_CONN_MAX];
-        uint64_t tiles, bad;
+        uint64_t frames, bad;
         struct displ_vnc *vnc; /* NULL: no VNC parameters */
 };
 
@@ -45,13 +43,15 @@ void bn_displ_corm_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct 
 int bn_displ_corm_snapshot(struct bn_endpoint *ep, unsigned conn, const char *format, void **img,
                            size_t *len, char *err, size_t errlen);
 
-/* corm_vnc.c: connector 0 served as VNC (libvncserver), on ep->loop. */
+/* corm_vnc.c: the connectors served as VNC (libvncserver), side by side
+ * in one screen, on ep->loop. */
 int displ_vnc_check(const struct bn_params *p, char *err, size_t errlen);
 /* *out stays NULL when the parameters ask for no VNC. */
 int displ_vnc_open(struct bn_endpoint *ep, const struct bn_params *p, struct displ_vnc **out,
                    char *err, size_t errlen);
 void displ_vnc_close(struct displ_vnc *v);
-/* Show w x h pixels at px (kept until the next call) and push them. */
-void displ_vnc_frame(struct displ_vnc *v, uint8_t *px, uint32_t w, uint32_t h);
+/* Connector conn's new frame, w x h pixels at px (kept until the next call
+ * for conn): put it on the screen and push it to the viewers. */
+void displ_vnc_frame(struct displ_vnc *v, unsigned conn, uint8_t *px, uint32_t w, uint32_t h);
 
 #endif

@@ -6,10 +6,12 @@
  * a private copy; every field is validated before use. A grant directory
  * that cannot be mapped or a buffer too small for what it claims to hold
  * breaks the protocol: that device is disconnected. A request that merely
- * asks for something unsupported or unknown gets an error status. */
+ * asks for something unsupported or unknown gets an error status. What a
+ * request made is journaled before its answer goes (displ_journal.c). */
 #include "displ_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bn_log.h"
@@ -58,42 +60,30 @@ void displ_free_all(struct displ_spike *s)
                         dbuf_free(s, &s->dbufs[i]);
 }
 
-/* 0, an error status for the guest, or 1: fatal (device disconnected). */
-static int dbuf_create(struct displ_spike *s, const struct xendispl_dbuf_create_req *r)
+/* The buffer r describes in slot d: 0, -EINVAL (refused: nothing mapped),
+ * or another -errno with err saying why (fatal). */
+static int dbuf_map(struct displ_spike *s, struct displ_dbuf *d,
+                    const struct xendispl_dbuf_create_req *r, char *err, size_t errlen)
 {
-        char err[160];
-        if (!r->dbuf_cookie || dbuf_find(s, r->dbuf_cookie))
-                return -EINVAL; /* 0 is invalid, and a cookie is used once */
-        if (r->flags & XENDISPL_DBUF_FLG_REQ_ALLOC)
-                return -EOPNOTSUPP; /* be-alloc is not offered */
         if (r->flags || r->bpp != 32 || !r->width || !r->height || r->width > BN_DISPL_DIM_MAX ||
             r->height > BN_DISPL_DIM_MAX)
                 return -EINVAL;
-        struct displ_dbuf *d = dbuf_find(s, 0);
-        for (unsigned i = 0; !d && i < DISPL_DBUFS_MAX; i++)
-                if (!s->dbufs[i].cookie)
-                        d = &s->dbufs[i];
-        if (!d)
-                return -ENOMEM;
         /* the pixels must lie inside the buffer the guest granted */
         uint32_t stride = r->width * (r->bpp / 8);
         uint64_t need = (uint64_t)r->data_ofs + (uint64_t)stride * r->height;
         if (need > r->buffer_sz) {
-                bn_xb_fail(s->dev, ERANGE,
-                           "DBUF_CREATE %#llx: %ux%u at offset %u needs %llu bytes, the buffer "
-                           "has %u",
-                           (unsigned long long)r->dbuf_cookie, r->width, r->height, r->data_ofs,
-                           (unsigned long long)need, r->buffer_sz);
-                return 1;
+                snprintf(err, errlen, "%ux%u at offset %u needs %llu bytes, the buffer has %u",
+                         r->width, r->height, r->data_ofs, (unsigned long long)need, r->buffer_sz);
+                return -ERANGE;
         }
+        char why[160];
         int rc = bn_gref_dir_map(s->gnt, bn_xb_dev_frontend_id(s->dev), r->gref_directory,
-                                 r->buffer_sz, DISPL_BUF_MAX, false, &d->buf, err, sizeof(err));
+                                 r->buffer_sz, DISPL_BUF_MAX, false, &d->buf, why, sizeof(why));
         if (rc == -EINVAL)
                 return -EINVAL; /* a size out of bounds: refused, nothing mapped */
         if (rc) {
-                bn_xb_fail(s->dev, rc, "DBUF_CREATE %#llx: grant directory %u: %s",
-                           (unsigned long long)r->dbuf_cookie, r->gref_directory, err);
-                return 1;
+                snprintf(err, errlen, "grant directory %u: %s", r->gref_directory, why);
+                return rc;
         }
         d->cookie = r->dbuf_cookie;
         d->width = r->width;
@@ -104,7 +94,45 @@ static int dbuf_create(struct displ_spike *s, const struct xendispl_dbuf_create_
         return 0;
 }
 
-static int fb_attach(struct displ_spike *s, const struct xendispl_fb_attach_req *r)
+int displ_dbuf_restore(struct displ_spike *s, unsigned i, const struct xendispl_dbuf_create_req *r,
+                       char *err, size_t errlen)
+{
+        int rc = dbuf_map(s, &s->dbufs[i], r, err, errlen);
+        if (rc == -EINVAL)
+                snprintf(err, errlen, "the journal's buffer is invalid");
+        return rc;
+}
+
+/* 0, an error status for the guest, or 1: fatal (device disconnected). */
+static int dbuf_create(struct displ_spike *s, struct displ_conn *c,
+                       const struct xendispl_dbuf_create_req *r)
+{
+        char err[200];
+        if (!r->dbuf_cookie || dbuf_find(s, r->dbuf_cookie))
+                return -EINVAL; /* 0 is invalid, and a cookie is used once */
+        if (r->flags & XENDISPL_DBUF_FLG_REQ_ALLOC)
+                return -EOPNOTSUPP; /* be-alloc is not offered */
+        struct displ_dbuf *d = NULL;
+        for (unsigned i = 0; !d && i < DISPL_DBUFS_MAX; i++)
+                if (!s->dbufs[i].cookie)
+                        d = &s->dbufs[i];
+        if (!d)
+                return -ENOMEM;
+        int rc = dbuf_map(s, d, r, err, sizeof(err));
+        if (rc == -EINVAL)
+                return rc;
+        if (rc) {
+                bn_xb_fail(s->dev, rc, "DBUF_CREATE %#llx: %s", (unsigned long long)r->dbuf_cookie,
+                           err);
+                return 1;
+        }
+        displ_journal_dbuf(s, c, c->back.rsp_prod_pvt, (unsigned)(d - s->dbufs), r);
+        return 0;
+}
+
+/* Frame buffer r in a free slot (any when slot < 0); its index or an error
+ * status. */
+static int fb_set(struct displ_spike *s, int slot, const struct xendispl_fb_attach_req *r)
 {
         struct displ_dbuf *d = dbuf_find(s, r->dbuf_cookie);
         if (!d || !r->fb_cookie || displ_fb_find(s, r->fb_cookie))
@@ -113,18 +141,24 @@ static int fb_attach(struct displ_spike *s, const struct xendispl_fb_attach_req 
                 return -EINVAL;
         if (!r->width || !r->height || r->width > d->width || r->height > d->height)
                 return -EINVAL;
-        struct displ_fb *fb = NULL;
-        for (unsigned i = 0; !fb && i < DISPL_FBS_MAX; i++)
+        for (unsigned i = 0; slot < 0 && i < DISPL_FBS_MAX; i++)
                 if (!s->fbs[i].cookie)
-                        fb = &s->fbs[i];
-        if (!fb)
+                        slot = (int)i;
+        if (slot < 0 || s->fbs[slot].cookie)
                 return -ENOMEM;
+        struct displ_fb *fb = &s->fbs[slot];
         fb->cookie = r->fb_cookie;
         fb->dbuf = (unsigned)(d - s->dbufs);
         fb->width = r->width;
         fb->height = r->height;
         fb->format = r->pixel_format;
-        return 0;
+        return slot;
+}
+
+int displ_fb_restore(struct displ_spike *s, unsigned i, const struct xendispl_fb_attach_req *r)
+{
+        int rc = fb_set(s, (int)i, r);
+        return rc < 0 ? rc : 0;
 }
 
 static int set_config(struct displ_spike *s, struct displ_conn *c,
@@ -148,32 +182,38 @@ bool displ_handle(struct displ_spike *s, struct displ_conn *c, const struct xend
                   struct xendispl_resp *rsp)
 {
         int st = 0;
+        uint32_t idx = c->back.rsp_prod_pvt; /* answered in order: this request's index */
         memset(rsp, 0, sizeof(*rsp));
         rsp->id = req->id;
         rsp->operation = req->operation;
         s->requests++;
         switch (req->operation) {
         case XENDISPL_OP_DBUF_CREATE:
-                st = dbuf_create(s, &req->op.dbuf_create);
+                st = dbuf_create(s, c, &req->op.dbuf_create);
                 if (st == 1)
                         return false;
                 break;
         case XENDISPL_OP_DBUF_DESTROY: {
                 struct displ_dbuf *d = dbuf_find(s, req->op.dbuf_destroy.dbuf_cookie);
-                if (d)
+                if (d) {
+                        displ_journal_end(s, c, idx, true, (unsigned)(d - s->dbufs));
                         dbuf_free(s, d);
-                else
+                } else
                         st = -EINVAL;
                 break;
         }
         case XENDISPL_OP_FB_ATTACH:
-                st = fb_attach(s, &req->op.fb_attach);
+                st = fb_set(s, -1, &req->op.fb_attach);
+                if (st >= 0)
+                        displ_journal_fb(s, c, idx, (unsigned)st, &req->op.fb_attach);
+                st = st < 0 ? st : 0;
                 break;
         case XENDISPL_OP_FB_DETACH: {
                 struct displ_fb *fb = displ_fb_find(s, req->op.fb_detach.fb_cookie);
-                if (fb)
+                if (fb) {
+                        displ_journal_end(s, c, idx, false, (unsigned)(fb - s->fbs));
                         fb_forget(s, fb);
-                else
+                } else
                         st = -EINVAL;
                 break;
         }
@@ -199,5 +239,6 @@ bool displ_handle(struct displ_spike *s, struct displ_conn *c, const struct xend
                 break;
         }
         rsp->status = st;
+        displ_journal_answer(s, c, idx, rsp); /* also the shown frame */
         return true;
 }

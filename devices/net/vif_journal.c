@@ -15,14 +15,10 @@ void bn_vif_journal_open(struct bn_vif *vif)
         /* the connection's name: new ones on every handshake */
         static const char *const keys[] = {"tx-ring-ref", "rx-ring-ref", "event-channel",
                                            "event-channel-tx", NULL};
-        uint64_t key = bn_xb_journal_key(vif->dev, vif->nq, keys);
-        void *addr;
 
         /* no journal (the framework says why): recovery from the rings alone */
-        if (bn_xb_journal_map(vif->dev, sizeof(struct bn_vif_journal), key, &addr,
-                              &vif->journal_resumed) < 0)
-                addr = NULL;
-        vif->journal = addr;
+        vif->journal = bn_xb_journal_open(vif->dev, sizeof(struct bn_vif_journal), vif->nq, keys,
+                                          &vif->journal_resumed);
 }
 
 void bn_vif_journal_close(struct bn_vif *vif)
@@ -34,24 +30,6 @@ void bn_vif_journal_close(struct bn_vif *vif)
                 vif->q[i].j = NULL;
 }
 
-/* Publish the answers [rsp_prod, upto) from the journal's copies; the ring
- * goes on from upto. Returns how many, or -1 when upto does not fit. */
-#define RESUME(ring, copies, upto)                                                                 \
-        __extension__({                                                                            \
-                RING_IDX p_ = (ring).rsp_prod_pvt, u_ = (upto);                                    \
-                RING_IDX q_ = __atomic_load_n(&(ring).sring->req_prod, __ATOMIC_ACQUIRE);          \
-                int n_ = -1;                                                                       \
-                if (u_ - p_ <= BN_VIF_J_SLOTS && u_ - p_ <= q_ - p_) {                             \
-                        for (RING_IDX k_ = p_; k_ != u_; k_++)                                     \
-                                memcpy(RING_GET_RESPONSE(&(ring), k_),                             \
-                                       &(copies)[k_ % BN_VIF_J_SLOTS], sizeof((copies)[0]));       \
-                        (ring).rsp_prod_pvt = (ring).req_cons = u_;                                \
-                        RING_PUSH_RESPONSES(&(ring));                                              \
-                        n_ = (int)(u_ - p_);                                                       \
-                }                                                                                  \
-                n_;                                                                                \
-        })
-
 void bn_vif_journal_recover(struct bn_vif *vif, struct bn_vif_queue *q)
 {
         struct bn_vif_jq *jq;
@@ -62,8 +40,10 @@ void bn_vif_journal_recover(struct bn_vif *vif, struct bn_vif_queue *q)
                 return;
         jq = &vif->journal->q[q->idx];
         if (vif->journal_resumed && __atomic_load_n(&jq->valid, __ATOMIC_ACQUIRE)) {
-                int ntx = RESUME(q->tx, jq->tx, __atomic_load_n(&jq->tx_rsp, __ATOMIC_ACQUIRE));
-                int nrx = RESUME(q->rx, jq->rx, __atomic_load_n(&jq->rx_rsp, __ATOMIC_ACQUIRE));
+                int ntx = BN_RING_JOURNAL_RESUME(q->tx, jq->tx, BN_VIF_J_SLOTS,
+                                                 __atomic_load_n(&jq->tx_rsp, __ATOMIC_ACQUIRE));
+                int nrx = BN_RING_JOURNAL_RESUME(q->rx, jq->rx, BN_VIF_J_SLOTS,
+                                                 __atomic_load_n(&jq->rx_rsp, __ATOMIC_ACQUIRE));
 
                 if (ntx < 0 || nrx < 0)
                         bn_warn(vif->name,

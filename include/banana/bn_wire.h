@@ -102,6 +102,8 @@ struct bn_workers;
  *    (op, sector, id, status), data = the payload of a write request or a
  *    read response (len 0 otherwise).
  *  - test (0x03xx): type BN_MSG_TEST_ECHO, hdr = the echo number, no data.
+ *  - display ("vdispl", 0x04xx): BN_MSG_DISPL_FRAME, hdr = which rows of
+ *    the connector's region (below) changed, no data.
  * type 0 is invalid. Types 1..0xefff belong to the class (each class its
  * own block, so that a message of one class is never mistaken for
  * another's); 0xf000..0xffff are reserved for the framework's control
@@ -139,6 +141,7 @@ struct bn_wire_msg {
 #define BN_MSG_CTL_HELLO      0xf001u
 #define BN_MSG_CTL_DRAIN      0xf002u
 #define BN_MSG_CTL_DRAINED    0xf003u
+#define BN_MSG_CTL_REGION     0xf004u /* see Regions below */
 
 /* The version of the framework's control protocol, in every HELLO. */
 #define BN_WIRE_CTL_VERSION 1u
@@ -161,6 +164,9 @@ struct bn_wire_caps {
         bool control;     /* carries framework control messages (HELLO, DRAIN):
                            * false when the peer may be something other than banana
                            * (Linux's own VXLAN) */
+        bool regions;     /* carries regions (BN_MSG_CTL_REGION, below): ordered,
+                           * reliable and control all hold, and a region's bytes
+                           * are written before the messages after them arrive */
         uint32_t max_msg; /* largest data length of one message, 1..BN_WIRE_DATA_MAX */
         uint32_t mtu;     /* largest Ethernet payload a frame may carry (what the
                            * guest's vif is given); 0: no limit but max_msg */
@@ -171,6 +177,7 @@ struct bn_wire_needs {
         bool ordered;
         bool reliable;
         uint32_t min_msg; /* the largest message the class sends, 0: any */
+        bool regions;     /* the class sends regions (bn_wire_region_write) */
 };
 
 /* The link state of one port, kept by the framework. */
@@ -344,6 +351,7 @@ struct bn_wire_port {
         bool drain_sent; /* our DRAIN went out */
         bool drained;    /* DRAINED: answered by the peer (the quiescing side), or by
                           * us (a Corm's port, which then no longer fences its twin) */
+        struct bn_wire_region *regions; /* the peer's regions (bn_wire_region.c) */
 };
 
 /* ---- registry of wire types (one per daemon) ---------------------------- */
@@ -436,5 +444,47 @@ int bn_wire_port_link(struct bn_wire_port *port, struct bn_wire_link *out);
  * port_writable), -EOPNOTSUPP on a wire without control messages,
  * -errno when broken. */
 int bn_wire_send_ctl(struct bn_wire_port *port, uint16_t type);
+
+/* ---- regions ------------------------------------------------------------
+ * A region is a large buffer (a frame buffer, a table) that a wire carries
+ * once and that the class's messages then refer to by id and offset, so
+ * that what changed goes again and nothing else: the display class sends
+ * the rows of a frame that changed into the connector's region, then one
+ * small message naming the region and the damaged rows.
+ *
+ * The sender writes bytes into region id of size size at offset
+ * (bn_wire_region_write: one BN_MSG_CTL_REGION message, hdr struct
+ * bn_wire_region_hdr, data the bytes, at most the port's max_msg). The
+ * receiving framework keeps each region of the peer (memory of the port,
+ * zeroed when made; a write with another size makes it again, zeroed),
+ * checks every write against its size and the bounds below (a malformed
+ * one is counted as a drop and ignored: the peer is untrusted), and never
+ * hands region messages to the class; the class's own messages that follow
+ * find the bytes written (the wire is ordered and reliable: caps.regions;
+ * a class that sends regions says so in wire_needs.regions and is refused
+ * any other wire). bn_wire_region_get gives the class a bounds-checked view.
+ * Regions belong to the port, on its loop, and go with it. */
+#define BN_WIRE_REGIONS_MAX     8u            /* ids 1..8 per port */
+#define BN_WIRE_REGION_SIZE_MAX (64ull << 20) /* bytes of one region */
+
+struct bn_wire_region_hdr { /* little-endian on the wire */
+        uint32_t id;        /* 1..BN_WIRE_REGIONS_MAX */
+        uint32_t flags;     /* 0 */
+        uint64_t size;      /* the region's size, 1..BN_WIRE_REGION_SIZE_MAX */
+        uint64_t offset;    /* of the bytes in data; offset + len <= size */
+};
+
+/* On port->loop: write len bytes (<= the port's caps.max_msg) at offset of
+ * region id (size bytes). 1 sent, 0 no room (try again on port_writable),
+ * -EOPNOTSUPP when the port's wire carries no regions, -EINVAL for an id,
+ * size or range out of bounds, or the send's -errno. */
+int bn_wire_region_write(struct bn_wire_port *port, uint32_t id, uint64_t size, uint64_t offset,
+                         const void *data, uint32_t len);
+/* On port->loop: the len bytes at offset of the peer's region id, or NULL
+ * when there is no such region or the range is not inside it. *size (when
+ * not NULL) gets the region's size. Valid until the next message of the
+ * port is received. */
+const uint8_t *bn_wire_region_get(struct bn_wire_port *port, uint32_t id, uint64_t offset,
+                                  uint64_t len, uint64_t *size);
 
 #endif

@@ -77,4 +77,30 @@
                 } while (bn_more_);                                                                \
         } while (0)
 
+/* BN_RING_JOURNAL_RESUME(ring, copies, nslots, upto): take back, after a
+ * restart, a back ring answered in order whose answers were journaled
+ * (bn_xb_journal_open in bn_xenbus.h) before they went to the ring: the
+ * ring was attached at the shared rsp_prod (bn_xb_ring_resume_index), the
+ * journal says answers up to upto were written, and copies[k % nslots]
+ * holds answer k. Publishes the answers [rsp_prod, upto) from the copies
+ * (the ring's slots may hold them half written, or still the requests) and
+ * goes on from upto. An expression: how many were published, or -1 when
+ * upto does not fit the ring (more than nslots, or past req_prod: a
+ * journal of another connection; the ring is left as attached). */
+#define BN_RING_JOURNAL_RESUME(ring, copies, nslots, upto)                                         \
+        __extension__({                                                                            \
+                RING_IDX p_ = (ring).rsp_prod_pvt, u_ = (upto);                                    \
+                RING_IDX q_ = __atomic_load_n(&(ring).sring->req_prod, __ATOMIC_ACQUIRE);          \
+                int n_ = -1;                                                                       \
+                if (u_ - p_ <= (nslots) && u_ - p_ <= q_ - p_) {                                   \
+                        for (RING_IDX k_ = p_; k_ != u_; k_++)                                     \
+                                memcpy(RING_GET_RESPONSE(&(ring), k_), &(copies)[k_ % (nslots)],   \
+                                       sizeof((copies)[0]));                                       \
+                        (ring).rsp_prod_pvt = (ring).req_cons = u_;                                \
+                        RING_PUSH_RESPONSES(&(ring));                                              \
+                        n_ = (int)(u_ - p_);                                                       \
+                }                                                                                  \
+                n_;                                                                                \
+        })
+
 #endif

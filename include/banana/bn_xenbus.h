@@ -171,8 +171,21 @@ int bn_xb_journal_map(struct bn_xb_dev *dev, size_t size, uint64_t key, void **a
  * "ring-ref"), read in queue-<i>/ for each of nq queues when nq > 1. A
  * handshake publishes new ones. */
 uint64_t bn_xb_journal_key(struct bn_xb_dev *dev, unsigned nq, const char *const *keys);
+/* The one call of a class's connect: bn_xb_journal_key(dev, nq, keys),
+ * then bn_xb_journal_map of size bytes. Returns the area, or NULL when the
+ * device has no journal (the framework logged why; the class recovers
+ * from the rings alone). The patterns: answers in order (vif, vdispl):
+ * journal the private producer index and a copy of each answer before it
+ * goes to the ring, and take the ring back with BN_RING_JOURNAL_RESUME
+ * (bn_xen_ring.h); out of order (vbd): also a copy of each request taken
+ * and not yet answered. State a request creates (vdispl's buffers) is
+ * journaled with the ring index of the request, so that what a request
+ * not yet answered did is undone by the restart and the request is served
+ * again. */
+void *bn_xb_journal_open(struct bn_xb_dev *dev, size_t size, unsigned nq, const char *const *keys,
+                         bool *resumed);
 /* Unmap (from the class's disconnect). The file stays until the device is
- * closed, so a restart finds it. */
+ * closed, so a restart finds it. NULL addr: nothing. */
 void bn_xb_journal_unmap(struct bn_xb_dev *dev, void *addr, size_t size);
 /* True inside a disconnect called by bn_xenbus_detach (a restart is
  * coming: keep the journal consistent, do not answer with errors). */

@@ -11,10 +11,16 @@
  * prints "flip K T" (CLOCK_MONOTONIC, us) as flip K is asked for, and
  * --interval-ms paces the flips (bench/display/run); --draw-without-flip
  * then draws one more frame into the shown buffer without flipping, as
- * Linux's fbdev emulation does (--expect is that frame). */
+ * Linux's fbdev emulation does (--expect is that frame). With --stay,
+ * each SIGUSR1 flips --flips more frames on the same buffer and writes
+ * --expect again (a bananad restart in between must not be seen).
+ * --connectors 2 declares a second connector of the same resolution that
+ * shows the same frame buffer (SET_CONFIG on its own ring): a two-head
+ * guest. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +41,13 @@ struct dg {
         bool stay, stamps, noflip;
         struct bn_guest *g;
         struct bn_guest_fe fe;
-        struct xen_displif_front_ring front;
-        struct xendispl_event_page *evt;
-        uint32_t evt_cons;
-        int req_port, evt_port;
+        unsigned nconn; /* connectors, all WxH; frames go to connector 0 */
+        struct dg_conn {
+                struct xen_displif_front_ring front;
+                struct xendispl_event_page *evt;
+                uint32_t evt_cons;
+                int req_port, evt_port;
+        } c[2];
         uint16_t next_id;
         uint32_t buf_pfn, npages, dir_pfn, ndir;
         int dir_ref0;
@@ -72,35 +81,37 @@ static uint32_t pixel(unsigned x, unsigned y, unsigned frame)
 
 /* Wait until a response with id arrives (status out), or an event when
  * want_evt; -ETIMEDOUT, or -EPIPE when the back-end left Connected. */
-static int wait_for(struct dg *d, uint16_t id, int *status, bool *got_rsp, bool *got_evt)
+static int wait_for(struct dg *d, unsigned k, uint16_t id, int *status, bool *got_rsp,
+                    bool *got_evt)
 {
+        struct dg_conn *c = &d->c[k];
         int efd = bn_guest_evtchn_fd(d->g);
         double end = now_us() + d->timeout_ms * 1000.0;
         for (;;) {
                 int more;
                 do {
-                        RING_IDX rp = d->front.sring->rsp_prod;
+                        RING_IDX rp = c->front.sring->rsp_prod;
                         xen_rmb();
-                        while (d->front.rsp_cons != rp) {
+                        while (c->front.rsp_cons != rp) {
                                 struct xendispl_resp r;
-                                memcpy(&r, RING_GET_RESPONSE(&d->front, d->front.rsp_cons),
+                                memcpy(&r, RING_GET_RESPONSE(&c->front, c->front.rsp_cons),
                                        sizeof(r));
-                                d->front.rsp_cons++;
+                                c->front.rsp_cons++;
                                 if (r.id == id) {
                                         *status = r.status;
                                         *got_rsp = true;
                                 }
                         }
-                        RING_FINAL_CHECK_FOR_RESPONSES(&d->front, more);
+                        RING_FINAL_CHECK_FOR_RESPONSES(&c->front, more);
                 } while (more);
-                uint32_t prod = __atomic_load_n(&d->evt->in_prod, __ATOMIC_ACQUIRE);
-                while (d->evt_cons != prod) {
-                        struct xendispl_evt e = XENDISPL_IN_RING_REF(d->evt, d->evt_cons);
-                        d->evt_cons++;
+                uint32_t prod = __atomic_load_n(&c->evt->in_prod, __ATOMIC_ACQUIRE);
+                while (c->evt_cons != prod) {
+                        struct xendispl_evt e = XENDISPL_IN_RING_REF(c->evt, c->evt_cons);
+                        c->evt_cons++;
                         if (e.type == XENDISPL_EVT_PG_FLIP && got_evt)
                                 *got_evt = true;
                 }
-                __atomic_store_n(&d->evt->in_cons, d->evt_cons, __ATOMIC_RELEASE);
+                __atomic_store_n(&c->evt->in_cons, c->evt_cons, __ATOMIC_RELEASE);
                 if (*got_rsp && (!got_evt || *got_evt))
                         return 0;
                 int st = bn_guest_xb_get_state(d->g, d->fe.be_path);
@@ -118,49 +129,59 @@ static int wait_for(struct dg *d, uint16_t id, int *status, bool *got_rsp, bool 
         }
 }
 
-/* Send one request; wait for its answer (and for a flip, its event). */
-static int request(struct dg *d, struct xendispl_req *req, bool flip)
+/* Send one request on connector k; wait for its answer (and for a flip,
+ * its event). */
+static int request_on(struct dg *d, unsigned k, struct xendispl_req *req, bool flip)
 {
+        struct dg_conn *c = &d->c[k];
         req->id = d->next_id++;
-        memcpy(RING_GET_REQUEST(&d->front, d->front.req_prod_pvt), req, sizeof(*req));
-        d->front.req_prod_pvt++;
+        memcpy(RING_GET_REQUEST(&c->front, c->front.req_prod_pvt), req, sizeof(*req));
+        c->front.req_prod_pvt++;
         int notify, status = 0;
-        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&d->front, notify);
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&c->front, notify);
         if (notify)
-                bn_guest_evtchn_notify(d->g, (uint32_t)d->req_port);
+                bn_guest_evtchn_notify(d->g, (uint32_t)c->req_port);
         bool rsp = false, evt = false;
-        int rc = wait_for(d, req->id, &status, &rsp, flip ? &evt : NULL);
+        int rc = wait_for(d, k, req->id, &status, &rsp, flip ? &evt : NULL);
         if (rc)
                 return rc;
         return status;
 }
 
+static int request(struct dg *d, struct xendispl_req *req, bool flip)
+{
+        return request_on(d, 0, req, flip);
+}
+
 static int publish(struct dg *d)
 {
-        int ref;
-        uint32_t pfn;
-        int rc = bn_guest_fe_grant_ring(&d->fe, 1, &pfn, &ref);
-        if (rc < 0)
-                return rc;
-        struct xen_displif_sring *sr = bn_guest_page(d->g, pfn);
-        SHARED_RING_INIT(sr);
-        FRONT_RING_INIT(&d->front, sr, 4096);
-        int eref;
-        uint32_t epfn;
-        if ((rc = bn_guest_fe_grant_ring(&d->fe, 1, &epfn, &eref)) < 0)
-                return rc;
-        d->evt = bn_guest_page(d->g, epfn);
-        if ((d->req_port = bn_guest_evtchn_alloc_unbound(d->g, d->fe.be_domid)) < 0 ||
-            (d->evt_port = bn_guest_evtchn_alloc_unbound(d->g, d->fe.be_domid)) < 0)
-                return -EIO;
-        if ((rc = bn_guest_fe_write(&d->fe, "0/" XENDISPL_FIELD_REQ_RING_REF, "%d", ref)) ||
-            (rc = bn_guest_fe_write(&d->fe, "0/" XENDISPL_FIELD_REQ_CHANNEL, "%d", d->req_port)) ||
-            (rc = bn_guest_fe_write(&d->fe, "0/" XENDISPL_FIELD_EVT_RING_REF, "%d", eref)) ||
-            (rc = bn_guest_fe_write(&d->fe, "0/" XENDISPL_FIELD_EVT_CHANNEL, "%d", d->evt_port)) ||
-            (rc = bn_guest_fe_write(&d->fe, XENDISPL_FIELD_FE_VERSION, "%s",
-                                    XENDISPL_PROTOCOL_VERSION)))
-                return rc;
-        return 0;
+        for (unsigned k = 0; k < d->nconn; k++) {
+                struct dg_conn *c = &d->c[k];
+                int ref, eref, rc;
+                uint32_t pfn, epfn;
+                if ((rc = bn_guest_fe_grant_ring(&d->fe, 1, &pfn, &ref)) < 0)
+                        return rc;
+                struct xen_displif_sring *sr = bn_guest_page(d->g, pfn);
+                SHARED_RING_INIT(sr);
+                FRONT_RING_INIT(&c->front, sr, 4096);
+                if ((rc = bn_guest_fe_grant_ring(&d->fe, 1, &epfn, &eref)) < 0)
+                        return rc;
+                c->evt = bn_guest_page(d->g, epfn);
+                if ((c->req_port = bn_guest_evtchn_alloc_unbound(d->g, d->fe.be_domid)) < 0 ||
+                    (c->evt_port = bn_guest_evtchn_alloc_unbound(d->g, d->fe.be_domid)) < 0)
+                        return -EIO;
+                const char *keys[] = {XENDISPL_FIELD_REQ_RING_REF, XENDISPL_FIELD_REQ_CHANNEL,
+                                      XENDISPL_FIELD_EVT_RING_REF, XENDISPL_FIELD_EVT_CHANNEL};
+                int vals[] = {ref, c->req_port, eref, c->evt_port};
+                for (unsigned i = 0; i < 4; i++) {
+                        char key[64];
+                        snprintf(key, sizeof(key), "%u/%s", k, keys[i]);
+                        if ((rc = bn_guest_fe_write(&d->fe, key, "%d", vals[i])))
+                                return rc;
+                }
+        }
+        return bn_guest_fe_write(&d->fe, XENDISPL_FIELD_FE_VERSION, "%s",
+                                 XENDISPL_PROTOCOL_VERSION);
 }
 
 /* The display buffer's pages and its grant directory, read-only grants. */
@@ -226,14 +247,50 @@ static int cmp_double(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* Draw and flip frames first..first+flips-1, each waiting for its answer
+ * and event; report the median. */
+static int flip_frames(struct dg *d, unsigned first)
+{
+        struct xendispl_req r;
+        int rc;
+        free(d->lat_us);
+        d->lat_us = calloc(d->flips ? d->flips : 1, sizeof(double));
+        if (!d->lat_us)
+                return -ENOMEM;
+        for (unsigned k = first; k < first + d->flips; k++) {
+                draw(d, k);
+                r = (struct xendispl_req){.operation = XENDISPL_OP_PG_FLIP};
+                r.op.pg_flip.fb_cookie = 11;
+                double t0 = now_us();
+                if (d->stamps)
+                        printf("flip %u %.0f\n", k, t0);
+                if ((rc = request(d, &r, true))) {
+                        say(d, "PG_FLIP %u failed: %d", k, rc);
+                        return rc < 0 ? rc : -EIO;
+                }
+                d->lat_us[k - first] = now_us() - t0;
+                if (d->interval_ms)
+                        usleep(d->interval_ms * 1000u);
+        }
+        if (d->flips) {
+                qsort(d->lat_us, d->flips, sizeof(double), cmp_double);
+                say(d, "%u page flip(s) answered with their events; flip to event median %.0f us",
+                    d->flips, d->lat_us[d->flips / 2]);
+        }
+        return 0;
+}
+
 static int run(struct dg *d)
 {
         int rc =
             bn_guest_fe_init(&d->fe, d->g, d->sim_dir, d->name, XENDISPL_DRIVER_NAME, d->devid, 0);
         if (!rc)
                 rc = bn_guest_fe_declare(&d->fe, NULL, NULL);
-        if (!rc) /* the toolstack's connector configuration */
-                rc = bn_guest_fe_write(&d->fe, "0/" XENDISPL_FIELD_RESOLUTION, "%ux%u", d->w, d->h);
+        for (unsigned k = 0; !rc && k < d->nconn; k++) { /* the toolstack's connectors */
+                char key[64];
+                snprintf(key, sizeof(key), "%u/%s", k, XENDISPL_FIELD_RESOLUTION);
+                rc = bn_guest_fe_write(&d->fe, key, "%ux%u", d->w, d->h);
+        }
         if (rc)
                 return rc;
         if ((rc = bn_guest_xb_wait_state(d->g, d->fe.be_path, XenbusStateInitWait,
@@ -261,7 +318,7 @@ static int run(struct dg *d)
         if (d->hostile && !strcmp(d->hostile, "offset"))
                 r.op.dbuf_create.data_ofs = 4096;        /* the pixels end past the buffer */
         if (d->hostile && !strcmp(d->hostile, "prod")) { /* more requests than the ring holds */
-                d->front.req_prod_pvt += 1000;
+                d->c[0].front.req_prod_pvt += 1000;
                 d->next_id = 0;
                 r.op.dbuf_create.dbuf_cookie = 0;
         }
@@ -301,33 +358,19 @@ static int run(struct dg *d)
                 say(d, "SET_CONFIG failed: %d", rc);
                 return rc < 0 ? rc : -EIO;
         }
+        for (unsigned k = 1; k < d->nconn; k++) /* the other heads show it too */
+                if ((rc = request_on(d, k, &r, false))) {
+                        say(d, "SET_CONFIG on connector %u failed: %d", k, rc);
+                        return rc < 0 ? rc : -EIO;
+                }
         /* an unknown operation gets an error status, nothing worse */
         r = (struct xendispl_req){.operation = 0x7f};
         if ((rc = request(d, &r, false)) != -EOPNOTSUPP) {
                 say(d, "an unknown operation got %d, not -EOPNOTSUPP", rc);
                 return -EPROTO;
         }
-        d->lat_us = calloc(d->flips ? d->flips : 1, sizeof(double));
-        for (unsigned k = 1; k <= d->flips; k++) {
-                draw(d, k);
-                r = (struct xendispl_req){.operation = XENDISPL_OP_PG_FLIP};
-                r.op.pg_flip.fb_cookie = 11;
-                double t0 = now_us();
-                if (d->stamps)
-                        printf("flip %u %.0f\n", k, t0);
-                if ((rc = request(d, &r, true))) {
-                        say(d, "PG_FLIP %u failed: %d", k, rc);
-                        return rc < 0 ? rc : -EIO;
-                }
-                d->lat_us[k - 1] = now_us() - t0;
-                if (d->interval_ms)
-                        usleep(d->interval_ms * 1000u);
-        }
-        if (d->flips) {
-                qsort(d->lat_us, d->flips, sizeof(double), cmp_double);
-                say(d, "%u page flip(s) answered with their events; flip to event median %.0f us",
-                    d->flips, d->lat_us[d->flips / 2]);
-        }
+        if ((rc = flip_frames(d, 1)))
+                return rc;
         unsigned shown = d->flips;
         if (d->noflip) { /* as fbdev does: draw into the shown frame, no flip */
                 draw(d, ++shown);
@@ -341,7 +384,8 @@ static int run(struct dg *d)
 
 int main(int argc, char **argv)
 {
-        struct dg d = {.name = "disp1", .w = 640, .h = 480, .flips = 3, .timeout_ms = 10000};
+        struct dg d = {
+            .name = "disp1", .w = 640, .h = 480, .flips = 3, .timeout_ms = 10000, .nconn = 1};
         static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
                                              {"name", required_argument, NULL, 'n'},
                                              {"devid", required_argument, NULL, 'i'},
@@ -353,6 +397,7 @@ int main(int argc, char **argv)
                                              {"interval-ms", required_argument, NULL, 'I'},
                                              {"timestamps", no_argument, NULL, 't'},
                                              {"draw-without-flip", no_argument, NULL, 'D'},
+                                             {"connectors", required_argument, NULL, 'C'},
                                              {NULL, 0, NULL, 0}};
         int o;
         while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -394,11 +439,18 @@ int main(int argc, char **argv)
                 case 'D':
                         d.noflip = true;
                         break;
+                case 'C':
+                        d.nconn = (unsigned)atoi(optarg);
+                        if (d.nconn < 1 || d.nconn > 2) {
+                                fprintf(stderr, "dispguest: --connectors 1 or 2\n");
+                                return 2;
+                        }
+                        break;
                 default:
                         fprintf(stderr, "usage: sim-dispguest [--dir SIM] [--name N] [--devid I] "
                                         "[--res WxH] [--flips N] [--hostile dir|offset|prod] "
                                         "[--expect PPM] [--stay] [--interval-ms MS] [--timestamps] "
-                                        "[--draw-without-flip]\n");
+                                        "[--draw-without-flip] [--connectors 1|2]\n");
                         return 2;
                 }
         }
@@ -408,9 +460,22 @@ int main(int argc, char **argv)
                 fprintf(stderr, "dispguest: cannot create a domain: %s\n", strerror(-rc));
                 return 1;
         }
+        /* --stay: SIGUSR1 asks for --flips more frames (and --expect again) */
+        sigset_t usr1;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, NULL);
         rc = run(&d);
-        while (!rc && d.stay)
-                pause();
+        unsigned next = d.flips + 1 + (d.noflip ? 1 : 0);
+        int sig;
+        while (!rc && d.stay && sigwait(&usr1, &sig) == 0) {
+                if ((rc = flip_frames(&d, next)))
+                        break;
+                next += d.flips;
+                if (d.expect && (rc = write_expect(&d, next - 1)))
+                        break;
+                say(&d, "done again, frame %u shown", next - 1);
+        }
         if (!d.hostile)
                 bn_guest_xb_set_state(d.g, d.fe.fe_path, XenbusStateClosing);
         bn_guest_destroy(d.g);

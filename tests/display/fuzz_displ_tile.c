@@ -1,8 +1,9 @@
 /* fuzz_displ_tile.c: libFuzzer target over the display Corm's input from
  * its wire (a remote Spike is as untrusted as a guest): a sequence of
- * messages (type, hdr, data) fed to the Corm's port_rx, then a snapshot of
- * every connector in both formats. The Corm must never crash or read or
- * write out of bounds, and whatever frame it holds must be within bounds. */
+ * messages (type, hdr, data), the framework's region writes applied as the
+ * receiving framework does (bn_wire_region_rx) and the rest fed to the
+ * Corm's port_rx, then a snapshot of every connector in both formats. The Corm must never crash or
+ * read or write out of bounds, and whatever frame it holds must be within bounds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "bn_endpoint.h"
 #include "bn_log.h"
 #include "bn_wire.h"
+#include "bn_wire_int.h"
 #include "displ_corm.h"
 
 #define MSGS_MAX 16
@@ -48,7 +50,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 size -= len;
                 n++;
         }
-        bn_displ_corm_rx(&ep, NULL, msgs, n);
+        static struct bn_wire_port port;
+        memset(&port, 0, sizeof(port));
+        port.caps.regions = true;
+        port.ep = &ep;
+        for (unsigned i = 0; i < n; i++) {
+                if (msgs[i].type == BN_MSG_CTL_REGION)
+                        bn_wire_region_rx(&port, &msgs[i]);
+                else
+                        bn_displ_corm_rx(&ep, &port, &msgs[i], 1);
+        }
         for (unsigned c = 0; c < BN_DISPL_CONN_MAX; c++) {
                 const struct displ_frame *f = &corm.fr[c];
                 if (f->frames && (!f->px || !f->w || !f->h || f->w > BN_DISPL_DIM_MAX ||
@@ -67,5 +78,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
         }
         bn_displ_corm_close(&ep);
+        bn_wire_regions_free(&port);
         return 0;
 }

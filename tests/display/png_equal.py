@@ -2,7 +2,8 @@
 """png_equal.py PNG PPM: exit 0 when the 8-bit RGB PNG (as bananactl
 snapshot writes it) shows exactly the pixels of the binary PPM (P6); else
 print where they first differ and exit 1. Decodes PNG with zlib alone
-(filters 0-4, no interlace), so the check needs nothing outside Python."""
+(filters 0-4, no interlace), so the check needs nothing outside Python;
+unfiltered rows, as the Corm writes them, are only sliced (fast)."""
 import struct
 import sys
 import zlib
@@ -30,6 +31,10 @@ def read_png(path):
     for y in range(h):
         f = raw[y * (stride + 1)]
         line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        if f == 0:  # unfiltered (what bananactl snapshot writes): as it is
+            out += line
+            prev = line
+            continue
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b = prev[i]

@@ -563,6 +563,7 @@ const struct bn_wire_class bn_wire_shm_class = {
      * the virtio_net_hdr travels in the record (GSO frames of 64 KiB) */
     .caps = {.ordered = true,
              .reliable = true,
+             .regions = true,
              .gso = true,
              .control = true,
              .max_msg = BN_WIRE_DATA_MAX,
