@@ -11,6 +11,7 @@
 #define BN_TOPO_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #define BN_TOPO_NAME_MAX 255 /* longest endpoint or wire name */
@@ -60,6 +61,7 @@ struct bn_topo_ep {
         struct bn_topo_loc loc;
         struct bn_topo_loc cls_loc;
         bool by_connect; /* made by bananactl connect, not declared by a topology */
+        uint32_t epoch;  /* spikes: incarnation, bumped by each migration (store only) */
 };
 
 struct bn_topo_wire {

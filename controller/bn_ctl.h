@@ -40,6 +40,9 @@ struct bn_ctl_opts {
          * BN_CTL_DEFAULT_LEASE_TTL). */
         const char *address;
         unsigned lease_ttl;
+        /* xensim only: the directory of this host's xensim, told in the
+         * member record so that a simulated guest can migrate here. */
+        const char *xensim_dir;
 };
 #define BN_CTL_DEFAULT_LEASE_TTL 10
 

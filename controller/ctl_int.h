@@ -99,6 +99,7 @@ struct bn_ctl {
         atomic_bool watch_all;     /* the watch missed changes: reconcile whatever */
         uint64_t reconciled_rev;   /* the store's revision the last reconcile read */
         char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
+        struct ctl_mig *migs;      /* ctl_migrate.c: migrations driven from here */
 };
 
 /* ---- ctl_model.c ---- */
@@ -107,9 +108,10 @@ struct bn_ctl {
 #define CTL_K_WIRE   "wires/"
 #define CTL_K_HOST   "hosts/"
 #define CTL_K_POLICY "policy"
-#define CTL_K_MEMBER "members/" /* live hosts of a cluster, under their leases */
-#define CTL_K_SEEN   "seen/"    /* when each host was last alive */
-#define CTL_K_REPORT "reports/" /* each host's actual state */
+#define CTL_K_MEMBER "members/"    /* live hosts of a cluster, under their leases */
+#define CTL_K_SEEN   "seen/"       /* when each host was last alive */
+#define CTL_K_REPORT "reports/"    /* each host's actual state */
+#define CTL_K_MIG    "migrations/" /* a migration under way (ctl_migrate.c) */
 /* Keys a host keeps live (not desired state): NULL-terminated prefixes. */
 extern const char *const ctl_live_prefixes[];
 bool ctl_live_key(const char *key);
@@ -268,6 +270,23 @@ const char *ctl_cluster_item(struct bn_ctl *c, const char *host, const char *kin
  * by no end here (rw NULL) gets in state what its first end's host said. */
 void ctl_cluster_wire_ends(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w,
                            const struct rt_wire *rw, char *state, size_t len, json_object *e);
+
+/* ---- ctl_migrate.c: live migration (docs/migration.md) ---- */
+struct ctl_mig;
+/* migrate {"vm", "to", "fail_at"}: start moving VM (running here) to host
+ * to; answers at once, the steps run on the main loop. */
+json_object *ctl_op_migrate(struct bn_ctl *c, json_object *req);
+/* migration {"vm"}: the step a migration started here is at, and its log. */
+json_object *ctl_op_migration(struct bn_ctl *c, json_object *req);
+/* Cancel the timers and free every migration (bananad stops). */
+void ctl_migrate_stop(struct bn_ctl *c);
+/* bn_xenbus_config.name_for: a Spike of a guest that migrated (or is
+ * migrating) here keeps its name rooted at its home, with its epoch. */
+int ctl_name_for(void *arg, const char *vm, const char *dev, char *name, size_t len,
+                 uint32_t *epoch);
+/* At start: a migration from here a previous bananad left is finished
+ * (switched) or rolled back (before), and its record removed. */
+void ctl_migrate_recover(struct bn_ctl *c);
 
 /* ---- ctl_store_move.c ---- */
 json_object *ctl_op_store_export(struct bn_ctl *c);

@@ -38,6 +38,8 @@ json_object *ctl_ep_json(const struct bn_topo_ep *e)
         add_str(o, "class", e->cls);
         add_str(o, "location", e->location);
         json_object_object_add(o, "params", kv_json(&e->params));
+        if (e->epoch)
+                json_object_object_add(o, "epoch", json_object_new_int64(e->epoch));
         if (e->by_connect)
                 add_str(o, "origin", "connect");
         return o;
@@ -208,7 +210,8 @@ static json_object *parse_val(struct load_ctx *lc, const char *key, const char *
 }
 
 static const char *const host_members[] = {"site", "domain", NULL};
-static const char *const ep_members[] = {"kind", "class", "location", "params", "origin", NULL};
+static const char *const ep_members[] = {"kind",   "class", "location", "params",
+                                         "origin", "epoch", NULL};
 static const char *const wire_members[] = {"ends", "type", "auto", "options", "origin", NULL};
 static const char *const policy_members[] = {"same-host", "same-site", "same-domain",
                                              "other-domain", NULL};
@@ -243,7 +246,7 @@ static int load_host(struct load_ctx *lc, const char *key, const char *name, con
 static int load_ep(struct load_ctx *lc, const char *key, const char *name, const char *value)
 {
         struct bn_topo *t = lc->t;
-        json_object *o;
+        json_object *o, *ep;
         struct bn_topo_ep *e;
         char *kind = NULL;
         const char *why;
@@ -275,6 +278,14 @@ static int load_ep(struct load_ctx *lc, const char *key, const char *name, const
                 goto out;
         }
         e->kind = strcmp(kind, "corm") == 0 ? BN_TOPO_CORM : BN_TOPO_SPIKE;
+        if (json_object_object_get_ex(o, "epoch", &ep)) {
+                int64_t v = json_object_get_int64(ep);
+                if (!json_object_is_type(ep, json_type_int) || v < 0 || v > UINT32_MAX) {
+                        bad(lc, key, "'epoch' must be a number 0..%u", UINT32_MAX);
+                        goto out;
+                }
+                e->epoch = (uint32_t)v;
+        }
         if (!e->cls) {
                 bad(lc, key, "an endpoint record needs a class");
                 goto out;
@@ -413,7 +424,7 @@ static int load_pair(void *arg, const char *key, const char *value)
                    "seen/, reports/)");
 }
 
-const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT, NULL};
+const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT, CTL_K_MIG, NULL};
 
 bool ctl_live_key(const char *key)
 {
