@@ -247,7 +247,7 @@ static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
         (void)t;
         if (m->step == MIG_PRECOPY) {
                 st = guest_read(m->xs, m->domid, "control/migrate-state");
-                if (st && !strcmp(st, "precopied") && !m->precopied) {
+                if (st && (!strcmp(st, "precopied") || !strcmp(st, "suspended")) && !m->precopied) {
                         m->precopied = true;
                         say(m,
                             "pre-copy: %s made the Spikes of %s (same names, epoch %u), "
@@ -261,6 +261,10 @@ static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
                 }
                 if (st && !strcmp(st, "suspended"))
                         do_switch(c, m);
+                else if (st && !strcmp(st, "failed"))
+                        mig_abort(c, m,
+                                  "the guest could not declare its devices on the "
+                                  "destination (see its log)");
                 else if (bn_now_ms() > m->deadline)
                         mig_abort(c, m,
                                   st && !strcmp(st, "precopied")

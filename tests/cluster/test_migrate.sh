@@ -1,0 +1,82 @@
+#!/bin/bash
+# tests/cluster/test_migrate.sh BUILD_DIR: live migration of a simulated
+# guest with its topology (issue 17; docs/migration.md). Two hosts share
+# etcd; a bridge Corm h2/lan on h2, guest vm2 on h2 wired to it by shm,
+# guest vm1 on h1 wired to it across the hosts by vxlan. While vm1 pings
+# vm2 (every 20 ms):
+#  1. `bananactl migrate vm1 --to h2 --fail-at switch` on h1 rolls back: the
+#     command fails saying so, the wire is vxlan again with its ends on h1
+#     and h2, no migration record is left, and the ping goes on;
+#  2. `bananactl migrate vm1 --to h2` moves vm1 (a new domid on h2's
+#     xensim, its TAP and namespace unchanged): h2 names its Spike
+#     h1/vm1/vif0 with epoch 1 (the name stays rooted at its home), the wire
+#     becomes shm on h2, h1 holds no domain vm1 any more, the ping is
+#     answered across the move (losses counted, at most 25 of 300).
+B=$1
+XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
+NG=$B/sim/netguest/sim-netguest
+. "$(dirname "$0")/cluster.sh"
+cl_need_root
+[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+cl_underlay 2
+cl_etcd
+for i in 1 2; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.1$i" --lease-ttl 5; done
+BR=m$CL_T
+cat >"$CL_BASE/topo.yaml" <<YAML
+version: 1
+hosts:
+  h1: {site: lab, domain: test}
+  h2: {site: lab, domain: test}
+endpoints:
+  h2/lan: {kind: corm, class: vif, params: {bridge: $BR, create: yes}}
+  h1/vm1/vif0: {kind: spike}
+  h2/vm2/vif0: {kind: spike}
+wires:
+  vm1-lan:
+    ends: [h1/vm1/vif0, h2/lan]
+    type: vxlan
+    options: {vni: 4545, end0: {addr: 10.88.0.11}, end1: {addr: 10.88.0.12}}
+  vm2-lan: {ends: [h2/vm2/vif0, h2/lan]}
+YAML
+cl_ctl 1 apply "$CL_BASE/topo.yaml" >/dev/null || cl_fail "apply failed"
+cl_netguest 1 vm1 10.77.0.1/24 02:00:00:77:00:01 1450
+cl_netguest 2 vm2 10.77.0.2/24 02:00:00:77:00:02 1450
+wire_is() { cl_ctl "$1" wires "$2" 2>/dev/null | grep -qE "$3"; }
+wait_for 15 wire_is 2 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan not up: $(cl_ctl 2 wires 2>&1)"
+wait_for 15 wire_is 2 vm2-lan 'shm .* up$' || cl_fail "vm2-lan not up: $(cl_ctl 2 wires 2>&1)"
+ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2"
+
+ip netns exec "$CL_T-vm1" ping -i 0.02 -c 300 -W 1 10.77.0.2 >"$CL_BASE/ping.out" 2>&1 &
+pp=$!
+cl_pids+=($pp)
+sleep 0.5
+
+# 1. a fault after the switch: everything back as it was
+if cl_ctl 1 migrate vm1 --to h2 --fail-at switch >"$CL_BASE/m1.out" 2>&1; then
+    cl_fail "migrate --fail-at switch succeeded: $(cat "$CL_BASE/m1.out")"
+fi
+grep -q "rolled back" "$CL_BASE/m1.out" || cl_fail "no rollback said: $(cat "$CL_BASE/m1.out")"
+wait_for 10 wire_is 2 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan not vxlan again: $(cl_ctl 2 wires 2>&1)"
+[ -z "$(cl_etcdctl get --prefix banana/migrations/ --keys-only)" ] || cl_fail "a migration record was left"
+grep -q "staying" "$CL_BASE/vm1.out" || cl_fail "the guest did not stay: $(tail -3 "$CL_BASE/vm1.out")"
+sleep 0.5
+
+# 2. the migration
+cl_ctl 1 migrate vm1 --to h2 >"$CL_BASE/m2.out" 2>&1 || cl_fail "migrate failed: $(cat "$CL_BASE/m2.out")"
+sed 's/^/  h1: /' "$CL_BASE/m2.out"
+grep -q "^done" "$CL_BASE/m2.out" || cl_fail "migrate did not say done"
+grep -q "migrated to $CL_BASE/h2/sim" "$CL_BASE/vm1.out" || cl_fail "the guest did not move: $(tail -3 "$CL_BASE/vm1.out")"
+grep -q "spike endpoint h1/vm1/vif0 (epoch 1" "$CL_BASE/h2/bananad.log" ||
+    cl_fail "h2 did not name the Spike at its home: $(grep 'spike endpoint' "$CL_BASE/h2/bananad.log")"
+wait_for 10 wire_is 2 vm1-lan 'shm .* up$' || cl_fail "vm1-lan did not become shm: $(cl_ctl 2 wires 2>&1)"
+cl_etcdctl get banana/endpoints/h1/vm1/vif0 --print-value-only | grep -q '"location":"h2"' ||
+    cl_fail "the store does not locate vm1 on h2"
+XENSTORED_PATH=$CL_BASE/h1/sim/xenstored.sock xenstore-ls /local/domain 2>/dev/null | grep -q 'name = "vm1"' &&
+    cl_fail "h1 still holds a domain vm1"
+[ -z "$(cl_etcdctl get --prefix banana/migrations/ --keys-only)" ] || cl_fail "a migration record was left"
+wait "$pp"
+got=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$CL_BASE/ping.out")
+echo "ping across the rollback and the migration: ${got:-0} of 300 answered"
+[ "${got:-0}" -ge 275 ] || cl_fail "too many pings lost: $(tail -2 "$CL_BASE/ping.out")"
+ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2 after the move"
+echo "PASS"
