@@ -250,8 +250,8 @@ static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
                 if (st && (!strcmp(st, "precopied") || !strcmp(st, "suspended")) && !m->precopied) {
                         m->precopied = true;
                         say(m,
-                            "pre-copy: %s made the Spikes of %s (same names, epoch %u), "
-                            "waiting for their wires (%llu ms)",
+                            "pre-copy: %s made the Spikes of %s (same names, epoch %u); "
+                            "they wait in InitWait (%llu ms)",
                             m->to, m->vm, m->epoch, (unsigned long long)(bn_now_ms() - m->t0));
                         if (!strcmp(m->fail_at, "pre-copy")) {
                                 free(st);

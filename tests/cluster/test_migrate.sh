@@ -11,10 +11,15 @@
 #     xensim, its TAP and namespace unchanged): h2 names its Spike
 #     h1/vm1/vif0 with epoch 1 (the name stays rooted at its home), the wire
 #     becomes shm on h2, h1 holds no domain vm1 any more, the ping is
-#     answered across the move (losses counted, at most 25 of 300).
+#     answered across the move (losses counted, at most 25 of 300);
+#  3. a block guest vm3 on h1 whose disk is an io_uring Corm on h2 (an nbd
+#     wire) migrates to h2 during a verify run (the wire becomes shm): 0
+#     mismatches, 0 errors, every request answered (the run ends with none
+#     outstanding), those in flight at the move submitted again on h2 (the
+#     guest does not drain: --migrate-drain-ms 0, as Linux's blkfront).
 B=$1
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-NG=$B/sim/netguest/sim-netguest
+NG=$B/sim/netguest/sim-netguest G=$B/sim/blkguest/sim-blkguest
 . "$(dirname "$0")/cluster.sh"
 cl_need_root
 [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
@@ -31,13 +36,20 @@ endpoints:
   h2/lan: {kind: corm, class: vif, params: {bridge: $BR, create: yes}}
   h1/vm1/vif0: {kind: spike}
   h2/vm2/vif0: {kind: spike}
+  h2/disk: {kind: corm, class: vbd, params: {path: $CL_BASE/disk.img}}
+  h1/vm3/xvda: {kind: spike, class: vbd}
 wires:
   vm1-lan:
     ends: [h1/vm1/vif0, h2/lan]
     type: vxlan
     options: {vni: 4545, end0: {addr: 10.88.0.11}, end1: {addr: 10.88.0.12}}
   vm2-lan: {ends: [h2/vm2/vif0, h2/lan]}
+  vm3-disk:
+    ends: [h1/vm3/xvda, h2/disk]
+    type: nbd
+    options: {end1: {listen: "tcp:10.88.0.12:10810"}}
 YAML
+truncate -s 32M "$CL_BASE/disk.img"
 cl_ctl 1 apply "$CL_BASE/topo.yaml" >/dev/null || cl_fail "apply failed"
 cl_netguest 1 vm1 10.77.0.1/24 02:00:00:77:00:01 1450
 cl_netguest 2 vm2 10.77.0.2/24 02:00:00:77:00:02 1450
@@ -79,4 +91,22 @@ got=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$CL_BASE/ping.out")
 echo "ping across the rollback and the migration: ${got:-0} of 300 answered"
 [ "${got:-0}" -ge 275 ] || cl_fail "too many pings lost: $(tail -2 "$CL_BASE/ping.out")"
 ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2 after the move"
+
+# 3. a disk under a verify run
+XENSIM_DIR=$CL_BASE/h1/sim timeout 60 "$G" --name vm3 --vdev xvda --sim-dir "$CL_BASE/h1/sim" \
+    --timeout 20 --verify --qd 16 --seconds 4 --migrate-drain-ms 0 >"$CL_BASE/vm3.out" 2>"$CL_BASE/vm3.log" &
+gp=$!
+cl_pids+=($gp)
+wait_for 15 grep -q connected "$CL_BASE/vm3.out" || cl_fail "vm3 did not connect: $(tail -3 "$CL_BASE/vm3.log")"
+sleep 1
+cl_ctl 1 migrate vm3 --to h2 >"$CL_BASE/m3.out" 2>&1 || cl_fail "migrate vm3 failed: $(cat "$CL_BASE/m3.out")"
+sed 's/^/  h1: /' "$CL_BASE/m3.out"
+wait "$gp" || cl_fail "the verify run failed: $(tail -3 "$CL_BASE/vm3.out") $(tail -3 "$CL_BASE/vm3.log")"
+grep -q "migrated to $CL_BASE/h2/sim" "$CL_BASE/vm3.out" || cl_fail "vm3 did not move"
+grep -E "verified=[1-9][0-9]* mismatches=0 errors=0" "$CL_BASE/vm3.out" >/dev/null ||
+    cl_fail "vm3: $(tail -2 "$CL_BASE/vm3.out")"
+grep -h "submitted again\|mismatches" "$CL_BASE/vm3.out"
+wire_is 2 vm3-disk '^vm3-disk +shm ' || cl_fail "vm3-disk is not shm: $(cl_ctl 2 wires 2>&1)"
+grep -q "wire vm3-disk (shm): end 0 attached to h1/vm3/xvda" "$CL_BASE/h2/bananad.log" ||
+    cl_fail "h2 did not wire the moved disk Spike by shm"
 echo "PASS"
