@@ -60,8 +60,9 @@ struct bn_topo_ep {
         struct bn_kvlist params; /* corms (and spikes): class parameters */
         struct bn_topo_loc loc;
         struct bn_topo_loc cls_loc;
-        bool by_connect; /* made by bananactl connect, not declared by a topology */
-        uint32_t epoch;  /* spikes: incarnation, bumped by each migration (store only) */
+        bool by_connect;       /* made by bananactl connect, not declared by a topology */
+        uint32_t epoch;        /* spikes: incarnation, bumped by each migration (store only) */
+        bool location_default; /* a file gave no location (it is the home) */
 };
 
 struct bn_topo_wire {

@@ -630,6 +630,20 @@ static const char *made_by(bool by_connect)
 
 #define ADOPTED "now declared by the topology (was made by bananactl connect)"
 
+/* A Spike that migrated away from its home (docs/migration.md), which want
+ * declares without saying where it runs: it stays where it is, with its
+ * epoch and its wires' types, rather than being moved back by an apply. */
+static const struct bn_topo_ep *moved_spike(const struct bn_topo *have, const struct bn_topo *want,
+                                            const char *name)
+{
+        const struct bn_topo_ep *h = bn_topo_ep_find(have, name), *w = bn_topo_ep_find(want, name);
+
+        return h && w && h->kind == BN_TOPO_SPIKE && w->kind == BN_TOPO_SPIKE &&
+                       w->location_default && strcmp(h->location, h->home) != 0
+                   ? h
+                   : NULL;
+}
+
 int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
              json_object *changes, struct ctl_opbuf *ops)
 {
@@ -682,6 +696,13 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
         for (size_t i = 0; i < want->n_eps; i++) {
                 const struct bn_topo_ep *w = &want->eps[i];
                 const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
+                struct bn_topo_ep moved;
+                if (moved_spike(have, want, w->name)) {
+                        moved = *w;
+                        moved.location = h->location;
+                        moved.epoch = h->epoch;
+                        w = &moved;
+                }
                 if (h && h->kind == w->kind && streq(h->cls, w->cls) &&
                     streq(h->location, w->location) && bn_kvlist_equal(&h->params, &w->params)) {
                         if (!h->by_connect)
@@ -714,6 +735,10 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
                 const char *what = "create";
                 if (h) {
                         int same_ends = streq(h->end[0], w->end[0]) && streq(h->end[1], w->end[1]);
+                        if (same_ends && !h->by_connect &&
+                            (moved_spike(have, want, w->end[0]) ||
+                             moved_spike(have, want, w->end[1])))
+                                continue; /* its type follows where the Spike runs now */
                         int same_opts = bn_kvlist_equal(&h->opts, &w->opts);
                         if (same_ends && same_opts && streq(h->type, w->type)) {
                                 if (h->by_connect) {

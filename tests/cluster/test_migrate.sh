@@ -11,7 +11,8 @@
 #     xensim, its TAP and namespace unchanged): h2 names its Spike
 #     h1/vm1/vif0 with epoch 1 (the name stays rooted at its home), the wire
 #     becomes shm on h2, h1 holds no domain vm1 any more, the ping is
-#     answered across the move (losses counted, at most 25 of 300);
+#     answered across the move (losses counted, at most 25 of 300); the
+#     topology file applied again leaves vm1 where it runs;
 #  3. a block guest vm3 on h1 whose disk is an io_uring Corm on h2 (an nbd
 #     wire) migrates to h2 during a verify run (the wire becomes shm): 0
 #     mismatches, 0 errors, every request answered (the run ends with none
@@ -91,6 +92,11 @@ got=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$CL_BASE/ping.out")
 echo "ping across the rollback and the migration: ${got:-0} of 300 answered"
 [ "${got:-0}" -ge 275 ] || cl_fail "too many pings lost: $(tail -2 "$CL_BASE/ping.out")"
 ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2 after the move"
+# the file applied again (it says nothing of where vm1 runs) leaves vm1 where it is
+out=$(cl_ctl 1 apply "$CL_BASE/topo.yaml" 2>&1) || cl_fail "apply after the move: $out"
+echo "$out" | grep -qE "vm1-lan|h1/vm1/vif0" && cl_fail "apply after the move changed vm1: $out"
+wire_is 2 vm1-lan 'shm .* up$' || cl_fail "vm1-lan is not shm after the apply: $(cl_ctl 2 wires 2>&1)"
+ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2 after the apply"
 
 # 3. a disk under a verify run
 XENSIM_DIR=$CL_BASE/h1/sim timeout 60 "$G" --name vm3 --vdev xvda --sim-dir "$CL_BASE/h1/sim" \
