@@ -246,7 +246,7 @@ static int load_host(struct load_ctx *lc, const char *key, const char *name, con
 static int load_ep(struct load_ctx *lc, const char *key, const char *name, const char *value)
 {
         struct bn_topo *t = lc->t;
-        json_object *o, *ep;
+        json_object *o, *ep = NULL;
         struct bn_topo_ep *e;
         char *kind = NULL;
         const char *why;
@@ -278,14 +278,13 @@ static int load_ep(struct load_ctx *lc, const char *key, const char *name, const
                 goto out;
         }
         e->kind = strcmp(kind, "corm") == 0 ? BN_TOPO_CORM : BN_TOPO_SPIKE;
-        if (json_object_object_get_ex(o, "epoch", &ep)) {
-                int64_t v = json_object_get_int64(ep);
-                if (!json_object_is_type(ep, json_type_int) || v < 0 || v > UINT32_MAX) {
-                        bad(lc, key, "'epoch' must be a number 0..%u", UINT32_MAX);
-                        goto out;
-                }
-                e->epoch = (uint32_t)v;
+        if (json_object_object_get_ex(o, "epoch", &ep) &&
+            (!json_object_is_type(ep, json_type_int) || json_object_get_int64(ep) < 0 ||
+             json_object_get_int64(ep) > UINT32_MAX)) {
+                bad(lc, key, "'epoch' must be a number 0..%u", UINT32_MAX);
+                goto out;
         }
+        e->epoch = ep ? (uint32_t)json_object_get_int64(ep) : 0;
         if (!e->cls) {
                 bad(lc, key, "an endpoint record needs a class");
                 goto out;
@@ -630,20 +629,6 @@ static const char *made_by(bool by_connect)
 
 #define ADOPTED "now declared by the topology (was made by bananactl connect)"
 
-/* A Spike that migrated away from its home (docs/migration.md), which want
- * declares without saying where it runs: it stays where it is, with its
- * epoch and its wires' types, rather than being moved back by an apply. */
-static const struct bn_topo_ep *moved_spike(const struct bn_topo *have, const struct bn_topo *want,
-                                            const char *name)
-{
-        const struct bn_topo_ep *h = bn_topo_ep_find(have, name), *w = bn_topo_ep_find(want, name);
-
-        return h && w && h->kind == BN_TOPO_SPIKE && w->kind == BN_TOPO_SPIKE &&
-                       w->location_default && strcmp(h->location, h->home) != 0
-                   ? h
-                   : NULL;
-}
-
 int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
              json_object *changes, struct ctl_opbuf *ops)
 {
@@ -694,15 +679,9 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
         /* endpoints: the file's replace the stored ones (a connect-made one
          * the file declares becomes the topology's) */
         for (size_t i = 0; i < want->n_eps; i++) {
-                const struct bn_topo_ep *w = &want->eps[i];
-                const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
                 struct bn_topo_ep moved;
-                if (moved_spike(have, want, w->name)) {
-                        moved = *w;
-                        moved.location = h->location;
-                        moved.epoch = h->epoch;
-                        w = &moved;
-                }
+                const struct bn_topo_ep *w = ctl_migrated_ep(have, want, &want->eps[i], &moved);
+                const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
                 if (h && h->kind == w->kind && streq(h->cls, w->cls) &&
                     streq(h->location, w->location) && bn_kvlist_equal(&h->params, &w->params)) {
                         if (!h->by_connect)
@@ -736,8 +715,8 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
                 if (h) {
                         int same_ends = streq(h->end[0], w->end[0]) && streq(h->end[1], w->end[1]);
                         if (same_ends && !h->by_connect &&
-                            (moved_spike(have, want, w->end[0]) ||
-                             moved_spike(have, want, w->end[1])))
+                            (ctl_migrated(have, want, w->end[0]) ||
+                             ctl_migrated(have, want, w->end[1])))
                                 continue; /* its type follows where the Spike runs now */
                         int same_opts = bn_kvlist_equal(&h->opts, &w->opts);
                         if (same_ends && same_opts && streq(h->type, w->type)) {

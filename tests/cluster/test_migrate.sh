@@ -4,9 +4,13 @@
 # etcd; a bridge Corm h2/lan on h2, guest vm2 on h2 wired to it by shm,
 # guest vm1 on h1 wired to it across the hosts by vxlan. While vm1 pings
 # vm2 (every 20 ms):
-#  1. `bananactl migrate vm1 --to h2 --fail-at switch` on h1 rolls back: the
-#     command fails saying so, the wire is vxlan again with its ends on h1
-#     and h2, no migration record is left, and the ping goes on;
+#  1. `bananactl migrate vm1 --to h2 --fail-at STEP` on h1, for each step
+#     (pre-copy, stop-and-copy, switch), rolls back: the command fails
+#     saying so, the wire is vxlan again with its ends on h1 and h2, the
+#     store locates vm1 on h1, no migration record is left, the ping goes on;
+#  1b. h1's bananad killed (SIGKILL) while a migration waits at pre-copy
+#     (the guest stopped with SIGSTOP): the next bananad on h1 rolls it
+#     back (record removed, the guest told to stay) and vm1 still pings;
 #  2. `bananactl migrate vm1 --to h2` moves vm1 (a new domid on h2's
 #     xensim, its TAP and namespace unchanged): h2 names its Spike
 #     h1/vm1/vif0 with epoch 1 (the name stays rooted at its home), the wire
@@ -53,26 +57,50 @@ YAML
 truncate -s 32M "$CL_BASE/disk.img"
 cl_ctl 1 apply "$CL_BASE/topo.yaml" >/dev/null || cl_fail "apply failed"
 cl_netguest 1 vm1 10.77.0.1/24 02:00:00:77:00:01 1450
+ngpid=${cl_pids[-1]} # vm1's sim-netguest
 cl_netguest 2 vm2 10.77.0.2/24 02:00:00:77:00:02 1450
 wire_is() { cl_ctl "$1" wires "$2" 2>/dev/null | grep -qE "$3"; }
 wait_for 15 wire_is 2 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan not up: $(cl_ctl 2 wires 2>&1)"
 wait_for 15 wire_is 2 vm2-lan 'shm .* up$' || cl_fail "vm2-lan not up: $(cl_ctl 2 wires 2>&1)"
 ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2"
 
+# 1b. the source's controller dies mid-migration
+kill -STOP "$ngpid"
+cl_ctl 1 migrate vm1 --to h2 >"$CL_BASE/m1b.out" 2>&1 &
+mp=$!
+wait_for 5 sh -c "ip netns exec $CL_T-etcd env ETCDCTL_API=3 etcdctl --endpoints $CL_ETCD get banana/migrations/vm1 | grep -q pre-copy" ||
+    { kill -CONT "$ngpid"; cl_fail "no pre-copy record"; }
+kill -KILL "${CL_BPID[1]}"
+wait "$mp" 2>/dev/null
+wait "${CL_BPID[1]}" 2>/dev/null
+cl_bananad 1 --store etcd://10.88.0.2:2379 --address 10.88.0.11 --lease-ttl 5
+wait_for 10 sh -c "[ -z \"\$(ip netns exec $CL_T-etcd env ETCDCTL_API=3 etcdctl --endpoints $CL_ETCD get --prefix banana/migrations/ --keys-only)\" ]" ||
+    { kill -CONT "$ngpid"; cl_fail "the next bananad left the migration record"; }
+kill -CONT "$ngpid"
+grep -q "left at pre-copy: rolled back" "$CL_BASE/h1/bananad.log" || cl_fail "h1 did not say it rolled back"
+wait_for 15 wire_is 2 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan not up after the restart: $(cl_ctl 2 wires 2>&1)"
+wait_for 10 ip netns exec "$CL_T-vm1" ping -c 1 -W 1 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping after the restart"
+echo "ok: h1's bananad killed at pre-copy: the next one rolled the migration back"
+
 ip netns exec "$CL_T-vm1" ping -i 0.02 -c 300 -W 1 10.77.0.2 >"$CL_BASE/ping.out" 2>&1 &
 pp=$!
 cl_pids+=($pp)
 sleep 0.5
 
-# 1. a fault after the switch: everything back as it was
-if cl_ctl 1 migrate vm1 --to h2 --fail-at switch >"$CL_BASE/m1.out" 2>&1; then
-    cl_fail "migrate --fail-at switch succeeded: $(cat "$CL_BASE/m1.out")"
-fi
-grep -q "rolled back" "$CL_BASE/m1.out" || cl_fail "no rollback said: $(cat "$CL_BASE/m1.out")"
-wait_for 10 wire_is 2 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan not vxlan again: $(cl_ctl 2 wires 2>&1)"
-[ -z "$(cl_etcdctl get --prefix banana/migrations/ --keys-only)" ] || cl_fail "a migration record was left"
-grep -q "staying" "$CL_BASE/vm1.out" || cl_fail "the guest did not stay: $(tail -3 "$CL_BASE/vm1.out")"
-sleep 0.5
+# 1. a fault at each step: everything back as it was
+for step in pre-copy stop-and-copy switch; do
+    if cl_ctl 1 migrate vm1 --to h2 --fail-at $step >"$CL_BASE/m1.out" 2>&1; then
+        cl_fail "migrate --fail-at $step succeeded: $(cat "$CL_BASE/m1.out")"
+    fi
+    grep -q "rolled back: a fault injected" "$CL_BASE/m1.out" || cl_fail "$step: no rollback said: $(cat "$CL_BASE/m1.out")"
+    wait_for 10 wire_is 2 vm1-lan 'vxlan .* up$' || cl_fail "$step: vm1-lan not vxlan again: $(cl_ctl 2 wires 2>&1)"
+    [ -z "$(cl_etcdctl get --prefix banana/migrations/ --keys-only)" ] || cl_fail "$step: a migration record was left"
+    cl_etcdctl get banana/endpoints/h1/vm1/vif0 --print-value-only | grep -q '"location":"h1"' ||
+        cl_fail "$step: the store does not locate vm1 on h1 any more"
+    echo "ok: --fail-at $step rolled back: $(tail -1 "$CL_BASE/m1.out")"
+done
+[ "$(grep -c staying "$CL_BASE/vm1.out")" = 3 ] || cl_fail "the guest did not stay 3 times: $(tail -3 "$CL_BASE/vm1.out")"
+sleep 0.3
 
 # 2. the migration
 cl_ctl 1 migrate vm1 --to h2 >"$CL_BASE/m2.out" 2>&1 || cl_fail "migrate failed: $(cat "$CL_BASE/m2.out")"
