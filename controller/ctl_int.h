@@ -41,6 +41,7 @@ struct rt_wire {
         char *end[2];
         struct bn_kvlist opts;
         bool local[2];                /* end j is located on this host */
+        uint32_t epoch[2];            /* incarnation of end j's endpoint (docs/migration.md) */
         struct bn_wire_port *port[2]; /* open ends (NULL: not open) */
         struct bn_endpoint *ep[2];    /* endpoints holding port[j] */
         char error[256];              /* last failure, "" when fine */

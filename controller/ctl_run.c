@@ -163,7 +163,16 @@ static int add_corm(struct bn_ctl *c, const struct bn_topo_ep *e)
         return 0;
 }
 
-static int add_wire(struct bn_ctl *c, const struct bn_topo_wire *dw, const bool local[2])
+/* The incarnation of endpoint name in t (0 until it first migrates). */
+static uint32_t ep_epoch(const struct bn_topo *t, const char *name)
+{
+        const struct bn_topo_ep *e = bn_topo_ep_find(t, name);
+
+        return e ? e->epoch : 0;
+}
+
+static int add_wire(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *dw,
+                    const bool local[2])
 {
         struct rt_wire *nw = realloc(c->wires, (c->n_wires + 1) * sizeof(*nw)), *w;
 
@@ -178,6 +187,8 @@ static int add_wire(struct bn_ctl *c, const struct bn_topo_wire *dw, const bool 
         w->end[1] = strdup(dw->end[1]);
         w->local[0] = local[0];
         w->local[1] = local[1];
+        w->epoch[0] = ep_epoch(t, dw->end[0]);
+        w->epoch[1] = ep_epoch(t, dw->end[1]);
         c->n_wires++;
         for (size_t i = 0; i < dw->opts.n; i++)
                 if (bn_kvlist_add(&w->opts, dw->opts.v[i].key, dw->opts.v[i].value))
@@ -267,6 +278,22 @@ int ctl_reconcile(struct bn_ctl *c)
                 struct rt_wire *w = &c->wires[i];
                 const struct bn_topo_wire *dw = bn_topo_wire_find(t, w->name);
                 bool l0 = dw && is_local(c, t, dw->end[0]), l1 = dw && is_local(c, t, dw->end[1]);
+                /* another incarnation of an end (a migrated Spike): the
+                 * old one's ends close here before the new ones open, so
+                 * nothing of the old reaches the new (fenced) */
+                for (int j = 0; j < 2 && w && dw; j++) {
+                        uint32_t e = ep_epoch(t, w->end[j]);
+                        if (e == w->epoch[j])
+                                continue;
+                        bn_info(CTX,
+                                "wire %s: %s is incarnation %u now (was %u): the old one's "
+                                "ends are closed (fenced)",
+                                w->name, w->end[j], e, w->epoch[j]);
+                        rt_wire_remove(c, i);
+                        w = NULL;
+                }
+                if (!w)
+                        continue;
                 if (!dw || (!l0 && !l1) || strcmp(dw->end[0], w->end[0]) != 0 ||
                     strcmp(dw->end[1], w->end[1]) != 0 || l0 != w->local[0] || l1 != w->local[1] ||
                     !bn_kvlist_equal(&dw->opts, &w->opts)) {
@@ -320,7 +347,7 @@ int ctl_reconcile(struct bn_ctl *c)
                         continue;
                 w = ctl_rt_wire(c, dw->name);
                 if (!w) {
-                        if ((r = add_wire(c, dw, local)))
+                        if ((r = add_wire(c, t, dw, local)))
                                 goto out;
                         w = &c->wires[c->n_wires - 1];
                 }

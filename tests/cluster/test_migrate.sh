@@ -20,7 +20,8 @@
 #  3. a block guest vm3 on h1 whose disk is an io_uring Corm on h2 (an nbd
 #     wire) migrates to h2 during a verify run (the wire becomes shm): 0
 #     mismatches, 0 errors, every request answered (the run ends with none
-#     outstanding), those in flight at the move submitted again on h2 (the
+#     outstanding), h2 closing the old incarnation's end of the disk's wire
+#     (fenced), those in flight at the move submitted again on h2 (the
 #     guest does not drain: --migrate-drain-ms 0, as Linux's blkfront).
 B=$1
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
@@ -143,4 +144,6 @@ grep -h "submitted again\|mismatches" "$CL_BASE/vm3.out"
 wire_is 2 vm3-disk '^vm3-disk +shm ' || cl_fail "vm3-disk is not shm: $(cl_ctl 2 wires 2>&1)"
 grep -q "wire vm3-disk (shm): end 0 attached to h1/vm3/xvda" "$CL_BASE/h2/bananad.log" ||
     cl_fail "h2 did not wire the moved disk Spike by shm"
+grep -q "wire vm3-disk: h1/vm3/xvda is incarnation 1 now (was 0): the old one's ends are closed (fenced)" \
+    "$CL_BASE/h2/bananad.log" || cl_fail "h2 did not fence the disk's old incarnation"
 echo "PASS"
