@@ -131,6 +131,15 @@ void bn_topo_err(struct bn_topo_errs *e, const char *file, struct bn_topo_loc lo
 const struct bn_topo_host *bn_topo_host_find(const struct bn_topo *t, const char *name);
 const struct bn_topo_ep *bn_topo_ep_find(const struct bn_topo *t, const char *name);
 const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char *name);
+/* For a diff of want (a file) against have (the store): a Spike that
+ * migrated away from its home (docs/migration.md) which want declares
+ * without a location stays where it runs, with its epoch and its wires'
+ * types, rather than being moved back by an apply. bn_topo_migrated: is
+ * name such a Spike; bn_topo_as_migrated: w as it should be stored (buf
+ * filled when that differs from w). */
+bool bn_topo_migrated(const struct bn_topo *have, const struct bn_topo *want, const char *name);
+const struct bn_topo_ep *bn_topo_as_migrated(const struct bn_topo *have, const struct bn_topo *want,
+                                             const struct bn_topo_ep *w, struct bn_topo_ep *buf);
 
 /* Wire type the policy picks for two hosts (host records may be NULL when
  * unknown: then hosts are compared by name only and differ as another

@@ -285,14 +285,6 @@ void ctl_migrate_stop(struct bn_ctl *c);
  * migrating) here keeps its name rooted at its home, with its epoch. */
 int ctl_name_for(void *arg, const char *vm, const char *dev, char *name, size_t len,
                  uint32_t *epoch);
-/* For ctl_diff: a Spike that migrated away from its home which want
- * declares without a location stays where it runs, with its epoch and its
- * wires' types, rather than being moved back by an apply. ctl_migrated:
- * is name such a Spike; ctl_migrated_ep: w as it should be stored (buf
- * filled when it differs). */
-bool ctl_migrated(const struct bn_topo *have, const struct bn_topo *want, const char *name);
-const struct bn_topo_ep *ctl_migrated_ep(const struct bn_topo *have, const struct bn_topo *want,
-                                         const struct bn_topo_ep *w, struct bn_topo_ep *buf);
 /* At start: a migration from here a previous bananad left is finished
  * (switched) or rolled back (before), and its record removed. */
 void ctl_migrate_recover(struct bn_ctl *c);

@@ -630,29 +630,6 @@ int ctl_name_for(void *arg, const char *vm, const char *dev, char *name, size_t 
         return nc.found ? 0 : -ENOENT;
 }
 
-/* ---- what apply keeps ------------------------------------------------------------ */
-
-bool ctl_migrated(const struct bn_topo *have, const struct bn_topo *want, const char *name)
-{
-        const struct bn_topo_ep *h = bn_topo_ep_find(have, name), *w = bn_topo_ep_find(want, name);
-
-        return h && w && h->kind == BN_TOPO_SPIKE && w->kind == BN_TOPO_SPIKE &&
-               w->location_default && strcmp(h->location, h->home) != 0;
-}
-
-const struct bn_topo_ep *ctl_migrated_ep(const struct bn_topo *have, const struct bn_topo *want,
-                                         const struct bn_topo_ep *w, struct bn_topo_ep *buf)
-{
-        const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
-
-        if (!ctl_migrated(have, want, w->name))
-                return w;
-        *buf = *w;
-        buf->location = h->location;
-        buf->epoch = h->epoch;
-        return buf;
-}
-
 /* ---- after a restart ----------------------------------------------------------- */
 
 static int recover_pair(void *arg, const char *key, const char *value)

@@ -680,7 +680,7 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
          * the file declares becomes the topology's) */
         for (size_t i = 0; i < want->n_eps; i++) {
                 struct bn_topo_ep moved;
-                const struct bn_topo_ep *w = ctl_migrated_ep(have, want, &want->eps[i], &moved);
+                const struct bn_topo_ep *w = bn_topo_as_migrated(have, want, &want->eps[i], &moved);
                 const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
                 if (h && h->kind == w->kind && streq(h->cls, w->cls) &&
                     streq(h->location, w->location) && bn_kvlist_equal(&h->params, &w->params)) {
@@ -715,8 +715,8 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
                 if (h) {
                         int same_ends = streq(h->end[0], w->end[0]) && streq(h->end[1], w->end[1]);
                         if (same_ends && !h->by_connect &&
-                            (ctl_migrated(have, want, w->end[0]) ||
-                             ctl_migrated(have, want, w->end[1])))
+                            (bn_topo_migrated(have, want, w->end[0]) ||
+                             bn_topo_migrated(have, want, w->end[1])))
                                 continue; /* its type follows where the Spike runs now */
                         int same_opts = bn_kvlist_equal(&h->opts, &w->opts);
                         if (same_ends && same_opts && streq(h->type, w->type)) {
