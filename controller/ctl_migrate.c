@@ -300,30 +300,34 @@ static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
 /* ---- the request ----------------------------------------------------------- */
 
 /* The wire w at spike end j as it should be with its Spike on host to:
- * the policy's type for the new placement; the options kept when the type
- * stays (the Spike's end's address becomes to's), none for shm. */
+ * shm (the policy's same-host type) when the other end is there too; the
+ * same type when both placements are across hosts (options kept, the
+ * Spike's end's address becoming to's); else the policy's type for the new
+ * placement, refused when it needs options migrate cannot choose (a VNI).
+ * The result is checked as opening it would be (what the class needs). */
 static int rewire(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w, int j,
                   const char *to, const char *to_addr, struct bn_topo_wire *nw, char *err,
                   size_t len)
 {
-        const struct bn_topo_ep *x = bn_topo_ep_find(t, w->end[!j]);
+        const struct bn_topo_ep *x = bn_topo_ep_find(t, w->end[!j]),
+                                *sp = bn_topo_ep_find(t, w->end[j]);
         const char *xloc = x ? x->location : NULL, *type;
         char akey[16];
 
-        (void)c;
-        if (!xloc) {
+        if (!xloc || !sp) {
                 snprintf(err, len, "wire %s: its other end %s is not in the desired state", w->name,
                          w->end[!j]);
                 return -ENOENT;
         }
-        type = bn_topo_policy_pick(&t->policy, to, bn_topo_host_find(t, to), xloc,
-                                   bn_topo_host_find(t, xloc));
         *nw = *w;
         memset(&nw->opts, 0, sizeof(nw->opts));
+        if (strcmp(to, xloc) != 0 && strcmp(sp->location, xloc) != 0)
+                type = w->type; /* across hosts before and after */
+        else
+                type = bn_topo_policy_pick(&t->policy, to, bn_topo_host_find(t, to), xloc,
+                                           bn_topo_host_find(t, xloc));
         nw->type = (char *)type;
-        if (strcmp(type, "shm") == 0)
-                return 0;
-        if (strcmp(type, w->type) != 0) {
+        if (strcmp(type, w->type) != 0 && strcmp(to, xloc) != 0) {
                 snprintf(err, len,
                          "wire %s would become %s (from %s to %s), whose options migrate "
                          "cannot choose yet: swap it to %s first",
@@ -331,13 +335,13 @@ static int rewire(struct bn_ctl *c, const struct bn_topo *t, const struct bn_top
                 return -EOPNOTSUPP;
         }
         snprintf(akey, sizeof(akey), "end%d.addr", j);
-        for (size_t i = 0; i < w->opts.n; i++)
+        for (size_t i = 0; strcmp(type, w->type) == 0 && i < w->opts.n; i++)
                 if (bn_kvlist_add(&nw->opts, w->opts.v[i].key,
                                   strcmp(w->opts.v[i].key, akey) == 0 && to_addr[0]
                                       ? to_addr
                                       : w->opts.v[i].value))
                         return -ENOMEM;
-        return 0;
+        return ctl_wire_check(c, type, sp->cls, &nw->opts, err, len);
 }
 
 static bool vm_spike(const struct bn_topo_ep *e, const char *vm)
