@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/cluster/test_migrate.sh BUILD_DIR: live migration of a simulated
-# guest with its topology (issue 17; docs/migration.md). Two hosts share
+# guest with its topology (issue 17; docs/migration.md). Three hosts share
 # etcd; a bridge Corm h2/lan on h2, guest vm2 on h2 wired to it by shm,
 # guest vm1 on h1 wired to it across the hosts by vxlan; a block guest vm3
 # on h1 whose disk is an io_uring Corm on h2 (an nbd wire).
@@ -18,10 +18,11 @@
 #     becomes shm on h2, h1 holds no domain vm1 any more, the ping is
 #     answered across the rollbacks and the move (losses counted, at most
 #     25 of 250); the topology file applied again leaves vm1 where it runs;
-#  4. vm3 migrates to h2 during its verify run (the wire becomes shm): 0
+#  4. vm3 migrates to h3 (its nbd wire to h2 stays nbd: only the epoch of
+#     its Spike changes, and h2 closes the old incarnation's end, fenced)
+#     and on to h2 (the wire becomes shm) during its verify run: 0
 #     mismatches, 0 errors, every request answered (the run ends with none
-#     outstanding), h2 closing the old incarnation's end of the disk's wire
-#     (fenced), those in flight at the move submitted again on h2 (the
+#     outstanding), those in flight at each move submitted again (the
 #     guest does not drain: --migrate-drain-ms 0, as Linux's blkfront).
 B=$1
 XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
@@ -29,15 +30,16 @@ NG=$B/sim/netguest/sim-netguest G=$B/sim/blkguest/sim-blkguest
 . "$(dirname "$0")/cluster.sh"
 cl_need_root
 [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
-cl_underlay 2
+cl_underlay 3
 cl_etcd
-for i in 1 2; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.1$i" --lease-ttl 5; done
+for i in 1 2 3; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.1$i" --lease-ttl 5; done
 BR=m$CL_T
 cat >"$CL_BASE/topo.yaml" <<YAML
 version: 1
 hosts:
   h1: {site: lab, domain: test}
   h2: {site: lab, domain: test}
+  h3: {site: lab, domain: test}
 endpoints:
   h2/lan: {kind: corm, class: vif, params: {bridge: $BR, create: yes}}
   h1/vm1/vif0: {kind: spike}
@@ -111,9 +113,13 @@ sleep 0.3
 
 # 3. the migration
 cl_ctl 1 migrate vm1 --to h2 >"$CL_BASE/m2.out" 2>&1 || cl_fail "migrate failed: $(cat "$CL_BASE/m2.out")"
-# and the disk, while its verify run goes on (checked in 4.)
-cl_ctl 1 migrate vm3 --to h2 >"$CL_BASE/m3.out" 2>&1 || cl_fail "migrate vm3 failed: $(cat "$CL_BASE/m3.out")"
+# and the disk, while its verify run goes on (checked in 4.): to h3 (the
+# nbd wire stays nbd), then on to h2 (where it becomes shm)
+cl_ctl 1 migrate vm3 --to h3 >"$CL_BASE/m3.out" 2>&1 || cl_fail "migrate vm3 to h3 failed: $(cat "$CL_BASE/m3.out")"
 sed 's/^/  h1: /' "$CL_BASE/m3.out"
+sleep 0.5
+cl_ctl 3 migrate vm3 --to h2 >"$CL_BASE/m4.out" 2>&1 || cl_fail "migrate vm3 to h2 failed: $(cat "$CL_BASE/m4.out")"
+sed 's/^/  h3: /' "$CL_BASE/m4.out"
 sed 's/^/  h1: /' "$CL_BASE/m2.out"
 grep -q "^done" "$CL_BASE/m2.out" || cl_fail "migrate did not say done"
 grep -q "migrated to $CL_BASE/h2/sim" "$CL_BASE/vm1.out" || cl_fail "the guest did not move: $(tail -3 "$CL_BASE/vm1.out")"
@@ -138,13 +144,19 @@ ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 ca
 
 # 4. the disk moved under its verify run
 wait "$gp" || cl_fail "the verify run failed: $(tail -3 "$CL_BASE/vm3.out") $(tail -3 "$CL_BASE/vm3.log")"
-grep -q "migrated to $CL_BASE/h2/sim" "$CL_BASE/vm3.out" || cl_fail "vm3 did not move"
+grep -q "migrated to $CL_BASE/h3/sim" "$CL_BASE/vm3.out" || cl_fail "vm3 did not move to h3"
+grep -q "migrated to $CL_BASE/h2/sim" "$CL_BASE/vm3.out" || cl_fail "vm3 did not move to h2"
+grep -q "spike endpoint h1/vm3/xvda (epoch 1" "$CL_BASE/h3/bananad.log" || cl_fail "h3 did not name vm3's Spike at its home"
+grep -q "wire vm3-disk (nbd): end 0 attached to h1/vm3/xvda" "$CL_BASE/h3/bananad.log" ||
+    cl_fail "h3 did not wire the disk Spike by nbd"
 grep -E "verified=[1-9][0-9]* mismatches=0 errors=0" "$CL_BASE/vm3.out" >/dev/null ||
     cl_fail "vm3: $(tail -2 "$CL_BASE/vm3.out")"
 grep -h "submitted again\|mismatches" "$CL_BASE/vm3.out"
 wire_is 2 vm3-disk '^vm3-disk +shm ' || cl_fail "vm3-disk is not shm: $(cl_ctl 2 wires 2>&1)"
 grep -q "wire vm3-disk (shm): end 0 attached to h1/vm3/xvda" "$CL_BASE/h2/bananad.log" ||
     cl_fail "h2 did not wire the moved disk Spike by shm"
-grep -q "wire vm3-disk: h1/vm3/xvda is incarnation 1 now (was 0): the old one's ends are closed (fenced)" \
-    "$CL_BASE/h2/bananad.log" || cl_fail "h2 did not fence the disk's old incarnation"
+for e in "1 now (was 0)" "2 now (was 1)"; do
+    grep -q "wire vm3-disk: h1/vm3/xvda is incarnation $e: the old one's ends are closed (fenced)" \
+        "$CL_BASE/h2/bananad.log" || cl_fail "h2 did not fence the disk's old incarnation ($e)"
+done
 echo "PASS"
