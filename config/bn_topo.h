@@ -11,6 +11,7 @@
 #define BN_TOPO_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #define BN_TOPO_NAME_MAX 255 /* longest endpoint or wire name */
@@ -59,7 +60,9 @@ struct bn_topo_ep {
         struct bn_kvlist params; /* corms (and spikes): class parameters */
         struct bn_topo_loc loc;
         struct bn_topo_loc cls_loc;
-        bool by_connect; /* made by bananactl connect, not declared by a topology */
+        bool by_connect;       /* made by bananactl connect, not declared by a topology */
+        uint32_t epoch;        /* spikes: incarnation, bumped by each migration (store only) */
+        bool location_default; /* a file gave no location (it is the home) */
 };
 
 struct bn_topo_wire {
@@ -128,6 +131,15 @@ void bn_topo_err(struct bn_topo_errs *e, const char *file, struct bn_topo_loc lo
 const struct bn_topo_host *bn_topo_host_find(const struct bn_topo *t, const char *name);
 const struct bn_topo_ep *bn_topo_ep_find(const struct bn_topo *t, const char *name);
 const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char *name);
+/* For a diff of want (a file) against have (the store): a Spike that
+ * migrated away from its home (docs/migration.md) which want declares
+ * without a location stays where it runs, with its epoch and its wires'
+ * types, rather than being moved back by an apply. bn_topo_migrated: is
+ * name such a Spike; bn_topo_as_migrated: w as it should be stored (buf
+ * filled when that differs from w). */
+bool bn_topo_migrated(const struct bn_topo *have, const struct bn_topo *want, const char *name);
+const struct bn_topo_ep *bn_topo_as_migrated(const struct bn_topo *have, const struct bn_topo *want,
+                                             const struct bn_topo_ep *w, struct bn_topo_ep *buf);
 
 /* Wire type the policy picks for two hosts (host records may be NULL when
  * unknown: then hosts are compared by name only and differ as another

@@ -1,4 +1,5 @@
 /* topo.c: topology model helpers: lookups, wire policy, name syntax,
+ * what a diff keeps of a migrated Spike,
  * key/value lists, error collection and freeing. The YAML reader is in
  * topo_parse.c.
  */
@@ -469,4 +470,25 @@ const char *bn_topo_spike_class(const char *dev)
         if (strncmp(dev, "vbd", 3) == 0 || strncmp(dev, "xvd", 3) == 0)
                 return "vbd";
         return NULL;
+}
+
+bool bn_topo_migrated(const struct bn_topo *have, const struct bn_topo *want, const char *name)
+{
+        const struct bn_topo_ep *h = bn_topo_ep_find(have, name), *w = bn_topo_ep_find(want, name);
+
+        return h && w && h->kind == BN_TOPO_SPIKE && w->kind == BN_TOPO_SPIKE &&
+               w->location_default && strcmp(h->location, h->home) != 0;
+}
+
+const struct bn_topo_ep *bn_topo_as_migrated(const struct bn_topo *have, const struct bn_topo *want,
+                                             const struct bn_topo_ep *w, struct bn_topo_ep *buf)
+{
+        const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
+
+        if (!bn_topo_migrated(have, want, w->name))
+                return w;
+        *buf = *w;
+        buf->location = h->location;
+        buf->epoch = h->epoch;
+        return buf;
 }

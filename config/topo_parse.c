@@ -391,8 +391,10 @@ static void ep_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t
         } else if (!e->cls) {
                 ERR(c, k, "corm '%s' needs a class", key);
         }
-        if (!e->location)
+        if (!e->location) {
                 e->location = dup_or_oom(c, e->home);
+                e->location_default = true;
+        }
 }
 
 /* ---- wires ---- */

@@ -49,7 +49,10 @@ static void usage(FILE *f)
             "  store export                   the desired state as JSON, on stdout\n"
             "  store import FILE              an export into this (empty) store\n"
             "  snapshot ENDPOINT FILE         what a display Corm shows, in FILE (PNG; .ppm: PPM)\n"
-            "  migrate ...                    reserved\n"
+            "  migrate VM --to HOST [--fail-at STEP]\n"
+            "                                 live-migrate simulated guest VM (run on its host)\n"
+            "                                 with its topology; --fail-at pre-copy|\n"
+            "                                 stop-and-copy|switch injects a fault (rollback)\n"
             "The socket is $BANANA_CONTROL, else %s.\n",
             BN_CTL_DEFAULT_SOCKET);
 }
@@ -472,7 +475,26 @@ static json_object *build(int argc, char **argv, const char **cmd)
                                        json_object_new_string_len(content, (int)clen));
                 free(content); /* sent whole: bananad reports a NUL byte where it is */
         } else if (strcmp(c, "migrate") == 0) {
-                /* reserved: the daemon answers */
+                const char *vm = NULL;
+                for (int i = 1; i < argc; i++) {
+                        if ((strcmp(argv[i], "--to") == 0 || strcmp(argv[i], "--fail-at") == 0) &&
+                            i + 1 < argc) {
+                                json_object_object_add(req, argv[i][2] == 't' ? "to" : "fail_at",
+                                                       json_object_new_string(argv[i + 1]));
+                                i++;
+                        } else if (argv[i][0] == '-' || vm) {
+                                fprintf(stderr,
+                                        "bananactl: migrate VM --to HOST [--fail-at STEP]\n");
+                                goto usage;
+                        } else {
+                                vm = argv[i];
+                        }
+                }
+                if (!vm || !json_object_object_get_ex(req, "to", NULL)) {
+                        fprintf(stderr, "bananactl: migrate needs a VM and --to HOST\n");
+                        goto usage;
+                }
+                json_object_object_add(req, "vm", json_object_new_string(vm));
         } else {
                 fprintf(stderr, "bananactl: unknown command '%s'\n", c);
                 goto usage;
@@ -484,6 +506,51 @@ usage:
         json_object_put(req);
         usage(stderr);
         return NULL;
+}
+
+/* After migrate started: follow its steps (the migration op, every 20 ms,
+ * at most 60 s), printing each as it is done; 0 when done, else
+ * EXIT_REFUSED. */
+static int follow_migration(const char *path, json_object *started, bool json)
+{
+        json_object *req = json_object_new_object(), *r = NULL;
+        size_t shown = 0;
+        int rc = EXIT_REFUSED;
+
+        if (!req)
+                return rc;
+        json_object_object_add(req, "op", json_object_new_string("migration"));
+        json_object_object_add(req, "vm", json_object_new_string(s(started, "vm")));
+        for (int i = 0; i < 3000; i++) {
+                json_object *log, *ok;
+                const char *step;
+                json_object_put(r);
+                if (!(r = call(path, req)) || !json_object_object_get_ex(r, "ok", &ok) ||
+                    !json_object_get_boolean(ok)) {
+                        fprintf(stderr, "bananactl: %s\n", r ? s(r, "error") : "no answer");
+                        break;
+                }
+                log = arr(r, "log");
+                for (; !json && log && shown < json_object_array_length(log); shown++)
+                        printf("%s\n",
+                               json_object_get_string(json_object_array_get_idx(log, shown)));
+                fflush(stdout);
+                step = s(r, "step");
+                if (!strcmp(step, "done") || !strcmp(step, "failed")) {
+                        if (json)
+                                printf("%s\n",
+                                       json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY));
+                        else if (!strcmp(step, "failed"))
+                                fprintf(stderr, "bananactl: migrate %s: %s\n", s(r, "vm"),
+                                        s(r, "result"));
+                        rc = strcmp(step, "done") == 0 ? 0 : EXIT_REFUSED;
+                        break;
+                }
+                usleep(20000);
+        }
+        json_object_put(r);
+        json_object_put(req);
+        return rc;
 }
 
 /* Decode a snapshot reply's base64 data into path; 0 or EXIT_REFUSED. */
@@ -567,7 +634,9 @@ int main(int argc, char **argv)
         rc = json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)
                  ? 0
                  : EXIT_REFUSED;
-        if (json) {
+        if (!rc && strcmp(cmd, "migrate") == 0) {
+                rc = follow_migration(path, reply, json);
+        } else if (json) {
                 printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
         } else if (rc) {
                 json_object *errs = arr(reply, "errors");

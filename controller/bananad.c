@@ -219,6 +219,10 @@ int main(int argc, char **argv)
         co.control_group = o.control_group;
         co.notify = true;
         co.ready_fd = -1;
+        if (o.d.hypervisor && strcmp(o.d.hypervisor, "xensim") == 0) {
+                const char *env = getenv("XENSIM_DIR");
+                co.xensim_dir = o.d.xensim_dir ? o.d.xensim_dir : env && *env ? env : "/run/xensim";
+        }
         if (!o.foreground && bn_ctl_daemonize(&co.ready_fd) < 0) {
                 perror("bananad: cannot go to the background");
                 return 1;

@@ -44,6 +44,9 @@ struct bn_ctl_opts {
          * told in its member record: the wire-type policy uses them for a
          * host the topology declares without them. NULL: unknown. */
         const char *site, *domain;
+        /* xensim only: the directory of this host's xensim, told in the
+         * member record so that a simulated guest can migrate here. */
+        const char *xensim_dir;
 };
 #define BN_CTL_DEFAULT_LEASE_TTL 10
 

@@ -354,6 +354,8 @@ static char *member_text(struct bn_ctl *c)
         json_object_object_add(o, "address",
                                json_object_new_string(c->opts.address ? c->opts.address : ""));
         json_object_object_add(o, "wire_types", wt);
+        if (c->opts.xensim_dir) /* where a simulated guest migrating here goes */
+                json_object_object_add(o, "xensim_dir", json_object_new_string(c->opts.xensim_dir));
         json_object_object_add(o, "version", json_object_new_string(BN_VERSION));
         json_object_object_add(o, "pid", json_object_new_int((int)getpid()));
         json_object_object_add(o, "since", json_object_new_int64((int64_t)c->started));

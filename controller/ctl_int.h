@@ -43,6 +43,7 @@ struct rt_wire {
         bool local[2];                /* end j is located on this host */
         char *host[2];                /* the host end j is located on */
         bool wait_host;               /* an end waits for a host's member record */
+        uint32_t epoch[2];            /* incarnation of end j's endpoint (docs/migration.md) */
         struct bn_wire_port *port[2]; /* open ends (NULL: not open) */
         struct bn_endpoint *ep[2];    /* endpoints holding port[j] */
         char error[256];              /* last failure, "" when fine */
@@ -114,6 +115,7 @@ struct bn_ctl {
         uint64_t reconciled_rev;   /* the store's revision the last reconcile read */
         char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
         uint64_t swap_seq;         /* the last swap's token (ctl_swap.c) */
+        struct ctl_mig *migs;      /* ctl_migrate.c: migrations driven from here */
 };
 
 /* ---- ctl_model.c ---- */
@@ -122,9 +124,10 @@ struct bn_ctl {
 #define CTL_K_WIRE   "wires/"
 #define CTL_K_HOST   "hosts/"
 #define CTL_K_POLICY "policy"
-#define CTL_K_MEMBER "members/" /* live hosts of a cluster, under their leases */
-#define CTL_K_SEEN   "seen/"    /* when each host was last alive */
-#define CTL_K_REPORT "reports/" /* each host's actual state */
+#define CTL_K_MEMBER "members/"    /* live hosts of a cluster, under their leases */
+#define CTL_K_SEEN   "seen/"       /* when each host was last alive */
+#define CTL_K_REPORT "reports/"    /* each host's actual state */
+#define CTL_K_MIG    "migrations/" /* a migration under way (ctl_migrate.c) */
 /* Keys a host keeps live (not desired state): NULL-terminated prefixes. */
 extern const char *const ctl_live_prefixes[];
 bool ctl_live_key(const char *key);
@@ -351,6 +354,22 @@ void ctl_wire_why(struct bn_ctl *c, const struct bn_topo *t, const struct bn_top
                   char *buf, size_t len);
 /* ctl_run.c: open again the ends that waited for a host (the view changed). */
 void ctl_wires_retry_hosts(struct bn_ctl *c);
+/* ---- ctl_migrate.c: live migration (docs/migration.md) ---- */
+struct ctl_mig;
+/* migrate {"vm", "to", "fail_at"}: start moving VM (running here) to host
+ * to; answers at once, the steps run on the main loop. */
+json_object *ctl_op_migrate(struct bn_ctl *c, json_object *req);
+/* migration {"vm"}: the step a migration started here is at, and its log. */
+json_object *ctl_op_migration(struct bn_ctl *c, json_object *req);
+/* Cancel the timers and free every migration (bananad stops). */
+void ctl_migrate_stop(struct bn_ctl *c);
+/* bn_xenbus_config.name_for: a Spike of a guest that migrated (or is
+ * migrating) here keeps its name rooted at its home, with its epoch. */
+int ctl_name_for(void *arg, const char *vm, const char *dev, char *name, size_t len,
+                 uint32_t *epoch);
+/* At start: a migration from here a previous bananad left is finished
+ * (switched) or rolled back (before), and its record removed. */
+void ctl_migrate_recover(struct bn_ctl *c);
 
 /* ---- ctl_store_move.c ---- */
 json_object *ctl_op_store_export(struct bn_ctl *c);

@@ -38,6 +38,8 @@ json_object *ctl_ep_json(const struct bn_topo_ep *e)
         add_str(o, "class", e->cls);
         add_str(o, "location", e->location);
         json_object_object_add(o, "params", kv_json(&e->params));
+        if (e->epoch)
+                json_object_object_add(o, "epoch", json_object_new_int64(e->epoch));
         if (e->by_connect)
                 add_str(o, "origin", "connect");
         return o;
@@ -208,7 +210,8 @@ static json_object *parse_val(struct load_ctx *lc, const char *key, const char *
 }
 
 static const char *const host_members[] = {"site", "domain", NULL};
-static const char *const ep_members[] = {"kind", "class", "location", "params", "origin", NULL};
+static const char *const ep_members[] = {"kind",   "class", "location", "params",
+                                         "origin", "epoch", NULL};
 static const char *const wire_members[] = {"ends", "type", "auto", "options", "origin", NULL};
 static const char *const policy_members[] = {"same-host", "same-site", "same-domain",
                                              "other-domain", NULL};
@@ -243,7 +246,7 @@ static int load_host(struct load_ctx *lc, const char *key, const char *name, con
 static int load_ep(struct load_ctx *lc, const char *key, const char *name, const char *value)
 {
         struct bn_topo *t = lc->t;
-        json_object *o;
+        json_object *o, *ep = NULL;
         struct bn_topo_ep *e;
         char *kind = NULL;
         const char *why;
@@ -275,6 +278,13 @@ static int load_ep(struct load_ctx *lc, const char *key, const char *name, const
                 goto out;
         }
         e->kind = strcmp(kind, "corm") == 0 ? BN_TOPO_CORM : BN_TOPO_SPIKE;
+        if (json_object_object_get_ex(o, "epoch", &ep) &&
+            (!json_object_is_type(ep, json_type_int) || json_object_get_int64(ep) < 0 ||
+             json_object_get_int64(ep) > UINT32_MAX)) {
+                bad(lc, key, "'epoch' must be a number 0..%u", UINT32_MAX);
+                goto out;
+        }
+        e->epoch = ep ? (uint32_t)json_object_get_int64(ep) : 0;
         if (!e->cls) {
                 bad(lc, key, "an endpoint record needs a class");
                 goto out;
@@ -413,7 +423,7 @@ static int load_pair(void *arg, const char *key, const char *value)
                    "seen/, reports/)");
 }
 
-const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT, NULL};
+const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT, CTL_K_MIG, NULL};
 
 bool ctl_live_key(const char *key)
 {
@@ -669,7 +679,8 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
         /* endpoints: the file's replace the stored ones (a connect-made one
          * the file declares becomes the topology's) */
         for (size_t i = 0; i < want->n_eps; i++) {
-                const struct bn_topo_ep *w = &want->eps[i];
+                struct bn_topo_ep moved;
+                const struct bn_topo_ep *w = bn_topo_as_migrated(have, want, &want->eps[i], &moved);
                 const struct bn_topo_ep *h = bn_topo_ep_find(have, w->name);
                 if (h && h->kind == w->kind && streq(h->cls, w->cls) &&
                     streq(h->location, w->location) && bn_kvlist_equal(&h->params, &w->params)) {
@@ -703,6 +714,10 @@ int ctl_diff(const struct bn_topo *have, const struct bn_topo *want, bool prune,
                 const char *what = "create";
                 if (h) {
                         int same_ends = streq(h->end[0], w->end[0]) && streq(h->end[1], w->end[1]);
+                        if (same_ends && !h->by_connect &&
+                            (bn_topo_migrated(have, want, w->end[0]) ||
+                             bn_topo_migrated(have, want, w->end[1])))
+                                continue; /* its type follows where the Spike runs now */
                         int same_opts = bn_kvlist_equal(&h->opts, &w->opts);
                         if (same_ends && same_opts && streq(h->type, w->type)) {
                                 if (h->by_connect) {

@@ -1,6 +1,6 @@
 /* ctl_ops.c: the operations of the control protocol (docs/cli.md): status,
  * endpoints, wires, connect, disconnect, swap (apply and diff are in
- * ctl_apply.c; migrate is reserved). Each takes the request object and
+ * ctl_apply.c; migrate in ctl_migrate.c). Each takes the request object and
  * returns one reply object; failures say which endpoint or wire and what is
  * wrong. What connect stores carries "origin": "connect" (by_connect): apply
  * keeps it unless the file declares it or --prune.
@@ -777,7 +777,9 @@ json_object *ctl_handle(struct bn_ctl *c, json_object *req)
         if (strcmp(op, "diff") == 0)
                 return ctl_op_apply(c, req, false);
         if (strcmp(op, "migrate") == 0)
-                return ctl_reply_error("migrate: not implemented yet");
+                return ctl_op_migrate(c, req);
+        if (strcmp(op, "migration") == 0)
+                return ctl_op_migration(c, req);
         if (strcmp(op, "store-export") == 0)
                 return ctl_op_store_export(c);
         if (strcmp(op, "store-import") == 0)
@@ -786,6 +788,7 @@ json_object *ctl_handle(struct bn_ctl *c, json_object *req)
                 return ctl_op_snapshot(c, req);
         return ctl_reply_error(
             "unknown op '%.64s' (known: status, endpoints, wires, connect, "
-            "disconnect, swap, apply, diff, migrate, store-export, store-import, snapshot)",
+            "disconnect, swap, apply, diff, migrate, migration, store-export, store-import, "
+            "snapshot)",
             op);
 }

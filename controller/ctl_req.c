@@ -45,7 +45,8 @@ static const struct op_schema schemas[] = {
       {"generation", A_STR},
       {NULL, A_STR}}},
     {"diff", {{"file", A_STR}, {"content", A_STR}, {"prune", A_BOOL}, {NULL, A_STR}}},
-    {"migrate", {{NULL, A_STR}}},
+    {"migrate", {{"vm", A_STR}, {"to", A_STR}, {"fail_at", A_STR}, {NULL, A_STR}}},
+    {"migration", {{"vm", A_STR}, {NULL, A_STR}}},
     {"store-export", {{NULL, A_STR}}},
     {"store-import", {{"content", A_STR}, {NULL, A_STR}}},
     {"snapshot", {{"endpoint", A_STR}, {"format", A_STR}, {NULL, A_STR}}},
@@ -140,7 +141,8 @@ int ctl_req_check(json_object *req, char *err, size_t errlen)
         if (!sc) {
                 snprintf(err, errlen,
                          "unknown op '%.64s' (known: status, endpoints, wires, connect, "
-                         "disconnect, swap, apply, diff, migrate, store-export, store-import)",
+                         "disconnect, swap, apply, diff, migrate, migration, store-export, "
+                         "store-import)",
                          op);
                 return -EINVAL;
         }

@@ -181,6 +181,14 @@ static char *ep_host(const struct bn_topo *t, const char *name)
         return e && e->location ? strdup(e->location) : bn_topo_home(name);
 }
 
+/* The incarnation of endpoint name in t (0 until it first migrates). */
+static uint32_t ep_epoch(const struct bn_topo *t, const char *name)
+{
+        const struct bn_topo_ep *e = bn_topo_ep_find(t, name);
+
+        return e ? e->epoch : 0;
+}
+
 static int add_wire(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *dw,
                     const bool local[2])
 {
@@ -199,6 +207,8 @@ static int add_wire(struct bn_ctl *c, const struct bn_topo *t, const struct bn_t
         w->local[1] = local[1];
         w->host[0] = ep_host(t, dw->end[0]);
         w->host[1] = ep_host(t, dw->end[1]);
+        w->epoch[0] = ep_epoch(t, dw->end[0]);
+        w->epoch[1] = ep_epoch(t, dw->end[1]);
         c->n_wires++;
         for (size_t i = 0; i < dw->opts.n; i++)
                 if (bn_kvlist_add(&w->opts, dw->opts.v[i].key, dw->opts.v[i].value))
@@ -297,6 +307,22 @@ int ctl_reconcile(struct bn_ctl *c)
                 struct rt_wire *w = &c->wires[i];
                 const struct bn_topo_wire *dw = bn_topo_wire_find(t, w->name);
                 bool lc[2] = {dw && is_local(c, t, dw->end[0]), dw && is_local(c, t, dw->end[1])};
+                /* another incarnation of an end (a migrated Spike): the
+                 * old one's ends close here before the new ones open, so
+                 * nothing of the old reaches the new (fenced) */
+                for (int j = 0; j < 2 && w && dw; j++) {
+                        uint32_t e = ep_epoch(t, w->end[j]);
+                        if (e == w->epoch[j])
+                                continue;
+                        bn_info(CTX,
+                                "wire %s: %s is incarnation %u now (was %u): the old one's "
+                                "ends are closed (fenced)",
+                                w->name, w->end[j], e, w->epoch[j]);
+                        rt_wire_remove(c, i);
+                        w = NULL;
+                }
+                if (!w)
+                        continue;
                 if (dw && (lc[0] || lc[1]) && ctl_swap_wanted(w, dw, lc)) {
                         if ((r = ctl_swap_begin(c, w, dw, lc)))
                                 goto out;

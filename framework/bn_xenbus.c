@@ -728,6 +728,17 @@ void bn_xenbus_set_loop_for(struct bn_xenbus *xb, struct bn_loop *(*fn)(void *, 
         xb->cfg.loop_for_arg = arg;
 }
 
+void bn_xenbus_set_name_for(struct bn_xenbus *xb,
+                            int (*fn)(void *, const char *, const char *, char *, size_t,
+                                      uint32_t *),
+                            void *arg)
+{
+        if (!xb)
+                return;
+        xb->cfg.name_for = fn;
+        xb->cfg.name_for_arg = arg;
+}
+
 unsigned bn_xenbus_count(const struct bn_xenbus *xb)
 {
         unsigned n = 0;

@@ -153,6 +153,7 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                 snprintf(vm, sizeof(vm), "dom%u", dev->fe_domid);
         free(v);
         struct bn_loop *loop = NULL;
+        uint32_t epoch = 0;
         char part[BN_NAME_COMPONENT_MAX], given[BN_NAME_COMPONENT_MAX];
         int rc = -EEXIST;
 
@@ -166,9 +167,16 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                         snprintf(part, sizeof(part), "%s", given);
         }
         for (int attempt = 0; attempt < 2 && rc == -EEXIST; attempt++) {
+                epoch = 0;
                 if (attempt)
                         snprintf(vm, sizeof(vm), "dom%u", dev->fe_domid);
-                snprintf(name, sizeof(name), "%s/%s/%s", xb->host, vm, part);
+                /* a guest that moved here keeps the name rooted at its home */
+                if (!xb->cfg.name_for ||
+                    xb->cfg.name_for(xb->cfg.name_for_arg, vm, part, name, sizeof(name), &epoch) ||
+                    !name[0]) {
+                        epoch = 0;
+                        snprintf(name, sizeof(name), "%s/%s/%s", xb->host, vm, part);
+                }
                 if (bn_ep_registry_find(xb->cfg.eps, name))
                         continue;
                 if (xb->cfg.loop_for)
@@ -180,6 +188,7 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                 if (rc)
                         return rc;
                 dev->ep->xbdev = dev;
+                dev->ep->epoch = epoch;
                 rc = bn_ep_registry_add(xb->cfg.eps, dev->ep);
                 if (rc) {
                         bn_endpoint_free(dev->ep);
@@ -187,7 +196,11 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                 }
         }
         if (!rc) {
-                bn_info(dev->name, "spike endpoint %s on %s", name, bn_loop_name(loop));
+                if (epoch)
+                        bn_info(dev->name, "spike endpoint %s (epoch %u: it moved here) on %s",
+                                name, epoch, bn_loop_name(loop));
+                else
+                        bn_info(dev->name, "spike endpoint %s on %s", name, bn_loop_name(loop));
                 snprintf(dev->name, sizeof(dev->name), "%s", name);
         }
         return rc;

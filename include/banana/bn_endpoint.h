@@ -85,6 +85,11 @@ struct bn_endpoint {
         void *priv;              /* class state: spike_priv_size / corm_priv_size bytes */
         struct bn_xb_dev *xbdev; /* Spike: its xenbus device; Corm: NULL */
         struct bn_params params; /* Corm: open parameters */
+        /* Spike: its incarnation. A guest's Spike keeps its name when the
+         * guest moves to another host; the epoch (from bn_xenbus_config's
+         * name_for, 0 without one) tells the destination's incarnation from
+         * the source's. Set before the endpoint is registered, then read-only. */
+        uint32_t epoch;
 
         struct bn_wire_port **ports; /* attached wire ports (owned by loop) */
         unsigned nports, ports_cap;

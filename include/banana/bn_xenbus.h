@@ -9,7 +9,8 @@
  *  - reads and validates `frontend` and `frontend-id` (the front-end path
  *    must be /local/domain/<frontend-id>/device/<type>/<devid>; a guest can
  *    lie), creates the Spike endpoint "<host>/<vm name>/<type><devid>"
- *    (vm name from /local/domain/<fe>/name, else "dom<fe>"), calls the
+ *    (vm name from /local/domain/<fe>/name, else "dom<fe>"; a guest that
+ *    migrated here keeps the name rooted at its home: cfg.name_for), calls the
  *    class's probe and writes state InitWait (2);
  *  - follows the front-end's `state` with a watch: Initialised (3) or
  *    Connected (4) → class connect → back-end Connected (4); Closing (5) /
@@ -60,6 +61,16 @@ struct bn_xenbus_config {
          * asks for it); NULL, or a NULL answer: the next worker in turn. */
         struct bn_loop *(*loop_for)(void *arg, const char *spike_name);
         void *loop_for_arg;
+        /* Optional: the name of a new Spike of VM vm (its name in xenstore, a
+         * clean name component) for device part dev ("vif0", a disk's vdev).
+         * Writes the full name to name (len bytes) and the incarnation to
+         * *epoch and returns 0 when the Spike belongs to a guest whose home
+         * is elsewhere (it migrated here: docs/migration.md), so that it keeps
+         * its name rooted at its home; any other answer, or NULL: the name is
+         * "<host>/<vm>/<dev>", epoch 0. Main thread. */
+        int (*name_for)(void *arg, const char *vm, const char *dev, char *name, size_t len,
+                        uint32_t *epoch);
+        void *name_for_arg;
 };
 
 /* Connect to xenstore and start watching @releaseDomain. Main thread. */
@@ -80,6 +91,11 @@ void bn_xenbus_stop(struct bn_xenbus *xb);
 void bn_xenbus_detach(struct bn_xenbus *xb);
 /* Set (or clear, fn NULL) cfg.loop_for after start (main thread). */
 void bn_xenbus_set_loop_for(struct bn_xenbus *xb, struct bn_loop *(*fn)(void *, const char *),
+                            void *arg);
+/* Set (or clear, fn NULL) cfg.name_for after start (main thread). */
+void bn_xenbus_set_name_for(struct bn_xenbus *xb,
+                            int (*fn)(void *, const char *, const char *, char *, size_t,
+                                      uint32_t *),
                             void *arg);
 /* Number of devices currently known (any state). */
 unsigned bn_xenbus_count(const struct bn_xenbus *xb);

@@ -27,6 +27,7 @@ struct bf_opts {
         const char *vdev;    /* back-end key "dev" (as libxl writes it), or NULL */
         uint32_t devid;
         unsigned ring_order, queues, indirect;
+        unsigned drain_ms; /* a migration's stop-and-copy: in-flight requests may finish */
         bool persistent, expect_errors, readonly_mode, final_flush;
         uint64_t discard_first;
         uint32_t discard_n;
@@ -90,5 +91,9 @@ bool bf_closed(struct bf *f);
 int bf_sync(struct bf *f, enum bn_blk_load_op op, uint64_t blk, uint32_t nblk, double deadline);
 int bf_evil(struct bf *f, const char *mode, double deadline);
 void bf_close(struct bf *f);
+/* Move to the xensim in dir when the toolstack asks (bf_mig.c,
+ * docs/migration.md): extra are the back-end keys to declare the vbd with.
+ * 0 when moved or staying (aborted, failed), -errno when the vbd is lost. */
+int bf_migrate(struct bf *f, const char *dir, const char *const *extra, struct bn_blk_load *load);
 
 #endif

@@ -79,6 +79,8 @@ static void usage(void)
                 "  [--mode mixed|fill|check] [--gen G] [--expect-errors]\n"
                 "  [--wait-sectors N] [--readonly-mode] [--vdev NAME] [--timeout S]\n"
                 "  [--final-flush] [--discard-blocks FIRST:N] [--idle S]\n"
+                "  [--migrate-drain-ms N]  (a migration: let requests finish N ms, default\n"
+                "                           200; 0: resubmit all on the destination)\n"
                 "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n"
                 "  [--evil-handshake MODE [--leave]]  MODE: %s\n",
                 bf_evil_handshake_modes());
@@ -115,6 +117,7 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                                            {"leave", 0, 0, 'G'},
                                            {"final-flush", 0, 0, 'F'},
                                            {"idle", 1, 0, 'L'},
+                                           {"migrate-drain-ms", 1, 0, 'M'},
                                            {"discard-blocks", 1, 0, 'X'},
                                            {"help", 0, 0, 'h'},
                                            {0, 0, 0, 0}};
@@ -124,6 +127,7 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
         o->indirect = 256;
         o->persistent = 1;
         o->timeout = 60;
+        o->drain_ms = 200;
         o->cfg.bs = 4096;
         o->cfg.qd = 32;
         o->cfg.seconds = 2;
@@ -227,6 +231,9 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                 case 'L':
                         o->idle = atof(optarg);
                         break;
+                case 'M':
+                        o->drain_ms = (unsigned)atoi(optarg);
+                        break;
                 case 'X':
                         if (sscanf(optarg, "%" SCNu64 ":%u", &o->discard_first, &o->discard_n) != 2)
                                 return -EINVAL;
@@ -248,10 +255,23 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
 static int run_load(struct bf *f, struct bn_blk_load *load, double deadline)
 {
         int evfd = bn_guest_evtchn_fd(f->g);
+        double mig_check = 0;
 
         for (;;) {
                 struct bn_blk_load_req *lr;
                 int port;
+
+                if (mono() - mig_check > 0.02) { /* asked to migrate? */
+                        const char *extra[7];
+                        char dir[256];
+                        mig_check = mono();
+                        xl_extra(f->o, extra);
+                        if (bn_guest_mig_asked(f->g, dir, sizeof(dir)) == 1) {
+                                if (bf_migrate(f, dir, extra, load) < 0)
+                                        return -EPIPE;
+                                evfd = bn_guest_evtchn_fd(f->g);
+                        }
+                }
 
                 if (finish_flag)
                         bn_blk_load_finish(load);

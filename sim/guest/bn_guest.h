@@ -110,4 +110,21 @@ uint64_t bn_guest_fe_be_uint(struct bn_guest_fe *fe, const char *key, uint64_t d
  * grant of page i. The caller initialises the ring (SHARED_RING_INIT). */
 int bn_guest_fe_grant_ring(struct bn_guest_fe *fe, uint32_t npages, uint32_t *pfn, int *refs);
 
+/* ---- live migration (guest_mig.c; docs/migration.md) ---------------------
+ * The toolstack (bananactl migrate, controller/ctl_migrate.c) writes
+ * control/migrate = <destination xensim dir> in the guest's domain. The
+ * guest creates its domain there and declares its devices (pre-copy),
+ * says "precopied", stops its front-ends (a blkfront drains what it can)
+ * and says "suspended" in control/migrate-state, then waits for
+ * control/migrate-go: "go" (connect on the destination as a front-end does
+ * after a resume, resubmit what was not answered, leave the source) or
+ * "abort" (drop the destination's domain, go on at the source). */
+/* 1 and dir filled when a migration is asked (the request is taken), 0 when
+ * not, -errno. */
+int bn_guest_mig_asked(struct bn_guest *g, char *dir, size_t len);
+/* control/migrate-state = state. */
+int bn_guest_mig_state(struct bn_guest *g, const char *state);
+/* 1 on "go", 0 on "abort", -ETIMEDOUT after timeout_ms. */
+int bn_guest_mig_wait_go(struct bn_guest *g, int timeout_ms);
+
 #endif

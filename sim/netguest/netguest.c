@@ -174,6 +174,63 @@ static int connect_vif(const struct opts *o, struct ng *ng)
         return 0;
 }
 
+/* ---- live migration ------------------------------------------------------ */
+
+/* Move to the xensim in dir (docs/migration.md): declare the vif there
+ * (pre-copy), stop, and on "go" connect there as netfront does after a
+ * resume (new rings, RX buffers posted again; frames in flight are lost,
+ * as on Xen), then leave the source. On "abort" (or a failure) stay. The
+ * TAP and its namespace stay as they are. */
+static int ng_migrate(const struct opts *o, struct ng *ng, const char *dir, uint32_t mem)
+{
+        static char dirs[2][256]; /* fe.sim_dir points here: one for each side */
+        static unsigned flip;
+        char *dest = dirs[flip++ & 1];
+        struct bn_guest *g2 = NULL, *old = ng->g;
+        struct bn_guest_fe fe2, old_fe = ng->fe;
+        const char *extra[8];
+        int rc, go;
+
+        snprintf(dest, sizeof(dirs[0]), "%s", dir);
+        xl_extra(o, extra);
+        if ((rc = bn_guest_create(&g2, dest, o->name, mem)) < 0)
+                goto fail;
+        bn_guest_fe_init(&fe2, g2, dest, "netguest", "vif", o->devid, 0);
+        if ((rc = bn_guest_fe_declare(&fe2, NULL, extra)) < 0 ||
+            (rc = bn_guest_xb_wait_state(g2, fe2.be_path, XenbusStateInitWait, 10000)) < 0)
+                goto fail;
+        bn_guest_mig_state(old, "precopied");
+        bn_guest_mig_state(old, "suspended");
+        go = bn_guest_mig_wait_go(old, 20000);
+        if (go != 1) {
+                printf("netguest: migration to %s %s, staying\n", dest,
+                       go == 0 ? "aborted" : "not confirmed");
+                rc = 0;
+                goto fail;
+        }
+        ng->g = g2;
+        ng->fe = fe2;
+        memset(ng->q, 0, sizeof(ng->q));
+        rc = connect_vif(o, ng);
+        bn_guest_xb_set_state(old, old_fe.fe_path, XenbusStateClosed);
+        bn_guest_fe_undeclare(&old_fe, NULL);
+        bn_guest_destroy(old);
+        printf("netguest: migrated to %s as domain %u\n", dest, bn_guest_domid(g2));
+        fflush(stdout);
+        return rc;
+fail:
+        if (rc < 0) {
+                fprintf(stderr, "netguest: migration to %s failed: %s\n", dest, strerror(-rc));
+                bn_guest_mig_state(old, "failed");
+        }
+        if (g2) {
+                bn_guest_fe_undeclare(&fe2, NULL);
+                bn_guest_destroy(g2);
+        }
+        fflush(stdout);
+        return 0;
+}
+
 /* ---- TAP in a network namespace ---------------------------------------- */
 
 static int parse_mac(const char *s, uint8_t mac[6])
@@ -481,8 +538,9 @@ int main(int argc, char **argv)
         struct opts o;
         const char *extra[8];
         uint32_t gsize = 0, grate = 0;
-        uint64_t gcount = 0, start, deadline, mtu_next = 0;
+        uint64_t gcount = 0, start, deadline, mtu_next = 0, mig_check = 0;
         unsigned mtu_applied = 0;
+        const uint32_t mem = 4 * (2 + 2 * NG_RING) + 64;
         uint8_t dst[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, src[6] = {0x00, 0x16, 0x3e, 0, 0, 1};
         static uint8_t buf[NG_FRAME_MAX + sizeof(struct virtio_net_hdr)];
         int rc, evfd, ret = 1;
@@ -509,7 +567,7 @@ int main(int argc, char **argv)
         signal(SIGUSR1, on_signal);
         signal(SIGPIPE, SIG_IGN);
         ng->tap_fd = -1;
-        rc = bn_guest_create(&ng->g, o.sim_dir, o.name, 4 * (2 + 2 * NG_RING) + 64);
+        rc = bn_guest_create(&ng->g, o.sim_dir, o.name, mem);
         if (rc < 0) {
                 fprintf(stderr, "netguest: cannot create domain '%s': %s\n", o.name, strerror(-rc));
                 return 1;
@@ -533,6 +591,16 @@ int main(int argc, char **argv)
                         break;
                 if (ng->tap_fd >= 0)
                         follow_mtu(ng, &o, &mtu_applied, &mtu_next);
+                if (ng_now_us() - mig_check > 20000) { /* asked to migrate? */
+                        char dir[256];
+                        mig_check = ng_now_us();
+                        if (bn_guest_mig_asked(ng->g, dir, sizeof(dir)) == 1) {
+                                if (ng_migrate(&o, ng, dir, mem) < 0)
+                                        goto out_stats;
+                                evfd = bn_guest_evtchn_fd(ng->g);
+                                p[0].fd = evfd;
+                        }
+                }
                 if (o.evil && !evil_sent) {
                         if (do_evil(ng, o.evil) < 0)
                                 goto out;

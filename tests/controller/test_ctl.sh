@@ -111,8 +111,11 @@ cli)
     expect 1 swap nosuchwire shm
     echo "$out" | grep -q "no wire named 'nosuchwire'" || fail "$out"
     expect 1 endpoints hostA/nothere
-    expect 1 migrate
-    echo "$out" | grep -q "not implemented yet" || fail "$out"
+    expect 2 migrate
+    expect 1 migrate vm1 --to hostB
+    echo "$out" | grep -q "migrate needs hosts sharing a store" || fail "$out"
+    expect 1 migrate vm1 --to hostB --fail-at nowhere
+    echo "$out" | grep -q "fail-at must be" || fail "$out"
     expect 1 apply "$base/missing.yaml"
     # usage errors
     expect 2 frobnicate
