@@ -6,7 +6,8 @@
 # Corm on h2, a guest vm2 on h2 wired to it by shared memory, and a guest vm1
 # on h1 wired to it across the hosts by a VXLAN wire. vm1 pings vm2; then,
 # while a ping runs, vm2's wire is swapped live from shm to vxlan and back,
-# and the demo says what that cost. Runs until Ctrl-C (or, with --once, stops
+# and vm1 is live-migrated to h2 (its wire becomes shm), and the demo says
+# what each cost. Runs until Ctrl-C (or, with --once, stops
 # by itself), then cleans up: no processes, network namespaces, bridges, TAPs,
 # sockets or files left behind.
 #
@@ -199,6 +200,25 @@ say "vm2's wire was swapped twice; vm2 answered ${got:-0} of the 100 pings sent 
 say "(make before break: when each swap closed the old wire first, 79-81 were answered)"
 ip netns exec "$CL_T-vm1" ping -c 2 -i 0.3 -W 5 10.99.0.2 >/dev/null 2>&1 || cl_fail "vm1 cannot reach vm2 after the swaps"
 say "vm1 reached vm2 through bananad after the swaps"
+
+say "live migration: while vm1 pings vm2 20 times a second, vm1 moves from h1 to h2"
+say "('bananactl migrate vm1 --to h2' on h1). Its Spikes are made again on h2 under the"
+say "same names, the guest's front-ends reconnect there as after a Xen resume, and since"
+say "vm1 and the bridge Corm are now on one host its wire becomes shared memory:"
+ip netns exec "$CL_T-vm1" ping -i 0.05 -c 60 -W 1 10.99.0.2 >"$CL_BASE/mig-ping.out" 2>&1 &
+pp=$!
+cl_pids+=($pp)
+sleep 1
+cl_ctl 1 migrate vm1 --to h2 2>&1 | indent
+[ "${PIPESTATUS[0]}" -eq 0 ] || cl_fail "the migration failed"
+wait_for 10 ctl_wires_match 2 vm1-lan 'shm .* up$' || cl_fail "vm1-lan did not become shm: $(cl_ctl 2 wires vm1-lan 2>&1)"
+cl_ctl 2 wires 2>&1 | indent
+wait "$pp"
+got=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$CL_BASE/mig-ping.out")
+say "vm1 was live-migrated to h2 and its wire is shm now; vm2 answered ${got:-0} of the 60"
+say "pings sent across the move"
+ip netns exec "$CL_T-vm1" ping -c 2 -i 0.3 -W 5 10.99.0.2 >/dev/null 2>&1 || cl_fail "vm1 cannot reach vm2 after the migration"
+say "vm1 reached vm2 through bananad after the migration, both on h2 now"
 
 if [ $once -eq 0 ]; then
 	say "running: vm1 keeps pinging vm2 once a second; press Ctrl-C to stop"

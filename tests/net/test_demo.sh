@@ -49,6 +49,10 @@ grep -q "vm2's wire was swapped twice" "$out" || fail "the demo did not swap vm2
 got=$(sed -nE "s/.*vm2 answered ([0-9]+) of the 100 pings.*/\1/p" "$out")
 [ -n "$got" ] && [ "$got" -ge 97 ] || fail "only ${got:-?} of 100 pings answered across the swaps"
 grep -q "vm1 reached vm2 through bananad after the swaps" "$out" || fail "vm1 did not reach vm2 after the swaps"
+mig=$(sed -nE 's/.*vm2 answered ([0-9]+) of the 60.*/\1/p' "$out")
+grep -q "vm1 was live-migrated to h2 and its wire is shm now" "$out" && [ "${mig:-0}" -ge 50 ] ||
+    fail "the migration: vm2 answered ${mig:-no} of 60 pings across it (want >= 50)"
+grep -q "vm1 reached vm2 through bananad after the migration" "$out" || fail "vm1 did not reach vm2 after the migration"
 grep -q "nothing left behind" "$out" || fail "the demo did not stop cleanly"
 check_clean "--once"
 echo "ok: demo --once: vm1 pinged vm2 across two hosts, through two live swaps, and the demo stopped cleanly"
