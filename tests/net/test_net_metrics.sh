@@ -68,7 +68,7 @@ rate=$(python3 -c '
 import json, sys
 w = [w for w in json.load(open(sys.argv[1]))["wires"] if w["name"] == "vm1-net"][0]
 print(int(w["msgs_out_per_s"]))' "$base/top.json") || nl_fail "top --json: $(cat "$base/top.json")"
-[ "$rate" -ge 100 ] && [ "$rate" -le 1000 ] || nl_fail "top says vm1-net sends $rate msg/s, want 100..1000 (ping every 10 ms, both ends)"
+[ "$rate" -ge 50 ] && [ "$rate" -le 1000 ] || nl_fail "top says vm1-net sends $rate msg/s, want 50..1000 (ping every 10 ms, both ends: about 200; a loaded machine stretches ping's interval)"
 grep -E "^vm1-net +shm +up +[0-9.]+k? " "$base/top.txt" >/dev/null || nl_fail "top's table has no vm1-net row: $(cat "$base/top.txt")"
 grep -E "^vm1-net .*(KiB|MiB)" "$base/top.txt" >/dev/null || nl_fail "top's table shows no bytes in human units: $(cat "$base/top.txt")"
 echo "ok: bananactl top under traffic: $(grep ^vm1-net "$base/top.txt" | tr -s ' ')"
