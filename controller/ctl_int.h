@@ -184,6 +184,15 @@ void ctl_port_down(void *arg, struct bn_wire_port *port);
 struct bn_loop *ctl_loop_for(void *arg, const char *spike);
 /* State of a wire for display: "up", "waiting: ...", "error: ...", "remote". */
 void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len);
+/* The same with the ends' link states already read (link[0], link[1]; NULL:
+ * read them now). */
+struct bn_wire_link;
+void ctl_wire_state_link(struct bn_ctl *c, const struct rt_wire *w, const struct bn_wire_link *link,
+                         char *buf, size_t len);
+/* Every wire's ends' link states, read in one call to each worker loop:
+ * 2 * n_wires entries (wire i's at 2i, 2i + 1), malloc'd; NULL when that
+ * failed (then ask each wire: ctl_wire_state). Main thread. */
+struct bn_wire_link *ctl_wires_links(struct bn_ctl *c);
 /* One open port's counters, read on the port's loop (main thread; waits). */
 struct bn_wire_stats;
 void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);

@@ -375,11 +375,31 @@ void ctl_ep_watch(void *arg, struct bn_endpoint *ep, bool added)
         release_ep(c, ep, why);
 }
 
-void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len)
+struct bn_wire_link *ctl_wires_links(struct bn_ctl *c)
+{
+        struct bn_wire_port **ports = calloc(2 * c->n_wires + 1, sizeof(*ports));
+        struct bn_wire_link *links = calloc(2 * c->n_wires + 1, sizeof(*links));
+
+        if (!ports || !links)
+                goto fail;
+        for (size_t i = 0; i < c->n_wires; i++)
+                for (int j = 0; j < 2; j++)
+                        ports[2 * i + (size_t)j] = c->wires[i].port[j];
+        if (bn_wire_ports_link(ports, 2 * c->n_wires, links))
+                goto fail;
+        free(ports);
+        return links;
+fail:
+        free(ports);
+        free(links);
+        return NULL;
+}
+
+void ctl_wire_state_link(struct bn_ctl *c, const struct rt_wire *w, const struct bn_wire_link *link,
+                         char *buf, size_t len)
 {
         int open = 0, want = 0;
 
-        (void)c;
         for (int j = 0; j < 2; j++) {
                 want += w->local[j];
                 open += w->local[j] && w->port[j];
@@ -388,7 +408,13 @@ void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t
                 /* every local end is open: is its link up? */
                 for (int j = 0; j < 2; j++) {
                         struct bn_wire_link l;
-                        if (w->port[j] && !bn_wire_port_link(w->port[j], &l) && !l.up) {
+                        if (!w->port[j])
+                                continue;
+                        if (link)
+                                l = link[j];
+                        else if (bn_wire_port_link(w->port[j], &l))
+                                continue;
+                        if (!l.up) {
                                 snprintf(buf, len, "down: %s", l.reason);
                                 return;
                         }
@@ -400,6 +426,12 @@ void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t
                 snprintf(buf, len, "error: %s", w->error);
         else
                 snprintf(buf, len, "down");
+        (void)c;
+}
+
+void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len)
+{
+        ctl_wire_state_link(c, w, NULL, buf, len);
 }
 
 struct stats_call {
