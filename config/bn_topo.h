@@ -128,6 +128,12 @@ void bn_topo_err(struct bn_topo_errs *e, const char *file, struct bn_topo_loc lo
 const struct bn_topo_host *bn_topo_host_find(const struct bn_topo *t, const char *name);
 const struct bn_topo_ep *bn_topo_ep_find(const struct bn_topo *t, const char *name);
 const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char *name);
+/* Remove (and free) the endpoint or wire named name: 0, or -ENOENT. The
+ * lookup index stays in step, and one item appended after a lookup is put
+ * in place at the next one, so a topology kept in memory and changed an
+ * item at a time costs O(n) a change, not a sort. */
+int bn_topo_ep_remove(struct bn_topo *t, const char *name);
+int bn_topo_wire_remove(struct bn_topo *t, const char *name);
 
 /* Wire type the policy picks for two hosts (host records may be NULL when
  * unknown: then hosts are compared by name only and differ as another

@@ -354,6 +354,14 @@ static void changed_main(void *arg)
                 return; /* stopped meanwhile */
         atomic_store(&c->change_queued, false);
         all = atomic_exchange(&c->watch_all, false);
+        if (c->desired_on) {
+                /* the events say what changed: those names alone (a change
+                 * this host made is in the cache already: nothing) */
+                if (all)
+                        ctl_desired_drop(c);
+                ctl_reconcile_changed(c);
+                return;
+        }
         /* a change this host made has been reconciled already (after its
          * commit, from a revision that holds it): not again */
         if (!all && atomic_load(&c->watch_rev) <= c->reconciled_rev)
@@ -436,6 +444,8 @@ int ctl_cluster_start(struct bn_ctl *c)
         bn_loop_call_wait(cl->loop, start_on_cl, cl);
         if ((r = ctl_report_start(c)))
                 goto fail_started;
+        /* the desired state kept in memory, moved by the watch (ctl_desired.c) */
+        c->desired_on = bn_store_watch_events(c->store, ctl_desired_event, c->d) == 0;
         if ((r = bn_store_watch_start(c->store, bn_store_revision(c->store), on_change, c->d, err,
                                       sizeof(err)))) {
                 bn_err(CTX, "cannot watch the store: %s", err);

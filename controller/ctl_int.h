@@ -99,6 +99,20 @@ struct bn_ctl {
         atomic_bool watch_all;     /* the watch missed changes: reconcile whatever */
         uint64_t reconciled_rev;   /* the store's revision the last reconcile read */
         char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
+        /* ctl_desired.c: the desired state in memory (a cluster's host) */
+        bool desired_on;          /* the watch tells its events: keep the cache */
+        struct bn_topo *desired;  /* the cache; NULL: read the store next time */
+        uint64_t desired_rev;     /* the store's revision the cache holds */
+        unsigned lent;            /* ctl_desired_get not given back yet */
+        struct bn_topo **retired; /* caches dropped while lent */
+        size_t n_retired;
+        char **dirty; /* keys (endpoints/..., wires/...) changed since the last reconcile */
+        size_t n_dirty;
+        bool dirty_all;            /* too many, or unknown: reconcile everything */
+        pthread_mutex_t ev_mu;     /* the watch's events, not applied yet: */
+        struct ctl_event *ev_head; /* in order */
+        struct ctl_event **ev_tail;
+        bool ev_lost; /* one could not be kept: read everything */
 };
 
 /* ---- ctl_model.c ---- */
@@ -162,6 +176,33 @@ int ctl_opbuf_del(struct ctl_opbuf *b, const char *prefix, const char *name);
 /* PUT key = text as it is (copies both). */
 int ctl_opbuf_put_text(struct ctl_opbuf *b, const char *key, const char *text);
 
+/* One store pair (key, value) loaded into t as ctl_desired_load would:
+ * 0, or -errno with the reason in err. */
+int ctl_desired_load_pair(struct bn_ctl *c, struct bn_topo *t, const char *key, const char *value,
+                          char *err, size_t errlen);
+
+/* ---- ctl_desired.c: the desired state in memory ---- */
+struct ctl_event;
+/* The desired state to read (main loop): the cache, lent (a cluster's host
+ * whose watch runs), else read from the store; give it back with
+ * ctl_desired_put, never free it. Do not change it. */
+int ctl_desired_get(struct bn_ctl *c, struct bn_topo **t, char *err, size_t errlen);
+void ctl_desired_put(struct bn_ctl *c, struct bn_topo *t);
+/* The watch's event function (bn_store_event_fn; arg: the daemon). */
+void ctl_desired_event(void *arg, uint64_t rev, const char *key, const char *value);
+/* Apply the events received; the cache dropped when it cannot follow. */
+void ctl_desired_drain(struct bn_ctl *c);
+/* This host's commit of ops at revision rev, into the cache. */
+void ctl_desired_committed(struct bn_ctl *c, const struct bn_store_op *ops, size_t n, uint64_t rev);
+/* Forget the cache (the next ctl_desired_get reads everything). */
+void ctl_desired_drop(struct bn_ctl *c);
+/* Forget the names changed (everything has been reconciled). */
+void ctl_desired_clean(struct bn_ctl *c);
+void ctl_desired_free(struct bn_ctl *c);
+/* Reconcile what changed since the last reconcile: the names alone when
+ * they are known and few, else everything (ctl_reconcile). */
+int ctl_reconcile_changed(struct bn_ctl *c);
+
 /* ---- ctl_run.c: the reconciler ---- */
 struct bn_params;
 /* l as framework params (p is initialised; clear it in every case). */
@@ -169,6 +210,10 @@ int ctl_params_from_kv(struct bn_params *p, const struct bn_kvlist *l);
 /* Make this host match the desired state in the store: creates, removes,
  * swaps only what differs. Failures are kept per item (rt->error). */
 int ctl_reconcile(struct bn_ctl *c);
+/* The same for the named endpoints and wires of t alone (and the wires at
+ * those endpoints). */
+int ctl_reconcile_names(struct bn_ctl *c, const struct bn_topo *t, char *const *eps, size_t n_eps,
+                        char *const *wires, size_t n_wires);
 /* Close every wire end and Corm this controller made. */
 void ctl_teardown(struct bn_ctl *c);
 /* Registry watch: a Spike came or went. */

@@ -248,6 +248,85 @@ static int same_corm(const struct rt_corm *k, const struct bn_topo_ep *e)
                bn_kvlist_equal(&k->params, &e->params);
 }
 
+/* 1. A wire held here no longer wanted here, or changed: removed (1);
+ * its type changed: swapped in place. */
+static int wire_check(struct bn_ctl *c, const struct bn_topo *t, size_t i)
+{
+        struct rt_wire *w = &c->wires[i];
+        const struct bn_topo_wire *dw = bn_topo_wire_find(t, w->name);
+        bool l0 = dw && is_local(c, t, dw->end[0]), l1 = dw && is_local(c, t, dw->end[1]);
+        char *nt;
+
+        if (!dw || (!l0 && !l1) || strcmp(dw->end[0], w->end[0]) != 0 ||
+            strcmp(dw->end[1], w->end[1]) != 0 || l0 != w->local[0] || l1 != w->local[1] ||
+            !bn_kvlist_equal(&dw->opts, &w->opts)) {
+                rt_wire_remove(c, i);
+                return 1;
+        }
+        if (strcmp(dw->type, w->type) == 0)
+                return 0;
+        if (!(nt = strdup(dw->type)))
+                return -ENOMEM;
+        bn_info(CTX, "wire %s: swap %s -> %s", w->name, w->type, nt);
+        w->swap_started_ms = bn_now_ms();
+        close_end(w, 0);
+        close_end(w, 1);
+        free(w->type);
+        w->type = nt;
+        return 0;
+}
+
+/* 2. A Corm no longer wanted here, or changed: removed (1). */
+static int corm_check(struct bn_ctl *c, const struct bn_topo *t, size_t i)
+{
+        const struct bn_topo_ep *e = bn_topo_ep_find(t, c->corms[i].name);
+
+        if (!e || !same_corm(&c->corms[i], e) || strcmp(e->location, c->d->host) != 0) {
+                rt_corm_remove(c, i);
+                return 1;
+        }
+        return 0;
+}
+
+/* 3. A Corm wanted here: created (or a failed one retried). */
+static int corm_want(struct bn_ctl *c, const struct bn_topo_ep *e)
+{
+        struct rt_corm *k;
+
+        if (e->kind != BN_TOPO_CORM || strcmp(e->location, c->d->host) != 0)
+                return 0;
+        k = rt_corm(c, e->name);
+        if (!k)
+                return add_corm(c, e);
+        if (!k->ep)
+                corm_open(c, k);
+        return 0;
+}
+
+/* 4. A wire touching this host: created, then what can be is opened. */
+static int wire_want(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *dw)
+{
+        bool local[2] = {is_local(c, t, dw->end[0]), is_local(c, t, dw->end[1])};
+        struct rt_wire *w;
+        int r;
+
+        if (!local[0] && !local[1])
+                return 0;
+        w = ctl_rt_wire(c, dw->name);
+        if (!w) {
+                if ((r = add_wire(c, dw, local)))
+                        return r;
+                w = &c->wires[c->n_wires - 1];
+        }
+        wire_open_ends(c, w);
+        if (w->swap_started_ms && (!w->local[0] || w->port[0]) && (!w->local[1] || w->port[1])) {
+                w->last_swap_ms = bn_now_ms() - w->swap_started_ms;
+                w->swap_started_ms = 0;
+                w->swaps++;
+        }
+        return 0;
+}
+
 int ctl_reconcile(struct bn_ctl *c)
 {
         struct bn_topo *t = NULL;
@@ -257,86 +336,89 @@ int ctl_reconcile(struct bn_ctl *c)
         if (c->reconciling)
                 return 0;
         c->reconciling = true;
-        if ((r = ctl_desired_load(c, &t, err, sizeof(err)))) {
+        if ((r = ctl_desired_get(c, &t, err, sizeof(err)))) {
                 bn_err(CTX, "cannot load the desired state: %s", err);
                 goto out;
         }
+        ctl_desired_clean(c); /* everything is looked at: nothing left to do */
         c->reconciled_rev = bn_store_revision(c->store); /* what the watch need not repeat */
-        /* 1. wires no longer wanted here, or changed: remove; type changed: swap */
+        for (size_t i = 0; i < c->n_wires;)
+                if ((r = wire_check(c, t, i)) < 0)
+                        goto out;
+                else if (r == 0)
+                        i++;
+        for (size_t i = 0; i < c->n_corms;)
+                if (corm_check(c, t, i) == 0)
+                        i++;
+        for (size_t i = 0; i < t->n_eps; i++)
+                if ((r = corm_want(c, &t->eps[i])))
+                        goto out;
+        for (size_t i = 0; i < t->n_wires; i++)
+                if ((r = wire_want(c, t, &t->wires[i])))
+                        goto out;
+        r = 0;
+out:
+        if (r == -ENOMEM)
+                bn_err(CTX, "reconcile: out of memory");
+        ctl_desired_put(c, t);
+        c->reconciling = false;
+        return r;
+}
+
+/* Is name one of the n in names? */
+static bool named(char *const *names, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(names[i], name))
+                        return true;
+        return false;
+}
+
+int ctl_reconcile_names(struct bn_ctl *c, const struct bn_topo *t, char *const *eps, size_t n_eps,
+                        char *const *wires, size_t n_wires)
+{
+        int r = 0;
+
+        if (c->reconciling)
+                return 0;
+        c->reconciling = true;
+        /* the same four steps as ctl_reconcile, for the named items and the
+         * wires at the named endpoints (their ends may have moved) */
         for (size_t i = 0; i < c->n_wires;) {
                 struct rt_wire *w = &c->wires[i];
-                const struct bn_topo_wire *dw = bn_topo_wire_find(t, w->name);
-                bool l0 = dw && is_local(c, t, dw->end[0]), l1 = dw && is_local(c, t, dw->end[1]);
-                if (!dw || (!l0 && !l1) || strcmp(dw->end[0], w->end[0]) != 0 ||
-                    strcmp(dw->end[1], w->end[1]) != 0 || l0 != w->local[0] || l1 != w->local[1] ||
-                    !bn_kvlist_equal(&dw->opts, &w->opts)) {
-                        rt_wire_remove(c, i);
+                if (!named(wires, n_wires, w->name) && !named(eps, n_eps, w->end[0]) &&
+                    !named(eps, n_eps, w->end[1])) {
+                        i++;
                         continue;
                 }
-                if (strcmp(dw->type, w->type) != 0) {
-                        char *nt = strdup(dw->type);
-                        if (!nt) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        bn_info(CTX, "wire %s: swap %s -> %s", w->name, w->type, nt);
-                        w->swap_started_ms = bn_now_ms();
-                        close_end(w, 0);
-                        close_end(w, 1);
-                        free(w->type);
-                        w->type = nt;
-                }
-                i++;
+                if ((r = wire_check(c, t, i)) < 0)
+                        goto out;
+                if (r == 0)
+                        i++;
         }
-        /* 2. Corms no longer wanted here, or changed: remove */
-        for (size_t i = 0; i < c->n_corms;) {
-                const struct bn_topo_ep *e = bn_topo_ep_find(t, c->corms[i].name);
-                if (!e || !same_corm(&c->corms[i], e) || strcmp(e->location, c->d->host) != 0) {
-                        rt_corm_remove(c, i);
-                        continue;
-                }
-                i++;
+        for (size_t i = 0; i < c->n_corms;)
+                if (!named(eps, n_eps, c->corms[i].name) || corm_check(c, t, i) == 0)
+                        i++;
+        for (size_t i = 0; i < n_eps; i++) {
+                const struct bn_topo_ep *e = bn_topo_ep_find(t, eps[i]);
+                if (e && (r = corm_want(c, e)))
+                        goto out;
         }
-        /* 3. Corms wanted here: create (or retry a failed one) */
-        for (size_t i = 0; i < t->n_eps; i++) {
-                const struct bn_topo_ep *e = &t->eps[i];
-                struct rt_corm *k;
-                if (e->kind != BN_TOPO_CORM || strcmp(e->location, c->d->host) != 0)
-                        continue;
-                k = rt_corm(c, e->name);
-                if (!k) {
-                        if ((r = add_corm(c, e)))
-                                goto out;
-                } else if (!k->ep) {
-                        corm_open(c, k);
-                }
+        for (size_t i = 0; i < n_wires; i++) {
+                const struct bn_topo_wire *dw = bn_topo_wire_find(t, wires[i]);
+                if (dw && (r = wire_want(c, t, dw)))
+                        goto out;
         }
-        /* 4. wires touching this host: create, then open what can be */
-        for (size_t i = 0; i < t->n_wires; i++) {
+        for (size_t i = 0; n_eps && i < t->n_wires; i++) {
                 const struct bn_topo_wire *dw = &t->wires[i];
-                bool local[2] = {is_local(c, t, dw->end[0]), is_local(c, t, dw->end[1])};
-                struct rt_wire *w;
-                if (!local[0] && !local[1])
-                        continue;
-                w = ctl_rt_wire(c, dw->name);
-                if (!w) {
-                        if ((r = add_wire(c, dw, local)))
-                                goto out;
-                        w = &c->wires[c->n_wires - 1];
-                }
-                wire_open_ends(c, w);
-                if (w->swap_started_ms && (!w->local[0] || w->port[0]) &&
-                    (!w->local[1] || w->port[1])) {
-                        w->last_swap_ms = bn_now_ms() - w->swap_started_ms;
-                        w->swap_started_ms = 0;
-                        w->swaps++;
-                }
+                if ((named(eps, n_eps, dw->end[0]) || named(eps, n_eps, dw->end[1])) &&
+                    (r = wire_want(c, t, dw)))
+                        goto out;
         }
         r = 0;
 out:
         if (r == -ENOMEM)
                 bn_err(CTX, "reconcile: out of memory");
-        bn_topo_free(t);
         c->reconciling = false;
         return r;
 }
