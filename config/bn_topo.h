@@ -134,6 +134,9 @@ const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char
  * item at a time costs O(n) a change, not a sort. */
 int bn_topo_ep_remove(struct bn_topo *t, const char *name);
 int bn_topo_wire_remove(struct bn_topo *t, const char *name);
+int bn_topo_host_remove(struct bn_topo *t, const char *name);
+/* Free the policy's members (all NULL after). */
+void bn_topo_policy_clear(struct bn_topo_policy *p);
 
 /* Wire type the policy picks for two hosts (host records may be NULL when
  * unknown: then hosts are compared by name only and differ as another

@@ -294,6 +294,24 @@ int bn_topo_ep_remove(struct bn_topo *t, const char *name)
         return 0;
 }
 
+int bn_topo_host_remove(struct bn_topo *t, const char *name)
+{
+        struct bn_topo_host *h = (struct bn_topo_host *)bn_topo_host_find(t, name);
+
+        if (!h)
+                return -ENOENT;
+        free(h->name);
+        free(h->site);
+        free(h->domain);
+        remove_at(&t->host_index, t->hosts, &t->n_hosts, sizeof(*t->hosts), (size_t)(h - t->hosts));
+        return 0;
+}
+
+void bn_topo_policy_clear(struct bn_topo_policy *p)
+{
+        policy_free(p);
+}
+
 int bn_topo_wire_remove(struct bn_topo *t, const char *name)
 {
         struct bn_topo_wire *w = (struct bn_topo_wire *)bn_topo_wire_find(t, name);

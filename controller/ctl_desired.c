@@ -21,7 +21,7 @@
 
 #define CTX "controller"
 /* more keys than this in one go: read everything again rather */
-#define CACHE_BATCH_MAX 1000
+#define CACHE_BATCH_MAX 100000
 /* more names than this touched: reconcile everything */
 #define DIRTY_MAX 64
 
@@ -149,13 +149,26 @@ static int apply_one(struct bn_ctl *c, const char *key, const char *value)
                 bn_topo_ep_remove(c->desired, key + strlen(CTL_K_EP));
         else if (!strncmp(key, CTL_K_WIRE, strlen(CTL_K_WIRE)))
                 bn_topo_wire_remove(c->desired, key + strlen(CTL_K_WIRE));
+        else if (!strncmp(key, CTL_K_HOST, strlen(CTL_K_HOST)))
+                bn_topo_host_remove(c->desired, key + strlen(CTL_K_HOST));
+        else if (!strcmp(key, CTL_K_POLICY))
+                bn_topo_policy_clear(&c->desired->policy);
         else if (strcmp(key, CTL_K_GEN) != 0)
-                return 1; /* hosts, policy: rare, read everything */
+                return 1; /* not a key banana writes: the full read says so */
         if (value && (r = ctl_desired_load_pair(c, c->desired, key, value, err, sizeof(err)))) {
                 bn_warn(CTX, "%s: reading the whole desired state again", err);
                 return r;
         }
-        if (strcmp(key, CTL_K_GEN) != 0)
+        if (!strcmp(key, CTL_K_POLICY)) {
+                bn_topo_policy_defaults(&c->desired->policy);
+                if (!c->desired->policy.same_host || !c->desired->policy.same_site ||
+                    !c->desired->policy.same_domain || !c->desired->policy.other_domain)
+                        return -ENOMEM;
+        }
+        /* a host or the policy may change any wire's type: everything */
+        if (!strncmp(key, CTL_K_HOST, strlen(CTL_K_HOST)) || !strcmp(key, CTL_K_POLICY))
+                c->dirty_all = true;
+        else if (strcmp(key, CTL_K_GEN) != 0)
                 dirty_add(c, key);
         return 0;
 }

@@ -288,14 +288,40 @@ static int corm_check(struct bn_ctl *c, const struct bn_topo *t, size_t i)
         return 0;
 }
 
-/* 3. A Corm wanted here: created (or a failed one retried). */
-static int corm_want(struct bn_ctl *c, const struct bn_topo_ep *e)
+/* name -> index of the Corms (wires: false) or wires held now, for a pass
+ * over everything (a lookup each, not a search); NULL without memory. */
+static json_object *rt_index(struct bn_ctl *c, bool corms)
+{
+        json_object *ix = json_object_new_object();
+        size_t n = corms ? c->n_corms : c->n_wires;
+
+        for (size_t i = 0; ix && i < n; i++)
+                json_object_object_add(ix, corms ? c->corms[i].name : c->wires[i].name,
+                                       json_object_new_int64((int64_t)i));
+        return ix;
+}
+
+/* Index i of name in ix, or -1 (absent, or no index: search). */
+static int64_t rt_lookup(json_object *ix, const char *name, bool *searched)
+{
+        json_object *v;
+
+        *searched = ix != NULL;
+        return ix && json_object_object_get_ex(ix, name, &v) ? json_object_get_int64(v) : -1;
+}
+
+/* 3. A Corm wanted here: created (or a failed one retried). ix: rt_index,
+ * or NULL. */
+static int corm_want(struct bn_ctl *c, const struct bn_topo_ep *e, json_object *ix)
 {
         struct rt_corm *k;
+        bool searched;
+        int64_t i;
 
         if (e->kind != BN_TOPO_CORM || strcmp(e->location, c->d->host) != 0)
                 return 0;
-        k = rt_corm(c, e->name);
+        i = rt_lookup(ix, e->name, &searched);
+        k = i >= 0 ? &c->corms[i] : searched ? NULL : rt_corm(c, e->name);
         if (!k)
                 return add_corm(c, e);
         if (!k->ep)
@@ -303,16 +329,20 @@ static int corm_want(struct bn_ctl *c, const struct bn_topo_ep *e)
         return 0;
 }
 
-/* 4. A wire touching this host: created, then what can be is opened. */
-static int wire_want(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *dw)
+/* 4. A wire touching this host: created, then what can be is opened. ix:
+ * rt_index, or NULL. */
+static int wire_want(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *dw,
+                     json_object *ix)
 {
-        bool local[2] = {is_local(c, t, dw->end[0]), is_local(c, t, dw->end[1])};
+        bool local[2] = {is_local(c, t, dw->end[0]), is_local(c, t, dw->end[1])}, searched;
         struct rt_wire *w;
+        int64_t i;
         int r;
 
         if (!local[0] && !local[1])
                 return 0;
-        w = ctl_rt_wire(c, dw->name);
+        i = rt_lookup(ix, dw->name, &searched);
+        w = i >= 0 ? &c->wires[i] : searched ? NULL : ctl_rt_wire(c, dw->name);
         if (!w) {
                 if ((r = add_wire(c, dw, local)))
                         return r;
@@ -329,6 +359,7 @@ static int wire_want(struct bn_ctl *c, const struct bn_topo *t, const struct bn_
 
 int ctl_reconcile(struct bn_ctl *c)
 {
+        json_object *ix = NULL;
         struct bn_topo *t = NULL;
         char err[256] = "";
         int r;
@@ -350,16 +381,20 @@ int ctl_reconcile(struct bn_ctl *c)
         for (size_t i = 0; i < c->n_corms;)
                 if (corm_check(c, t, i) == 0)
                         i++;
+        ix = rt_index(c, true);
         for (size_t i = 0; i < t->n_eps; i++)
-                if ((r = corm_want(c, &t->eps[i])))
+                if ((r = corm_want(c, &t->eps[i], ix)))
                         goto out;
+        json_object_put(ix);
+        ix = rt_index(c, false);
         for (size_t i = 0; i < t->n_wires; i++)
-                if ((r = wire_want(c, t, &t->wires[i])))
+                if ((r = wire_want(c, t, &t->wires[i], ix)))
                         goto out;
         r = 0;
 out:
         if (r == -ENOMEM)
                 bn_err(CTX, "reconcile: out of memory");
+        json_object_put(ix);
         ctl_desired_put(c, t);
         c->reconciling = false;
         return r;
@@ -401,18 +436,18 @@ int ctl_reconcile_names(struct bn_ctl *c, const struct bn_topo *t, char *const *
                         i++;
         for (size_t i = 0; i < n_eps; i++) {
                 const struct bn_topo_ep *e = bn_topo_ep_find(t, eps[i]);
-                if (e && (r = corm_want(c, e)))
+                if (e && (r = corm_want(c, e, NULL)))
                         goto out;
         }
         for (size_t i = 0; i < n_wires; i++) {
                 const struct bn_topo_wire *dw = bn_topo_wire_find(t, wires[i]);
-                if (dw && (r = wire_want(c, t, dw)))
+                if (dw && (r = wire_want(c, t, dw, NULL)))
                         goto out;
         }
         for (size_t i = 0; n_eps && i < t->n_wires; i++) {
                 const struct bn_topo_wire *dw = &t->wires[i];
                 if ((named(eps, n_eps, dw->end[0]) || named(eps, n_eps, dw->end[1])) &&
-                    (r = wire_want(c, t, dw)))
+                    (r = wire_want(c, t, dw, NULL)))
                         goto out;
         }
         r = 0;
