@@ -266,6 +266,8 @@ int ctl_reconcile_changed(struct bn_ctl *c)
         size_t n;
         int r;
 
+        if (c->reconciling)
+                return 0; /* the names stay for the next one */
         ctl_desired_drain(c);
         if (!c->desired || c->dirty_all)
                 return ctl_reconcile(c);
