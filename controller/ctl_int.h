@@ -136,7 +136,9 @@ bool ctl_live_key(const char *key);
         "the desired state changed while this was being prepared (a change made on another "       \
         "host or by another client): nothing changed, run it again"
 
-/* Load the desired state from the store into a topology (never NULL on 0). */
+/* Load the desired state from the store into a topology (never NULL on 0).
+ * It sets c->gen from the store: drop the desired state in memory first
+ * (ctl_desired_drop), or read that (ctl_desired_get). */
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen);
 /* The same from data (a JSON object of key: value strings, as store-export
  * writes it) instead of the store, checked as strictly; NULL data: the

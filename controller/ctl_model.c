@@ -459,7 +459,6 @@ static int load_json_pairs(json_object *data, struct load_ctx *lc)
 
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen)
 {
-        ctl_desired_drop(c); /* c->gen follows the store now, not the cache */
         return ctl_desired_parse(c, NULL, out, err, errlen);
 }
 

@@ -671,6 +671,7 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
                 return ctl_reply_error("swap needs a wire name and a type");
         if ((why = bn_topo_check_ident(type)))
                 return ctl_reply_error("bad wire type '%s': %s", type, why);
+        ctl_desired_drop(c); /* t is changed below: a copy of its own, c->gen from it */
         if (ctl_desired_load(c, &t, err, sizeof(err)))
                 return ctl_reply_error("%s", err);
         w = (struct bn_topo_wire *)bn_topo_wire_find(t, name);
