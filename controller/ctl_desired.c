@@ -240,6 +240,8 @@ int ctl_desired_get(struct bn_ctl *c, struct bn_topo **t, char *err, size_t errl
         if (c->desired_on) {
                 c->desired = *t;
                 c->desired_rev = bn_store_revision(c->store);
+                bn_info(CTX, "desired state read whole: %zu endpoints, %zu wires at revision %llu",
+                        (*t)->n_eps, (*t)->n_wires, (unsigned long long)c->desired_rev);
                 c->dirty_all = true; /* nothing known of what changed before */
                 c->lent++;
         }
