@@ -140,6 +140,15 @@ const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char
 bool bn_topo_migrated(const struct bn_topo *have, const struct bn_topo *want, const char *name);
 const struct bn_topo_ep *bn_topo_as_migrated(const struct bn_topo *have, const struct bn_topo *want,
                                              const struct bn_topo_ep *w, struct bn_topo_ep *buf);
+/* Remove (and free) the endpoint or wire named name: 0, or -ENOENT. The
+ * lookup index stays in step, and one item appended after a lookup is put
+ * in place at the next one, so a topology kept in memory and changed an
+ * item at a time costs O(n) a change, not a sort. */
+int bn_topo_ep_remove(struct bn_topo *t, const char *name);
+int bn_topo_wire_remove(struct bn_topo *t, const char *name);
+int bn_topo_host_remove(struct bn_topo *t, const char *name);
+/* Free the policy's members (all NULL after). */
+void bn_topo_policy_clear(struct bn_topo_policy *p);
 
 /* Wire type the policy picks for two hosts (host records may be NULL when
  * unknown: then hosts are compared by name only and differ as another

@@ -129,6 +129,26 @@ static void policy_free(struct bn_topo_policy *p)
         memset(p, 0, sizeof(*p));
 }
 
+static void ep_clear(struct bn_topo_ep *e)
+{
+        free(e->name);
+        free(e->home);
+        free(e->location);
+        free(e->cls);
+        free(e->vm);
+        free(e->dev);
+        bn_kvlist_free(&e->params);
+}
+
+static void wire_clear(struct bn_topo_wire *w)
+{
+        free(w->name);
+        free(w->end[0]);
+        free(w->end[1]);
+        free(w->type);
+        bn_kvlist_free(&w->opts);
+}
+
 void bn_topo_free(struct bn_topo *t)
 {
         if (!t)
@@ -141,24 +161,10 @@ void bn_topo_free(struct bn_topo *t)
                 free(t->hosts[i].site);
                 free(t->hosts[i].domain);
         }
-        for (size_t i = 0; i < t->n_eps; i++) {
-                struct bn_topo_ep *e = &t->eps[i];
-                free(e->name);
-                free(e->home);
-                free(e->location);
-                free(e->cls);
-                free(e->vm);
-                free(e->dev);
-                bn_kvlist_free(&e->params);
-        }
-        for (size_t i = 0; i < t->n_wires; i++) {
-                struct bn_topo_wire *w = &t->wires[i];
-                free(w->name);
-                free(w->end[0]);
-                free(w->end[1]);
-                free(w->type);
-                bn_kvlist_free(&w->opts);
-        }
+        for (size_t i = 0; i < t->n_eps; i++)
+                ep_clear(&t->eps[i]);
+        for (size_t i = 0; i < t->n_wires; i++)
+                wire_clear(&t->wires[i]);
         free(t->hosts);
         free(t->eps);
         free(t->wires);
@@ -196,6 +202,25 @@ static const void *find(struct bn_topo_index *ix, const void *base, size_t n, si
         struct index_ctx ctx = {base, stride};
         size_t lo = 0, hi = n;
 
+        if (ix->idx && ix->n + 1 == n) {
+                /* one item appended since (a store's change): put it in place */
+                const char *nn = name_at(base, stride, n - 1);
+                size_t *idx = realloc(ix->idx, n * sizeof(*idx));
+                size_t a = 0, z = n - 1;
+                if (idx) {
+                        while (a < z) {
+                                size_t mid = a + (z - a) / 2;
+                                if (strcmp(name_at(base, stride, idx[mid]), nn) < 0)
+                                        a = mid + 1;
+                                else
+                                        z = mid;
+                        }
+                        memmove(&idx[a + 1], &idx[a], (n - 1 - a) * sizeof(*idx));
+                        idx[a] = n - 1;
+                        ix->idx = idx;
+                        ix->n = n;
+                }
+        }
         if (ix->n != n || !ix->idx) {
                 size_t *idx = realloc(ix->idx, (n ? n : 1) * sizeof(*idx));
                 if (!idx) {
@@ -238,6 +263,65 @@ const struct bn_topo_wire *bn_topo_wire_find(const struct bn_topo *t, const char
 {
         return find(&((struct bn_topo *)t)->wire_index, t->wires, t->n_wires, sizeof(*t->wires),
                     name);
+}
+
+/* Remove item i of an indexed array (its fields already freed), keeping
+ * the index in step: O(n), no sort. */
+static void remove_at(struct bn_topo_index *ix, void *base, size_t *n, size_t stride, size_t i)
+{
+        char *b = base;
+
+        memmove(b + i * stride, b + (i + 1) * stride, (*n - i - 1) * stride);
+        (*n)--;
+        if (!ix->idx || ix->n != *n + 1) {
+                ix->n = (size_t)-1; /* not in step: made again at the next lookup */
+                return;
+        }
+        size_t k = 0;
+        for (size_t j = 0; j < ix->n; j++)
+                if (ix->idx[j] != i)
+                        ix->idx[k++] = ix->idx[j] > i ? ix->idx[j] - 1 : ix->idx[j];
+        ix->n = k;
+}
+
+int bn_topo_ep_remove(struct bn_topo *t, const char *name)
+{
+        struct bn_topo_ep *e = (struct bn_topo_ep *)bn_topo_ep_find(t, name);
+
+        if (!e)
+                return -ENOENT;
+        ep_clear(e);
+        remove_at(&t->ep_index, t->eps, &t->n_eps, sizeof(*t->eps), (size_t)(e - t->eps));
+        return 0;
+}
+
+int bn_topo_host_remove(struct bn_topo *t, const char *name)
+{
+        struct bn_topo_host *h = (struct bn_topo_host *)bn_topo_host_find(t, name);
+
+        if (!h)
+                return -ENOENT;
+        free(h->name);
+        free(h->site);
+        free(h->domain);
+        remove_at(&t->host_index, t->hosts, &t->n_hosts, sizeof(*t->hosts), (size_t)(h - t->hosts));
+        return 0;
+}
+
+void bn_topo_policy_clear(struct bn_topo_policy *p)
+{
+        policy_free(p);
+}
+
+int bn_topo_wire_remove(struct bn_topo *t, const char *name)
+{
+        struct bn_topo_wire *w = (struct bn_topo_wire *)bn_topo_wire_find(t, name);
+
+        if (!w)
+                return -ENOENT;
+        wire_clear(w);
+        remove_at(&t->wire_index, t->wires, &t->n_wires, sizeof(*t->wires), (size_t)(w - t->wires));
+        return 0;
 }
 
 void bn_topo_policy_defaults(struct bn_topo_policy *p)

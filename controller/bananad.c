@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bn_daemon.h"
 #include "bn_devclass.h"
@@ -228,6 +229,15 @@ int main(int argc, char **argv)
                 return 1;
         }
         bn_log_init("bananad", !o.foreground);
+        /* every wire end holds a few fds (an shm wire about ten in all):
+         * take the hard limit, so thousands of wires fit (docs/cluster.md) */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &nofile))
+                        bn_warn("bananad", "cannot raise the fd limit to %llu: %s",
+                                (unsigned long long)nofile.rlim_max, strerror(errno));
+        }
         if (o.log_level) {
                 enum bn_log_level l;
                 if (bn_log_parse_level(o.log_level, &l)) {

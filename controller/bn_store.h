@@ -36,6 +36,14 @@ struct bn_store_op {
  * the history, or the watch was cut and made again): read everything. */
 typedef void (*bn_store_watch_fn)(void *arg, uint64_t rev);
 
+/* Called by a watch that has an event function (bn_store_watch_events),
+ * from the store's own thread, for each key the revision rev changed, in
+ * order, before the bn_store_watch_fn of that revision: value NULL when
+ * the key was deleted. Keys of watch_quiet prefixes are not told. So a
+ * caller can keep the store's content in memory, moved by the changes
+ * alone; a bn_store_watch_fn with rev 0 says it must read everything. */
+typedef void (*bn_store_event_fn)(void *arg, uint64_t rev, const char *key, const char *value);
+
 /* Called by list for each pair, in key order; a non-zero return stops the
  * listing and is returned by list. */
 typedef int (*bn_store_list_fn)(void *arg, const char *key, const char *value);
@@ -76,6 +84,9 @@ struct bn_store_backend {
         void (*watch_stop)(void *be);
         /* Why the last call failed, for calls without err (get, list). */
         const char *(*last_error)(void *be);
+        /* Optional: tell ev each key a watch changes (bn_store_event_fn);
+         * set before watch_start. */
+        void (*watch_events)(void *be, bn_store_event_fn ev, void *arg);
 };
 
 struct bn_store {
@@ -124,6 +135,9 @@ int bn_store_lease_revoke(struct bn_store *s, uint64_t id, char *err, size_t err
 int bn_store_watch_start(struct bn_store *s, uint64_t from, bn_store_watch_fn fn, void *arg,
                          char *err, size_t errlen);
 void bn_store_watch_stop(struct bn_store *s);
+/* Before bn_store_watch_start: the watch also tells ev each key it changes.
+ * -EOPNOTSUPP when the backend cannot. */
+int bn_store_watch_events(struct bn_store *s, bn_store_event_fn ev, void *arg);
 /* Why a get or list of s failed with r: the backend's reason (etcd: which
  * endpoints were tried and what each said), else strerror(-r). */
 const char *bn_store_why(struct bn_store *s, int r);

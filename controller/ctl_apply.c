@@ -151,7 +151,7 @@ static json_object *apply_finish(struct bn_ctl *c, const char *file, bool apply,
                 o = ctl_reply_error("out of memory");
                 goto out;
         }
-        if (ctl_desired_load(c, &have, err, sizeof(err))) {
+        if (ctl_desired_get(c, &have, err, sizeof(err))) {
                 o = ctl_reply_error("%s", err);
                 goto out;
         }
@@ -214,7 +214,7 @@ out:
         json_object_put(changes);
         ctl_ops_free(&ops);
         bn_topo_free(want);
-        bn_topo_free(have);
+        ctl_desired_put(c, have);
         bn_topo_errs_free(errs);
         return o;
 }

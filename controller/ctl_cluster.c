@@ -50,6 +50,12 @@ struct ctl_cluster {
         unsigned ticks;
         bool down;    /* the store did not answer last time */
         char *report; /* a report not written yet (NULL: none) */
+        /* every host's report is read every reports_every ticks (reading
+         * them may take long with thousands of wires: at most a tenth of
+         * the time); between, the view has none and the main loop keeps
+         * the last ones. reported: each host's report's "at" as last read */
+        json_object *reported;
+        unsigned reports_every, reports_wait;
         struct bn_timer *tick;
         bool leave; /* stop: revoke the lease */
         /* handed to the main loop (under mu) */
@@ -182,24 +188,48 @@ static int view_pair(void *arg, const char *key, const char *value)
 static json_object *view_read(struct ctl_cluster *cl, char *err, size_t errlen)
 {
         static const char *const prefixes[] = {CTL_K_HOST, CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT};
+        bool reports = !cl->reported || cl->reports_wait == 0;
         struct view_ctx v = {json_object_new_object(), json_object_new_object(), NULL};
         json_object *o = json_object_new_object();
+        uint64_t t0 = bn_now_ms();
         int r = 0;
 
         if (!o || !v.hosts || !v.reports) {
                 r = -ENOMEM;
                 goto out;
         }
-        for (size_t i = 0; !r && i < sizeof(prefixes) / sizeof(*prefixes); i++) {
+        for (size_t i = 0; !r && i < sizeof(prefixes) / sizeof(*prefixes) - !reports; i++) {
                 v.prefix = prefixes[i];
                 if ((r = bn_store_list(cl->store, v.prefix, view_pair, &v)))
                         snprintf(err, errlen, "%s", bn_store_why(cl->store, r));
         }
-        json_object_object_foreach(v.reports, name, rep)
+        if (!r && reports) {
+                uint64_t ms = bn_now_ms() - t0;
+                json_object *reported = json_object_new_object();
+                if (!reported) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                json_object_object_foreach(v.reports, name, rep)
+                {
+                        json_object *at;
+                        if (json_object_object_get_ex(rep, "at", &at))
+                                json_object_object_add(
+                                    reported, name,
+                                    json_object_new_int64(json_object_get_int64(at)));
+                }
+                json_object_put(cl->reported);
+                cl->reported = reported;
+                /* a read that took 10% of a tick or more: the next after 10x as long */
+                cl->reports_every = (unsigned)(ms * 10 / TICK_MS) + 1;
+                cl->reports_wait = cl->reports_every;
+        }
+        if (cl->reports_wait)
+                cl->reports_wait--;
+        json_object_object_foreach(cl->reported, name, at)
         {
-                json_object *h = view_host(v.hosts, name), *at;
-                if (json_object_object_get_ex(rep, "at", &at))
-                        json_object_object_add(h, "reported", json_object_get(at));
+                json_object_object_add(view_host(v.hosts, name), "reported",
+                                       json_object_new_int64(json_object_get_int64(at)));
         }
 out:
         if (r) {
@@ -209,7 +239,10 @@ out:
                 return NULL;
         }
         json_object_object_add(o, "hosts", v.hosts);
-        json_object_object_add(o, "reports", v.reports);
+        if (reports)
+                json_object_object_add(o, "reports", v.reports);
+        else
+                json_object_put(v.reports);
         return o;
 }
 
@@ -230,6 +263,11 @@ static void view_main(void *arg)
         c->store_down = cl->down_next;
         pthread_mutex_unlock(&cl->mu);
         if (v) {
+                json_object *reps;
+                /* a view without reports: the last ones still hold */
+                if (!json_object_object_get_ex(v, "reports", NULL) && c->view &&
+                    json_object_object_get_ex(c->view, "reports", &reps))
+                        json_object_object_add(v, "reports", json_object_get(reps));
                 json_object_put(c->view);
                 c->view = v;
                 ctl_wires_retry_hosts(c); /* a host they wait for may have joined */
@@ -260,6 +298,11 @@ static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
         cl->down = view == NULL;
         pthread_mutex_lock(&cl->mu);
         if (view) {
+                json_object *reps;
+                /* one not taken yet had reports, this one none: keep them */
+                if (!json_object_object_get_ex(view, "reports", NULL) && cl->view_next &&
+                    json_object_object_get_ex(cl->view_next, "reports", &reps))
+                        json_object_object_add(view, "reports", json_object_get(reps));
                 json_object_put(cl->view_next);
                 cl->view_next = view;
         }
@@ -377,6 +420,14 @@ static void changed_main(void *arg)
                 return; /* stopped meanwhile */
         atomic_store(&c->change_queued, false);
         all = atomic_exchange(&c->watch_all, false);
+        if (c->desired_on) {
+                /* the events say what changed: those names alone (a change
+                 * this host made is in the cache already: nothing) */
+                if (all)
+                        ctl_desired_drop(c);
+                ctl_reconcile_changed(c);
+                return;
+        }
         /* a change this host made has been reconciled already (after its
          * commit, from a revision that holds it): not again */
         if (!all && atomic_load(&c->watch_rev) <= c->reconciled_rev)
@@ -413,6 +464,7 @@ static void cluster_free(struct ctl_cluster *cl)
                 bn_workers_stop(cl->w);
         bn_store_close(cl->store);
         json_object_put(cl->view_next);
+        json_object_put(cl->reported);
         pthread_mutex_destroy(&cl->mu);
         free(cl->member);
         free(cl->address);
@@ -459,6 +511,8 @@ int ctl_cluster_start(struct bn_ctl *c)
         bn_loop_call_wait(cl->loop, start_on_cl, cl);
         if ((r = ctl_report_start(c)))
                 goto fail_started;
+        /* the desired state kept in memory, moved by the watch (ctl_desired.c) */
+        c->desired_on = bn_store_watch_events(c->store, ctl_desired_event, c->d) == 0;
         if ((r = bn_store_watch_start(c->store, bn_store_revision(c->store), on_change, c->d, err,
                                       sizeof(err)))) {
                 bn_err(CTX, "cannot watch the store: %s", err);

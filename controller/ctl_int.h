@@ -116,6 +116,20 @@ struct bn_ctl {
         char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
         uint64_t swap_seq;         /* the last swap's token (ctl_swap.c) */
         struct ctl_mig *migs;      /* ctl_migrate.c: migrations driven from here */
+        /* ctl_desired.c: the desired state in memory (a cluster's host) */
+        bool desired_on;          /* the watch tells its events: keep the cache */
+        struct bn_topo *desired;  /* the cache; NULL: read the store next time */
+        uint64_t desired_rev;     /* the store's revision the cache holds */
+        unsigned lent;            /* ctl_desired_get not given back yet */
+        struct bn_topo **retired; /* caches dropped while lent */
+        size_t n_retired;
+        char **dirty; /* keys (endpoints/..., wires/...) changed since the last reconcile */
+        size_t n_dirty;
+        bool dirty_all;            /* too many, or unknown: reconcile everything */
+        pthread_mutex_t ev_mu;     /* the watch's events, not applied yet: */
+        struct ctl_event *ev_head; /* in order */
+        struct ctl_event **ev_tail;
+        bool ev_lost; /* one could not be kept: read everything */
 };
 
 /* ---- ctl_model.c ---- */
@@ -140,7 +154,9 @@ bool ctl_live_key(const char *key);
         "the desired state changed while this was being prepared (a change made on another "       \
         "host or by another client): nothing changed, run it again"
 
-/* Load the desired state from the store into a topology (never NULL on 0). */
+/* Load the desired state from the store into a topology (never NULL on 0).
+ * It sets c->gen from the store: drop the desired state in memory first
+ * (ctl_desired_drop), or read that (ctl_desired_get). */
 int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t errlen);
 /* The same from data (a JSON object of key: value strings, as store-export
  * writes it) instead of the store, checked as strictly; NULL data: the
@@ -190,6 +206,32 @@ void ctl_vni_assign(const struct bn_topo *have, struct bn_topo *want, bool prune
 /* The same for one wire w that connect adds to have: 0 or -errno, err. */
 int ctl_vni_assign_one(const struct bn_topo *have, struct bn_topo_wire *w, char *err,
                        size_t errlen);
+/* One store pair (key, value) loaded into t as ctl_desired_load would:
+ * 0, or -errno with the reason in err. */
+int ctl_desired_load_pair(struct bn_ctl *c, struct bn_topo *t, const char *key, const char *value,
+                          char *err, size_t errlen);
+
+/* ---- ctl_desired.c: the desired state in memory ---- */
+struct ctl_event;
+/* The desired state to read (main loop): the cache, lent (a cluster's host
+ * whose watch runs), else read from the store; give it back with
+ * ctl_desired_put, never free it. Do not change it. */
+int ctl_desired_get(struct bn_ctl *c, struct bn_topo **t, char *err, size_t errlen);
+void ctl_desired_put(struct bn_ctl *c, struct bn_topo *t);
+/* The watch's event function (bn_store_event_fn; arg: the daemon). */
+void ctl_desired_event(void *arg, uint64_t rev, const char *key, const char *value);
+/* Apply the events received; the cache dropped when it cannot follow. */
+void ctl_desired_drain(struct bn_ctl *c);
+/* This host's commit of ops at revision rev, into the cache. */
+void ctl_desired_committed(struct bn_ctl *c, const struct bn_store_op *ops, size_t n, uint64_t rev);
+/* Forget the cache (the next ctl_desired_get reads everything). */
+void ctl_desired_drop(struct bn_ctl *c);
+/* Forget the names changed (everything has been reconciled). */
+void ctl_desired_clean(struct bn_ctl *c);
+void ctl_desired_free(struct bn_ctl *c);
+/* Reconcile what changed since the last reconcile: the names alone when
+ * they are known and few, else everything (ctl_reconcile). */
+int ctl_reconcile_changed(struct bn_ctl *c);
 
 /* ---- ctl_run.c: the reconciler ---- */
 struct bn_params;
@@ -198,6 +240,10 @@ int ctl_params_from_kv(struct bn_params *p, const struct bn_kvlist *l);
 /* Make this host match the desired state in the store: creates, removes,
  * swaps only what differs. Failures are kept per item (rt->error). */
 int ctl_reconcile(struct bn_ctl *c);
+/* The same for the named endpoints and wires of t alone (and the wires at
+ * those endpoints). */
+int ctl_reconcile_names(struct bn_ctl *c, const struct bn_topo *t, char *const *eps, size_t n_eps,
+                        char *const *wires, size_t n_wires);
 /* Close every wire end and Corm this controller made. */
 void ctl_teardown(struct bn_ctl *c);
 /* Registry watch: a Spike came or went. */
@@ -241,6 +287,15 @@ bool ctl_swap_port_down(struct rt_wire *w, struct bn_wire_port *port);
  * plainly. As bn_wire_port_open. */
 int ctl_swap_open_end(struct bn_ctl *c, struct rt_wire *w, int j, struct bn_endpoint *ep,
                       const struct bn_params *p, char *err, size_t errlen);
+/* The same with the ends' link states already read (link[0], link[1]; NULL:
+ * read them now). */
+struct bn_wire_link;
+void ctl_wire_state_link(struct bn_ctl *c, const struct rt_wire *w, const struct bn_wire_link *link,
+                         char *buf, size_t len);
+/* Every wire's ends' link states, read in one call to each worker loop:
+ * 2 * n_wires entries (wire i's at 2i, 2i + 1), malloc'd; NULL when that
+ * failed (then ask each wire: ctl_wire_state). Main thread. */
+struct bn_wire_link *ctl_wires_links(struct bn_ctl *c);
 /* One open port's counters, read on the port's loop (main thread; waits). */
 struct bn_wire_stats;
 void ctl_port_stats(struct bn_wire_port *port, struct bn_wire_stats *st);

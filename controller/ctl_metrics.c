@@ -200,10 +200,13 @@ static void write_wires(FILE *f, struct bn_ctl *c)
 
         family(f, "banana_wire_up", "gauge",
                "1 when every end of the wire on this host is open, else 0.");
+        struct bn_wire_link *links = ctl_wires_links(c);
         for (size_t i = 0; i < c->n_wires; i++) {
-                ctl_wire_state(c, &c->wires[i], state, sizeof(state));
+                ctl_wire_state_link(c, &c->wires[i], links ? &links[2 * i] : NULL, state,
+                                    sizeof(state));
                 wire_value(f, "banana_wire_up", &c->wires[i], "%d", strcmp(state, "up") == 0);
         }
+        free(links);
         family(f, "banana_wire_reconnects_total", "counter",
                "Wire ends re-opened here after their peer had gone.");
         for (size_t i = 0; i < c->n_wires; i++)

@@ -472,6 +472,14 @@ int ctl_desired_load(struct bn_ctl *c, struct bn_topo **out, char *err, size_t e
         return ctl_desired_parse(c, NULL, out, err, errlen);
 }
 
+int ctl_desired_load_pair(struct bn_ctl *c, struct bn_topo *t, const char *key, const char *value,
+                          char *err, size_t errlen)
+{
+        struct load_ctx lc = {.c = c, .t = t, .err = err, .errlen = errlen};
+
+        return load_pair(&lc, key, value);
+}
+
 int ctl_desired_parse(struct bn_ctl *c, json_object *data, struct bn_topo **out, char *err,
                       size_t errlen)
 {

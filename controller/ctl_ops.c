@@ -119,6 +119,7 @@ int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen
 {
         struct bn_store_op *all = calloc(ops->n + 2, sizeof(*all));
         char next[sizeof(c->gen)];
+        uint64_t rev = 0;
         int r = -ENOMEM;
 
         if (!all) {
@@ -131,12 +132,13 @@ int ctl_commit(struct bn_ctl *c, struct ctl_opbuf *ops, char *err, size_t errlen
             .kind = BN_STORE_EXPECT, .key = CTL_K_GEN, .value = c->gen[0] ? c->gen : NULL};
         all[1] = (struct bn_store_op){.kind = BN_STORE_PUT, .key = CTL_K_GEN, .value = next};
         memcpy(all + 2, ops->ops, ops->n * sizeof(*all));
-        r = bn_store_commit(c->store, all, ops->n + 2, NULL, err, errlen);
+        r = bn_store_commit(c->store, all, ops->n + 2, &rev, err, errlen);
         if (r == -ECANCELED && strstr(err, CTL_K_GEN)) {
                 snprintf(err, errlen, "%s", CTL_MSG_RETRY);
                 r = -EAGAIN;
         } else if (!r) {
                 memcpy(c->gen, next, sizeof(next));
+                ctl_desired_committed(c, all, ops->n + 2, rev);
         }
         if (r && !err[0])
                 snprintf(err, errlen, "store: %s", strerror(-r));
@@ -281,7 +283,7 @@ static json_object *op_endpoints(struct bn_ctl *c, json_object *req)
         json_object *o;
         char err[256] = "";
 
-        if (ctl_desired_load(c, &t, err, sizeof(err)))
+        if (ctl_desired_get(c, &t, err, sizeof(err)))
                 return ctl_reply_error("%s", err);
         l.t = t;
         l.arr = json_object_new_array();
@@ -293,7 +295,7 @@ static json_object *op_endpoints(struct bn_ctl *c, json_object *req)
                     l.arr, ep_entry(c, e->name, e, bn_ep_registry_find(&c->d->eps, e->name), t));
         }
         bn_ep_registry_foreach(&c->d->eps, ep_list_running, &l);
-        bn_topo_free(t);
+        ctl_desired_put(c, t);
         if (l.only && json_object_array_length(l.arr) == 0) {
                 json_object_put(l.arr);
                 return ctl_reply_error("no endpoint named '%s'", l.only);
@@ -312,7 +314,7 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
         json_object *arr, *o;
         char err[256] = "";
 
-        if (ctl_desired_load(c, &t, err, sizeof(err)))
+        if (ctl_desired_get(c, &t, err, sizeof(err)))
                 return ctl_reply_error("%s", err);
         arr = json_object_new_array();
         for (size_t i = 0; arr && i < t->n_wires; i++) {
@@ -355,7 +357,7 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                 json_object_object_add(e, "state", json_object_new_string(state));
                 json_object_array_add(arr, e);
         }
-        bn_topo_free(t);
+        ctl_desired_put(c, t);
         if (only && json_object_array_length(arr) == 0) {
                 json_object_put(arr);
                 return ctl_reply_error("no wire named '%s'", only);
@@ -439,7 +441,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
 
         if (!a || !b)
                 return ctl_reply_error("connect needs two endpoints (a and b)");
-        if (ctl_desired_load(c, &t, err, sizeof(err)))
+        if (ctl_desired_get(c, &t, err, sizeof(err)))
                 return ctl_reply_error("%s", err);
         if ((ra = resolve_end(c, t, a, &ta, &ea, err, sizeof(err))) < 0 ||
             (rb = resolve_end(c, t, b, &tb, &eb, err, sizeof(err))) < 0) {
@@ -540,7 +542,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                 o = ctl_reply_error("connect %s %s: %s", a, b, err);
                 goto out;
         }
-        ctl_reconcile(c);
+        ctl_reconcile_changed(c);
         if (wire_outcome(c, name, err, sizeof(err))) {
                 /* refused by the wire or the endpoint: undo */
                 char e2[256] = "";
@@ -551,7 +553,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
                 if (rb == 1)
                         ctl_opbuf_del(&ops, CTL_K_EP, b);
                 ctl_commit(c, &ops, e2, sizeof(e2));
-                ctl_reconcile(c);
+                ctl_reconcile_changed(c);
                 o = ctl_reply_error("connect %s %s: %s", a, b, err);
                 goto out;
         }
@@ -562,7 +564,7 @@ static json_object *op_connect(struct bn_ctl *c, json_object *req)
 out:
         bn_kvlist_free(&w.opts);
         ctl_ops_free(&ops);
-        bn_topo_free(t);
+        ctl_desired_put(c, t);
         free(defname);
         return o;
 }
@@ -620,7 +622,7 @@ static json_object *op_disconnect(struct bn_ctl *c, json_object *req)
 
         if (!name)
                 return ctl_reply_error("disconnect needs a wire name");
-        if (ctl_desired_load(c, &t, err, sizeof(err)))
+        if (ctl_desired_get(c, &t, err, sizeof(err)))
                 return ctl_reply_error("%s", err);
         gone = json_object_new_array();
         gone_eps = json_object_new_array();
@@ -646,7 +648,7 @@ static json_object *op_disconnect(struct bn_ctl *c, json_object *req)
                 o = ctl_reply_error("disconnect %s: %s", name, err);
                 goto out;
         }
-        ctl_reconcile(c);
+        ctl_reconcile_changed(c);
         o = ctl_reply_ok();
         if (!o)
                 goto out;
@@ -657,7 +659,7 @@ out:
         json_object_put(gone);
         json_object_put(gone_eps);
         ctl_ops_free(&ops);
-        bn_topo_free(t);
+        ctl_desired_put(c, t);
         return o;
 }
 
@@ -676,6 +678,7 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
                 return ctl_reply_error("swap needs a wire name and a type");
         if ((why = bn_topo_check_ident(type)))
                 return ctl_reply_error("bad wire type '%s': %s", type, why);
+        ctl_desired_drop(c); /* t is changed below: a copy of its own, c->gen from it */
         if (ctl_desired_load(c, &t, err, sizeof(err)))
                 return ctl_reply_error("%s", err);
         w = (struct bn_topo_wire *)bn_topo_wire_find(t, name);

@@ -20,6 +20,7 @@
 #include "bn_daemon.h"
 #include "bn_endpoint.h"
 #include "bn_loop.h"
+#include "bn_wire.h"
 
 #define REPORT_MS 1000
 
@@ -87,11 +88,15 @@ static json_object *report_build(struct bn_ctl *c, time_t now)
                         json_object_object_add(
                             x.items, c->corms[i].name,
                             report_item(x.old, c->corms[i].name, "error", c->corms[i].error, now));
+        /* the ends' links in one call to each worker loop, not one each */
+        struct bn_wire_link *links = ctl_wires_links(c);
         for (size_t i = 0; i < c->n_wires; i++) {
-                ctl_wire_state(c, &c->wires[i], state, sizeof(state));
+                ctl_wire_state_link(c, &c->wires[i], links ? &links[2 * i] : NULL, state,
+                                    sizeof(state));
                 json_object_object_add(wires, c->wires[i].name,
                                        report_item(oldw, c->wires[i].name, state, NULL, now));
         }
+        free(links);
         json_object_object_add(o, "host", json_object_new_string(c->d->host));
         json_object_object_add(o, "endpoints", x.items);
         json_object_object_add(o, "wires", wires);

@@ -287,8 +287,121 @@ static int same_corm(const struct rt_corm *k, const struct bn_topo_ep *e)
                bn_kvlist_equal(&k->params, &e->params);
 }
 
+/* 1. A wire held here no longer wanted here, or changed: removed (1);
+ * its type changed: swapped in place. */
+static int wire_check(struct bn_ctl *c, const struct bn_topo *t, size_t i)
+{
+        struct rt_wire *w = &c->wires[i];
+        const struct bn_topo_wire *dw = bn_topo_wire_find(t, w->name);
+        bool lc[2] = {dw && is_local(c, t, dw->end[0]), dw && is_local(c, t, dw->end[1])};
+        int r;
+
+        /* another incarnation of an end (a migrated Spike): the old one's
+         * ends close here before the new ones open, so nothing of the old
+         * reaches the new (fenced) */
+        for (int j = 0; j < 2 && dw; j++) {
+                uint32_t e = ep_epoch(t, w->end[j]);
+                if (e == w->epoch[j])
+                        continue;
+                bn_info(CTX,
+                        "wire %s: %s is incarnation %u now (was %u): the old one's ends are "
+                        "closed (fenced)",
+                        w->name, w->end[j], e, w->epoch[j]);
+                rt_wire_remove(c, i);
+                return 1;
+        }
+        /* type changed or Corm end moved: swap, make before break (ctl_swap.c) */
+        if (dw && (lc[0] || lc[1]) && ctl_swap_wanted(w, dw, lc))
+                return (r = ctl_swap_begin(c, w, dw, lc)) < 0 ? r : 0;
+        if (!dw || (!lc[0] && !lc[1]) || strcmp(dw->end[0], w->end[0]) != 0 ||
+            strcmp(dw->end[1], w->end[1]) != 0 || lc[0] != w->local[0] || lc[1] != w->local[1] ||
+            strcmp(dw->type, w->type) != 0 || !bn_kvlist_equal(&dw->opts, &w->opts)) {
+                rt_wire_remove(c, i);
+                return 1;
+        }
+        return 0;
+}
+
+/* 2. A Corm no longer wanted here, or changed: removed (1). */
+static int corm_check(struct bn_ctl *c, const struct bn_topo *t, size_t i)
+{
+        const struct bn_topo_ep *e = bn_topo_ep_find(t, c->corms[i].name);
+
+        if (!e || !same_corm(&c->corms[i], e) || strcmp(e->location, c->d->host) != 0) {
+                rt_corm_remove(c, i);
+                return 1;
+        }
+        return 0;
+}
+
+/* name -> index of the Corms (wires: false) or wires held now, for a pass
+ * over everything (a lookup each, not a search); NULL without memory. */
+static json_object *rt_index(struct bn_ctl *c, bool corms)
+{
+        json_object *ix = json_object_new_object();
+        size_t n = corms ? c->n_corms : c->n_wires;
+
+        for (size_t i = 0; ix && i < n; i++)
+                json_object_object_add(ix, corms ? c->corms[i].name : c->wires[i].name,
+                                       json_object_new_int64((int64_t)i));
+        return ix;
+}
+
+/* Index i of name in ix, or -1 (absent, or no index: search). */
+static int64_t rt_lookup(json_object *ix, const char *name, bool *searched)
+{
+        json_object *v;
+
+        *searched = ix != NULL;
+        return ix && json_object_object_get_ex(ix, name, &v) ? json_object_get_int64(v) : -1;
+}
+
+/* 3. A Corm wanted here: created (or a failed one retried). ix: rt_index,
+ * or NULL. */
+static int corm_want(struct bn_ctl *c, const struct bn_topo_ep *e, json_object *ix)
+{
+        struct rt_corm *k;
+        bool searched;
+        int64_t i;
+
+        if (e->kind != BN_TOPO_CORM || strcmp(e->location, c->d->host) != 0)
+                return 0;
+        i = rt_lookup(ix, e->name, &searched);
+        k = i >= 0 ? &c->corms[i] : searched ? NULL : rt_corm(c, e->name);
+        if (!k)
+                return add_corm(c, e);
+        if (!k->ep)
+                corm_open(c, k);
+        return 0;
+}
+
+/* 4. A wire touching this host: created, then what can be is opened. ix:
+ * rt_index, or NULL. */
+static int wire_want(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *dw,
+                     json_object *ix)
+{
+        bool local[2] = {is_local(c, t, dw->end[0]), is_local(c, t, dw->end[1])}, searched;
+        struct rt_wire *w;
+        int64_t i;
+        int r;
+
+        if (!local[0] && !local[1])
+                return 0;
+        i = rt_lookup(ix, dw->name, &searched);
+        w = i >= 0 ? &c->wires[i] : searched ? NULL : ctl_rt_wire(c, dw->name);
+        if (!w) {
+                if ((r = add_wire(c, t, dw, local)))
+                        return r;
+                w = &c->wires[c->n_wires - 1];
+        }
+        wire_open_ends(c, w);
+        ctl_swap_progress(c, w);
+        return 0;
+}
+
 int ctl_reconcile(struct bn_ctl *c)
 {
+        json_object *ix = NULL;
         struct bn_topo *t = NULL;
         char err[256] = "";
         int r;
@@ -296,92 +409,93 @@ int ctl_reconcile(struct bn_ctl *c)
         if (c->reconciling)
                 return 0;
         c->reconciling = true;
-        if ((r = ctl_desired_load(c, &t, err, sizeof(err)))) {
+        if ((r = ctl_desired_get(c, &t, err, sizeof(err)))) {
                 bn_err(CTX, "cannot load the desired state: %s", err);
                 goto out;
         }
+        ctl_desired_clean(c); /* everything is looked at: nothing left to do */
         c->reconciled_rev = bn_store_revision(c->store); /* what the watch need not repeat */
-        /* 1. wires no longer wanted here, or changed: remove; type changed or
-         * Corm end moved: swap, make before break (ctl_swap.c) */
+        for (size_t i = 0; i < c->n_wires;)
+                if ((r = wire_check(c, t, i)) < 0)
+                        goto out;
+                else if (r == 0)
+                        i++;
+        for (size_t i = 0; i < c->n_corms;)
+                if (corm_check(c, t, i) == 0)
+                        i++;
+        ix = rt_index(c, true);
+        for (size_t i = 0; i < t->n_eps; i++)
+                if ((r = corm_want(c, &t->eps[i], ix)))
+                        goto out;
+        json_object_put(ix);
+        ix = rt_index(c, false);
+        for (size_t i = 0; i < t->n_wires; i++)
+                if ((r = wire_want(c, t, &t->wires[i], ix)))
+                        goto out;
+        r = 0;
+out:
+        if (r == -ENOMEM)
+                bn_err(CTX, "reconcile: out of memory");
+        json_object_put(ix);
+        ctl_desired_put(c, t);
+        c->reconciling = false;
+        return r;
+}
+
+/* Is name one of the n in names? */
+static bool named(char *const *names, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(names[i], name))
+                        return true;
+        return false;
+}
+
+int ctl_reconcile_names(struct bn_ctl *c, const struct bn_topo *t, char *const *eps, size_t n_eps,
+                        char *const *wires, size_t n_wires)
+{
+        int r = 0;
+
+        if (c->reconciling)
+                return 0;
+        c->reconciling = true;
+        /* the same four steps as ctl_reconcile, for the named items and the
+         * wires at the named endpoints (their ends may have moved) */
         for (size_t i = 0; i < c->n_wires;) {
                 struct rt_wire *w = &c->wires[i];
-                const struct bn_topo_wire *dw = bn_topo_wire_find(t, w->name);
-                bool lc[2] = {dw && is_local(c, t, dw->end[0]), dw && is_local(c, t, dw->end[1])};
-                /* another incarnation of an end (a migrated Spike): the
-                 * old one's ends close here before the new ones open, so
-                 * nothing of the old reaches the new (fenced) */
-                for (int j = 0; j < 2 && w && dw; j++) {
-                        uint32_t e = ep_epoch(t, w->end[j]);
-                        if (e == w->epoch[j])
-                                continue;
-                        bn_info(CTX,
-                                "wire %s: %s is incarnation %u now (was %u): the old one's "
-                                "ends are closed (fenced)",
-                                w->name, w->end[j], e, w->epoch[j]);
-                        rt_wire_remove(c, i);
-                        w = NULL;
-                }
-                if (!w)
-                        continue;
-                if (dw && (lc[0] || lc[1]) && ctl_swap_wanted(w, dw, lc)) {
-                        if ((r = ctl_swap_begin(c, w, dw, lc)))
-                                goto out;
+                if (!named(wires, n_wires, w->name) && !named(eps, n_eps, w->end[0]) &&
+                    !named(eps, n_eps, w->end[1])) {
                         i++;
                         continue;
                 }
-                if (!dw || (!lc[0] && !lc[1]) || strcmp(dw->end[0], w->end[0]) != 0 ||
-                    strcmp(dw->end[1], w->end[1]) != 0 || lc[0] != w->local[0] ||
-                    lc[1] != w->local[1] || strcmp(dw->type, w->type) != 0 ||
-                    !bn_kvlist_equal(&dw->opts, &w->opts)) {
-                        rt_wire_remove(c, i);
-                        continue;
-                }
-                i++;
+                if ((r = wire_check(c, t, i)) < 0)
+                        goto out;
+                if (r == 0)
+                        i++;
         }
-        /* 2. Corms no longer wanted here, or changed: remove */
-        for (size_t i = 0; i < c->n_corms;) {
-                const struct bn_topo_ep *e = bn_topo_ep_find(t, c->corms[i].name);
-                if (!e || !same_corm(&c->corms[i], e) || strcmp(e->location, c->d->host) != 0) {
-                        rt_corm_remove(c, i);
-                        continue;
-                }
-                i++;
+        for (size_t i = 0; i < c->n_corms;)
+                if (!named(eps, n_eps, c->corms[i].name) || corm_check(c, t, i) == 0)
+                        i++;
+        for (size_t i = 0; i < n_eps; i++) {
+                const struct bn_topo_ep *e = bn_topo_ep_find(t, eps[i]);
+                if (e && (r = corm_want(c, e, NULL)))
+                        goto out;
         }
-        /* 3. Corms wanted here: create (or retry a failed one) */
-        for (size_t i = 0; i < t->n_eps; i++) {
-                const struct bn_topo_ep *e = &t->eps[i];
-                struct rt_corm *k;
-                if (e->kind != BN_TOPO_CORM || strcmp(e->location, c->d->host) != 0)
-                        continue;
-                k = rt_corm(c, e->name);
-                if (!k) {
-                        if ((r = add_corm(c, e)))
-                                goto out;
-                } else if (!k->ep) {
-                        corm_open(c, k);
-                }
+        for (size_t i = 0; i < n_wires; i++) {
+                const struct bn_topo_wire *dw = bn_topo_wire_find(t, wires[i]);
+                if (dw && (r = wire_want(c, t, dw, NULL)))
+                        goto out;
         }
-        /* 4. wires touching this host: create, then open what can be */
-        for (size_t i = 0; i < t->n_wires; i++) {
+        for (size_t i = 0; n_eps && i < t->n_wires; i++) {
                 const struct bn_topo_wire *dw = &t->wires[i];
-                bool local[2] = {is_local(c, t, dw->end[0]), is_local(c, t, dw->end[1])};
-                struct rt_wire *w;
-                if (!local[0] && !local[1])
-                        continue;
-                w = ctl_rt_wire(c, dw->name);
-                if (!w) {
-                        if ((r = add_wire(c, t, dw, local)))
-                                goto out;
-                        w = &c->wires[c->n_wires - 1];
-                }
-                wire_open_ends(c, w);
-                ctl_swap_progress(c, w);
+                if ((named(eps, n_eps, dw->end[0]) || named(eps, n_eps, dw->end[1])) &&
+                    (r = wire_want(c, t, dw, NULL)))
+                        goto out;
         }
         r = 0;
 out:
         if (r == -ENOMEM)
                 bn_err(CTX, "reconcile: out of memory");
-        bn_topo_free(t);
         c->reconciling = false;
         return r;
 }
@@ -429,7 +543,28 @@ void ctl_ep_watch(void *arg, struct bn_endpoint *ep, bool added)
         release_ep(c, ep, why);
 }
 
-void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len)
+struct bn_wire_link *ctl_wires_links(struct bn_ctl *c)
+{
+        struct bn_wire_port **ports = calloc(2 * c->n_wires + 1, sizeof(*ports));
+        struct bn_wire_link *links = calloc(2 * c->n_wires + 1, sizeof(*links));
+
+        if (!ports || !links)
+                goto fail;
+        for (size_t i = 0; i < c->n_wires; i++)
+                for (int j = 0; j < 2; j++)
+                        ports[2 * i + (size_t)j] = c->wires[i].port[j];
+        if (bn_wire_ports_link(ports, 2 * c->n_wires, links))
+                goto fail;
+        free(ports);
+        return links;
+fail:
+        free(ports);
+        free(links);
+        return NULL;
+}
+
+void ctl_wire_state_link(struct bn_ctl *c, const struct rt_wire *w, const struct bn_wire_link *link,
+                         char *buf, size_t len)
 {
         int open = 0, want = 0;
 
@@ -446,7 +581,13 @@ void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t
                 /* every local end is open: is its link up? */
                 for (int j = 0; j < 2; j++) {
                         struct bn_wire_link l;
-                        if (w->port[j] && !bn_wire_port_link(w->port[j], &l) && !l.up) {
+                        if (!w->port[j])
+                                continue;
+                        if (link)
+                                l = link[j];
+                        else if (bn_wire_port_link(w->port[j], &l))
+                                continue;
+                        if (!l.up) {
                                 snprintf(buf, len, "down: %s", l.reason);
                                 return;
                         }
@@ -458,6 +599,12 @@ void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t
                 snprintf(buf, len, "error: %s", w->error);
         else
                 snprintf(buf, len, "down");
+        (void)c;
+}
+
+void ctl_wire_state(struct bn_ctl *c, const struct rt_wire *w, char *buf, size_t len)
+{
+        ctl_wire_state_link(c, w, NULL, buf, len);
 }
 
 struct stats_call {

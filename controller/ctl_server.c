@@ -484,6 +484,8 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
         c->listen_fd = -1;
         c->spare_fd = -1;
         pthread_mutex_init(&c->down_mu, NULL);
+        pthread_mutex_init(&c->ev_mu, NULL);
+        c->ev_tail = &c->ev_head;
         c->started = time(NULL);
         c->opts.ready_fd = -1;
         if (opts)
@@ -583,6 +585,8 @@ void bn_controller_stop(struct bn_daemon *d)
         ctl_teardown(c);             /* every port closed: no ctl_port_down after this */
         bn_store_close(c->store);
         d->ctl = NULL;
+        ctl_desired_free(c);
+        pthread_mutex_destroy(&c->ev_mu);
         pthread_mutex_destroy(&c->down_mu);
         free(c);
 }

@@ -99,6 +99,7 @@ json_object *ctl_op_store_import(struct bn_ctl *c, json_object *req)
                 goto out;
         }
         /* the store as it is now (and its generation, for the commit) */
+        ctl_desired_drop(c);
         if (ctl_desired_load(c, &t, err, sizeof(err))) {
                 o = ctl_reply_error("store import: %s", err);
                 goto out;

@@ -441,6 +441,7 @@ static const struct bn_store_backend etcd_backend = {
     .watch_start = etcd_watch_start,
     .watch_stop = etcd_watch_stop,
     .last_error = etcd_last_error,
+    .watch_events = etcd_watch_events,
 };
 
 /* "etcd://a:1,b:2" -> e->urls {"http://a:1", "http://b:2"}. */

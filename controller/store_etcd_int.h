@@ -27,8 +27,11 @@ struct etcd_watch {
         uint64_t from; /* the last revision seen; owned by the thread */
         bn_store_watch_fn fn;
         void *arg;
-        char *line;   /* the answer's current line (one JSON object a line) */
-        char **quiet; /* full keys (prefix included) that wake nothing; NULL-ended */
+        bn_store_event_fn ev; /* NULL: changes are not told key by key */
+        void *ev_arg;
+        size_t prefix_len; /* of the keys' prefix, stripped before ev */
+        char *line;        /* the answer's current line (one JSON object a line) */
+        char **quiet;      /* full keys (prefix included) that wake nothing; NULL-ended */
         size_t line_n;
 };
 
@@ -77,5 +80,6 @@ int etcd_lease_revoke(void *be, uint64_t id, char *err, size_t errlen);
 int etcd_watch_start(void *be, uint64_t from, bn_store_watch_fn fn, void *arg, char *err,
                      size_t errlen);
 void etcd_watch_stop(void *be);
+void etcd_watch_events(void *be, bn_store_event_fn ev, void *arg);
 
 #endif

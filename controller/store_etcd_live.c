@@ -117,6 +117,46 @@ static bool events_wake(const struct etcd_watch *w, json_object *ev)
         return wake;
 }
 
+static bool quiet_key(const struct etcd_watch *w, const char *key)
+{
+        for (size_t q = 0; w->quiet && w->quiet[q]; q++)
+                if (!strncmp(key, w->quiet[q], strlen(w->quiet[q])))
+                        return true;
+        return false;
+}
+
+/* Each event's key and value to w->ev (prefix stripped, quiet keys not).
+ * Returns -EBADMSG when an event was not understood: the caller then says
+ * that changes may have been missed. */
+static int events_tell(struct etcd_watch *w, json_object *ev, uint64_t rev)
+{
+        int r = 0;
+
+        for (size_t i = 0; !r && i < json_object_array_length(ev); i++) {
+                json_object *x = json_object_array_get_idx(ev, i), *kv, *k, *v, *type;
+                char *key = NULL, *val = NULL;
+                size_t n;
+                bool del = json_object_object_get_ex(x, "type", &type) &&
+                           !strcmp(json_object_get_string(type), "DELETE");
+
+                if (!json_object_object_get_ex(x, "kv", &kv) ||
+                    !json_object_object_get_ex(kv, "key", &k) ||
+                    etcd_b64_dec(json_object_get_string(k), &key, &n) ||
+                    strlen(key) < w->prefix_len)
+                        r = -EBADMSG;
+                else if (quiet_key(w, key))
+                        ;
+                else if (!del && json_object_object_get_ex(kv, "value", &v) &&
+                         etcd_b64_dec(json_object_get_string(v), &val, &n))
+                        r = -EBADMSG;
+                else
+                        w->ev(w->ev_arg, rev, key + w->prefix_len, del ? NULL : val ? val : "");
+                free(key);
+                free(val);
+        }
+        return r;
+}
+
 /* One line of the watch's answer: {"result": {...}}. Returns 1 when the
  * watch must be made again (etcd cancelled it). */
 static int watch_line(struct etcd_watch *w, const char *line)
@@ -149,7 +189,9 @@ static int watch_line(struct etcd_watch *w, const char *line)
             json_object_is_type(ev, json_type_array) && json_object_array_length(ev) > 0 &&
             rev > w->from) {
                 w->from = rev;
-                if (events_wake(w, ev))
+                if (w->ev && events_tell(w, ev, rev))
+                        w->fn(w->arg, 0); /* not understood: read everything */
+                else if (events_wake(w, ev))
                         w->fn(w->arg, rev);
         }
 out:
@@ -274,6 +316,7 @@ int etcd_watch_start(void *be, uint64_t from, bn_store_watch_fn fn, void *arg, c
         w->from = from;
         w->fn = fn;
         w->arg = arg;
+        w->prefix_len = e->prefix_len;
         w->line = NULL;
         w->line_n = 0;
         if ((r = pthread_create(&w->th, NULL, watch_main, e))) {
@@ -282,6 +325,14 @@ int etcd_watch_start(void *be, uint64_t from, bn_store_watch_fn fn, void *arg, c
         }
         w->running = true;
         return 0;
+}
+
+void etcd_watch_events(void *be, bn_store_event_fn ev, void *arg)
+{
+        struct etcd *e = be;
+
+        e->watch.ev = ev;
+        e->watch.ev_arg = arg;
 }
 
 void etcd_watch_stop(void *be)

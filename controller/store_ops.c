@@ -51,6 +51,14 @@ const char *bn_store_why(struct bn_store *s, int r)
         return w && *w ? w : strerror(-r);
 }
 
+int bn_store_watch_events(struct bn_store *s, bn_store_event_fn ev, void *arg)
+{
+        if (!s->ops->watch_events)
+                return -EOPNOTSUPP;
+        s->ops->watch_events(s->be, ev, arg);
+        return 0;
+}
+
 void bn_store_watch_stop(struct bn_store *s)
 {
         if (s->ops->watch_stop)

@@ -527,6 +527,53 @@ void bn_wire_stats_detail(struct bn_wire_stats *st, const char *name, uint64_t n
                 }
 }
 
+/* The ports of one loop, read in one call to it. */
+struct links_call {
+        struct bn_loop *loop;
+        struct bn_wire_port *const *ports;
+        struct bn_wire_link *out;
+        size_t n;
+};
+
+static void links_on_loop(void *arg)
+{
+        struct links_call *c = arg;
+
+        for (size_t i = 0; i < c->n; i++)
+                if (c->ports[i] && c->ports[i]->loop == c->loop)
+                        c->out[i] = c->ports[i]->link;
+}
+
+int bn_wire_ports_link(struct bn_wire_port *const *ports, size_t n, struct bn_wire_link *out)
+{
+        struct bn_loop *done[16];
+        size_t ndone = 0;
+        int rc = 0;
+
+        memset(out, 0, n * sizeof(*out));
+        for (size_t i = 0; i < n && !rc; i++) {
+                struct links_call c = {.ports = ports, .out = out, .n = n};
+                bool seen = false;
+
+                if (!ports[i])
+                        continue;
+                for (size_t k = 0; k < ndone && !seen; k++)
+                        seen = done[k] == ports[i]->loop;
+                if (seen)
+                        continue;
+                c.loop = ports[i]->loop;
+                if (ndone < sizeof(done) / sizeof(done[0])) {
+                        done[ndone++] = c.loop;
+                        rc = bn_loop_call_wait(c.loop, links_on_loop, &c);
+                } else { /* more loops than remembered: this port alone */
+                        struct link_call one = {.port = ports[i]};
+                        rc = bn_loop_call_wait(c.loop, link_on_loop, &one);
+                        out[i] = one.link;
+                }
+        }
+        return rc;
+}
+
 void bn_wire_port_stats(struct bn_wire_port *p, struct bn_wire_stats *st)
 {
         memset(st, 0, sizeof(*st));

@@ -439,6 +439,10 @@ void bn_wire_port_writable(struct bn_wire_port *port);
 void bn_wire_port_link_update(struct bn_wire_port *port);
 /* Main thread (not port->loop): a copy of the port's link state. */
 int bn_wire_port_link(struct bn_wire_port *port, struct bn_wire_link *out);
+/* Main thread: the link state of n ports at once (NULL entries are
+ * skipped and left zeroed), one call to each of their loops rather than one
+ * per port: thousands of wire ends cost a few round trips. */
+int bn_wire_ports_link(struct bn_wire_port *const *ports, size_t n, struct bn_wire_link *out);
 /* On port->loop: send a framework control message without hdr or data
  * (BN_MSG_CTL_DRAIN, BN_MSG_CTL_DRAINED). 1 sent, 0 no room (try again on
  * port_writable), -EOPNOTSUPP on a wire without control messages,

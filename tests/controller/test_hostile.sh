@@ -165,8 +165,8 @@ flood)
     expect 0 status
     ;;
 emfile)
-    # bananad at a low open-file limit; 100 clients hold connections
-    (ulimit -Sn 48; exec "$BANANAD" --foreground --host hostA --hypervisor xensim \
+    # bananad at a low open-file limit (hard too: bananad takes the hard one); 100 clients hold connections
+    (ulimit -n 48; exec "$BANANAD" --foreground --host hostA --hypervisor xensim \
         --xensim-dir "$sim" --state-dir "$state" --control "$sock" --workers 2) \
         2>>"$base/bananad.log" &
     bpid=$!

@@ -1,7 +1,9 @@
 /* test_topo.c: unit tests of the YAML topology parser (config/), no daemon:
  * the example topologies parse with the right contents and policy choices;
  * files with mistakes give exactly one file:line:column error per mistake;
- * a wire's per-end options (end0: {...}, end1.KEY) read as end0.KEY.
+ * a wire's per-end options (end0: {...}, end1.KEY) read as end0.KEY;
+ * a topology changed an item at a time (as a cluster's host keeps the
+ * desired state in memory: remove, append) finds every item by name.
  * argv[1] is the config/examples directory.
  */
 #include "bn_topo.h"
@@ -303,6 +305,56 @@ static void test_disk_policy(void)
         bn_topo_free(t);
 }
 
+/* Remove and append endpoints one at a time, looking up in between (the
+ * index kept in step, not sorted again), and check every lookup. */
+static void test_remove_append(void)
+{
+        struct bn_topo_errs errs = {0};
+        struct bn_topo *t = NULL;
+        char yaml[8192] = "version: 1\nhosts:\n  h1: {site: s, domain: d}\nendpoints:\n", name[64];
+        size_t n = strlen(yaml);
+
+        for (int i = 0; i < 64; i++)
+                n += (size_t)snprintf(yaml + n, sizeof(yaml) - n,
+                                      "  h1/e%02d: {kind: corm, class: test}\n", (i * 37) % 64);
+        CHECK_MSG(bn_topo_parse("f.yaml", yaml, n, &t, &errs) == 0 && t && t->n_eps == 64,
+                  "64 endpoints parse");
+        bn_topo_errs_free(&errs);
+        if (!t)
+                return;
+        CHECK_MSG(bn_topo_ep_find(t, "h1/e10") != NULL, "e10 found");
+        for (int i = 0; i < 64; i += 3) { /* every third goes */
+                snprintf(name, sizeof(name), "h1/e%02d", i);
+                CHECK_MSG(bn_topo_ep_remove(t, name) == 0, "%s removed", name);
+                CHECK_MSG(bn_topo_ep_find(t, name) == NULL, "%s gone", name);
+        }
+        CHECK_MSG(bn_topo_ep_remove(t, "h1/e00") == -ENOENT, "a second removal is -ENOENT");
+        for (int i = 0; i < 64; i += 3) { /* and comes back, as the last item */
+                struct bn_topo_ep *e = bn_topo_grow(t->eps, t->n_eps, sizeof(*e));
+                CHECK_MSG(e != NULL, "grow");
+                if (!e)
+                        break;
+                t->eps = e;
+                e = &t->eps[t->n_eps++];
+                memset(e, 0, sizeof(*e));
+                snprintf(name, sizeof(name), "h1/b%02d", i);
+                e->name = strdup(name);
+                CHECK_MSG(bn_topo_ep_find(t, name) == e, "%s found where it was put", name);
+        }
+        for (int i = 0; i < 64; i++) {
+                const struct bn_topo_ep *e;
+                snprintf(name, sizeof(name), "h1/e%02d", i);
+                e = bn_topo_ep_find(t, name);
+                CHECK_MSG((i % 3 == 0) == (e == NULL), "%s %s", name,
+                          i % 3 ? "still there" : "still gone");
+                CHECK_MSG(!e || strcmp(e->name, name) == 0, "%s is itself", name);
+                snprintf(name, sizeof(name), "h1/b%02d", i);
+                CHECK_MSG((i % 3 == 0) == (bn_topo_ep_find(t, name) != NULL), "%s", name);
+        }
+        CHECK_MSG(bn_topo_host_remove(t, "h1") == 0 && !bn_topo_host_find(t, "h1"), "host removed");
+        bn_topo_free(t);
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 2) {
@@ -315,6 +367,7 @@ int main(int argc, char **argv)
         test_names();
         test_policy_why();
         test_disk_policy();
+        test_remove_append();
         if (bn_check_failures) {
                 fprintf(stderr, "%d failure(s)\n", bn_check_failures);
                 return 1;

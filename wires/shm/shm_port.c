@@ -135,6 +135,10 @@ int bn_shm_port_from_fds(const char *name, int idx, uint32_t ring_size, int memf
                 rc = -EPROTO;
                 goto fail;
         }
+        /* mapped: the memfd is not needed again (the listening end sent
+         * it already), and an fd a port does not hold is one more wire */
+        close(memfd);
+        p->memfd = memfd = -1;
         base = (uint8_t *)p->reg + BN_SHM_HDR_SIZE;
         bn_shm_ring_init(&p->tx, &p->reg->ctl[idx], base + (size_t)idx * ring_size, ring_size);
         bn_shm_ring_init(&p->rx, &p->reg->ctl[!idx], base + (size_t)!idx * ring_size, ring_size);
@@ -146,7 +150,8 @@ fail:
                         munmap(p->reg, p->map_len);
                 free(p);
         }
-        close(memfd);
+        if (memfd >= 0)
+                close(memfd);
         close(bell_mine);
         close(bell_peer);
         if (sock >= 0)
@@ -215,7 +220,8 @@ void bn_shm_port_close(struct bn_shm_port *p)
                 kick(p);
                 munmap(p->reg, p->map_len);
         }
-        close(p->memfd);
+        if (p->memfd >= 0)
+                close(p->memfd);
         close(p->bell_mine);
         close(p->bell_peer);
         if (p->sock >= 0)

@@ -8,9 +8,11 @@
  *               until end 0 appears). Without path, both ends live in this
  *               process and meet by wire name in the class's table.
  *
- * The fd the framework polls is a private epoll set holding, as the wire's
- * state requires, the listening or connecting socket, a retry timer, our
- * doorbell and the peer's socket (whose end of file means the peer died).
+ * The fd the framework polls is, cross-process, a private epoll set
+ * holding, as the wire's state requires, the listening or connecting
+ * socket, a retry timer, our doorbell and the peer's socket (whose end of
+ * file means the peer died); in-process, our doorbell itself (2 fds an
+ * end: thousands of wires fit in a process's fd limit).
  * Until the peer is there, send accepts nothing and recv returns 0.
  * Received messages' data stay in the ring until release.
  *
@@ -111,8 +113,8 @@ static int attach(struct shm_priv *s, struct bn_shm_port *sp)
         int rc;
 
         s->sp = sp;
-        rc = ep_add(s, bn_shm_port_fd(sp));
-        if (rc == 0 && bn_shm_port_peer_fd(sp) >= 0)
+        rc = s->epfd >= 0 ? ep_add(s, bn_shm_port_fd(sp)) : 0; /* in-process: polled itself */
+        if (rc == 0 && s->epfd >= 0 && bn_shm_port_peer_fd(sp) >= 0)
                 rc = ep_add(s, bn_shm_port_peer_fd(sp));
         if (rc == 0 && bn_shm_port_arm(sp, BN_SHM_WANT_RX) > 0) {
                 /* Frames arrived before we joined (the other end was open
@@ -279,8 +281,7 @@ static int shm_open(struct bn_wire_port *port, const struct bn_params *params, c
         if (rc < 0)
                 return rc;
         s->ring = (uint32_t)ring;
-        s->epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (s->epfd < 0)
+        if (path && (s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
                 return -errno;
         if (path) {
                 snprintf(s->path, sizeof(s->path), "%s", path);
@@ -534,7 +535,9 @@ static void shm_flush(struct bn_wire_port *port)
 
 static int shm_fd(struct bn_wire_port *port)
 {
-        return ((struct shm_priv *)port->priv)->epfd;
+        struct shm_priv *s = port->priv;
+
+        return s->epfd >= 0 ? s->epfd : s->sp ? bn_shm_port_fd(s->sp) : -1;
 }
 
 static void shm_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
