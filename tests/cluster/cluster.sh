@@ -7,8 +7,12 @@
 # by this file and stopped by its PID; cl_cleanup (run at exit) removes the
 # namespaces, links and files, and fails the test when a sanitizer reported.
 #
-#   . tests/cluster/cluster.sh      (XENSIM BANANAD BANANACTL set by the test)
-#   cl_need_root                    skip (77) without root / netns / etcd
+#   . tests/cluster/cluster.sh      (XENSIM BANANAD BANANACTL set by the test,
+#                                   or by cl_programs)
+#   cl_programs BUILD_DIR           XENSIM BANANAD BANANACTL and the simulated
+#                                   guests NG (net), G (block), DG (display)
+#   cl_need_root [tun] [TOOL...]    skip (77) without root / netns, or without
+#                                   /dev/net/tun or a TOOL the test names
 #   cl_underlay N                   the underlay and hosts h1..hN
 #   cl_etcd [--tls]                 etcd at $CL_ETCD (its client URL); more etcd
 #                                   options in $CL_ETCD_EXTRA (word-split)
@@ -40,10 +44,23 @@ cl_pids=()
 cl_netns=()
 declare -A CL_BPID
 
+cl_programs() {
+    XENSIM=$1/sim/xensim/xensim BANANAD=$1/controller/bananad BANANACTL=$1/controller/bananactl
+    NG=$1/sim/netguest/sim-netguest G=$1/sim/blkguest/sim-blkguest DG=$1/sim/dispguest/sim-dispguest
+}
+
 cl_need_root() {
+    local t
     if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces)"; exit 77; fi
     ip netns add "${CL_T}probe" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
     ip netns del "${CL_T}probe"
+    for t in "$@"; do
+        if [ "$t" = tun ]; then
+            [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+        else # a missing tool is a missing install step (scripts/deps.sh): CI counts it failed
+            command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+        fi
+    done
 }
 
 cl_cleanup() {

@@ -6,8 +6,8 @@
 # client certificate), and the tear-down leaves no process, namespace or file.
 # Usage: test_cluster.sh BUILD_DIR [--tls]
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 . "$(dirname "$0")/cluster.sh"
+cl_programs "$B"
 cl_need_root
 
 cl_underlay 3

@@ -7,8 +7,8 @@
 # compacted, reads everything and realises the change (and keeps what it
 # had: no wire doubled).
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 . "$(dirname "$0")/cluster.sh"
+cl_programs "$B"
 cl_need_root
 cl_underlay 2
 cl_etcd

@@ -10,8 +10,8 @@
 # disconnect reaches the other host as the watch's events, moving its
 # desired state in memory (no read of the whole store).
 B=$1 N=${2:-3}
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 . "$(dirname "$0")/cluster.sh"
+cl_programs "$B"
 cl_need_root
 cl_underlay "$N"
 cl_etcd

@@ -7,11 +7,9 @@
 # half done). etcd back: bananad says so, both hosts are members again, and
 # the refused apply goes through.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-NG=$B/sim/netguest/sim-netguest
 . "$(dirname "$0")/cluster.sh"
-cl_need_root
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+cl_programs "$B"
+cl_need_root tun
 cl_underlay 2
 cl_etcd
 STORE=etcd://10.88.0.2:2379

@@ -8,8 +8,8 @@
 # --generation, the loser's apply goes in (its file the desired state now),
 # and a stale --generation is refused however late it comes.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 . "$(dirname "$0")/cluster.sh"
+cl_programs "$B"
 cl_need_root
 cl_underlay 2
 cl_etcd

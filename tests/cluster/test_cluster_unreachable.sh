@@ -7,8 +7,8 @@
 # the store is unreachable, and its wire is never touched; once the route goes the
 # store is reachable again and h1's lease and records are back.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 . "$(dirname "$0")/cluster.sh"
+cl_programs "$B"
 cl_need_root
 cl_underlay 2
 cl_etcd

@@ -14,10 +14,10 @@
 #  - h2's bananad is killed and started again: the stream wire reconnects,
 #    the Spike sends every band again, and 5 more flips reach h2's screen.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-DG=$B/sim/dispguest/sim-dispguest GRAB=$B/tests/display/vnc-grab
+GRAB=$B/tests/display/vnc-grab
 HERE=$(dirname "$0")
 . "$HERE/cluster.sh"
+cl_programs "$B"
 cl_need_root
 cl_underlay 2
 cl_host 1

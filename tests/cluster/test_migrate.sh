@@ -25,11 +25,9 @@
 #     outstanding), those in flight at each move submitted again (the
 #     guest does not drain: --migrate-drain-ms 0, as Linux's blkfront).
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-NG=$B/sim/netguest/sim-netguest G=$B/sim/blkguest/sim-blkguest
 . "$(dirname "$0")/cluster.sh"
-cl_need_root
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+cl_programs "$B"
+cl_need_root tun
 cl_underlay 3
 cl_etcd
 for i in 1 2 3; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.1$i" --lease-ttl 5; done

@@ -23,9 +23,8 @@
 #  - a disk over vpn refused by apply (not ordered, not reliable), an nbd
 #    wire with no listening end refused by apply, with its line.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-G=$B/sim/blkguest/sim-blkguest
 . "$(dirname "$0")/cluster.sh"
+cl_programs "$B"
 cl_need_root
 command -v nbdinfo >/dev/null || { echo "SKIP: no nbdinfo (libnbd-bin)"; exit 77; }
 VPN=1

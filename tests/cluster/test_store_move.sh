@@ -7,8 +7,8 @@
 # etcd's export equals the first one; imported again into a fresh embedded
 # store, the same.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
 . "$(dirname "$0")/cluster.sh"
+cl_programs "$B"
 cl_need_root
 cl_underlay 1
 cl_etcd

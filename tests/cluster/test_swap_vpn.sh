@@ -19,11 +19,9 @@
 # prints h1's switches and tunnel events. Bounded: SWAPS swaps, a
 # 60 s limit on each wait. Needs root, /dev/net/tun, openvpn: 77 otherwise.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-NG=$B/sim/netguest/sim-netguest
 . "$(dirname "$0")/cluster.sh"
-cl_need_root
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+cl_programs "$B"
+cl_need_root tun
 for c in openvpn openssl iperf3; do command -v $c >/dev/null || { echo "SKIP: no $c"; exit 77; }; done
 SWAPS=${BN_SWAPS:-2}
 cl_underlay 2

@@ -10,13 +10,9 @@
 # applied on h3 changes nothing; every guest pings every other (the matrix,
 # both ways).
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-NG=$B/sim/netguest/sim-netguest
 . "$(dirname "$0")/cluster.sh"
-cl_need_root
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
-command -v openvpn >/dev/null || { echo "SKIP: no openvpn"; exit 77; }
-command -v openssl >/dev/null || { echo "SKIP: no openssl"; exit 77; }
+cl_programs "$B"
+cl_need_root tun openvpn openssl
 cl_underlay 3
 cl_etcd
 STORE=etcd://10.88.0.2:2379

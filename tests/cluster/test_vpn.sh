@@ -19,13 +19,9 @@
 # last, h2's underlay link goes down for 5 s: pings over vpn and over vxlan
 # resume after it.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-NG=$B/sim/netguest/sim-netguest
 . "$(dirname "$0")/cluster.sh"
-cl_need_root
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
-command -v openvpn >/dev/null || { echo "SKIP: no openvpn"; exit 77; }
-command -v openssl >/dev/null || { echo "SKIP: no openssl"; exit 77; }
+cl_programs "$B"
+cl_need_root tun openvpn openssl
 cl_underlay 2
 cl_etcd
 cl_host 1 --store "etcd://${CL_ETCD#http://}" --address 10.88.0.11

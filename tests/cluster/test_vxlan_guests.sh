@@ -9,11 +9,9 @@
 # MTU raised by hand) is counted as drop_too_big; two connects racing from
 # h1 and h2 never store one VNI twice.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-NG=$B/sim/netguest/sim-netguest
 . "$(dirname "$0")/cluster.sh"
-cl_need_root
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+cl_programs "$B"
+cl_need_root tun
 command -v iperf3 >/dev/null || { echo "SKIP: no iperf3"; exit 77; }
 cl_underlay 2
 cl_etcd

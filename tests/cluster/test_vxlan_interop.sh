@@ -11,11 +11,9 @@
 # datagrams are counted and dropped; a disk cannot be connected over vxlan
 # (not ordered, not reliable), and nothing changes.
 B=$1
-XENSIM=$B/sim/xensim/xensim BANANAD=$B/controller/bananad BANANACTL=$B/controller/bananactl
-NG=$B/sim/netguest/sim-netguest
 . "$(dirname "$0")/cluster.sh"
-cl_need_root
-[ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+cl_programs "$B"
+cl_need_root tun
 ip netns add "${CL_T}vx" && cl_netns+=("${CL_T}vx")
 ip -n "${CL_T}vx" link add vxprobe type vxlan id 1 dstport 4789 2>/dev/null ||
     { echo "SKIP: the kernel has no VXLAN"; exit 77; }
