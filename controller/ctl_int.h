@@ -133,6 +133,8 @@ struct bn_ctl {
 };
 
 /* ---- ctl_model.c ---- */
+/* o[k] = v, unless v is NULL. */
+void ctl_json_add_str(json_object *o, const char *k, const char *v);
 /* Store keys. */
 #define CTL_K_EP     "endpoints/"
 #define CTL_K_WIRE   "wires/"

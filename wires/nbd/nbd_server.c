@@ -1,6 +1,7 @@
-/* nbd_server.c: the NBD server on a bn_loop: the listening socket, one
- * connection per client (input buffer, parser, output queue, ios in flight
- * with the back-end), options and requests answered (nbd_server.h). */
+/* nbd_server.c: the NBD server's connections on a bn_loop: one per client
+ * (input buffer, parser, output queue, ios in flight with the back-end),
+ * options and requests answered (nbd_server.h). The listening socket and
+ * the server's life cycle: nbd_server_listen.c. */
 #include "nbd_server.h"
 #include "nbd_sock.h"
 #include "nbd_tls.h"
@@ -16,72 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONN_MAX_INFLIGHT 128         /* stop reading beyond this */
-#define CONN_MAX_OUT      (64U << 20) /* or beyond this much queued output */
-#define CONN_READ_CHUNK   (256U << 10)
-#define SRV_MAX_CONNS     256   /* default: connections beyond are closed at once */
-#define HS_TIMEOUT_MS     10000 /* default: a handshake must end within this */
-
-struct outbuf {
-        struct outbuf *next;
-        size_t len, off;
-        uint8_t data[];
-};
-
-struct conn;
-
-/* An io with what the server needs to answer it. */
-struct srv_io {
-        struct bn_nbd_io io; /* first: bn_nbd_io_done casts back */
-        struct conn *c;
-        uint64_t handle;
-        struct outbuf *out; /* READ: the reply, io.buf points into it */
-        uint8_t wbuf[];     /* WRITE: the payload */
-};
-
-struct conn {
-        struct conn *next;
-        struct bn_nbd_server *srv; /* NULL once the server let go of it */
-        int fd;
-        char name[192];
-        struct bn_nbd_srv_state st;
-        uint8_t *in;
-        size_t in_len, in_cap;
-        struct outbuf *out_head, *out_tail;
-        size_t out_bytes;
-        unsigned inflight;
-        uint32_t events;           /* what the loop watches */
-        bool closing;              /* no more input: close once output and ios are done */
-        bool broken;               /* close now (out of memory, peer gone) */
-        bool in_cb;                /* conn_cb is running: it finishes what io_done began */
-        bool dead;                 /* fd closed, waiting for ios */
-        struct ssl_st *ssl;        /* after STARTTLS */
-        bool tls_start;            /* STARTTLS acknowledged: TLS once that is sent */
-        bool tls_hs;               /* TLS handshake in progress */
-        uint32_t tls_want;         /* what the session waits for besides input */
-        struct bn_timer *hs_timer; /* until transmission begins */
-        struct bn_loop *loop;
-        struct bn_loop_work after_work; /* answers of one loop iteration go out together */
-};
-
-struct bn_nbd_server {
-        struct bn_loop *loop;
-        int lfd;
-        int port;
-        char addr[128];
-        char unix_path[108];
-        char export_name[BN_NBD_MAX_NAME + 1];
-        const struct bn_nbd_backend_ops *ops;
-        void *be;
-        struct conn *conns;
-        unsigned nconns, max_conns, hs_timeout_ms;
-        struct bn_nbd_server_stats stats;
-        struct ssl_ctx_st *tls_ctx; /* NULL: STARTTLS unsupported */
-        bool tls_require;
-};
+#include "nbd_server_int.h"
 
 static void conn_after(struct conn *c);
-static void after_deferred(void *arg);
+void nbd_srv_after_deferred(void *arg);
 
 static void conn_free_if_idle(struct conn *c)
 {
@@ -99,7 +38,7 @@ static void conn_free_if_idle(struct conn *c)
 }
 
 /* Close the socket, unlink from the server; freed when no io is left. */
-static void conn_kill(struct conn *c, const char *why)
+void nbd_srv_conn_kill(struct conn *c, const char *why)
 {
         struct bn_nbd_server *srv = c->srv;
         struct conn **pp;
@@ -239,7 +178,7 @@ static void conn_queue(struct conn *c, struct outbuf *o)
 }
 
 /* Queue a copy of len bytes; -ENOMEM. */
-static int conn_send(struct conn *c, const void *p, size_t len)
+int nbd_srv_conn_send(struct conn *c, const void *p, size_t len)
 {
         struct outbuf *o = outbuf_new(len);
 
@@ -269,7 +208,7 @@ static int opt_reply(struct conn *c, uint32_t opt, uint32_t type, const char *ms
         bn_nbd_put_optrep(hdr, opt, type, (uint32_t)ml);
         if (ml)
                 memcpy(hdr + BN_NBD_OPTREP_LEN, msg, ml);
-        return conn_send(c, hdr, BN_NBD_OPTREP_LEN + ml);
+        return nbd_srv_conn_send(c, hdr, BN_NBD_OPTREP_LEN + ml);
 }
 
 /* The export's facts from the back-end: size and what it can do. */
@@ -340,7 +279,7 @@ static int conn_option(struct conn *c, const struct bn_nbd_srv_ev *ev)
                 conn_transmit(c, &e);
                 n = bn_nbd_put_export_name_reply(buf, &e,
                                                  c->st.client_flags & BN_NBD_FLAG_C_NO_ZEROES);
-                return conn_send(c, buf, n);
+                return nbd_srv_conn_send(c, buf, n);
         case BN_NBD_OPT_INFO:
         case BN_NBD_OPT_GO:
                 if (bn_nbd_opt_parse_name(ev, &name, NULL, 0, NULL) < 0)
@@ -352,10 +291,10 @@ static int conn_option(struct conn *c, const struct bn_nbd_srv_ev *ev)
                 if (r < 0)
                         return opt_reply(c, ev->opt, BN_NBD_REP_ERR_UNKNOWN, "export unavailable");
                 n = bn_nbd_put_info_export(buf, ev->opt, &e);
-                r = conn_send(c, buf, n);
+                r = nbd_srv_conn_send(c, buf, n);
                 if (r == 0) {
                         n = bn_nbd_put_info_block(buf, ev->opt, &e);
-                        r = conn_send(c, buf, n);
+                        r = nbd_srv_conn_send(c, buf, n);
                 }
                 if (r == 0)
                         r = opt_reply(c, ev->opt, BN_NBD_REP_ACK, NULL);
@@ -368,9 +307,9 @@ static int conn_option(struct conn *c, const struct bn_nbd_srv_ev *ev)
                 nl = (uint32_t)strlen(c->srv->export_name);
                 bn_nbd_put_optrep(buf, ev->opt, BN_NBD_REP_SERVER, 4 + nl);
                 put_be32(buf + BN_NBD_OPTREP_LEN, nl);
-                r = conn_send(c, buf, BN_NBD_OPTREP_LEN + 4);
+                r = nbd_srv_conn_send(c, buf, BN_NBD_OPTREP_LEN + 4);
                 if (r == 0)
-                        r = conn_send(c, c->srv->export_name, nl);
+                        r = nbd_srv_conn_send(c, c->srv->export_name, nl);
                 if (r == 0)
                         r = opt_reply(c, ev->opt, BN_NBD_REP_ACK, NULL);
                 return r;
@@ -409,10 +348,10 @@ static int conn_answer(struct conn *c, uint16_t type, uint64_t handle, uint32_t 
                 bn_nbd_put_chunk(buf, BN_NBD_REPLY_FLAG_DONE, BN_NBD_REPLY_ERROR, handle, 6);
                 put_be32(buf + BN_NBD_CHUNK_LEN, err);
                 buf[24] = buf[25] = 0;
-                return conn_send(c, buf, sizeof(buf));
+                return nbd_srv_conn_send(c, buf, sizeof(buf));
         }
         bn_nbd_put_simple(buf, err, handle);
-        return conn_send(c, buf, BN_NBD_SIMPLE_LEN);
+        return nbd_srv_conn_send(c, buf, BN_NBD_SIMPLE_LEN);
 }
 
 /* After input or a completion: send, close when done or broken, watch
@@ -422,23 +361,23 @@ static void conn_after(struct conn *c)
         if (!c->broken && conn_flush(c) < 0)
                 c->broken = true;
         if (c->broken) {
-                conn_kill(c, "peer went away or out of memory");
+                nbd_srv_conn_kill(c, "peer went away or out of memory");
                 return;
         }
         if (c->closing && !c->inflight && !c->out_head) {
-                conn_kill(c, NULL);
+                nbd_srv_conn_kill(c, NULL);
                 return;
         }
         if (c->tls_start && !c->out_head) {
                 /* the ACK is out; a client waits for it before its hello */
                 c->tls_start = false;
                 if (c->in_len) {
-                        conn_kill(c, "bytes after STARTTLS before its answer");
+                        nbd_srv_conn_kill(c, "bytes after STARTTLS before its answer");
                         return;
                 }
                 c->ssl = bn_nbd_tls_accept(c->srv->tls_ctx, c->fd);
                 if (!c->ssl) {
-                        conn_kill(c, "out of memory");
+                        nbd_srv_conn_kill(c, "out of memory");
                         return;
                 }
                 c->tls_hs = true;
@@ -447,7 +386,7 @@ static void conn_after(struct conn *c)
         conn_update_events(c);
 }
 
-static void after_deferred(void *arg)
+void nbd_srv_after_deferred(void *arg)
 {
         struct conn *c = arg;
 
@@ -608,7 +547,7 @@ static ssize_t conn_recv(struct conn *c)
         return n;
 }
 
-static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
+void nbd_srv_conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         struct conn *c = arg;
         ssize_t n;
@@ -617,13 +556,13 @@ static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
         (void)loop;
         (void)fd;
         if (events & EPOLLERR) {
-                conn_kill(c, "socket error");
+                nbd_srv_conn_kill(c, "socket error");
                 return;
         }
         if (c->tls_hs) {
                 r = bn_nbd_tls_handshake(c->ssl, &c->tls_want, c->name);
                 if (r < 0) {
-                        conn_kill(c, "TLS handshake failed");
+                        nbd_srv_conn_kill(c, "TLS handshake failed");
                         return;
                 }
                 if (r == 0) {
@@ -636,7 +575,7 @@ static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                 events |= EPOLLIN; /* the session may hold bytes already */
         }
         if ((events & EPOLLOUT) && conn_flush(c) < 0) {
-                conn_kill(c, "peer went away");
+                nbd_srv_conn_kill(c, "peer went away");
                 return;
         }
         for (int round = 0; round < 64 && (events & (EPOLLIN | EPOLLHUP)) && !c->closing &&
@@ -644,7 +583,7 @@ static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
              round++) {
                 n = conn_recv(c);
                 if (n == 0 || (n < 0 && n != -EAGAIN)) {
-                        conn_kill(c, n == 0 ? "peer closed" : strerror((int)-n));
+                        nbd_srv_conn_kill(c, n == 0 ? "peer closed" : strerror((int)-n));
                         return;
                 }
                 if (n > 0) {
@@ -667,163 +606,8 @@ static void conn_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
                         break;
         }
         if ((events & EPOLLHUP) && !(events & EPOLLIN)) {
-                conn_kill(c, "peer hung up");
+                nbd_srv_conn_kill(c, "peer hung up");
                 return;
         }
         conn_after(c);
-}
-
-static void hs_timeout(struct bn_loop *loop, struct bn_timer *t, void *arg)
-{
-        struct conn *c = arg;
-
-        (void)loop;
-        (void)t;
-        c->hs_timer = NULL; /* a one-shot timer is freed after this */
-        conn_kill(c, "handshake not done in time");
-}
-
-static void accept_cb(struct bn_loop *loop, int fd, uint32_t events, void *arg)
-{
-        struct bn_nbd_server *srv = arg;
-        uint8_t hello[BN_NBD_HELLO_LEN];
-        struct conn *c;
-        int cfd, one = 1;
-
-        (void)events;
-        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
-                return;
-        if (srv->nconns >= srv->max_conns) {
-                bn_warn("nbd-server", "%s: %u connections already: one refused", srv->addr,
-                        srv->nconns);
-                close(cfd);
-                return;
-        }
-        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on Unix: fine */
-        c = calloc(1, sizeof(*c));
-        if (!c || !(c->in = malloc(CONN_READ_CHUNK))) {
-                free(c);
-                close(cfd);
-                return;
-        }
-        c->in_cap = CONN_READ_CHUNK;
-        c->fd = cfd;
-        c->srv = srv;
-        c->loop = loop;
-        bn_loop_work_init(&c->after_work, after_deferred, c);
-        snprintf(c->name, sizeof(c->name), "nbd-server %s #%llu", srv->addr,
-                 (unsigned long long)srv->stats.conns);
-        bn_nbd_srv_init(&c->st, NULL);
-        bn_nbd_put_hello(hello, BN_NBD_FLAG_FIXED_NEWSTYLE | BN_NBD_FLAG_NO_ZEROES);
-        c->events = EPOLLIN | EPOLLOUT;
-        if (conn_send(c, hello, sizeof(hello)) < 0 ||
-            bn_loop_timer_add(loop, srv->hs_timeout_ms, 0, hs_timeout, c, &c->hs_timer) < 0 ||
-            bn_loop_add_fd(loop, cfd, c->events, conn_cb, c) < 0) {
-                if (c->hs_timer)
-                        bn_loop_timer_cancel(loop, c->hs_timer);
-                free(c->out_head);
-                free(c->in);
-                free(c);
-                close(cfd);
-                return;
-        }
-        c->next = srv->conns;
-        srv->conns = c;
-        srv->nconns++;
-        srv->stats.conns++;
-        bn_debug(c->name, "accepted");
-}
-
-int bn_nbd_server_new(struct bn_nbd_server **out, struct bn_loop *loop, const char *addr,
-                      const char *export_name, const struct bn_nbd_backend_ops *ops, void *be,
-                      unsigned flags)
-{
-        struct bn_nbd_server *srv;
-        int r;
-
-        *out = NULL;
-        if (!ops || !ops->get_size || !ops->read || strlen(export_name) > BN_NBD_MAX_NAME)
-                return -EINVAL;
-        srv = calloc(1, sizeof(*srv));
-        if (!srv)
-                return -ENOMEM;
-        srv->loop = loop;
-        srv->lfd = -1;
-        srv->ops = ops;
-        srv->be = be;
-        srv->max_conns = SRV_MAX_CONNS;
-        srv->hs_timeout_ms = HS_TIMEOUT_MS;
-        snprintf(srv->addr, sizeof(srv->addr), "%s", addr);
-        snprintf(srv->export_name, sizeof(srv->export_name), "%s", export_name);
-        r = bn_nbd_listen(addr, flags & BN_NBD_SERVER_FREEBIND, &srv->port, srv->unix_path,
-                          sizeof(srv->unix_path));
-        if (r >= 0)
-                srv->lfd = r;
-        if (r < 0) {
-                bn_err("nbd-server", "cannot listen on %s: %s", addr, strerror(-r));
-                goto fail;
-        }
-        r = bn_loop_add_fd(loop, srv->lfd, EPOLLIN, accept_cb, srv);
-        if (r < 0)
-                goto fail;
-        bn_info("nbd-server", "serving export '%s' (%s) on %s", export_name,
-                ops->name ? ops->name : "?", addr);
-        *out = srv;
-        return 0;
-fail:
-        if (srv->lfd >= 0)
-                close(srv->lfd);
-        if (srv->unix_path[0])
-                unlink(srv->unix_path);
-        free(srv);
-        return r;
-}
-
-void bn_nbd_server_set_limits(struct bn_nbd_server *srv, unsigned max_conns, unsigned hs_timeout_ms)
-{
-        if (max_conns)
-                srv->max_conns = max_conns;
-        if (hs_timeout_ms)
-                srv->hs_timeout_ms = hs_timeout_ms;
-}
-
-int bn_nbd_server_set_tls(struct bn_nbd_server *srv, const struct bn_nbd_tls_cfg *cfg)
-{
-        struct ssl_ctx_st *ctx;
-        int r;
-
-        if (srv->conns)
-                return -EBUSY;
-        r = bn_nbd_tls_server_ctx(&ctx, cfg);
-        if (r < 0)
-                return r;
-        bn_nbd_tls_ctx_free(srv->tls_ctx);
-        srv->tls_ctx = ctx;
-        srv->tls_require = cfg->require;
-        return 0;
-}
-
-void bn_nbd_server_free(struct bn_nbd_server *srv)
-{
-        if (!srv)
-                return;
-        while (srv->conns)
-                conn_kill(srv->conns, "server stopping");
-        bn_loop_del_fd(srv->loop, srv->lfd);
-        close(srv->lfd);
-        if (srv->unix_path[0])
-                unlink(srv->unix_path);
-        bn_nbd_tls_ctx_free(srv->tls_ctx);
-        free(srv);
-}
-
-int bn_nbd_server_port(const struct bn_nbd_server *srv)
-{
-        return srv->port;
-}
-
-void bn_nbd_server_get_stats(const struct bn_nbd_server *srv, struct bn_nbd_server_stats *st)
-{
-        *st = srv->stats;
 }
