@@ -2,9 +2,13 @@
  * device class (bn_endpoint.h): while quiesced a port accepts nothing, so
  * new requests wait in the class's retry queue; a disk's DRAIN follows the
  * last request on the old wire and the switch to the new port waits for
- * DRAINED and for the class's last answer; a NIC switches as soon as the
- * new wire is linked. Also the fence of a disk Corm: a newer port of a wire
- * is not read while an older port of the same wire has not drained.
+ * DRAINED and for the class's last answer (a wire without control
+ * messages gets its type's drain instead: nbd's DISC); a NIC switches as
+ * soon as the new wire is linked. Each switch logs where the new requests'
+ * wait went (how many were in flight, when the last answer came). Also the
+ * fence of a disk Corm: a newer port of a wire is not read while an older
+ * port of the same wire has not drained (DRAINED sent, or
+ * bn_wire_port_peer_drained) or closed.
  * Everything runs on the endpoint's loop; bn_endpoint_swap hands a swap to
  * it and its outcome goes back to the caller's loop. */
 #include "bn_wire_int.h"
@@ -29,6 +33,8 @@ struct bn_ep_swap {
         bn_swap_done_fn done;
         void *arg;
         uint64_t t0_us, quiesced_us, switched_us;
+        uint64_t answered_us; /* the old port's last answer in (a disk) */
+        unsigned inflight0;   /* the class's requests on the old port at the quiesce */
         bool quiesced, switched, timed_out, stepping;
         struct bn_timer *timer;
 };
@@ -62,8 +68,17 @@ int bn_endpoint_quiesce(struct bn_endpoint *ep, struct bn_wire_port *port)
         if (port_index(ep, port) < 0)
                 return -ENOENT;
         port->held = true;
-        if (!needs_drain(ep) || !port->caps.control || port->drain_sent || port->err)
+        if (!needs_drain(ep) || port->drain_sent || port->err)
                 return 0;
+        if (!port->caps.control) {
+                /* the type's own goodbye (nbd: DISC), if it has one: the
+                 * Corm then reads the new port without waiting for the
+                 * controller to close this one */
+                if (port->cls->drain)
+                        port->cls->drain(port);
+                port->drain_sent = true;
+                return 0;
+        }
         /* DRAIN goes straight to the wire: behind everything the class sent
          * on it, ahead of nothing (the port accepts no more of the class) */
         rc = bn_wire_send_ctl(port, BN_MSG_CTL_DRAIN);
@@ -129,8 +144,10 @@ static void finish(struct bn_ep_swap *s, bool aborted)
         if (s->switched)
                 bn_info(ep->name,
                         "wire %s: switched to the new port after %" PRIu64 " us (new requests "
-                        "waited %" PRIu64 " us%s)",
+                        "waited %" PRIu64 " us: %u in flight on the old port, the last answered "
+                        "after %" PRIu64 " us%s)",
                         s->next->wire, s->switched_us - s->t0_us, s->switched_us - s->quiesced_us,
+                        s->inflight0, s->answered_us ? s->answered_us - s->quiesced_us : 0,
                         s->timed_out ? "; the old port did not drain in time" : "");
         else
                 bn_warn(ep->name, "wire %s: swap given up: %s", s->next->wire,
@@ -181,6 +198,8 @@ static void step(struct bn_ep_swap *s)
                 }
                 s->quiesced = true;
                 s->quiesced_us = t;
+                if (ep->cls->port_inflight)
+                        s->inflight0 = ep->cls->port_inflight(ep, s->old);
                 if (bn_endpoint_quiesce(ep, s->old) < 0)
                         bn_warn(ep->name, "wire %s: no DRAIN on the old port (broken)",
                                 s->old->wire);
@@ -188,6 +207,9 @@ static void step(struct bn_ep_swap *s)
         if (!s->switched) {
                 if (!s->old->drain_sent)
                         bn_endpoint_quiesce(ep, s->old); /* the DRAIN found no room before */
+                if (!s->answered_us && needs_drain(ep) &&
+                    (!ep->cls->port_inflight || !ep->cls->port_inflight(ep, s->old)))
+                        s->answered_us = t;
                 if (!bn_endpoint_drained(ep, s->old)) {
                         if (t - s->quiesced_us < lim)
                                 return;
@@ -302,10 +324,27 @@ bool bn_wire_fence_needed(struct bn_endpoint *ep, struct bn_wire_port *p)
                 return false;
         for (unsigned i = 0; i < ep->nports; i++) {
                 struct bn_wire_port *q = ep->ports[i];
-                if (q != p && !q->drained && strcmp(q->wire, p->wire) == 0)
+                if (q != p && !q->drained && strcmp(q->wire, p->wire) == 0) {
+                        p->fenced_us = now_us();
                         return true;
+                }
         }
         return false;
+}
+
+bool bn_wire_port_peer_drained(struct bn_wire_port *p)
+{
+        struct bn_endpoint *ep = p->ep;
+        bool twin = false;
+
+        for (unsigned i = 0; i < ep->nports && !twin; i++)
+                twin = ep->ports[i] != p && ep->ports[i]->fenced &&
+                       strcmp(ep->ports[i]->wire, p->wire) == 0;
+        if (!twin || ep->kind != BN_EP_CORM)
+                return p->drained;
+        p->drained = true;
+        bn_wire_unfence(ep, p);
+        return true;
 }
 
 void bn_wire_unfence(struct bn_endpoint *ep, struct bn_wire_port *p)
@@ -328,7 +367,10 @@ void bn_wire_unfence(struct bn_endpoint *ep, struct bn_wire_port *p)
                         bn_endpoint_set_error(ep, "wire %s: cannot poll the new port: %s", q->wire,
                                               strerror(-rc));
                 else
-                        bn_info(ep->name, "wire %s: the old port drained, the new one is read",
-                                q->wire);
+                        bn_info(ep->name,
+                                "wire %s: the old port %s, the new one is read (fenced %" PRIu64
+                                " us since it opened)",
+                                q->wire, p->drained ? "drained" : "closed",
+                                now_us() - q->fenced_us);
         }
 }

@@ -117,6 +117,8 @@ void bn_wire_port_link_update(struct bn_wire_port *port)
         port->link = l;
         if (tell && ep->cls->port_link)
                 ep->cls->port_link(ep, port, &port->link);
+        if (tell && l.up && ep->swap)
+                bn_ep_swap_poke(ep); /* a swap's new port linked: quiesce now, not on a tick */
 }
 
 void bn_wire_port_writable(struct bn_wire_port *port)

@@ -24,7 +24,8 @@ struct bn_endpoint;
 void bn_ep_swap_poke(struct bn_endpoint *ep);
 void bn_ep_swap_closing(struct bn_endpoint *ep, struct bn_wire_port *port);
 /* Is ep a Corm of a class that is drained (a disk), with another port of
- * p's wire? Then p is fenced at open: not read until that one drained. */
+ * p's wire? Then p is fenced at open: not read until that one drained
+ * (the time is noted in p->fenced_us for the log). */
 bool bn_wire_fence_needed(struct bn_endpoint *ep, struct bn_wire_port *p);
 /* On ep->loop: p drained (sent DRAINED) or is closing: its newer twins
  * (same wire name, fenced) are read from now on. */

@@ -308,6 +308,14 @@ struct bn_wire_class {
          * host is not a member of the cluster gets nothing (its wire waits
          * for it). Main thread; must not block. 0 or -errno. */
         int (*host_info)(void *class_ctx, const char *address, struct bn_params *out);
+        /* Optional, for a type without control messages (caps.control
+         * false): a swap quiesced this port (a disk's Spike): nothing more
+         * will be sent on it. The type tells its peer in its own protocol
+         * once every message sent is answered (nbd: NBD_CMD_DISC), and the
+         * peer's end calls bn_wire_port_peer_drained, so that the Corm reads
+         * the wire's new port at once, not when the old one is closed. On
+         * port->loop; must not block. */
+        void (*drain)(struct bn_wire_port *port);
 };
 
 struct bn_wire_port;
@@ -343,14 +351,15 @@ struct bn_wire_port {
         char hs_fail[160];              /* the handshake failed: why ("" if not) */
         struct bn_loop_work flush_work; /* cls->flush once per iteration */
         /* quiesce and swap (bn_quiesce.c, bn_endpoint.h) */
-        bool standby;    /* a Spike's next port during a swap: polled, messages delivered,
-                          * the class not told yet (port_attach at the switch) */
-        bool held;       /* quiesced: bn_wire_send accepts nothing (the class's txq waits) */
-        bool fenced;     /* a Corm's newer port of a wire whose older port has not drained:
-                          * not read until it has (or closed) */
-        bool drain_sent; /* our DRAIN went out */
-        bool drained;    /* DRAINED: answered by the peer (the quiescing side), or by
-                          * us (a Corm's port, which then no longer fences its twin) */
+        bool standby;       /* a Spike's next port during a swap: polled, messages delivered,
+                             * the class not told yet (port_attach at the switch) */
+        bool held;          /* quiesced: bn_wire_send accepts nothing (the class's txq waits) */
+        bool fenced;        /* a Corm's newer port of a wire whose older port has not drained:
+                             * not read until it has (or closed) */
+        uint64_t fenced_us; /* when it was fenced (CLOCK_MONOTONIC), for the log */
+        bool drain_sent;    /* our DRAIN went out */
+        bool drained;       /* DRAINED: answered by the peer (the quiescing side), or by
+                             * us (a Corm's port, which then no longer fences its twin) */
         struct bn_wire_region *regions; /* the peer's regions (bn_wire_region.c) */
 };
 
@@ -437,6 +446,13 @@ void bn_wire_port_writable(struct bn_wire_port *port);
 /* On port->loop: the wire's linked answer may have changed; tell the class
  * if the link state did. */
 void bn_wire_port_link_update(struct bn_wire_port *port);
+/* On port->loop, by a wire type without control messages: the peer said
+ * (in the type's own protocol: nbd's NBD_CMD_DISC) that it sends nothing
+ * more on port, and everything it sent was answered. If a newer port of
+ * the same wire waits behind port's fence (a swap at a disk Corm), port
+ * counts as drained and that one is read from now on; otherwise nothing
+ * changes. Returns whether port now counts as drained. */
+bool bn_wire_port_peer_drained(struct bn_wire_port *port);
 /* Main thread (not port->loop): a copy of the port's link state. */
 int bn_wire_port_link(struct bn_wire_port *port, struct bn_wire_link *out);
 /* Main thread: the link state of n ports at once (NULL entries are

@@ -50,9 +50,10 @@ struct bn_nbd_client {
         struct bn_nbd_cli_state ps;
         struct bn_nbd_export exp;
         bool have_exp;
-        bool in_io;                 /* client_io runs: it flushes (and fails) when done */
-        bool freeing;               /* bn_nbd_client_free runs: no more submits */
-        struct ssl_ctx_st *tls_ctx; /* NULL: no TLS */
+        bool in_io;                  /* client_io runs: it flushes (and fails) when done */
+        bool freeing;                /* bn_nbd_client_free runs: no more submits */
+        bool disc_wanted, disc_sent; /* bn_nbd_client_disconnect: DISC once all is answered */
+        struct ssl_ctx_st *tls_ctx;  /* NULL: no TLS */
         char tls_peer[128];
         struct ssl_st *ssl;
         bool tls_start, tls_hs;
@@ -116,6 +117,14 @@ static int client_flush(struct bn_nbd_client *cl)
                 r->sent = r->ever_sent = true;
                 cl->st.sent++;
                 cl->next_send = r->next;
+        }
+        if (cl->disc_wanted && !cl->disc_sent && cl->state == C_READY && !cl->head) {
+                /* the goodbye follows the last answer: the server then knows
+                 * that nothing more comes on this connection */
+                bn_nbd_put_request(h, 0, BN_NBD_CMD_DISC, cl->next_handle++, 0, 0);
+                if (out_add(cl, h, sizeof(h)) < 0)
+                        return -ENOMEM;
+                cl->disc_sent = true;
         }
         cl->tls_want = 0;
         while (cl->out_off < cl->out_len && !cl->tls_hs) {
@@ -453,7 +462,7 @@ static void retry_cb(struct bn_loop *loop, struct bn_timer *t, void *arg)
  * again after the backoff. */
 static void client_fail(struct bn_nbd_client *cl, const char *why)
 {
-        bool was_ready = cl->state == C_READY;
+        bool was_ready = cl->state == C_READY, bye = cl->disc_sent && !cl->head;
 
         bn_nbd_tls_free(cl->ssl);
         cl->ssl = NULL;
@@ -471,6 +480,15 @@ static void client_fail(struct bn_nbd_client *cl, const char *why)
         cl->next_send = cl->head;
         cl->in_len = cl->out_len = cl->out_off = 0;
         cl->state = C_DOWN;
+        cl->disc_sent = false; /* a connection that dies before its DISC sends it again */
+        if (bye) {
+                /* after our DISC: the server closed, as it should; no retry
+                 * unless something is submitted after all */
+                bn_info(cl->ctx, "disconnected (DISC), every request answered");
+                if (was_ready && cl->ops->state)
+                        cl->ops->state(cl->arg, NULL);
+                return;
+        }
         cl->st.failures++;
         bn_warn(cl->ctx, "%s; %u requests to replay, retrying in %u ms", why, cl->st.queued,
                 cl->backoff);
@@ -639,6 +657,15 @@ int bn_nbd_client_submit(struct bn_nbd_client *cl, uint16_t type, uint16_t flags
                 cl->timer = NULL;
         }
         return 0;
+}
+
+void bn_nbd_client_disconnect(struct bn_nbd_client *cl)
+{
+        int err;
+
+        cl->disc_wanted = true;
+        if (cl->state == C_READY && !cl->in_io && (err = client_flush(cl)) < 0)
+                client_fail(cl, strerror(-err));
 }
 
 void bn_nbd_client_get_stats(const struct bn_nbd_client *cl, struct bn_nbd_client_stats *st)

@@ -441,7 +441,13 @@ static int conn_request(struct conn *c, const struct bn_nbd_srv_ev *ev)
         if (ev->type < 7)
                 c->srv->stats.by_cmd[ev->type]++;
         if (ev->type == BN_NBD_CMD_DISC) {
+                unsigned others = 0;
+
                 c->closing = true;
+                for (struct conn *o = c->srv->conns; o; o = o->next)
+                        others += o != c && !o->closing && !o->dead;
+                if (ops->disc)
+                        ops->disc(c->srv->be, others);
                 return 0;
         }
         if (ev->err)

@@ -50,6 +50,10 @@ struct bn_nbd_backend_ops {
         int (*flush)(void *be, struct bn_nbd_io *io);
         int (*trim)(void *be, struct bn_nbd_io *io);
         int (*zero)(void *be, struct bn_nbd_io *io);
+        /* Optional: a client sent NBD_CMD_DISC (every request it sent
+         * before is with the back-end or answered); others: how many other
+         * connections are still open and have not. */
+        void (*disc)(void *be, unsigned others);
 };
 
 /* Complete an io a back-end was given (err: 0 or -errno). */

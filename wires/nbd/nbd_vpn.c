@@ -227,6 +227,11 @@ static void nv_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
         bn_wire_nbd_class.stats(port, st);
 }
 
+static void nv_drain(struct bn_wire_port *port)
+{
+        bn_wire_nbd_class.drain(port);
+}
+
 const struct bn_wire_class bn_wire_nbd_vpn_class = {
     .name = "nbd-vpn",
     .priv_size = sizeof(struct nv_priv),
@@ -247,4 +252,5 @@ const struct bn_wire_class bn_wire_nbd_vpn_class = {
     .stats = nv_stats,
     .linked = nv_linked,
     .link_why = nv_link_why,
+    .drain = nv_drain,
 };

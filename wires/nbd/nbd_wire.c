@@ -40,8 +40,13 @@
  * are still accepted (queued for the next connection).
  *
  * Capabilities: ordered and reliable (TCP, with replay), no GSO, no control
- * messages (the peer may be any NBD server or client: no HELLO; DRAIN over
- * nbd is not carried yet). Everything runs on the port's loop: the server
+ * messages (the peer may be any NBD server or client: no HELLO). A swap's
+ * quiesce of the Spike's end (the class's drain) is NBD's own goodbye: the
+ * client sends NBD_CMD_DISC once every request is answered and does not
+ * reconnect; the server's end, once every client said DISC and nothing is
+ * with the Corm, calls bn_wire_port_peer_drained, so that the Corm reads
+ * the wire's new port at once (not when the controller closes this one);
+ * the drained port then refuses new connections. Everything runs on the port's loop: the server
  * and the client are made there, and received messages wait in a queue
  * signalled by an eventfd (the fd the framework polls).
  */
@@ -102,6 +107,8 @@ struct nw_port {
         struct nw_piece *pieces; /* sent to the Corm, not answered */
         uint64_t next_tag;
         bool have_info;
+        bool disc_seen; /* every client said DISC: the port drains once pieces is empty */
+        struct bn_wire_port *port;
         struct bn_blk_msg_info info;
         /* client */
         struct bn_nbd_client *cl;
@@ -242,6 +249,11 @@ static int nw_get_size(void *be, uint64_t *size, bool *read_only)
          * the Corm, so that an old write never lands after a newer one. */
         if (p->pieces)
                 return -EBUSY;
+        /* drained for a swap (the Corm reads the wire's new port): a
+         * request on this one could overtake the new port's */
+        if (p->port->drained)
+                return -ESHUTDOWN;
+        p->disc_seen = false;
         *size = p->info.size;
         *read_only = p->info.flags & BN_BLK_INFO_F_READONLY;
         return 0;
@@ -336,6 +348,25 @@ static int nw_be_trim(void *be, struct bn_nbd_io *io)
         return start(be, io, BN_BLK_IO_DISCARD);
 }
 
+/* Every client said DISC and nothing is with the Corm: the Corm may read
+ * the wire's new port (a swap), bn_wire_port_peer_drained. */
+static void drain_check(struct nw_port *p)
+{
+        if (p->disc_seen && !p->pieces && bn_wire_port_peer_drained(p->port))
+                bn_info(p->port->wire,
+                        "nbd: the client said DISC, every request answered: drained");
+}
+
+static void nw_be_disc(void *be, unsigned others)
+{
+        struct nw_port *p = be;
+
+        if (others)
+                return;
+        p->disc_seen = true;
+        drain_check(p);
+}
+
 static const struct bn_nbd_backend_ops nw_be_ops = {
     .name = "nbd wire",
     .get_size = nw_get_size,
@@ -343,6 +374,7 @@ static const struct bn_nbd_backend_ops nw_be_ops = {
     .write = nw_be_write,
     .flush = nw_be_flush,
     .trim = nw_be_trim,
+    .disc = nw_be_disc,
 };
 
 static void piece_done(struct nw_port *p, struct nw_piece *pc, int err)
@@ -362,6 +394,7 @@ static void piece_done(struct nw_port *p, struct nw_piece *pc, int err)
                 bn_nbd_io_done(q->io, q->err);
                 free(q);
         }
+        drain_check(p);
 }
 
 /* The Corm's messages: INFO (the export), RSP (a piece's answer). */
@@ -533,6 +566,7 @@ int bn_wire_nbd_open_via(struct bn_wire_port *port, const struct bn_params *para
 
         p->efd = -1;
         p->tail = &p->head;
+        p->port = port;
         if ((rc = nw_parse(params, &v, err, errlen)) < 0)
                 return rc;
         if (via) { /* another path to the same peer: the connection goes there */
@@ -619,6 +653,14 @@ static int nw_send(struct bn_wire_port *port, const struct bn_wire_msg *msgs, un
         return (int)n;
 }
 
+static void nw_drain(struct bn_wire_port *port)
+{
+        struct nw_port *p = port->priv;
+
+        if (p->cl)
+                bn_nbd_client_disconnect(p->cl);
+}
+
 static int nw_fd(struct bn_wire_port *port)
 {
         return ((struct nw_port *)port->priv)->efd;
@@ -666,4 +708,5 @@ const struct bn_wire_class bn_wire_nbd_class = {
     .stats = nw_stats,
     .linked = nw_linked,
     .link_why = nw_link_why,
+    .drain = nw_drain,
 };
