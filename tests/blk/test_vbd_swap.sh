@@ -12,7 +12,9 @@
 # was lost or executed twice: the messages the disk Corms took from their
 # wires are the guest's requests plus one HELLO per shm port (the nbd
 # client answers the Spike's own), nothing more, nothing less; each swap
-# logged the longest wait of a new request, and the worst is printed.
+# logged the longest wait of a new request, and the worst is printed (also
+# with the wait at the Corm's fence after the switch); each old nbd port was
+# drained at the Corm by the client's DISC.
 # Bounded: SWAPS swaps, 60 s at most. Needs root (xensim's guests): 77 otherwise.
 XENSIM=$1 BANANAD=$2 BANANACTL=$3 G=$4
 NG=/bin/true
@@ -88,8 +90,23 @@ done
 echo "corms took $in messages: $ops requests + $shm hellos (shm ports); $SWAPS swaps in $ms ms"
 [ -n "$ops" ] && [ "$ops" -gt 1000 ] || nl_fail "too few requests ($ops)"
 [ "$in" = $((ops + shm)) ] || nl_fail "requests lost or doubled at the Corm: took $in, want $((ops + shm))"
+# an nbd -> shm swap: the old nbd port drained at the Corm by the client's
+# DISC (the Corm then reads the new port at once, not when the controller
+# closes the old one)
+d=$(grep -c "info: d: nbd: the client said DISC, every request answered: drained" "$base/bananad.log")
+[ "$d" -ge $((SWAPS / 2)) ] || nl_fail "only $d of $((SWAPS / 2)) old nbd ports drained by DISC at the Corm"
 waits=$(sed -nE "s/.*swapped from .* \(new requests waited ([0-9]+) us.*/\1/p" "$base/bananad.log" | sort -n)
 n=$(wc -l <<<"$waits")
 [ "$n" -ge "$SWAPS" ] || nl_fail "only $n swaps logged their wait"
 echo "disk swap wait: median $(sed -n "$(((n + 1) / 2))p" <<<"$waits") us, worst $(tail -1 <<<"$waits") us over $n swaps"
+# the same with what new requests then waited at the Corm's fence: a Corm
+# port read only after the Spike switched (nbd -> shm) adds the time from
+# the switch to its unfence (both counted from about the swap's start)
+full=$(awk '/switched to the new port after/ { match($0, /after [0-9]+ us/); a = substr($0, RSTART + 6, RLENGTH - 9) + 0
+        match($0, /waited [0-9]+ us/); w = substr($0, RSTART + 7, RLENGTH - 10) + 0; if (s) print ws; s = 1; c = 0; ws = w; next }
+    /the new one is read \(fenced/ && s && !c++ { match($0, /fenced [0-9]+ us/); f = substr($0, RSTART + 7, RLENGTH - 10) + 0
+        if (f > a) ws = w + f - a }
+    END { if (s) print ws }' "$base/bananad.log" | sort -n)
+n=$(wc -l <<<"$full")
+echo "disk swap wait with the Corm's fence: median $(sed -n "$(((n + 1) / 2))p" <<<"$full") us, worst $(tail -1 <<<"$full") us over $n swaps"
 echo "ok: $SWAPS swaps shm <-> nbd and a move to another Corm under a verify run: 0 mismatches, each request once at the Corms"

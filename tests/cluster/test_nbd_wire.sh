@@ -12,6 +12,9 @@
 #  - verify runs (QD32, overlapping writes, flushes, discards) over nbd and
 #    over nbd-vpn at once: 0 mismatches, 0 errors; g5's wire is nbd-vpn,
 #    one openvpn on h1, the NBD port not on h2's underlay;
+#  - g5's wire swapped 4 times nbd-vpn <-> nbd during a verify run (g6 on
+#    nbd-vpn beside it): 0 mismatches, each old nbd port drained at h2 by
+#    the client's DISC, h2's Corm took each request once;
 #  - both again with h2's bananad SIGKILLed and restarted in their middle:
 #    0 mismatches, h1's links down with the reason meanwhile (the clients
 #    replay what was unanswered); both again across a 5 s underlay cut;
@@ -34,7 +37,7 @@ cl_host 1
 cl_host 2
 ADDR=tcp:10.88.0.12:10809
 truncate -s 64M "$CL_BASE/disk.img"
-truncate -s 32M "$CL_BASE/disk2.img" "$CL_BASE/disk5.img" "$CL_BASE/q.img"
+truncate -s 32M "$CL_BASE/disk2.img" "$CL_BASE/disk5.img" "$CL_BASE/disk6.img" "$CL_BASE/q.img"
 
 # TLS: a CA, h2's server certificate (for 10.88.0.12) and h1's client one
 pki=$CL_BASE/pki
@@ -79,6 +82,8 @@ endpoints:
 $([ $VPN = 1 ] && cat <<V5
   h2/disk5: {kind: corm, class: vbd, params: {path: $CL_BASE/disk5.img}}
   h1/g5/xvda: {kind: spike, class: vbd}
+  h2/disk6: {kind: corm, class: vbd, params: {path: $CL_BASE/disk6.img}}
+  h1/g6/xvda: {kind: spike, class: vbd}
 V5
 )
 wires:
@@ -104,6 +109,11 @@ $([ $VPN = 1 ] && cat <<V5
     options:
       end0: {addr: 10.88.0.11, fingerprint: "$FP1"}
       end1: {addr: 10.88.0.12, fingerprint: "$FP2", listen: "tcp:10.88.0.12:10812"}
+  g6-vpn:
+    ends: [h1/g6/xvda, h2/disk6]
+    options:
+      end0: {addr: 10.88.0.11, fingerprint: "$FP1"}
+      end1: {addr: 10.88.0.12, fingerprint: "$FP2", listen: "tcp:10.88.0.12:10820"}
 V5
 )
 ${2:-}
@@ -159,6 +169,52 @@ if [ $VPN = 1 ]; then
     n=$(pgrep -P "${CL_BPID[1]}" -x openvpn | wc -l)
     [ "$n" = 1 ] || cl_fail "h1 runs $n openvpn processes, want 1"
     echo "ok: g5 over $t (chosen by the policy) inside the tunnel: $(cl_in 2 ss -ltn | grep -o '10.250.[0-9.]*:10812')"
+fi
+
+# g5's wire swapped nbd-vpn -> nbd -> nbd-vpn -> nbd -> nbd-vpn during a
+# verify run (bananactl swap on h2, the Corm's host, then on h1, the
+# Spike's: make before break, no store), beside g6 on nbd-vpn (which keeps
+# the hosts' tunnel up: a tunnel whose last wire went is stopped, and one
+# started afresh takes seconds to link): 0 mismatches, each swap done on
+# h1, the old nbd port drained at h2 by the client's DISC, and h2's Corm
+# took exactly the guest's requests (none lost, none twice)
+g5_is() { cl_ctl 1 wires g5-vpn 2>/dev/null | grep -Eq "^g5-vpn +$1 .* up"; }
+corm_in() { cl_ctl 2 --json endpoints h2/disk5 | grep -oE '"msgs_in": *[0-9]+' | head -1 | grep -oE '[0-9]+$'; }
+swap_g5() {
+    local i t o
+    wait_for 10 wire_up 1 g6-vpn && wait_for 10 wire_up 1 g5-vpn ||
+        cl_fail "g5/g6 not up on h1 before the swaps: $(cl_ctl 1 wires 2>&1)"
+    for i in 1 2 3 4; do
+        sleep 0.3
+        # a port of its own each time (h2's old server may still listen);
+        # the last swap gives back the topology's options, port 10812
+        o=(-o "end1.listen=tcp:10.88.0.12:$((10812 + i % 4))")
+        if [ $((i % 2)) = 1 ]; then
+            t=nbd
+        else
+            t=nbd-vpn o+=(-o end0.addr=10.88.0.11 -o "end0.fingerprint=$FP1" -o end1.addr=10.88.0.12
+                -o "end1.fingerprint=$FP2")
+        fi
+        for h in 2 1; do
+            cl_ctl $h swap g5-vpn $t "${o[@]}" >"$CL_BASE/swap.out" 2>&1 ||
+                cl_fail "swap $i of g5-vpn to $t on h$h: $(cat "$CL_BASE/swap.out")"
+        done
+        wait_for 10 g5_is "$t" ||
+            cl_fail "swap $i: g5-vpn not up as $t on h1: $(cl_ctl 1 wires g5-vpn 2>&1)"
+    done
+}
+if [ $VPN = 1 ]; then
+    in0=$(corm_in)
+    GUESTS="g5 g6" verify "across 4 swaps nbd-vpn <-> nbd" 8 swap_g5
+    ops=$(sed -nE 's/.* ops=([0-9]+) .*/\1/p' "$CL_BASE/g5.out" | tail -1)
+    n=$(grep -c "wire g5-vpn: swapped from nbd" "$CL_BASE/h1/bananad.log")
+    [ "$n" = 4 ] || cl_fail "h1 logged $n swaps of g5-vpn, want 4: $(grep 'g5-vpn' "$CL_BASE/h1/bananad.log" | tail -5)"
+    d=$(grep -c "g5-vpn: nbd: the client said DISC, every request answered: drained" "$CL_BASE/h2/bananad.log")
+    [ "$d" -ge 3 ] || cl_fail "h2 saw $d old nbd ports drained by DISC, want 4"
+    corm_took() { [ "$(corm_in)" = "$1" ]; }
+    wait_for 5 corm_took $((in0 + ops)) ||
+        cl_fail "h2's Corm took $(($(corm_in) - in0)) requests over the swaps, the guest made $ops: lost or doubled"
+    echo "ok: 4 swaps nbd-vpn <-> nbd under a verify run: $ops requests, each once at h2's Corm; waits: $(grep -oE 'g5-vpn: swapped from .*' "$CL_BASE/h1/bananad.log" | grep -oE 'waited [0-9]+ us' | tr '\n' ' ')"
 fi
 
 # h2's bananad SIGKILLed in the middle of a run, restarted 1 s later
