@@ -347,6 +347,19 @@ bool bn_wire_port_peer_drained(struct bn_wire_port *p)
         return true;
 }
 
+bool bn_wire_port_peer_back(struct bn_wire_port *p)
+{
+        struct bn_endpoint *ep = p->ep;
+
+        if (!p->drained || ep->kind != BN_EP_CORM)
+                return true;
+        for (unsigned i = 0; i < ep->nports; i++)
+                if (ep->ports[i] != p && strcmp(ep->ports[i]->wire, p->wire) == 0)
+                        return false;
+        p->drained = false;
+        return true;
+}
+
 void bn_wire_unfence(struct bn_endpoint *ep, struct bn_wire_port *p)
 {
         for (unsigned i = 0; i < ep->nports; i++) {

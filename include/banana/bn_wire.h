@@ -453,6 +453,12 @@ void bn_wire_port_link_update(struct bn_wire_port *port);
  * counts as drained and that one is read from now on; otherwise nothing
  * changes. Returns whether port now counts as drained. */
 bool bn_wire_port_peer_drained(struct bn_wire_port *port);
+/* On port->loop: the peer wants to send on port again after it drained
+ * (an nbd client connecting anew: the swap was given up and the Spike
+ * resumed its old port). false while a newer port of the wire is there (it
+ * may already be read: refuse the peer); true otherwise, and port no
+ * longer counts as drained. */
+bool bn_wire_port_peer_back(struct bn_wire_port *port);
 /* Main thread (not port->loop): a copy of the port's link state. */
 int bn_wire_port_link(struct bn_wire_port *port, struct bn_wire_link *out);
 /* Main thread: the link state of n ports at once (NULL entries are

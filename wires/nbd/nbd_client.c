@@ -638,6 +638,7 @@ int bn_nbd_client_submit(struct bn_nbd_client *cl, uint16_t type, uint16_t flags
                 memcpy(r->buf, buf, length);
         }
         r->handle = cl->next_handle++;
+        cl->disc_wanted = false; /* submitting again: no goodbye (a swap given up) */
         r->prev = cl->tail;
         if (cl->tail)
                 cl->tail->next = r;

@@ -75,7 +75,8 @@ int bn_nbd_client_submit(struct bn_nbd_client *cl, uint16_t type, uint16_t flags
 void bn_nbd_client_get_stats(const struct bn_nbd_client *cl, struct bn_nbd_client_stats *st);
 /* Nothing more will be submitted: once every queued request is answered
  * (replays included), NBD_CMD_DISC is sent and the server's close is not
- * retried (a connection lost before that is, and replays as usual). */
+ * retried (a connection lost before that is, and replays as usual). A
+ * later submit undoes it (and reconnects if the DISC went out). */
 void bn_nbd_client_disconnect(struct bn_nbd_client *cl);
 
 #endif

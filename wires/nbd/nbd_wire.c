@@ -250,8 +250,9 @@ static int nw_get_size(void *be, uint64_t *size, bool *read_only)
         if (p->pieces)
                 return -EBUSY;
         /* drained for a swap (the Corm reads the wire's new port): a
-         * request on this one could overtake the new port's */
-        if (p->port->drained)
+         * request on this one could overtake the new port's; once that
+         * one is gone (the swap given up) this one serves again */
+        if (!bn_wire_port_peer_back(p->port))
                 return -ESHUTDOWN;
         p->disc_seen = false;
         *size = p->info.size;
