@@ -18,6 +18,9 @@
 #     becomes shm on h2, h1 holds no domain vm1 any more, the ping is
 #     answered across the rollbacks and the move (losses counted, at most
 #     25 of 250); the topology file applied again leaves vm1 where it runs;
+#  3b. vm1 migrates back to h1 while it pings: its shm wire becomes vxlan
+#     with a VNI the controllers pick (ctl_vni.c) and the hosts' addresses
+#     (at most 10 of 100 pings lost);
 #  4. vm3 migrates to h3 (its nbd wire to h2 stays nbd: only the epoch of
 #     its Spike changes, and h2 closes the old incarnation's end, fenced)
 #     and on to h2 (the wire becomes shm) during its verify run: 0
@@ -139,6 +142,24 @@ out=$(cl_ctl 1 apply "$CL_BASE/topo.yaml" 2>&1) || cl_fail "apply after the move
 echo "$out" | grep -qE "vm1-lan|h1/vm1/vif0" && cl_fail "apply after the move changed vm1: $out"
 wire_is 2 vm1-lan 'shm .* up$' || cl_fail "vm1-lan is not shm after the apply: $(cl_ctl 2 wires 2>&1)"
 ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2 after the apply"
+# 3b. vm1 back to h1, away from its Corm, while it pings: the shm wire
+# becomes vxlan, with a VNI the controllers pick and the hosts' addresses
+ip netns exec "$CL_T-vm1" ping -i 0.02 -c 100 -W 1 10.77.0.2 >"$CL_BASE/ping5.out" 2>&1 &
+pp=$!
+cl_pids+=($pp)
+sleep 0.3
+cl_ctl 2 migrate vm1 --to h1 >"$CL_BASE/m5.out" 2>&1 || cl_fail "migrate vm1 back to h1 failed: $(cat "$CL_BASE/m5.out")"
+sed 's/^/  h2: /' "$CL_BASE/m5.out"
+grep -qE "^wire vm1-lan: shm now, vxlan \(VNI [0-9]+ picked\) once h1/vm1/vif0 is on h1" "$CL_BASE/m5.out" ||
+    cl_fail "migrate did not say the wire becomes vxlan with a VNI picked"
+wait_for 10 wire_is 1 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan did not become vxlan: $(cl_ctl 1 wires 2>&1)"
+cl_etcdctl get banana/wires/vm1-lan --print-value-only | grep -qE '"vni":"[0-9]+"' ||
+    cl_fail "the store's vm1-lan has no VNI: $(cl_etcdctl get banana/wires/vm1-lan --print-value-only)"
+wait "$pp"
+got=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$CL_BASE/ping5.out")
+echo "ping across the migration shm -> vxlan: ${got:-0} of 100 answered"
+[ "${got:-0}" -ge 90 ] || cl_fail "too many pings lost: $(tail -2 "$CL_BASE/ping5.out")"
+ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2 over vxlan"
 
 # 4. the disk moved under its verify run
 wait "$gp" || cl_fail "the verify run failed: $(tail -3 "$CL_BASE/vm3.out") $(tail -3 "$CL_BASE/vm3.log")"
