@@ -26,7 +26,10 @@
 #     and on to h2 (the wire becomes shm) during its verify run: 0
 #     mismatches, 0 errors, every request answered (the run ends with none
 #     outstanding), those in flight at each move submitted again (the
-#     guest does not drain: --migrate-drain-ms 0, as Linux's blkfront).
+#     guest does not drain: --migrate-drain-ms 0, as Linux's blkfront);
+#  5. h2's bananad (the bridge Corm's host) SIGKILLed while vm1 migrates
+#     from h1 to h3: the migration completes or rolls back, no record is
+#     left, and once h2's next bananad is up vm1 pings vm2 again.
 B=$1
 . "$(dirname "$0")/cluster.sh"
 cl_programs "$B"
@@ -178,4 +181,24 @@ for e in "1 now (was 0)" "2 now (was 1)"; do
     grep -q "wire vm3-disk: h1/vm3/xvda is incarnation $e: the old one's ends are closed (fenced)" \
         "$CL_BASE/h2/bananad.log" || cl_fail "h2 did not fence the disk's old incarnation ($e)"
 done
+# 5. the Corm's host dies during a migration: vm1 (on h1 again) to h3
+# while h2's bananad, which holds the bridge Corm, is SIGKILLed; the
+# migration completes or is rolled back, and once h2's next bananad is up
+# vm1 pings vm2 again wherever it runs
+cl_ctl 1 migrate vm1 --to h3 >"$CL_BASE/m6.out" 2>&1 &
+mp=$!
+sleep 0.05
+kill -KILL "${CL_BPID[2]}"
+wait "${CL_BPID[2]}" 2>/dev/null
+wait "$mp" && where=h3 || where=h1
+sed 's/^/  h1: /' "$CL_BASE/m6.out"
+grep -qE "^done|rolled back" "$CL_BASE/m6.out" || cl_fail "the migration neither completed nor rolled back"
+cl_bananad 2 --store etcd://10.88.0.2:2379 --address 10.88.0.12 --lease-ttl 5
+[ -z "$(cl_etcdctl get --prefix banana/migrations/ --keys-only)" ] || cl_fail "a migration record was left"
+cl_etcdctl get banana/endpoints/h1/vm1/vif0 --print-value-only | grep -q "\"location\":\"$where\"" ||
+    cl_fail "the store does not locate vm1 on $where"
+wait_for 20 wire_is 2 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan not up after h2's restart: $(cl_ctl 2 wires 2>&1)"
+wait_for 20 ip netns exec "$CL_T-vm1" ping -c 1 -W 1 10.77.0.2 >/dev/null ||
+    cl_fail "vm1 (on $where) cannot ping vm2 after h2's restart"
+echo "ok: the Corm's host died during a migration to h3: vm1 runs on $where and pings vm2 after h2's restart"
 echo "PASS"
