@@ -208,6 +208,12 @@ void ctl_vni_assign(const struct bn_topo *have, struct bn_topo *want, bool prune
 /* The same for one wire w that connect adds to have: 0 or -errno, err. */
 int ctl_vni_assign_one(const struct bn_topo *have, struct bn_topo_wire *w, char *err,
                        size_t errlen);
+/* The options opts that wire w of have will have once its type is type: a
+ * VNI added when type takes one and opts gives none, as ctl_vni_assign_one
+ * does, picked from *next up (start at 1; several wires changed in one
+ * commit share next, so that they get different VNIs). */
+int ctl_vni_for_type(const struct bn_topo *have, const struct bn_topo_wire *w, const char *type,
+                     struct bn_kvlist *opts, long *next, char *err, size_t errlen);
 /* One store pair (key, value) loaded into t as ctl_desired_load would:
  * 0, or -errno with the reason in err. */
 int ctl_desired_load_pair(struct bn_ctl *c, struct bn_topo *t, const char *key, const char *value,

@@ -299,20 +299,75 @@ static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
 
 /* ---- the request ----------------------------------------------------------- */
 
+/* Host's member record: its address and xensim directory ("" when none). */
+static int member_info(struct bn_ctl *c, const char *host, char *addr, size_t alen, char *dir,
+                       size_t dlen, char *err, size_t len)
+{
+        char key[128], *v = NULL, why[128] = "";
+        json_object *o = NULL;
+        const char *a = "", *d = "";
+        int r;
+
+        snprintf(key, sizeof(key), "%s%s", CTL_K_MEMBER, host);
+        if ((r = bn_store_get(c->store, key, &v))) {
+                snprintf(err, len, "host %s is not up (no member record: %s)", host,
+                         r == -ENOENT ? "absent" : bn_store_why(c->store, r));
+                return -EHOSTDOWN;
+        }
+        o = json_tokener_parse(v);
+        if (o) {
+                bn_json_get_str(o, "address", &a, why, sizeof(why));
+                bn_json_get_str(o, "xensim_dir", &d, why, sizeof(why));
+        }
+        snprintf(addr, alen, "%s", a ? a : "");
+        if (dir)
+                snprintf(dir, dlen, "%s", d ? d : "");
+        json_object_put(o);
+        free(v);
+        return 0;
+}
+
+/* The destination: up, and its member record's address and xensim dir. */
+static int dest_info(struct bn_ctl *c, const char *to, char *addr, size_t alen, char *dir,
+                     size_t dlen, char *err, size_t len)
+{
+        int r;
+
+        if (!c->clustered) {
+                snprintf(err, len,
+                         "migrate needs hosts sharing a store (bananad --store etcd://...)");
+                return -EOPNOTSUPP;
+        }
+        if ((r = member_info(c, to, addr, alen, dir, dlen, err, len)))
+                return r;
+        if (!dir[0]) {
+                snprintf(err, len,
+                         "host %s runs no xensim: on real Xen, xl migrate moves the guest "
+                         "(docs/migration.md)",
+                         to);
+                return -EOPNOTSUPP;
+        }
+        return 0;
+}
+
 /* The wire w at spike end j as it should be with its Spike on host to:
  * shm (the policy's same-host type) when the other end is there too; the
  * same type when both placements are across hosts (options kept, the
  * Spike's end's address becoming to's); else the policy's type for the new
- * placement, refused when it needs options migrate cannot choose (a VNI).
- * The result is checked as opening it would be (what the class needs). */
+ * placement (vxlan on one site, vpn across domains) with a VNI picked as
+ * for any wire (ctl_vni.c, from *vni up) and, vxlan, each end's address
+ * from its host's member record (vpn's come with the hosts' records when
+ * it opens). The result is checked as opening it would be (what the class
+ * needs). */
 static int rewire(struct bn_ctl *c, const struct bn_topo *t, const struct bn_topo_wire *w, int j,
-                  const char *to, const char *to_addr, struct bn_topo_wire *nw, char *err,
-                  size_t len)
+                  const char *to, const char *to_addr, long *vni, struct bn_topo_wire *nw,
+                  char *err, size_t len)
 {
         const struct bn_topo_ep *x = bn_topo_ep_find(t, w->end[!j]),
                                 *sp = bn_topo_ep_find(t, w->end[j]);
         const char *xloc = x ? x->location : NULL, *type;
-        char akey[16];
+        char akey[16], xkey[16], xaddr[64];
+        int r;
 
         if (!xloc || !sp) {
                 snprintf(err, len, "wire %s: its other end %s is not in the desired state", w->name,
@@ -327,14 +382,34 @@ static int rewire(struct bn_ctl *c, const struct bn_topo *t, const struct bn_top
                 type = bn_topo_policy_for_class(ctl_policy_pick(c, t, to, xloc, NULL, 0),
                                                 sp->cls ? sp->cls : x->cls);
         nw->type = (char *)type;
-        if (strcmp(type, w->type) != 0 && strcmp(to, xloc) != 0) {
-                snprintf(err, len,
-                         "wire %s would become %s (from %s to %s), whose options migrate "
-                         "cannot choose yet: swap it to %s first",
-                         w->name, type, to, xloc, type);
-                return -EOPNOTSUPP;
-        }
         snprintf(akey, sizeof(akey), "end%d.addr", j);
+        snprintf(xkey, sizeof(xkey), "end%d.addr", !j);
+        if (strcmp(type, w->type) != 0 && strcmp(to, xloc) != 0) {
+                /* the ends part */
+                if (strcmp(type, "vxlan") != 0 && strcmp(type, "vpn") != 0) {
+                        snprintf(err, len,
+                                 "wire %s would become %s (from %s to %s), whose options "
+                                 "migrate cannot choose yet: swap it to %s first",
+                                 w->name, type, to, xloc, type);
+                        return -EOPNOTSUPP;
+                }
+                if (!strcmp(type, "vxlan")) {
+                        if ((r = member_info(c, xloc, xaddr, sizeof(xaddr), NULL, 0, err, len)))
+                                return r;
+                        if (!to_addr[0] || !xaddr[0]) {
+                                snprintf(err, len,
+                                         "wire %s would become vxlan between %s and %s, and %s "
+                                         "told no address (bananad --address)",
+                                         w->name, to, xloc, to_addr[0] ? xloc : to);
+                                return -EADDRNOTAVAIL;
+                        }
+                        if (bn_kvlist_add(&nw->opts, akey, to_addr) ||
+                            bn_kvlist_add(&nw->opts, xkey, xaddr))
+                                return -ENOMEM;
+                }
+                if ((r = ctl_vni_for_type(t, w, type, &nw->opts, vni, err, len)))
+                        return r;
+        }
         for (size_t i = 0; strcmp(type, w->type) == 0 && i < w->opts.n; i++)
                 if (bn_kvlist_add(&nw->opts, w->opts.v[i].key,
                                   strcmp(w->opts.v[i].key, akey) == 0 && to_addr[0]
@@ -354,6 +429,7 @@ static int plan(struct bn_ctl *c, struct bn_topo *t, struct ctl_mig *m, const ch
                 char *err, size_t len)
 {
         unsigned n = 0;
+        long vni = 1; /* the wires that get a VNI get different ones */
         int r;
 
         for (size_t i = 0; i < t->n_eps; i++) {
@@ -391,56 +467,22 @@ static int plan(struct bn_ctl *c, struct bn_topo *t, struct ctl_mig *m, const ch
                         const struct bn_topo_ep *e = bn_topo_ep_find(t, w->end[j]);
                         if (!e || !vm_spike(e, m->vm))
                                 continue;
-                        r = rewire(c, t, w, j, m->to, to_addr, &nw, err, len);
+                        r = rewire(c, t, w, j, m->to, to_addr, &vni, &nw, err, len);
                         if (!r &&
                             !(r = ctl_opbuf_put(&m->sw, CTL_K_WIRE, w->name, ctl_wire_json(&nw))))
                                 r = ctl_opbuf_put(&m->undo, CTL_K_WIRE, w->name, ctl_wire_json(w));
+                        if (!r && strcmp(nw.type, w->type) && bn_kvlist_get(&nw.opts, "vni"))
+                                say(m, "wire %s: %s now, %s (VNI %s picked) once %s is on %s",
+                                    w->name, w->type, nw.type, bn_kvlist_get(&nw.opts, "vni"),
+                                    w->end[j], m->to);
+                        else if (!r)
+                                say(m, "wire %s: %s now, %s once %s is on %s", w->name, w->type,
+                                    nw.type, w->end[j], m->to);
                         bn_kvlist_free(&nw.opts);
                         if (r)
                                 return r;
-                        say(m, "wire %s: %s now, %s once %s is on %s", w->name, w->type, nw.type,
-                            w->end[j], m->to);
                         break;
                 }
-        }
-        return 0;
-}
-
-/* The destination: up, and its member record's address and xensim dir. */
-static int dest_info(struct bn_ctl *c, const char *to, char *addr, size_t alen, char *dir,
-                     size_t dlen, char *err, size_t len)
-{
-        char key[128], *v = NULL, why[128] = "";
-        json_object *o = NULL;
-        const char *a = "", *d = "";
-        int r;
-
-        snprintf(key, sizeof(key), "%s%s", CTL_K_MEMBER, to);
-        if (!c->clustered) {
-                snprintf(err, len,
-                         "migrate needs hosts sharing a store (bananad --store etcd://...)");
-                return -EOPNOTSUPP;
-        }
-        if ((r = bn_store_get(c->store, key, &v))) {
-                snprintf(err, len, "host %s is not up (no member record: %s)", to,
-                         r == -ENOENT ? "absent" : bn_store_why(c->store, r));
-                return -EHOSTDOWN;
-        }
-        o = json_tokener_parse(v);
-        if (o) {
-                bn_json_get_str(o, "address", &a, why, sizeof(why));
-                bn_json_get_str(o, "xensim_dir", &d, why, sizeof(why));
-        }
-        snprintf(addr, alen, "%s", a ? a : "");
-        snprintf(dir, dlen, "%s", d ? d : "");
-        json_object_put(o);
-        free(v);
-        if (!dir[0]) {
-                snprintf(err, len,
-                         "host %s runs no xensim: on real Xen, xl migrate moves the guest "
-                         "(docs/migration.md)",
-                         to);
-                return -EOPNOTSUPP;
         }
         return 0;
 }

@@ -700,6 +700,18 @@ static json_object *op_swap(struct bn_ctl *c, json_object *req)
                 goto out;
         }
         given = g == 0;
+        /* a type that carries a VNI (vxlan, vpn) gets one when the options
+         * give none (ctl_vni.c; the commit below is the transaction) */
+        for (size_t i = 0; !given && i < w->opts.n; i++)
+                if (bn_kvlist_add(&nopts, w->opts.v[i].key, w->opts.v[i].value)) {
+                        o = ctl_reply_error("out of memory");
+                        goto out;
+                }
+        given = true;
+        if (ctl_vni_for_type(t, w, type, &nopts, &(long){1}, err, sizeof(err))) {
+                o = ctl_reply_error("swap %s to %s: %s (kept %s)", name, type, err, w->type);
+                goto out;
+        }
         /* what the new type (or a class) would refuse is refused before the
          * store changes, naming the wire */
         const struct bn_topo_ep *e0 = bn_topo_ep_find(t, w->end[0]),

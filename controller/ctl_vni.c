@@ -9,6 +9,8 @@
  * desired state it was picked from, so two hosts racing cannot store the
  * same VNI twice (the second is refused, nothing changed, and picks again
  * when run again). A removed wire's VNI is free once its removal is stored.
+ * A wire whose type becomes one that takes a VNI (bananactl swap, migrate)
+ * gets one the same way (ctl_vni_for_type).
  */
 #include "ctl_int.h"
 
@@ -88,7 +90,7 @@ static int check_given(const struct bn_topo *have, const struct bn_topo *want, b
 
 static int set_vni(struct bn_topo_wire *w, long vni, char *err, size_t errlen)
 {
-        char buf[16];
+        char buf[24];
 
         snprintf(buf, sizeof(buf), "%ld", vni);
         if (!bn_kvlist_add(&w->opts, "vni", buf))
@@ -114,13 +116,14 @@ static uint8_t *used_map(const struct bn_topo *have, const struct bn_topo *want)
 
 /* Give every wire of ws (n of them, in want, NULL for connect) that takes
  * a VNI and has none one: its stored record's, else the lowest free from
- * 1 up. Given VNIs are checked before. 0 or -errno with err naming the
- * wire (bad: its index). */
+ * *next up (*next: one past the last picked). Given VNIs are checked
+ * before. 0 or -errno with err naming the wire (bad: its index). */
 static int assign(const struct bn_topo *have, const struct bn_topo *want, bool prune,
-                  struct bn_topo_wire *ws, size_t n, size_t *bad, char *err, size_t errlen)
+                  struct bn_topo_wire *ws, size_t n, long *next_io, size_t *bad, char *err,
+                  size_t errlen)
 {
         uint8_t *map = NULL;
-        long next = 1;
+        long next = *next_io;
         int r = 0;
 
         for (size_t i = 0; i < n && !r; i++)
@@ -160,11 +163,13 @@ static int assign(const struct bn_topo *have, const struct bn_topo *want, bool p
                         r = -ENOSPC;
                 } else if (!(r = set_vni(w, next, err, errlen))) {
                         map[next / 8] |= (uint8_t)(1u << (next % 8));
+                        next++;
                 }
                 if (r)
                         *bad = i;
         }
         free(map);
+        *next_io = next;
         return r;
 }
 
@@ -172,12 +177,13 @@ void ctl_vni_assign(const struct bn_topo *have, struct bn_topo *want, bool prune
                     struct bn_topo_errs *errs)
 {
         size_t from = 0, bad = 0;
+        long next = 1;
         char err[256];
 
         /* one error per wire, and on with the rest */
         while (from < want->n_wires) {
-                if (!assign(have, want, prune, want->wires + from, want->n_wires - from, &bad, err,
-                            sizeof(err)))
+                if (!assign(have, want, prune, want->wires + from, want->n_wires - from, &next,
+                            &bad, err, sizeof(err)))
                         return;
                 bn_topo_err(errs, want->file, want->wires[from + bad].loc, "wire '%s': %s",
                             want->wires[from + bad].name, err);
@@ -188,6 +194,21 @@ void ctl_vni_assign(const struct bn_topo *have, struct bn_topo *want, bool prune
 int ctl_vni_assign_one(const struct bn_topo *have, struct bn_topo_wire *w, char *err, size_t errlen)
 {
         size_t bad;
+        long next = 1;
 
-        return assign(have, NULL, false, w, 1, &bad, err, errlen);
+        return assign(have, NULL, false, w, 1, &next, &bad, err, errlen);
+}
+
+int ctl_vni_for_type(const struct bn_topo *have, const struct bn_topo_wire *w, const char *type,
+                     struct bn_kvlist *opts, long *next, char *err, size_t errlen)
+{
+        struct bn_topo_wire nw = *w;
+        size_t bad;
+        int r;
+
+        nw.type = (char *)type;
+        nw.opts = *opts;
+        r = assign(have, NULL, false, &nw, 1, next, &bad, err, errlen);
+        *opts = nw.opts; /* the VNI added, if any */
+        return r;
 }

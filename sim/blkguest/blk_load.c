@@ -27,7 +27,7 @@ struct bn_blk_load {
         uint32_t outstanding;
         int stopped;
         uint32_t *lat;
-        uint64_t lat_n;
+        uint64_t lat_n, lat_max_us;
 };
 
 static uint64_t now_ns(void)
@@ -167,6 +167,14 @@ void bn_blk_load_complete(struct bn_blk_load *l, struct bn_blk_load_req *r, int 
 
         l->lat[us < LAT_BUCKETS ? us : LAT_BUCKETS - 1]++;
         l->lat_n++;
+        if (us > l->lat_max_us)
+                l->lat_max_us = us;
+        if (l->cfg.slow_log && us > 2000) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                fprintf(l->cfg.slow_log, "%.3f %.3f\n",
+                        (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6, (double)us / 1e3);
+        }
         l->t_last = t;
         l->ops++;
         l->outstanding--;
@@ -253,14 +261,14 @@ void bn_blk_load_report(struct bn_blk_load *l, FILE *f, const char *label)
         double s = (double)(l->t_last - l->t_start) / 1e9;
         fprintf(f,
                 "%s: ops=%llu reads=%llu writes=%llu flushes=%llu discards=%llu time=%.2fs "
-                "iops=%.0f bw=%.1fMB/s p50=%.0fus p99=%.0fus verified=%llu mismatches=%llu "
-                "errors=%llu\n",
+                "iops=%.0f bw=%.1fMB/s p50=%.0fus p99=%.0fus max=%lluus verified=%llu "
+                "mismatches=%llu errors=%llu\n",
                 label ? label : "blk", (unsigned long long)l->ops, (unsigned long long)l->reads,
                 (unsigned long long)l->writes, (unsigned long long)l->flushes,
                 (unsigned long long)l->discards, s, bn_blk_load_iops(l),
                 s > 0 ? (double)l->bytes / s / 1e6 : 0, pct_us(l, 0.5), pct_us(l, 0.99),
-                (unsigned long long)l->verified, (unsigned long long)l->mismatches,
-                (unsigned long long)l->errors);
+                (unsigned long long)l->lat_max_us, (unsigned long long)l->verified,
+                (unsigned long long)l->mismatches, (unsigned long long)l->errors);
 }
 
 uint64_t bn_blk_load_mismatches(struct bn_blk_load *l)

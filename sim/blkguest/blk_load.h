@@ -36,6 +36,8 @@ struct bn_blk_load_cfg {
         uint32_t discard_every; /* MIXED: a discard every N ops (0: never) */
         uint32_t fill_gen;      /* FILL/CHECK generation (>= 1) */
         uint64_t seed;
+        FILE *slow_log; /* if set: "end_ms wait_ms" (wall clock) of each request
+                         * that waited over 2 ms (bench/migrate) */
 };
 
 struct bn_blk_load_req {
@@ -63,7 +65,7 @@ void bn_blk_load_finish(struct bn_blk_load *l);
 /* Over: no more requests will be handed out and none is outstanding. */
 int bn_blk_load_done(struct bn_blk_load *l);
 uint32_t bn_blk_load_outstanding(struct bn_blk_load *l);
-/* Print the report (IOPS, MB/s, p50/p99 latency, mismatches, errors). */
+/* Print the report (IOPS, MB/s, p50/p99/max latency, mismatches, errors). */
 void bn_blk_load_report(struct bn_blk_load *l, FILE *f, const char *label);
 uint64_t bn_blk_load_mismatches(struct bn_blk_load *l);
 uint64_t bn_blk_load_errors(struct bn_blk_load *l);

@@ -81,6 +81,8 @@ static void usage(void)
                 "  [--final-flush] [--discard-blocks FIRST:N] [--idle S]\n"
                 "  [--migrate-drain-ms N]  (a migration: let requests finish N ms, default\n"
                 "                           200; 0: resubmit all on the destination)\n"
+                "  [--slow-log FILE]  (each request that waited over 2 ms: wall-clock end\n"
+                "                      and wait in ms, one a line; bench/migrate)\n"
                 "  [--evil bad-gref|bad-sector|too-many-segs|prod-far-ahead]\n"
                 "  [--evil-handshake MODE [--leave]]  MODE: %s\n",
                 bf_evil_handshake_modes());
@@ -119,6 +121,7 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                                            {"idle", 1, 0, 'L'},
                                            {"migrate-drain-ms", 1, 0, 'M'},
                                            {"discard-blocks", 1, 0, 'X'},
+                                           {"slow-log", 1, 0, 'y'},
                                            {"help", 0, 0, 'h'},
                                            {0, 0, 0, 0}};
         int r;
@@ -233,6 +236,13 @@ static int parse_opts(int argc, char **argv, struct bf_opts *o)
                         break;
                 case 'M':
                         o->drain_ms = (unsigned)atoi(optarg);
+                        break;
+                case 'y':
+                        if (!(o->cfg.slow_log = fopen(optarg, "we"))) {
+                                fprintf(stderr, "blkguest: %s: %s\n", optarg, strerror(errno));
+                                return -errno;
+                        }
+                        setvbuf(o->cfg.slow_log, NULL, _IOLBF, 0);
                         break;
                 case 'X':
                         if (sscanf(optarg, "%" SCNu64 ":%u", &o->discard_first, &o->discard_n) != 2)
@@ -395,6 +405,8 @@ int main(int argc, char **argv)
                 ret = 0;
 out:
         bn_blk_load_free(load);
+        if (o.cfg.slow_log)
+                fclose(o.cfg.slow_log);
         if (f.g) {
                 bf_close(&f);
                 bn_guest_fe_undeclare(&f.fe, NULL);

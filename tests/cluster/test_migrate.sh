@@ -18,12 +18,18 @@
 #     becomes shm on h2, h1 holds no domain vm1 any more, the ping is
 #     answered across the rollbacks and the move (losses counted, at most
 #     25 of 250); the topology file applied again leaves vm1 where it runs;
+#  3b. vm1 migrates back to h1 while it pings: its shm wire becomes vxlan
+#     with a VNI the controllers pick (ctl_vni.c) and the hosts' addresses
+#     (at most 10 of 100 pings lost);
 #  4. vm3 migrates to h3 (its nbd wire to h2 stays nbd: only the epoch of
 #     its Spike changes, and h2 closes the old incarnation's end, fenced)
 #     and on to h2 (the wire becomes shm) during its verify run: 0
 #     mismatches, 0 errors, every request answered (the run ends with none
 #     outstanding), those in flight at each move submitted again (the
-#     guest does not drain: --migrate-drain-ms 0, as Linux's blkfront).
+#     guest does not drain: --migrate-drain-ms 0, as Linux's blkfront);
+#  5. h2's bananad (the bridge Corm's host) SIGKILLed while vm1 migrates
+#     from h1 to h3: the migration completes or rolls back, no record is
+#     left, and once h2's next bananad is up vm1 pings vm2 again.
 B=$1
 . "$(dirname "$0")/cluster.sh"
 cl_programs "$B"
@@ -139,6 +145,24 @@ out=$(cl_ctl 1 apply "$CL_BASE/topo.yaml" 2>&1) || cl_fail "apply after the move
 echo "$out" | grep -qE "vm1-lan|h1/vm1/vif0" && cl_fail "apply after the move changed vm1: $out"
 wire_is 2 vm1-lan 'shm .* up$' || cl_fail "vm1-lan is not shm after the apply: $(cl_ctl 2 wires 2>&1)"
 ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2 after the apply"
+# 3b. vm1 back to h1, away from its Corm, while it pings: the shm wire
+# becomes vxlan, with a VNI the controllers pick and the hosts' addresses
+ip netns exec "$CL_T-vm1" ping -i 0.02 -c 100 -W 1 10.77.0.2 >"$CL_BASE/ping5.out" 2>&1 &
+pp=$!
+cl_pids+=($pp)
+sleep 0.3
+cl_ctl 2 migrate vm1 --to h1 >"$CL_BASE/m5.out" 2>&1 || cl_fail "migrate vm1 back to h1 failed: $(cat "$CL_BASE/m5.out")"
+sed 's/^/  h2: /' "$CL_BASE/m5.out"
+grep -qE "^wire vm1-lan: shm now, vxlan \(VNI [0-9]+ picked\) once h1/vm1/vif0 is on h1" "$CL_BASE/m5.out" ||
+    cl_fail "migrate did not say the wire becomes vxlan with a VNI picked"
+wait_for 10 wire_is 1 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan did not become vxlan: $(cl_ctl 1 wires 2>&1)"
+cl_etcdctl get banana/wires/vm1-lan --print-value-only | grep -qE '"vni":"[0-9]+"' ||
+    cl_fail "the store's vm1-lan has no VNI: $(cl_etcdctl get banana/wires/vm1-lan --print-value-only)"
+wait "$pp"
+got=$(sed -nE 's/.* ([0-9]+) received.*/\1/p' "$CL_BASE/ping5.out")
+echo "ping across the migration shm -> vxlan: ${got:-0} of 100 answered"
+[ "${got:-0}" -ge 90 ] || cl_fail "too many pings lost: $(tail -2 "$CL_BASE/ping5.out")"
+ip netns exec "$CL_T-vm1" ping -c 2 -W 5 10.77.0.2 >/dev/null || cl_fail "vm1 cannot ping vm2 over vxlan"
 
 # 4. the disk moved under its verify run
 wait "$gp" || cl_fail "the verify run failed: $(tail -3 "$CL_BASE/vm3.out") $(tail -3 "$CL_BASE/vm3.log")"
@@ -157,4 +181,24 @@ for e in "1 now (was 0)" "2 now (was 1)"; do
     grep -q "wire vm3-disk: h1/vm3/xvda is incarnation $e: the old one's ends are closed (fenced)" \
         "$CL_BASE/h2/bananad.log" || cl_fail "h2 did not fence the disk's old incarnation ($e)"
 done
+# 5. the Corm's host dies during a migration: vm1 (on h1 again) to h3
+# while h2's bananad, which holds the bridge Corm, is SIGKILLed; the
+# migration completes or is rolled back, and once h2's next bananad is up
+# vm1 pings vm2 again wherever it runs
+cl_ctl 1 migrate vm1 --to h3 >"$CL_BASE/m6.out" 2>&1 &
+mp=$!
+sleep 0.05
+kill -KILL "${CL_BPID[2]}"
+wait "${CL_BPID[2]}" 2>/dev/null
+wait "$mp" && where=h3 || where=h1
+sed 's/^/  h1: /' "$CL_BASE/m6.out"
+grep -qE "^done|rolled back" "$CL_BASE/m6.out" || cl_fail "the migration neither completed nor rolled back"
+cl_bananad 2 --store etcd://10.88.0.2:2379 --address 10.88.0.12 --lease-ttl 5
+[ -z "$(cl_etcdctl get --prefix banana/migrations/ --keys-only)" ] || cl_fail "a migration record was left"
+cl_etcdctl get banana/endpoints/h1/vm1/vif0 --print-value-only | grep -q "\"location\":\"$where\"" ||
+    cl_fail "the store does not locate vm1 on $where"
+wait_for 20 wire_is 2 vm1-lan 'vxlan .* up$' || cl_fail "vm1-lan not up after h2's restart: $(cl_ctl 2 wires 2>&1)"
+wait_for 20 ip netns exec "$CL_T-vm1" ping -c 1 -W 1 10.77.0.2 >/dev/null ||
+    cl_fail "vm1 (on $where) cannot ping vm2 after h2's restart"
+echo "ok: the Corm's host died during a migration to h3: vm1 runs on $where and pings vm2 after h2's restart"
 echo "PASS"

@@ -79,6 +79,15 @@ cli)
     echo "$out" | grep -q "unknown parameter 'ring'.*(kept shm)" || fail "swap to vxlan: $out"
     expect 0 wires extra
     echo "$out" | grep -q "extra .*shm .* up" || fail "refused swap changed the wire: $out"
+    # a wire that becomes vxlan with no VNI given gets one (ctl_vni.c)
+    vp=$((30000 + $$ % 20000))
+    expect 0 swap extra vxlan -o end0.addr=127.0.0.1 -o end0.port=$vp -o end1.addr=127.0.0.1 \
+        -o end1.port=$((vp + 1))
+    expect 0 --json wires extra
+    echo "$out" | grep -qE '"vni":"[0-9]+"' || fail "swap to vxlan picked no VNI: $out"
+    extra_vxlan_up() { ctl wires extra | grep -q 'extra .*vxlan .* up'; }
+    wait_for 10 extra_vxlan_up ||
+        fail "extra not up as vxlan: $(ctl wires extra 2>&1)"
     expect 0 disconnect extra
     expect 1 wires extra
     echo "$out" | grep -q "no wire named 'extra'" || fail "disconnected wire: $out"

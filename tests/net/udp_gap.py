@@ -6,7 +6,8 @@ hot-swap costs), and counts frames lost, doubled and out of order.
   udp_gap.py recv PORT COUNT [IDLE_S]     until COUNT arrived or IDLE_S (2) of silence
 recv prints one line: received=N lost=N dup=N reordered=N max_gap_ms=X p50_gap_ms=X
 and, with GAPS_FILE set, every gap over 2 ms as "end_ms gap_ms" lines (end_ms: the wall clock in
-ms when the gap ended)."""
+ms when the gap ended), "end_ms gap_ms lost" with GAPS_LOST set (lost: the frames the gap's
+sequence numbers skipped)."""
 import os
 import socket
 import struct
@@ -61,12 +62,13 @@ def recv(port, count, idle):
         seen.add(seq)
         if seq < last_seq:
             reord += 1
+        prev = last_seq
         last_seq = max(last_seq, seq)
         if last_t is not None:
             g = (now - last_t) * 1000.0
             gaps.append(g)
             if g > 2.0:
-                big.append((time.time() * 1000.0, g))
+                big.append((time.time() * 1000.0, g, max(0, seq - prev - 1)))
         else:
             t_first = now
         last_t = now
@@ -78,8 +80,9 @@ def recv(port, count, idle):
              gaps[len(gaps) // 2] if gaps else 0.0), flush=True)
     if os.environ.get("GAPS_FILE"):
         with open(os.environ["GAPS_FILE"], "w") as f:
-            for t, g in big:
-                f.write("%.3f %.3f\n" % (t, g))
+            lost = os.environ.get("GAPS_LOST")
+            for t, g, n in big:
+                f.write(("%.3f %.3f %d\n" % (t, g, n)) if lost else ("%.3f %.3f\n" % (t, g)))
 
 
 if __name__ == "__main__":
