@@ -1,7 +1,8 @@
 /* test_corm_gso.c: software TCP segmentation and checksums (corm_gso.h):
  * 64 KiB TCPv4 and TCPv6 GSO frames are cut into MSS-sized segments whose
  * checksums verify, whose sequence numbers and payload reassemble the
- * original, with FIN/PSH only on the last; a partial checksum is completed;
+ * original, with FIN/PSH only on the last; the checksum summed by words
+ * equals the 16-bit definition; a partial checksum is completed;
  * malformed frames are refused without out-of-bounds access (run it under
  * ASan). Software GRO: the segments of a 64 KiB frame merge back into it,
  * byte for byte, with the right GSO header; out-of-order segments, another
@@ -133,6 +134,45 @@ static void test_segment(int v6)
         printf("TCPv%d: %zu payload bytes -> %d segments, checksums valid\n", v6 ? 6 : 4, plen, n);
         /* scratch too small for a segment */
         CHECK(bn_net_gso_segment(&h, f, len, scratch, 100, on_seg, &c) == -EMSGSIZE);
+}
+
+/* bn_net_csum_add (words at a time) against the definition: 16-bit
+ * network-order words, the odd last byte as a high byte, end-around carry;
+ * every length and alignment up to 300 bytes, all-ones data, long ones. */
+static uint16_t csum_ref(uint32_t sum, const uint8_t *b, size_t len)
+{
+        uint64_t s = sum;
+
+        for (size_t i = 0; i + 1 < len; i += 2)
+                s += (uint32_t)b[i] << 8 | b[i + 1];
+        if (len & 1)
+                s += (uint32_t)b[len - 1] << 8;
+        while (s >> 16)
+                s = (s & 0xffff) + (s >> 16);
+        return (uint16_t)s;
+}
+
+static void test_csum_words(void)
+{
+        static uint8_t d[70000];
+        uint64_t r = 3;
+        size_t off, len;
+
+        for (size_t i = 0; i < sizeof(d); i++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                d[i] = (uint8_t)(r >> 56);
+        }
+        for (off = 0; off < 8; off++)
+                for (len = 0; len < 300; len++)
+                        CHECK(
+                            bn_net_csum_fold(bn_net_csum_add((uint32_t)len * 977u, d + off, len)) ==
+                            csum_ref((uint32_t)len * 977u, d + off, len));
+        CHECK(bn_net_csum_fold(bn_net_csum_add(0xffffffffu, d + 3, 65535)) ==
+              csum_ref(0xffffffffu, d + 3, 65535));
+        memset(d, 0xff, 65536);
+        CHECK(bn_net_csum_fold(bn_net_csum_add(0, d, 65536)) == csum_ref(0, d, 65536));
+        CHECK(bn_net_csum_fold(bn_net_csum_add(0, d + 1, 65533)) == csum_ref(0, d + 1, 65533));
+        printf("checksum by words equals the 16-bit definition\n");
 }
 
 static void test_csum_complete(void)
@@ -365,6 +405,7 @@ int main(void)
 {
         test_segment(0);
         test_segment(1);
+        test_csum_words();
         test_csum_complete();
         test_hostile();
         test_gro(0);
