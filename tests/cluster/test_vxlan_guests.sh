@@ -5,7 +5,8 @@
 # Corm, where guest g2 (on h2, 10.68.0.2) sits on shm. The wire gives no
 # VNI: h1's controller picks one, h2 reads it from the store. The guests
 # get the wire's MTU (g1 1450, g2 1500 on shm). Pings both ways, iperf3 TCP
-# both ways, 300 MiB each way with sha256 equal; a frame over the MTU (g1's
+# both ways, 300 MiB each way with sha256 equal (h2's end merging g1's TCP
+# segments by software GRO); a frame over the MTU (g1's
 # MTU raised by hand) is counted as drop_too_big; after a restart of h1's
 # bananad g1's MTU is the wire's again (recomputed, not read back); two
 # connects racing from h1 and h2 never store one VNI twice.
@@ -76,6 +77,12 @@ cl_xfer "$G2" "$G1" 10.68.0.1 "$CL_BASE/data" why
 t2=$(date +%s.%N)
 rm -f "$CL_BASE/data"
 echo "300 MiB g1 -> g2 in $(echo "$t1 - $t0" | bc) s, g2 -> g1 in $(echo "$t2 - $t1" | bc) s, sha256 equal"
+# h2's end merged g1's TCP segments (software GRO): one frame of many
+# datagrams for the bridge, the sha256 above says the bytes stayed right
+gro() { cl_ctl "$1" --json wires g1-lan | python3 -c 'import json,sys; d=json.load(sys.stdin)["wires"][0]["drops_detail"]; print(d.get("gro_frames", 0), d.get("gro_segs", 0))'; }
+read -r gf gs <<<"$(gro 2)"
+[ "$gf" -gt 0 ] && [ "$gs" -ge $((2 * gf)) ] || cl_fail "h2's software GRO merged nothing: gro_frames $gf, gro_segs $gs"
+echo "software GRO on h2: $gs datagrams merged into $gf frames"
 
 # a frame over the wire's MTU: counted as drop_too_big, nothing else lost
 big() { cl_ctl 1 --json wires g1-lan | python3 -c 'import json,sys; print(json.load(sys.stdin)["wires"][0]["drops_by_reason"]["too_big"])'; }
