@@ -1,5 +1,6 @@
-/* corm_gso.c: software TCP segmentation and checksums (see corm_gso.h).
- * Every offset is derived from the frame and checked against its length.
+/* corm_gso.c: software TCP segmentation and checksums, and software GRO
+ * (see corm_gso.h). Every offset is derived from the frame and checked
+ * against its length.
  */
 #include "corm_gso.h"
 
@@ -14,23 +15,62 @@
 #define ETHTYPE_IPV6 0x86dd
 #define ETHTYPE_VLAN 0x8100
 #define TCP_FIN      0x01
+#define TCP_SYN      0x02
+#define TCP_RST      0x04
 #define TCP_PSH      0x08
+#define TCP_ACK      0x10
+#define TCP_URG      0x20
+#define TCP_ECE      0x40
 #define TCP_CWR      0x80
 
+static uint64_t add_carry(uint64_t a, uint64_t b)
+{
+        a += b;
+        return a + (a < b);
+}
+
+/* Native-order 32-bit words summed into four 64-bit accumulators (no carry
+ * lost: 2^32 words would be needed), folded to 16 bits and swapped to network
+ * order once at the end: the one's complement sum does not depend on the
+ * byte order (RFC 1071), and this runs 2-3 times faster than 16 bits at a
+ * time on the 64 KiB of every GSO frame segmented or merged. */
 uint32_t bn_net_csum_add(uint32_t sum, const void *p, size_t len)
 {
         const uint8_t *b = p;
-        uint64_t s = sum;
+        uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s;
+        uint16_t t;
 
+        while (len >= 16) {
+                uint32_t v[4];
+
+                memcpy(v, b, sizeof(v));
+                a0 += v[0];
+                a1 += v[1];
+                a2 += v[2];
+                a3 += v[3];
+                b += 16;
+                len -= 16;
+        }
+        s = add_carry(add_carry(a0, a1), add_carry(a2, a3));
         while (len >= 2) {
-                s += (uint32_t)b[0] << 8 | b[1];
+                memcpy(&t, b, 2);
+                s = add_carry(s, t);
                 b += 2;
                 len -= 2;
         }
-        if (len)
-                s += (uint32_t)b[0] << 8;
-        while (s >> 32)
-                s = (s & 0xffffffffu) + (s >> 32);
+        if (len) { /* the last byte is the high one of its (network-order) word */
+                uint8_t last[2] = {b[0], 0};
+
+                memcpy(&t, last, 2);
+                s = add_carry(s, t);
+        }
+        s = (s & 0xffffffffu) + (s >> 32);
+        s = (s & 0xffffffffu) + (s >> 32);
+        for (int i = 0; i < 3; i++)
+                s = (s & 0xffff) + (s >> 16);
+        s = (uint64_t)sum + ntohs((uint16_t)s);
+        for (int i = 0; i < 3; i++)
+                s = (s & 0xffff) + (s >> 16);
         return (uint32_t)s;
 }
 
@@ -243,19 +283,160 @@ int bn_net_gso_segment(const struct virtio_net_hdr *h, const uint8_t *frame, siz
         return n;
 }
 
+/* The checksums of a parsed frame: 0 when valid, -EBADMSG otherwise. */
+static int verify(const uint8_t *frame, const struct layout *L)
+{
+        if (!L->v6 && bn_net_csum_fold(bn_net_csum_add(0, frame + L->l3, L->l4 - L->l3)) != 0xffff)
+                return -EBADMSG;
+        if (L->proto == IPPROTO_UDP && get16(frame + L->l4 + 6) == 0 && !L->v6)
+                return 0; /* no UDP checksum */
+        if (bn_net_csum_fold(bn_net_csum_add(pseudo(frame, L, L->end - L->l4), frame + L->l4,
+                                             L->end - L->l4)) != 0xffff)
+                return -EBADMSG;
+        return 0;
+}
+
 int bn_net_csum_verify(const uint8_t *frame, size_t len)
 {
         struct layout L;
         int rc = parse(frame, len, &L);
 
-        if (rc < 0)
-                return rc;
-        if (!L.v6 && bn_net_csum_fold(bn_net_csum_add(0, frame + L.l3, L.l4 - L.l3)) != 0xffff)
-                return -EBADMSG;
-        if (L.proto == IPPROTO_UDP && get16(frame + L.l4 + 6) == 0 && !L.v6)
-                return 0; /* no UDP checksum */
-        if (bn_net_csum_fold(bn_net_csum_add(pseudo(frame, &L, L.end - L.l4), frame + L.l4,
-                                             L.end - L.l4)) != 0xffff)
-                return -EBADMSG;
-        return 0;
+        return rc < 0 ? rc : verify(frame, &L);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+        return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+void bn_net_gro_init(struct bn_net_gro *g, uint8_t *buf, size_t cap)
+{
+        memset(g, 0, sizeof(*g));
+        g->buf = buf;
+        g->cap = cap;
+}
+
+/* A TCP segment GRO may take at all (corm_gso.h), parsed into L. */
+static bool gro_eligible(const uint8_t *f, size_t len, struct layout *L)
+{
+        uint8_t fl;
+
+        if (parse(f, len, L) < 0 || L->proto != IPPROTO_TCP || L->end != len ||
+            L->payload >= L->end)
+                return false;
+        fl = f[L->l4 + 13];
+        if (!(fl & TCP_ACK) || (fl & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG | TCP_CWR | TCP_ECE)))
+                return false;
+        return verify(f, L) == 0;
+}
+
+/* f (parsed into L) is of the flow held in g, with the same headers but for
+ * what differs between the segments of one TSO frame. */
+static bool gro_same_flow(const struct bn_net_gro *g, const uint8_t *f, const struct layout *L)
+{
+        const uint8_t *h = g->segs > 1 ? g->buf : g->first;
+        size_t l3 = g->l3, l4 = g->l4;
+
+        if (L->l3 != l3 || L->l4 != l4 || L->payload != g->hlen || L->v6 != g->v6)
+                return false;
+        if (memcmp(f, h, l3)) /* Ethernet and the VLAN tag */
+                return false;
+        if (g->v6) { /* all but the payload length */
+                if (memcmp(f + l3, h + l3, 4) || memcmp(f + l3 + 6, h + l3 + 6, 34))
+                        return false;
+        } else if (f[l3] != h[l3] || f[l3 + 1] != h[l3 + 1] ||       /* version, IHL, TOS */
+                   memcmp(f + l3 + 6, h + l3 + 6, 4) ||              /* flags, TTL, protocol */
+                   memcmp(f + l3 + 12, h + l3 + 12, l4 - l3 - 12)) { /* addresses, options */
+                return false;
+        }
+        /* ports; ack, offset, flags but PSH, window; urgent pointer, options */
+        return memcmp(f + l4, h + l4, 4) == 0 && memcmp(f + l4 + 8, h + l4 + 8, 5) == 0 &&
+               (f[l4 + 13] & ~TCP_PSH) == (h[l4 + 13] & ~TCP_PSH) &&
+               memcmp(f + l4 + 14, h + l4 + 14, 2) == 0 &&
+               memcmp(f + l4 + 18, h + l4 + 18, g->hlen - l4 - 18) == 0;
+}
+
+int bn_net_gro_add(struct bn_net_gro *g, const uint8_t *frame, size_t len)
+{
+        struct layout L;
+        size_t plen;
+        bool psh;
+
+        if (!gro_eligible(frame, len, &L))
+                return 0;
+        plen = L.end - L.payload;
+        psh = frame[L.l4 + 13] & TCP_PSH;
+        if (!g->len) {
+                if (plen > 0xffff)
+                        return 0;
+                g->first = frame;
+                g->len = len;
+                g->l3 = L.l3;
+                g->l4 = L.l4;
+                g->hlen = L.payload;
+                g->v6 = L.v6;
+                g->mss = (uint16_t)plen;
+                g->seq = get32(frame + L.l4 + 4) + (uint32_t)plen;
+                g->segs = 1;
+                g->closed = psh;
+                return 1;
+        }
+        if (g->closed || plen > g->mss || get32(frame + L.l4 + 4) != g->seq ||
+            g->len + plen > g->cap || g->len + plen - g->l3 - (g->v6 ? 40 : 0) > 0xffff ||
+            !gro_same_flow(g, frame, &L))
+                return 0;
+        if (g->segs == 1)
+                memcpy(g->buf, g->first, g->len);
+        memcpy(g->buf + g->len, frame + L.payload, plen);
+        g->len += plen;
+        g->seq += (uint32_t)plen;
+        g->segs++;
+        if (psh)
+                g->buf[g->l4 + 13] |= TCP_PSH;
+        g->closed = psh || plen < g->mss;
+        return 1;
+}
+
+size_t bn_net_gro_flush(struct bn_net_gro *g, struct virtio_net_hdr *h, const uint8_t **frame,
+                        unsigned *segs)
+{
+        size_t len = g->len;
+        uint8_t *f = g->buf;
+
+        memset(h, 0, sizeof(*h));
+        if (segs)
+                *segs = g->segs;
+        if (g->segs <= 1) {
+                *frame = g->first;
+        } else {
+                struct layout L = {.l3 = g->l3,
+                                   .l4 = g->l4,
+                                   .payload = g->hlen,
+                                   .v6 = g->v6,
+                                   .proto = IPPROTO_TCP,
+                                   .end = len};
+
+                if (g->v6) {
+                        put16(f + g->l3 + 4, (uint16_t)(len - g->l3 - 40));
+                } else {
+                        put16(f + g->l3 + 2, (uint16_t)(len - g->l3));
+                        put16(f + g->l3 + 10, 0);
+                        put16(f + g->l3 + 10, (uint16_t)~bn_net_csum_fold(
+                                                  bn_net_csum_add(0, f + g->l3, g->l4 - g->l3)));
+                }
+                /* a partial checksum: the pseudo-header's sum, as TSO leaves it */
+                put16(f + g->l4 + 16, bn_net_csum_fold(pseudo(f, &L, len - g->l4)));
+                h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+                h->gso_type = g->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+                h->hdr_len = (uint16_t)g->hlen;
+                h->gso_size = g->mss;
+                h->csum_start = (uint16_t)g->l4;
+                h->csum_offset = 16;
+                *frame = f;
+        }
+        g->len = 0;
+        g->segs = 0;
+        g->first = NULL;
+        g->closed = false;
+        return len;
 }

@@ -162,7 +162,14 @@ static int vif_probe(struct bn_xb_dev *dev, struct bn_endpoint *ep)
 
         if (bn_xb_read_be(dev, "mac", vif->mac, sizeof(vif->mac)) < 0)
                 snprintf(vif->mac, sizeof(vif->mac), "00:16:3e:00:00:00");
-        if (bn_xb_read_be(dev, "mtu", buf, sizeof(buf)) == 0) {
+        /* The `mtu` key is the toolstack's until this back-end writes the
+         * wire's MTU there (tell_mtu): the toolstack's is kept aside at the
+         * first probe, so that a bananad started again (the journal's
+         * restart) recomputes the MTU a wire gives instead of reading back
+         * the one an earlier bananad told as if the toolstack had said it. */
+        bool saved = bn_xb_read_be(dev, BN_VIF_TOOLSTACK_MTU, buf, sizeof(buf)) == 0;
+
+        if (saved || bn_xb_read_be(dev, "mtu", buf, sizeof(buf)) == 0) {
                 char *end;
                 unsigned long m = strtoul(buf, &end, 10);
 
@@ -170,6 +177,10 @@ static int vif_probe(struct bn_xb_dev *dev, struct bn_endpoint *ep)
                         bn_warn(ep->name, "ignoring bad mtu '%s' (68..65517)", buf);
                 else
                         vif->mtu = (unsigned)m;
+        }
+        if (!saved && (rc = bn_xb_write(dev, BN_VIF_TOOLSTACK_MTU, "%u", vif->mtu)) < 0) {
+                bn_err(ep->name, "cannot write %s: %s", BN_VIF_TOOLSTACK_MTU, strerror(-rc));
+                return rc;
         }
         if (bn_xb_read_be(dev, "rate", buf, sizeof(buf)) == 0) {
                 if (parse_rate(buf, &vif->rate_bytes, &vif->rate_usec) < 0) {

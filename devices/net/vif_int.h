@@ -32,6 +32,9 @@
  * netback's queue): beyond these bounds new frames are dropped. */
 #define BN_VIF_RXQ_FRAMES 1024
 #define BN_VIF_RXQ_BYTES  (4u * 1024u * 1024u)
+/* the back-end key where the toolstack's `mtu` is kept once this back-end
+ * writes the wire's MTU into `mtu` (vif.c: vif_probe, tell_mtu) */
+#define BN_VIF_TOOLSTACK_MTU "banana-toolstack-mtu"
 
 struct bn_vif;
 
@@ -136,7 +139,7 @@ struct bn_vif {
 
         /* from the toolstack (back-end keys) */
         char mac[32];
-        unsigned mtu;      /* the toolstack's (1500 when it gave none) */
+        unsigned mtu;      /* the toolstack's (1500 when it gave none; BN_VIF_TOOLSTACK_MTU) */
         unsigned mtu_told; /* the back-end's `mtu` key as ep->loop last wrote it (0: not yet) */
         uint64_t rate_bytes, rate_usec; /* 0: unlimited */
 

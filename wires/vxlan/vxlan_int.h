@@ -24,6 +24,8 @@
 #define VX_GRO_MAX   65536 /* a datagram read with UDP_GRO: many back to back */
 #define VX_GSO_SEGS  64    /* datagrams in one UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS) */
 #define VX_UDP_MAX   65507 /* the largest UDP payload over IPv4 */
+#define VX_SGRO_BUFS 4     /* merged frames per recv (software GRO) */
+#define VX_SGRO_BUF  (65535u + 18u) /* one merged frame: an IP packet of 64 KiB */
 /* one GSO frame's datagrams, each after its header, back to back */
 #define VX_GBUF (VX_GSO_MAX + 2 * VX_GSO_SEGS * (BN_VXLAN_HLEN + 64))
 
@@ -67,6 +69,9 @@ struct vx_port {
         unsigned head, rpos, tail;
         atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_too_big;
         atomic_uint_fast64_t rx_short, rx_flags, rx_foreign; /* malformed, by reason */
+        unsigned rel;  /* rpos at the last recv: what release frees */
+        uint8_t *sgro; /* VX_SGRO_BUFS merged frames (software GRO; NULL: off) */
+        uint64_t rx_gro_frames, rx_gro_segs; /* frames merged, datagrams in them */
         /* the port's loop's */
         uint64_t tx_frames, tx_bytes, tx_too_big, tx_full, tx_bad;
         uint8_t *scratch; /* one segment of a GSO frame */

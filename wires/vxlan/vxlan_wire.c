@@ -18,11 +18,15 @@
  * address) and copies its frame into the port's hand-off queue, waking the
  * port's loop through the port's eventfd (the fd the framework polls). A
  * port is only touched on its own loop; the queue and the table are under
- * locks. Sending runs on the port's loop: a GSO or partial-checksum frame is
- * segmented and checksummed in software first (corm_gso.c: the other end
- * may be Linux, which carries plain Ethernet), each frame gets its header
- * and the batch leaves with one sendmmsg (vxlan_tx.c: with UDP_SEGMENT
- * where the kernel has it); the socket receives with UDP_GRO.
+ * locks. The port's loop takes the queued frames and merges consecutive TCP
+ * segments of one flow into one GSO frame (software GRO, corm_gso.h: one
+ * 64 KiB frame for the bridge and every later hop instead of 45; off with
+ * BN_VXLAN_GRO=0 in the environment). Sending runs on the port's loop: a
+ * GSO or partial-checksum frame is segmented and checksummed in software
+ * first (corm_gso.c: the other end may be Linux, which carries plain
+ * Ethernet), each frame gets its header and the batch leaves with one
+ * sendmmsg (vxlan_tx.c: with UDP_SEGMENT where the kernel has it); the
+ * socket receives with UDP_GRO.
  *
  * Capabilities: unordered, unreliable (the datagrams of a batch that meets
  * a full socket buffer are dropped, counted as drop_full; then the port
@@ -444,6 +448,11 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
         p->q = calloc(VX_RXQ, p->slot);
         p->gbuf = malloc(VX_GBUF);
         p->scratch = malloc(VX_GSO_MAX);
+        if (!(getenv("BN_VXLAN_GRO") && strcmp(getenv("BN_VXLAN_GRO"), "0") == 0) &&
+            !(p->sgro = malloc((size_t)VX_SGRO_BUFS * VX_SGRO_BUF))) {
+                rc = -ENOMEM;
+                goto fail;
+        }
         if (p->efd < 0 || !p->q || !p->gbuf || !p->scratch) {
                 rc = p->efd < 0 ? -errno : -ENOMEM;
                 goto fail;
@@ -485,9 +494,11 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
                 inet_ntop(AF_INET, &v.bind.sin_addr, a, sizeof(a));
                 inet_ntop(AF_INET, &v.peer.sin_addr, b, sizeof(b));
                 bn_info(port->wire,
-                        "vxlan: VNI %u, UDP %s:%u -> %s:%u, MTU %u, UDP_SEGMENT %s, UDP_GRO %s",
+                        "vxlan: VNI %u, UDP %s:%u -> %s:%u, MTU %u, UDP_SEGMENT %s, UDP_GRO %s, "
+                        "software GRO %s",
                         p->vni, a, (unsigned)v.port, b, (unsigned)v.peer_port, p->mtu,
-                        p->sock->gso ? "on" : "off", p->sock->gro ? "on" : "off");
+                        p->sock->gso ? "on" : "off", p->sock->gro ? "on" : "off",
+                        p->sgro ? "on" : "off");
         }
         return 0;
 fail:
@@ -512,6 +523,8 @@ static void vx_close(struct bn_wire_port *port)
         free(p->q);
         free(p->gbuf);
         free(p->scratch);
+        free(p->sgro);
+        p->sgro = NULL;
         p->q = NULL;
         p->gbuf = NULL;
         p->scratch = NULL;
@@ -523,26 +536,77 @@ static int vx_fd(struct bn_wire_port *port)
         return ((struct vx_port *)port->priv)->efd;
 }
 
+static void msg_frame(struct bn_wire_msg *m, const uint8_t *data, size_t len,
+                      const struct virtio_net_hdr *h)
+{
+        memset(m, 0, sizeof(*m));
+        m->type = BN_MSG_NET_FRAME;
+        m->hdr_len = sizeof(*h);
+        memcpy(m->hdr, h, sizeof(*h));
+        m->data = (uint8_t *)(uintptr_t)data;
+        m->len = (uint32_t)len;
+}
+
+/* The frame g holds as message m; a merged one used up its buffer, so g
+ * moves on to the next (*nbuf counts them). */
+static void sgro_emit(struct vx_port *p, struct bn_net_gro *g, struct bn_wire_msg *m,
+                      unsigned *nbuf)
+{
+        struct virtio_net_hdr h;
+        const uint8_t *f;
+        unsigned segs;
+        size_t len = bn_net_gro_flush(g, &h, &f, &segs);
+
+        msg_frame(m, f, len, &h);
+        if (segs > 1) {
+                p->rx_gro_frames++;
+                p->rx_gro_segs += segs;
+                if (++*nbuf < VX_SGRO_BUFS)
+                        bn_net_gro_init(g, p->sgro + (size_t)*nbuf * VX_SGRO_BUF, VX_SGRO_BUF);
+        }
+}
+
 static int vx_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned max)
 {
+        static const struct virtio_net_hdr none; /* no metadata: all zero */
         struct vx_port *p = port->priv;
-        uint64_t ticks, one = 1;
-        unsigned n = 0;
+        uint64_t ticks, one = 1, bytes = 0;
+        unsigned n = 0, nbuf = p->sgro ? 0 : VX_SGRO_BUFS, rpos = p->rpos, head, taken;
+        struct bn_net_gro g;
         bool more;
 
         if (read(p->efd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
                 return -errno;
+        bn_net_gro_init(&g, p->sgro, VX_SGRO_BUF); /* used only with p->sgro */
+        /* Slots [rpos, head) are ours until release moves tail past them:
+         * the receive loop only writes at head, so merge without the lock. */
         pthread_mutex_lock(&p->qmu);
-        while (n < max && p->rpos != p->head) {
-                struct bn_wire_msg *m = &msgs[n++];
-                unsigned i = p->rpos++ % VX_RXQ;
+        head = p->head;
+        pthread_mutex_unlock(&p->qmu);
+        while (rpos != head && n + (nbuf < VX_SGRO_BUFS && g.len) < max) {
+                unsigned i = rpos % VX_RXQ;
+                const uint8_t *f = p->q + (size_t)i * p->slot;
 
-                memset(m, 0, sizeof(*m));
-                m->type = BN_MSG_NET_FRAME;
-                m->hdr_len = sizeof(struct virtio_net_hdr); /* no metadata: all zero */
-                m->data = p->q + (size_t)i * p->slot;
-                m->len = p->qlen[i];
+                if (nbuf < VX_SGRO_BUFS) {
+                        if (bn_net_gro_add(&g, f, p->qlen[i])) {
+                                bytes += p->qlen[i];
+                                rpos++;
+                                continue;
+                        }
+                        if (g.len) { /* not of what is held: that goes, f is offered again */
+                                sgro_emit(p, &g, &msgs[n++], &nbuf);
+                                continue;
+                        }
+                }
+                msg_frame(&msgs[n++], f, p->qlen[i], &none);
+                bytes += p->qlen[i];
+                rpos++;
         }
+        if (nbuf < VX_SGRO_BUFS && g.len)
+                sgro_emit(p, &g, &msgs[n++], &nbuf);
+        pthread_mutex_lock(&p->qmu);
+        taken = rpos - p->rpos;
+        p->rpos = p->rel = rpos;
         more = p->rpos != p->head;
         pthread_mutex_unlock(&p->qmu);
         /* The framework may stop before we said 0 (a bounded number of
@@ -550,19 +614,22 @@ static int vx_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned
          * since the receive loop wakes us only when it found us empty. */
         if (more && write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
                 return -errno;
-        atomic_fetch_add(&p->rx_frames, n);
-        for (unsigned i = 0; i < n; i++)
-                atomic_fetch_add(&p->rx_bytes, msgs[i].len);
+        atomic_fetch_add(&p->rx_frames, taken);
+        atomic_fetch_add(&p->rx_bytes, bytes);
         return (int)n;
 }
 
+/* Every message of the last recv is released at once (the framework
+ * releases what it took before the next recv): the slots up to where that
+ * recv stopped are free, however many datagrams a merged frame took. */
 static void vx_release(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned n)
 {
         struct vx_port *p = port->priv;
 
         (void)msgs;
+        (void)n;
         pthread_mutex_lock(&p->qmu);
-        p->tail += n <= p->rpos - p->tail ? n : p->rpos - p->tail;
+        p->tail = p->rel;
         pthread_mutex_unlock(&p->qmu);
 }
 
@@ -589,6 +656,9 @@ static void vx_stats(struct bn_wire_port *port, struct bn_wire_stats *st)
         bn_wire_stats_detail(st, "bad_flags", fl);
         bn_wire_stats_detail(st, "not_from_peer", fo);
         bn_wire_stats_detail(st, "not_a_frame", p->tx_bad);
+        /* software GRO: frames merged and the datagrams they took */
+        bn_wire_stats_detail(st, "gro_frames", p->rx_gro_frames);
+        bn_wire_stats_detail(st, "gro_segs", p->rx_gro_segs);
         /* what the end's UDP socket dropped as nobody's (not in drop_*:
          * they are no wire's), so that forged traffic shows */
         if (p->sock) {
