@@ -5,10 +5,13 @@
  * types, site and domain, what each wire type tells the other hosts
  * (wire_info: vpn's certificate fingerprint), version, pid, start time),
  * its keepalive, seen/<host> (when this
- * host was last alive, outliving the lease), this host's report
- * reports/<host> (the actual state of its endpoints and wires, built on
- * the main loop by ctl_report.c), and the cluster's view (every host up or
- * down with its report), read once a second and handed to the main loop.
+ * host was last alive, outliving the lease), this host's report (the
+ * actual state of its endpoints and wires: the main loop's ctl_report.c
+ * hands on what changed; written here one key per item,
+ * reports/<host>/{endpoints,wires}/NAME, in batches of REPORT_TXN, with
+ * reports/<host> saying when and how many), and the cluster's view (every
+ * host up or down with its report), read once a second and handed to the
+ * main loop.
  * So the main loop never waits for etcd to answer status, and a slow or
  * absent etcd delays nothing but this thread.
  *
@@ -31,6 +34,9 @@
 
 #define CTX     "cluster"
 #define TICK_MS 1000
+/* report items a transaction writes at most (etcd's --max-txn-ops is 128
+ * by default) */
+#define REPORT_TXN 100
 
 #ifndef BN_VERSION
 #define BN_VERSION "0"
@@ -48,8 +54,12 @@ struct ctl_cluster {
         uint64_t lease;
         unsigned ttl;
         unsigned ticks;
-        bool down;    /* the store did not answer last time */
-        char *report; /* a report not written yet (NULL: none) */
+        bool down; /* the store did not answer last time */
+        /* this host's report: what the store holds (as written, or read at
+         * start) and what is still to write, each {"endpoints"|"wires":
+         * {NAME: {"state", "error"?, "since"}}} (pending: null, delete) */
+        json_object *written, *pending;
+        bool pending_summary; /* reports/<host> is to write */
         /* every host's report is read every reports_every ticks (reading
          * them may take long with thousands of wires: at most a tenth of
          * the time); between, the view has none and the main loop keeps
@@ -65,10 +75,10 @@ struct ctl_cluster {
         atomic_bool view_queued;
 };
 
-/* A report for the cluster loop. */
+/* A batch of a report's changes for the cluster loop. */
 struct report_job {
         struct ctl_cluster *cl;
-        char *text;
+        json_object *batch;
 };
 
 static int put(struct ctl_cluster *cl, const char *key, const char *value, uint64_t lease,
@@ -118,15 +128,207 @@ static int keepalive(struct ctl_cluster *cl, char *err, size_t errlen)
         return r;
 }
 
+static json_object *obj_part(json_object *o, const char *k)
+{
+        json_object *v;
+
+        if (json_object_object_get_ex(o, k, &v))
+                return v;
+        if ((v = json_object_new_object()))
+                json_object_object_add(o, k, v);
+        return v;
+}
+
+static const char *const report_kinds[] = {"endpoints", "wires"};
+
+static size_t pending_count(struct ctl_cluster *cl)
+{
+        size_t n = 0;
+
+        for (size_t k = 0; cl->pending && k < 2; k++)
+                n += (size_t)json_object_object_length(obj_part(cl->pending, report_kinds[k]));
+        return n;
+}
+
+/* One transaction: up to REPORT_TXN pending items, and reports/<host>
+ * ({"host", "at"}: when this host last reported) with the last of them.
+ * What a failed transaction held stays pending. */
+static int flush_some(struct ctl_cluster *cl, char *err, size_t errlen)
+{
+        struct bn_store_op ops[REPORT_TXN + 1];
+        struct {
+                const char *kind;
+                char *name, *key;
+                json_object *v;
+        } it[REPORT_TXN];
+        size_t n = 0, left = pending_count(cl);
+        json_object *sum = NULL;
+        int r = 0;
+
+        for (size_t k = 0; k < 2 && n < REPORT_TXN; k++) {
+                json_object_object_foreach(obj_part(cl->pending, report_kinds[k]), name, v)
+                {
+                        if (n == REPORT_TXN)
+                                break;
+                        it[n].kind = report_kinds[k];
+                        it[n].v = json_object_get(v); /* NULL stays NULL: delete */
+                        it[n].name = strdup(name);
+                        if (asprintf(&it[n].key, "%s%s/%s/%s", CTL_K_REPORT, cl->d->host,
+                                     report_kinds[k], name) < 0)
+                                it[n].key = NULL;
+                        n++;
+                        if (!it[n - 1].name || !it[n - 1].key) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        ops[n - 1] = (struct bn_store_op){
+                            v ? BN_STORE_PUT : BN_STORE_DEL, it[n - 1].key,
+                            v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : NULL,
+                            0};
+                }
+        }
+        size_t nops = n;
+        if (n == left && cl->pending_summary) {
+                if (!(sum = json_object_new_object())) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                json_object_object_add(sum, "host", json_object_new_string(cl->d->host));
+                json_object_object_add(sum, "at", json_object_new_int64((int64_t)time(NULL)));
+                ops[nops++] = (struct bn_store_op){
+                    BN_STORE_PUT, cl->k_report,
+                    json_object_to_json_string_ext(sum, JSON_C_TO_STRING_PLAIN), 0};
+        }
+        if (!nops || (r = bn_store_commit(cl->store, ops, nops, NULL, err, errlen)))
+                goto out;
+        if (sum)
+                cl->pending_summary = false;
+        for (size_t i = 0; i < n; i++) {
+                json_object *w = obj_part(cl->written, it[i].kind);
+                json_object_object_del(obj_part(cl->pending, it[i].kind), it[i].name);
+                if (it[i].v)
+                        json_object_object_add(w, it[i].name, json_object_get(it[i].v));
+                else
+                        json_object_object_del(w, it[i].name);
+        }
+out:
+        for (size_t i = 0; i < n; i++) {
+                free(it[i].name);
+                free(it[i].key);
+                json_object_put(it[i].v);
+        }
+        json_object_put(sum);
+        return r;
+}
+
+/* Write everything pending. */
 static int flush_report(struct ctl_cluster *cl, char *err, size_t errlen)
 {
-        int r = cl->report ? put(cl, cl->k_report, cl->report, 0, err, errlen) : 0;
+        int r = 0;
 
-        if (!r) {
-                free(cl->report);
-                cl->report = NULL;
-        }
+        while (!r && (pending_count(cl) || cl->pending_summary))
+                r = flush_some(cl, err, errlen);
         return r;
+}
+
+static bool same_str(json_object *a, json_object *b, const char *k)
+{
+        json_object *x, *y;
+        const char *s = json_object_object_get_ex(a, k, &x) ? json_object_get_string(x) : "";
+        const char *t = json_object_object_get_ex(b, k, &y) ? json_object_get_string(y) : "";
+
+        return !strcmp(s, t);
+}
+
+/* A batch of changes from the main loop into pending: an item the store
+ * holds as it is now is not written again (its "since" stays); a full
+ * batch deletes what the store holds that it does not name. */
+static void report_merge(struct ctl_cluster *cl, json_object *batch)
+{
+        json_object *full, *b;
+        bool all = json_object_object_get_ex(batch, "full", &full) && json_object_get_boolean(full);
+        int64_t now = (int64_t)time(NULL);
+
+        if ((!cl->written && !(cl->written = json_object_new_object())) ||
+            (!cl->pending && !(cl->pending = json_object_new_object())))
+                return;
+        for (size_t k = 0; k < 2; k++) {
+                json_object *w = obj_part(cl->written, report_kinds[k]);
+                json_object *p = obj_part(cl->pending, report_kinds[k]);
+                if (!json_object_object_get_ex(batch, report_kinds[k], &b))
+                        b = NULL;
+                if (!w || !p)
+                        return;
+                if (all) {
+                        json_object_object_foreach(w, wn, wv)
+                        {
+                                (void)wv;
+                                if (!b || !json_object_object_get_ex(b, wn, NULL))
+                                        json_object_object_add(p, wn, NULL);
+                        }
+                }
+                if (!b)
+                        continue;
+                json_object_object_foreach(b, name, v)
+                {
+                        json_object *old = NULL, *item;
+                        bool held = json_object_object_get_ex(w, name, &old);
+                        if (!v) {
+                                if (held)
+                                        json_object_object_add(p, name, NULL);
+                                else
+                                        json_object_object_del(p, name);
+                                continue;
+                        }
+                        if (held && same_str(old, v, "state") && same_str(old, v, "error")) {
+                                json_object_object_del(p, name);
+                                continue;
+                        }
+                        if (!(item = json_object_get(v)))
+                                continue;
+                        json_object_object_add(item, "since", json_object_new_int64(now));
+                        json_object_object_add(p, name, item);
+                }
+        }
+        cl->pending_summary = true;
+}
+
+struct load_ctx {
+        struct ctl_cluster *cl;
+        size_t skip; /* strlen("reports/<host>/") */
+};
+
+static int load_pair(void *arg, const char *key, const char *value)
+{
+        struct load_ctx *x = arg;
+        const char *rest = key + x->skip, *slash = strchr(rest, '/');
+        json_object *o = json_tokener_parse(value);
+
+        for (size_t k = 0; slash && o && k < 2; k++)
+                if ((size_t)(slash - rest) == strlen(report_kinds[k]) &&
+                    !strncmp(rest, report_kinds[k], (size_t)(slash - rest)) && slash[1]) {
+                        json_object_object_add(obj_part(x->cl->written, report_kinds[k]), slash + 1,
+                                               o);
+                        return 0;
+                }
+        json_object_put(o);
+        return 0;
+}
+
+/* What the store holds of this host's report (a restart keeps each item's
+ * since, and deletes, with its first full batch, what went meanwhile). */
+static void report_load(struct ctl_cluster *cl)
+{
+        char prefix[330];
+        struct load_ctx x = {cl, 0};
+        int r;
+
+        if (!cl->written && !(cl->written = json_object_new_object()))
+                return;
+        x.skip = (size_t)snprintf(prefix, sizeof(prefix), "%s/", cl->k_report);
+        if ((r = bn_store_list(cl->store, prefix, load_pair, &x)))
+                bn_warn(CTX, "cannot read this host's last report: %s (written again whole)",
+                        bn_store_why(cl->store, r));
 }
 
 /* ---- the view: hosts up or down, with their reports ---- */
@@ -149,21 +351,53 @@ struct view_ctx {
         const char *prefix;
 };
 
+/* reports/HOST ({"host", "at"}) or reports/HOST/KIND/NAME (an item), o
+ * (taken) into reports: {HOST: {"at", "endpoints": {...}, "wires": {...}}} */
+static int view_report(struct view_ctx *v, const char *name, json_object *o)
+{
+        size_t hl = strcspn(name, "/");
+        const char *kind = name + hl, *item;
+        char host[256];
+        json_object *rep, *at;
+
+        snprintf(host, sizeof(host), "%.*s", (int)hl, name);
+        view_host(v->hosts, host);
+        if (!(rep = obj_part(v->reports, host)))
+                goto out;
+        if (!*kind) { /* the summary */
+                if (json_object_object_get_ex(o, "at", &at))
+                        json_object_object_add(rep, "at", json_object_get(at));
+                goto out;
+        }
+        kind++;
+        for (size_t k = 0; k < 2; k++) {
+                size_t kl = strlen(report_kinds[k]);
+                if (!strncmp(kind, report_kinds[k], kl) && kind[kl] == '/' && kind[kl + 1]) {
+                        item = kind + kl + 1;
+                        json_object_object_add(obj_part(rep, report_kinds[k]), item, o);
+                        return 0;
+                }
+        }
+out:
+        json_object_put(o);
+        return 0;
+}
+
 static int view_pair(void *arg, const char *key, const char *value)
 {
         struct view_ctx *v = arg;
         const char *name = key + strlen(v->prefix);
+        bool report = !strcmp(v->prefix, CTL_K_REPORT);
         json_object *o = json_tokener_parse(value), *h;
 
-        if (!*name || strchr(name, '/') || !o || !json_object_is_type(o, json_type_object)) {
+        if (!*name || (!report && strchr(name, '/')) || !o ||
+            !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return 0; /* not a record banana writes: left out */
         }
+        if (report)
+                return view_report(v, name, o);
         h = view_host(v->hosts, name);
-        if (!strcmp(v->prefix, CTL_K_REPORT)) {
-                json_object_object_add(v->reports, name, o);
-                return 0;
-        }
         if (!strcmp(v->prefix, CTL_K_MEMBER)) {
                 json_object_object_add(h, "state", json_object_new_string("up"));
                 json_object_object_foreach(o, k, val)
@@ -317,8 +551,8 @@ static void report_on_cl(void *arg)
 {
         struct report_job *j = arg;
 
-        free(j->cl->report);
-        j->cl->report = j->text;
+        report_merge(j->cl, j->batch);
+        json_object_put(j->batch);
         if (!j->cl->down)
                 flush_report(j->cl, NULL, 0); /* else the next tick writes it */
         free(j);
@@ -331,6 +565,7 @@ static void start_on_cl(void *arg)
 
         if (r < 0)
                 bn_err(CTX, "cannot start the cluster's timer: %s", strerror(-r));
+        report_load(cl);
         tick(cl->loop, NULL, cl); /* a first view at once */
 }
 
@@ -350,18 +585,18 @@ static void stop_on_cl(void *arg)
 
 /* ---- the main loop's side ---- */
 
-void ctl_cluster_report(struct bn_ctl *c, char *text)
+void ctl_cluster_report(struct bn_ctl *c, json_object *batch)
 {
         struct report_job *j = c->cluster ? malloc(sizeof(*j)) : NULL;
 
         if (j) {
                 j->cl = c->cluster;
-                j->text = text;
+                j->batch = batch;
                 if (bn_loop_call(c->cluster->loop, report_on_cl, j) == 0)
                         return;
         }
         free(j);
-        free(text);
+        json_object_put(batch);
 }
 
 static char *member_text(struct bn_ctl *c)
@@ -468,7 +703,8 @@ static void cluster_free(struct ctl_cluster *cl)
         pthread_mutex_destroy(&cl->mu);
         free(cl->member);
         free(cl->address);
-        free(cl->report);
+        json_object_put(cl->written);
+        json_object_put(cl->pending);
         free(cl);
 }
 

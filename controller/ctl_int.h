@@ -105,9 +105,10 @@ struct bn_ctl {
         bool store_down;             /* the cluster loop's last read failed */
         struct ctl_cluster *cluster; /* its loop, lease and records (NULL: one host) */
         json_object *view;           /* the cluster as last read: hosts, reports */
-        /* ctl_report.c: this host's report as last handed on */
+        /* ctl_report.c: this host's report as last handed on
+         * ({"endpoints"|"wires": {NAME: "state\terror"}}) */
         json_object *report;
-        char *report_text;
+        bool report_sent; /* the first, full, batch was handed on */
         struct bn_timer *report_timer;
         atomic_bool change_queued; /* set by the watch thread: a reconcile is queued */
         atomic_ullong watch_rev;   /* the latest revision the watch reported */
@@ -354,9 +355,9 @@ int ctl_cluster_start(struct bn_ctl *c);
 /* Stop the watch and the keepalive; leave (revoke the lease) unless the
  * daemon detaches for a restart. */
 void ctl_cluster_stop(struct bn_ctl *c);
-/* Hand this host's report (malloc'd JSON text, taken) to the cluster loop,
- * which writes it to reports/<host>. */
-void ctl_cluster_report(struct bn_ctl *c, char *text);
+/* Hand a batch of this host's report's changes (ctl_report.c's form,
+ * taken) to the cluster loop, which writes them to reports/<host>/... */
+void ctl_cluster_report(struct bn_ctl *c, json_object *batch);
 
 /* ---- ctl_report.c: this host's actual state, and the cluster's ---- */
 /* A timer on the main loop that builds this host's report once a second
