@@ -34,9 +34,6 @@
 
 #define CTX     "cluster"
 #define TICK_MS 1000
-/* report items a transaction writes at most (etcd's --max-txn-ops is 128
- * by default) */
-#define REPORT_TXN 100
 
 #ifndef BN_VERSION
 #define BN_VERSION "0"
@@ -49,17 +46,13 @@ struct ctl_cluster {
         /* owned by the cluster loop from start to stop */
         struct bn_store *store;
         char *member; /* the member record's text */
-        char k_member[320], k_seen[320], k_report[320];
+        char k_member[320], k_seen[320];
         char *address; /* --address, told in seen/<host> too */
         uint64_t lease;
         unsigned ttl;
         unsigned ticks;
-        bool down; /* the store did not answer last time */
-        /* this host's report: what the store holds (as written, or read at
-         * start) and what is still to write, each {"endpoints"|"wires":
-         * {NAME: {"state", "error"?, "since"}}} (pending: null, delete) */
-        json_object *written, *pending;
-        bool pending_summary; /* reports/<host> is to write */
+        bool down;                  /* the store did not answer last time */
+        struct ctl_report_w report; /* this host's report (ctl_report_store.c) */
         /* every host's report is read every reports_every ticks (reading
          * them may take long with thousands of wires: at most a tenth of
          * the time); between, the view has none and the main loop keeps
@@ -128,209 +121,6 @@ static int keepalive(struct ctl_cluster *cl, char *err, size_t errlen)
         return r;
 }
 
-static json_object *obj_part(json_object *o, const char *k)
-{
-        json_object *v;
-
-        if (json_object_object_get_ex(o, k, &v))
-                return v;
-        if ((v = json_object_new_object()))
-                json_object_object_add(o, k, v);
-        return v;
-}
-
-static const char *const report_kinds[] = {"endpoints", "wires"};
-
-static size_t pending_count(struct ctl_cluster *cl)
-{
-        size_t n = 0;
-
-        for (size_t k = 0; cl->pending && k < 2; k++)
-                n += (size_t)json_object_object_length(obj_part(cl->pending, report_kinds[k]));
-        return n;
-}
-
-/* One transaction: up to REPORT_TXN pending items, and reports/<host>
- * ({"host", "at"}: when this host last reported) with the last of them.
- * What a failed transaction held stays pending. */
-static int flush_some(struct ctl_cluster *cl, char *err, size_t errlen)
-{
-        struct bn_store_op ops[REPORT_TXN + 1];
-        struct {
-                const char *kind;
-                char *name, *key;
-                json_object *v;
-        } it[REPORT_TXN];
-        size_t n = 0, left = pending_count(cl);
-        json_object *sum = NULL;
-        int r = 0;
-
-        for (size_t k = 0; k < 2 && n < REPORT_TXN; k++) {
-                json_object_object_foreach(obj_part(cl->pending, report_kinds[k]), name, v)
-                {
-                        if (n == REPORT_TXN)
-                                break;
-                        it[n].kind = report_kinds[k];
-                        it[n].v = json_object_get(v); /* NULL stays NULL: delete */
-                        it[n].name = strdup(name);
-                        if (asprintf(&it[n].key, "%s%s/%s/%s", CTL_K_REPORT, cl->d->host,
-                                     report_kinds[k], name) < 0)
-                                it[n].key = NULL;
-                        n++;
-                        if (!it[n - 1].name || !it[n - 1].key) {
-                                r = -ENOMEM;
-                                goto out;
-                        }
-                        ops[n - 1] = (struct bn_store_op){
-                            v ? BN_STORE_PUT : BN_STORE_DEL, it[n - 1].key,
-                            v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) : NULL,
-                            0};
-                }
-        }
-        size_t nops = n;
-        if (n == left && cl->pending_summary) {
-                if (!(sum = json_object_new_object())) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                json_object_object_add(sum, "host", json_object_new_string(cl->d->host));
-                json_object_object_add(sum, "at", json_object_new_int64((int64_t)time(NULL)));
-                ops[nops++] = (struct bn_store_op){
-                    BN_STORE_PUT, cl->k_report,
-                    json_object_to_json_string_ext(sum, JSON_C_TO_STRING_PLAIN), 0};
-        }
-        if (!nops || (r = bn_store_commit(cl->store, ops, nops, NULL, err, errlen)))
-                goto out;
-        if (sum)
-                cl->pending_summary = false;
-        for (size_t i = 0; i < n; i++) {
-                json_object *w = obj_part(cl->written, it[i].kind);
-                json_object_object_del(obj_part(cl->pending, it[i].kind), it[i].name);
-                if (it[i].v)
-                        json_object_object_add(w, it[i].name, json_object_get(it[i].v));
-                else
-                        json_object_object_del(w, it[i].name);
-        }
-out:
-        for (size_t i = 0; i < n; i++) {
-                free(it[i].name);
-                free(it[i].key);
-                json_object_put(it[i].v);
-        }
-        json_object_put(sum);
-        return r;
-}
-
-/* Write everything pending. */
-static int flush_report(struct ctl_cluster *cl, char *err, size_t errlen)
-{
-        int r = 0;
-
-        while (!r && (pending_count(cl) || cl->pending_summary))
-                r = flush_some(cl, err, errlen);
-        return r;
-}
-
-static bool same_str(json_object *a, json_object *b, const char *k)
-{
-        json_object *x, *y;
-        const char *s = json_object_object_get_ex(a, k, &x) ? json_object_get_string(x) : "";
-        const char *t = json_object_object_get_ex(b, k, &y) ? json_object_get_string(y) : "";
-
-        return !strcmp(s, t);
-}
-
-/* A batch of changes from the main loop into pending: an item the store
- * holds as it is now is not written again (its "since" stays); a full
- * batch deletes what the store holds that it does not name. */
-static void report_merge(struct ctl_cluster *cl, json_object *batch)
-{
-        json_object *full, *b;
-        bool all = json_object_object_get_ex(batch, "full", &full) && json_object_get_boolean(full);
-        int64_t now = (int64_t)time(NULL);
-
-        if ((!cl->written && !(cl->written = json_object_new_object())) ||
-            (!cl->pending && !(cl->pending = json_object_new_object())))
-                return;
-        for (size_t k = 0; k < 2; k++) {
-                json_object *w = obj_part(cl->written, report_kinds[k]);
-                json_object *p = obj_part(cl->pending, report_kinds[k]);
-                if (!json_object_object_get_ex(batch, report_kinds[k], &b))
-                        b = NULL;
-                if (!w || !p)
-                        return;
-                if (all) {
-                        json_object_object_foreach(w, wn, wv)
-                        {
-                                (void)wv;
-                                if (!b || !json_object_object_get_ex(b, wn, NULL))
-                                        json_object_object_add(p, wn, NULL);
-                        }
-                }
-                if (!b)
-                        continue;
-                json_object_object_foreach(b, name, v)
-                {
-                        json_object *old = NULL, *item;
-                        bool held = json_object_object_get_ex(w, name, &old);
-                        if (!v) {
-                                if (held)
-                                        json_object_object_add(p, name, NULL);
-                                else
-                                        json_object_object_del(p, name);
-                                continue;
-                        }
-                        if (held && same_str(old, v, "state") && same_str(old, v, "error")) {
-                                json_object_object_del(p, name);
-                                continue;
-                        }
-                        if (!(item = json_object_get(v)))
-                                continue;
-                        json_object_object_add(item, "since", json_object_new_int64(now));
-                        json_object_object_add(p, name, item);
-                }
-        }
-        cl->pending_summary = true;
-}
-
-struct load_ctx {
-        struct ctl_cluster *cl;
-        size_t skip; /* strlen("reports/<host>/") */
-};
-
-static int load_pair(void *arg, const char *key, const char *value)
-{
-        struct load_ctx *x = arg;
-        const char *rest = key + x->skip, *slash = strchr(rest, '/');
-        json_object *o = json_tokener_parse(value);
-
-        for (size_t k = 0; slash && o && k < 2; k++)
-                if ((size_t)(slash - rest) == strlen(report_kinds[k]) &&
-                    !strncmp(rest, report_kinds[k], (size_t)(slash - rest)) && slash[1]) {
-                        json_object_object_add(obj_part(x->cl->written, report_kinds[k]), slash + 1,
-                                               o);
-                        return 0;
-                }
-        json_object_put(o);
-        return 0;
-}
-
-/* What the store holds of this host's report (a restart keeps each item's
- * since, and deletes, with its first full batch, what went meanwhile). */
-static void report_load(struct ctl_cluster *cl)
-{
-        char prefix[330];
-        struct load_ctx x = {cl, 0};
-        int r;
-
-        if (!cl->written && !(cl->written = json_object_new_object()))
-                return;
-        x.skip = (size_t)snprintf(prefix, sizeof(prefix), "%s/", cl->k_report);
-        if ((r = bn_store_list(cl->store, prefix, load_pair, &x)))
-                bn_warn(CTX, "cannot read this host's last report: %s (written again whole)",
-                        bn_store_why(cl->store, r));
-}
-
 /* ---- the view: hosts up or down, with their reports ---- */
 
 static json_object *view_host(json_object *hosts, const char *name)
@@ -362,7 +152,7 @@ static int view_report(struct view_ctx *v, const char *name, json_object *o)
 
         snprintf(host, sizeof(host), "%.*s", (int)hl, name);
         view_host(v->hosts, host);
-        if (!(rep = obj_part(v->reports, host)))
+        if (!(rep = ctl_json_part(v->reports, host)))
                 goto out;
         if (!*kind) { /* the summary */
                 if (json_object_object_get_ex(o, "at", &at))
@@ -371,10 +161,10 @@ static int view_report(struct view_ctx *v, const char *name, json_object *o)
         }
         kind++;
         for (size_t k = 0; k < 2; k++) {
-                size_t kl = strlen(report_kinds[k]);
-                if (!strncmp(kind, report_kinds[k], kl) && kind[kl] == '/' && kind[kl + 1]) {
+                size_t kl = strlen(ctl_report_kinds[k]);
+                if (!strncmp(kind, ctl_report_kinds[k], kl) && kind[kl] == '/' && kind[kl + 1]) {
                         item = kind + kl + 1;
-                        json_object_object_add(obj_part(rep, report_kinds[k]), item, o);
+                        json_object_object_add(ctl_json_part(rep, ctl_report_kinds[k]), item, o);
                         return 0;
                 }
         }
@@ -522,7 +312,7 @@ static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
         if (cl->down || cl->ticks++ % (every ? every : 1) == 0)
                 r = keepalive(cl, err, sizeof(err));
         if (!r)
-                r = flush_report(cl, err, sizeof(err));
+                r = ctl_report_w_flush(&cl->report, err, sizeof(err));
         if (!r)
                 view = view_read(cl, err, sizeof(err));
         if (!view && !cl->down)
@@ -551,10 +341,10 @@ static void report_on_cl(void *arg)
 {
         struct report_job *j = arg;
 
-        report_merge(j->cl, j->batch);
+        ctl_report_w_merge(&j->cl->report, j->batch);
         json_object_put(j->batch);
         if (!j->cl->down)
-                flush_report(j->cl, NULL, 0); /* else the next tick writes it */
+                ctl_report_w_flush(&j->cl->report, NULL, 0); /* else the next tick writes it */
         free(j);
 }
 
@@ -565,7 +355,7 @@ static void start_on_cl(void *arg)
 
         if (r < 0)
                 bn_err(CTX, "cannot start the cluster's timer: %s", strerror(-r));
-        report_load(cl);
+        ctl_report_w_load(&cl->report, cl->store);
         tick(cl->loop, NULL, cl); /* a first view at once */
 }
 
@@ -703,8 +493,7 @@ static void cluster_free(struct ctl_cluster *cl)
         pthread_mutex_destroy(&cl->mu);
         free(cl->member);
         free(cl->address);
-        json_object_put(cl->written);
-        json_object_put(cl->pending);
+        ctl_report_w_free(&cl->report);
         free(cl);
 }
 
@@ -730,7 +519,7 @@ int ctl_cluster_start(struct bn_ctl *c)
         cl->ttl = c->opts.lease_ttl ? c->opts.lease_ttl : BN_CTL_DEFAULT_LEASE_TTL;
         snprintf(cl->k_member, sizeof(cl->k_member), "%s%s", CTL_K_MEMBER, c->d->host);
         snprintf(cl->k_seen, sizeof(cl->k_seen), "%s%s", CTL_K_SEEN, c->d->host);
-        snprintf(cl->k_report, sizeof(cl->k_report), "%s%s", CTL_K_REPORT, c->d->host);
+        ctl_report_w_init(&cl->report, c->d->host);
         /* the cluster loop's own handle: a store is used by one thread */
         if ((r = bn_store_open_etcd(&cl->store, c->opts.store_url, &eo, err, sizeof(err))) ||
             (r = join(cl, err, sizeof(err)))) {

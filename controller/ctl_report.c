@@ -101,17 +101,6 @@ static int look_ep(struct bn_endpoint *ep, void *arg)
         return 0;
 }
 
-static json_object *part(json_object *o, const char *k)
-{
-        json_object *v;
-
-        if (json_object_object_get_ex(o, k, &v))
-                return v;
-        v = json_object_new_object();
-        json_object_object_add(o, k, v);
-        return v;
-}
-
 /* Look at every item once (twice when some went: then with the names seen,
  * to tell which). */
 static void look_all(struct bn_ctl *c, struct look *eps, struct look *wires)
@@ -140,8 +129,10 @@ static void report_tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
         (void)loop, (void)t;
         if (!batch || (!c->report && !(c->report = json_object_new_object())))
                 goto out;
-        eps = (struct look){part(c->report, "endpoints"), part(batch, "endpoints"), NULL, 0};
-        wires = (struct look){part(c->report, "wires"), part(batch, "wires"), NULL, 0};
+        eps = (struct look){ctl_json_part(c->report, "endpoints"),
+                            ctl_json_part(batch, "endpoints"), NULL, 0};
+        wires = (struct look){ctl_json_part(c->report, "wires"), ctl_json_part(batch, "wires"),
+                              NULL, 0};
         if (!eps.last || !eps.changes || !wires.last || !wires.changes)
                 goto out;
         look_all(c, &eps, &wires);
