@@ -5,9 +5,10 @@
  * 2 usage.
  */
 #include <errno.h>
-#include <openssl/evp.h>
+#include <arpa/nameser.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <resolv.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -561,8 +562,7 @@ static int write_snapshot(json_object *reply, const char *path)
         unsigned char *buf = malloc(n / 4 * 3 + 3);
         int rc = EXIT_REFUSED;
         FILE *f = NULL;
-        if (!buf || n % 4 || EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n) < 0 ||
-            want > n / 4 * 3) {
+        if (!buf || n % 4 || b64_pton(b64, buf, n / 4 * 3 + 3) < (int)want) {
                 fprintf(stderr, "bananactl: the snapshot in the reply is not valid base64\n");
                 goto out;
         }

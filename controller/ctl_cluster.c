@@ -5,10 +5,13 @@
  * types, site and domain, what each wire type tells the other hosts
  * (wire_info: vpn's certificate fingerprint), version, pid, start time),
  * its keepalive, seen/<host> (when this
- * host was last alive, outliving the lease), this host's report
- * reports/<host> (the actual state of its endpoints and wires, built on
- * the main loop by ctl_report.c), and the cluster's view (every host up or
- * down with its report), read once a second and handed to the main loop.
+ * host was last alive, outliving the lease), this host's report (the
+ * actual state of its endpoints and wires: the main loop's ctl_report.c
+ * hands on what changed; written here one key per item,
+ * reports/<host>/{endpoints,wires}/NAME, in batches of REPORT_TXN, with
+ * reports/<host> saying when and how many), and the cluster's view (every
+ * host up or down with its report), read once a second and handed to the
+ * main loop.
  * So the main loop never waits for etcd to answer status, and a slow or
  * absent etcd delays nothing but this thread.
  *
@@ -43,13 +46,13 @@ struct ctl_cluster {
         /* owned by the cluster loop from start to stop */
         struct bn_store *store;
         char *member; /* the member record's text */
-        char k_member[320], k_seen[320], k_report[320];
+        char k_member[320], k_seen[320];
         char *address; /* --address, told in seen/<host> too */
         uint64_t lease;
         unsigned ttl;
         unsigned ticks;
-        bool down;    /* the store did not answer last time */
-        char *report; /* a report not written yet (NULL: none) */
+        bool down;                  /* the store did not answer last time */
+        struct ctl_report_w report; /* this host's report (ctl_report_store.c) */
         /* every host's report is read every reports_every ticks (reading
          * them may take long with thousands of wires: at most a tenth of
          * the time); between, the view has none and the main loop keeps
@@ -65,10 +68,10 @@ struct ctl_cluster {
         atomic_bool view_queued;
 };
 
-/* A report for the cluster loop. */
+/* A batch of a report's changes for the cluster loop. */
 struct report_job {
         struct ctl_cluster *cl;
-        char *text;
+        json_object *batch;
 };
 
 static int put(struct ctl_cluster *cl, const char *key, const char *value, uint64_t lease,
@@ -118,17 +121,6 @@ static int keepalive(struct ctl_cluster *cl, char *err, size_t errlen)
         return r;
 }
 
-static int flush_report(struct ctl_cluster *cl, char *err, size_t errlen)
-{
-        int r = cl->report ? put(cl, cl->k_report, cl->report, 0, err, errlen) : 0;
-
-        if (!r) {
-                free(cl->report);
-                cl->report = NULL;
-        }
-        return r;
-}
-
 /* ---- the view: hosts up or down, with their reports ---- */
 
 static json_object *view_host(json_object *hosts, const char *name)
@@ -149,21 +141,53 @@ struct view_ctx {
         const char *prefix;
 };
 
+/* reports/HOST ({"host", "at"}) or reports/HOST/KIND/NAME (an item), o
+ * (taken) into reports: {HOST: {"at", "endpoints": {...}, "wires": {...}}} */
+static int view_report(struct view_ctx *v, const char *name, json_object *o)
+{
+        size_t hl = strcspn(name, "/");
+        const char *kind = name + hl, *item;
+        char host[256];
+        json_object *rep, *at;
+
+        snprintf(host, sizeof(host), "%.*s", (int)hl, name);
+        view_host(v->hosts, host);
+        if (!(rep = ctl_json_part(v->reports, host)))
+                goto out;
+        if (!*kind) { /* the summary */
+                if (json_object_object_get_ex(o, "at", &at))
+                        json_object_object_add(rep, "at", json_object_get(at));
+                goto out;
+        }
+        kind++;
+        for (size_t k = 0; k < 2; k++) {
+                size_t kl = strlen(ctl_report_kinds[k]);
+                if (!strncmp(kind, ctl_report_kinds[k], kl) && kind[kl] == '/' && kind[kl + 1]) {
+                        item = kind + kl + 1;
+                        json_object_object_add(ctl_json_part(rep, ctl_report_kinds[k]), item, o);
+                        return 0;
+                }
+        }
+out:
+        json_object_put(o);
+        return 0;
+}
+
 static int view_pair(void *arg, const char *key, const char *value)
 {
         struct view_ctx *v = arg;
         const char *name = key + strlen(v->prefix);
+        bool report = !strcmp(v->prefix, CTL_K_REPORT);
         json_object *o = json_tokener_parse(value), *h;
 
-        if (!*name || strchr(name, '/') || !o || !json_object_is_type(o, json_type_object)) {
+        if (!*name || (!report && strchr(name, '/')) || !o ||
+            !json_object_is_type(o, json_type_object)) {
                 json_object_put(o);
                 return 0; /* not a record banana writes: left out */
         }
+        if (report)
+                return view_report(v, name, o);
         h = view_host(v->hosts, name);
-        if (!strcmp(v->prefix, CTL_K_REPORT)) {
-                json_object_object_add(v->reports, name, o);
-                return 0;
-        }
         if (!strcmp(v->prefix, CTL_K_MEMBER)) {
                 json_object_object_add(h, "state", json_object_new_string("up"));
                 json_object_object_foreach(o, k, val)
@@ -288,7 +312,7 @@ static void tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
         if (cl->down || cl->ticks++ % (every ? every : 1) == 0)
                 r = keepalive(cl, err, sizeof(err));
         if (!r)
-                r = flush_report(cl, err, sizeof(err));
+                r = ctl_report_w_flush(&cl->report, err, sizeof(err));
         if (!r)
                 view = view_read(cl, err, sizeof(err));
         if (!view && !cl->down)
@@ -317,10 +341,10 @@ static void report_on_cl(void *arg)
 {
         struct report_job *j = arg;
 
-        free(j->cl->report);
-        j->cl->report = j->text;
+        ctl_report_w_merge(&j->cl->report, j->batch);
+        json_object_put(j->batch);
         if (!j->cl->down)
-                flush_report(j->cl, NULL, 0); /* else the next tick writes it */
+                ctl_report_w_flush(&j->cl->report, NULL, 0); /* else the next tick writes it */
         free(j);
 }
 
@@ -331,6 +355,7 @@ static void start_on_cl(void *arg)
 
         if (r < 0)
                 bn_err(CTX, "cannot start the cluster's timer: %s", strerror(-r));
+        ctl_report_w_load(&cl->report, cl->store);
         tick(cl->loop, NULL, cl); /* a first view at once */
 }
 
@@ -350,18 +375,18 @@ static void stop_on_cl(void *arg)
 
 /* ---- the main loop's side ---- */
 
-void ctl_cluster_report(struct bn_ctl *c, char *text)
+void ctl_cluster_report(struct bn_ctl *c, json_object *batch)
 {
         struct report_job *j = c->cluster ? malloc(sizeof(*j)) : NULL;
 
         if (j) {
                 j->cl = c->cluster;
-                j->text = text;
+                j->batch = batch;
                 if (bn_loop_call(c->cluster->loop, report_on_cl, j) == 0)
                         return;
         }
         free(j);
-        free(text);
+        json_object_put(batch);
 }
 
 static char *member_text(struct bn_ctl *c)
@@ -468,7 +493,7 @@ static void cluster_free(struct ctl_cluster *cl)
         pthread_mutex_destroy(&cl->mu);
         free(cl->member);
         free(cl->address);
-        free(cl->report);
+        ctl_report_w_free(&cl->report);
         free(cl);
 }
 
@@ -494,7 +519,7 @@ int ctl_cluster_start(struct bn_ctl *c)
         cl->ttl = c->opts.lease_ttl ? c->opts.lease_ttl : BN_CTL_DEFAULT_LEASE_TTL;
         snprintf(cl->k_member, sizeof(cl->k_member), "%s%s", CTL_K_MEMBER, c->d->host);
         snprintf(cl->k_seen, sizeof(cl->k_seen), "%s%s", CTL_K_SEEN, c->d->host);
-        snprintf(cl->k_report, sizeof(cl->k_report), "%s%s", CTL_K_REPORT, c->d->host);
+        ctl_report_w_init(&cl->report, c->d->host);
         /* the cluster loop's own handle: a store is used by one thread */
         if ((r = bn_store_open_etcd(&cl->store, c->opts.store_url, &eo, err, sizeof(err))) ||
             (r = join(cl, err, sizeof(err)))) {

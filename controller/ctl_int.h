@@ -105,9 +105,10 @@ struct bn_ctl {
         bool store_down;             /* the cluster loop's last read failed */
         struct ctl_cluster *cluster; /* its loop, lease and records (NULL: one host) */
         json_object *view;           /* the cluster as last read: hosts, reports */
-        /* ctl_report.c: this host's report as last handed on */
+        /* ctl_report.c: this host's report as last handed on
+         * ({"endpoints"|"wires": {NAME: "state\terror"}}) */
         json_object *report;
-        char *report_text;
+        bool report_sent; /* the first, full, batch was handed on */
         struct bn_timer *report_timer;
         atomic_bool change_queued; /* set by the watch thread: a reconcile is queued */
         atomic_ullong watch_rev;   /* the latest revision the watch reported */
@@ -360,9 +361,33 @@ int ctl_cluster_start(struct bn_ctl *c);
 /* Stop the watch and the keepalive; leave (revoke the lease) unless the
  * daemon detaches for a restart. */
 void ctl_cluster_stop(struct bn_ctl *c);
-/* Hand this host's report (malloc'd JSON text, taken) to the cluster loop,
- * which writes it to reports/<host>. */
-void ctl_cluster_report(struct bn_ctl *c, char *text);
+/* Hand a batch of this host's report's changes (ctl_report.c's form,
+ * taken) to the cluster loop, which writes them to reports/<host>/... */
+void ctl_cluster_report(struct bn_ctl *c, json_object *batch);
+
+/* ---- ctl_report_store.c: this host's report in the store (cluster loop) ---- */
+struct ctl_report_w {
+        struct bn_store *store; /* the cluster loop's handle (not owned) */
+        const char *host;
+        char k_report[320]; /* reports/<host> */
+        /* what the store holds (as written, or read at start) and what is
+         * still to write, each {"endpoints"|"wires": {NAME: {"state",
+         * "error"?, "since"}}} (pending: null, delete) */
+        json_object *written, *pending;
+        bool pending_summary; /* reports/<host> is to write */
+        size_t txn_max;       /* items a transaction writes at most */
+};
+extern const char *const ctl_report_kinds[2]; /* "endpoints", "wires" */
+/* o's member k, an object made (and added) when absent; NULL: no memory. */
+json_object *ctl_json_part(json_object *o, const char *k);
+void ctl_report_w_init(struct ctl_report_w *rw, const char *host);
+/* Read what the store holds of host's report, through store (kept). */
+void ctl_report_w_load(struct ctl_report_w *rw, struct bn_store *store);
+/* A batch of changes (ctl_report.c's form; not taken) into what is pending. */
+void ctl_report_w_merge(struct ctl_report_w *rw, json_object *batch);
+/* Write what is pending; 0, or -errno with err (what failed stays pending). */
+int ctl_report_w_flush(struct ctl_report_w *rw, char *err, size_t errlen);
+void ctl_report_w_free(struct ctl_report_w *rw);
 
 /* ---- ctl_report.c: this host's actual state, and the cluster's ---- */
 /* A timer on the main loop that builds this host's report once a second

@@ -1,13 +1,17 @@
 /* ctl_report.c: the actual state of a cluster, both ways. This host's
- * report (reports/<host>: each endpoint it runs and each wire end it holds,
- * with its state, error and since when), built on the main loop once a
- * second from what the reconciler made and handed to the cluster loop when
- * it changed; and what the other hosts reported, read from the cluster's
- * view (ctl_cluster.c), for status, endpoints and wires on any host.
+ * report: each endpoint it runs and each wire end it holds, with its state
+ * and error, looked at on the main loop once a second; only what changed
+ * since the last look (and, the first time, everything) is handed to the
+ * cluster loop (ctl_cluster.c), which writes one key per item
+ * (reports/<host>/endpoints/NAME, reports/<host>/wires/NAME: {"state",
+ * "error"?, "since"}) in small batches, off this loop. So a connect that
+ * changes one wire makes a report of one item, and never waits behind a
+ * whole host's. And what the other hosts reported, read from the cluster's
+ * view, for status, endpoints and wires on any host.
  *
- * A report (compact: a host may hold thousands of items):
- *   {"host", "at", "endpoints": {NAME: {"state", "error"?, "since"}},
- *    "wires": {NAME: {"state", "since"}}}
+ * A change batch (json_object, handed over whole):
+ *   {"full": bool, "endpoints": {NAME: {"state", "error"?} | null},
+ *    "wires": {NAME: {"state"} | null}}   (null: the item went)
  * Main loop only.
  */
 #include "ctl_int.h"
@@ -24,110 +28,137 @@
 
 #define REPORT_MS 1000
 
-/* {"state", "error"?, "since"}: since carried over from old when the state
- * is the same. */
-static json_object *report_item(json_object *old, const char *name, const char *state,
-                                const char *error, time_t now)
-{
-        json_object *o = json_object_new_object(), *prev, *ps, *since;
-        int64_t t = (int64_t)now;
+/* What the main loop last handed on, per kind: {NAME: "state\terror"}. */
+struct look {
+        json_object *last, *changes; /* last: c->report's part; changes: the batch's */
+        json_object *seen;           /* NULL, or {NAME: null} of every item now (deletions) */
+        size_t n;                    /* items looked at */
+};
 
-        if (!o)
-                return NULL;
-        if (old && json_object_object_get_ex(old, name, &prev) &&
-            json_object_object_get_ex(prev, "state", &ps) &&
-            !strcmp(json_object_get_string(ps), state) &&
-            json_object_object_get_ex(prev, "since", &since))
-                t = json_object_get_int64(since);
+/* Item name is in state (error): into the batch when it differs from what
+ * was handed on last. */
+static void look_item(struct look *l, const char *name, const char *state, const char *error)
+{
+        char buf[1024];
+        json_object *prev, *o;
+
+        l->n++;
+        if (l->seen)
+                json_object_object_add(l->seen, name, NULL);
+        snprintf(buf, sizeof(buf), "%s\t%s", state, error ? error : "");
+        if (json_object_object_get_ex(l->last, name, &prev) &&
+            !strcmp(json_object_get_string(prev), buf))
+                return;
+        if (!(o = json_object_new_object()))
+                return;
         json_object_object_add(o, "state", json_object_new_string(state));
         if (error && error[0])
                 json_object_object_add(o, "error", json_object_new_string(error));
-        json_object_object_add(o, "since", json_object_new_int64(t));
-        return o;
+        json_object_object_add(l->changes, name, o);
+        json_object_object_add(l->last, name, json_object_new_string(buf));
 }
 
-static json_object *old_part(struct bn_ctl *c, const char *part)
+/* Items handed on before that are gone now: null in the batch. */
+static void look_gone(struct look *l)
 {
-        json_object *v;
+        struct json_object_iterator it, end;
+        char **gone = NULL;
+        size_t n = 0, cap = 0;
 
-        return c->report && json_object_object_get_ex(c->report, part, &v) ? v : NULL;
+        if (!l->seen)
+                return;
+        end = json_object_iter_end(l->last);
+        for (it = json_object_iter_begin(l->last); !json_object_iter_equal(&it, &end);
+             json_object_iter_next(&it)) {
+                const char *name = json_object_iter_peek_name(&it);
+                if (json_object_object_get_ex(l->seen, name, NULL))
+                        continue;
+                if (n == cap) {
+                        char **g = realloc(gone, (cap = cap ? 2 * cap : 16) * sizeof(*g));
+                        if (!g)
+                                break;
+                        gone = g;
+                }
+                gone[n++] = strdup(name);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (gone[i]) {
+                        json_object_object_add(l->changes, gone[i], NULL);
+                        json_object_object_del(l->last, gone[i]);
+                }
+                free(gone[i]);
+        }
+        free(gone);
 }
 
-struct ep_ctx {
-        json_object *items, *old;
-        time_t now;
-};
-
-static int report_ep(struct bn_endpoint *ep, void *arg)
+static int look_ep(struct bn_endpoint *ep, void *arg)
 {
-        struct ep_ctx *x = arg;
+        struct look *l = arg;
         char msg[256] = "";
         enum bn_ep_state s = bn_endpoint_get_state(ep, msg, sizeof(msg));
 
-        json_object_object_add(x->items, ep->name,
-                               report_item(x->old, ep->name, bn_ep_state_name(s), msg, x->now));
+        look_item(l, ep->name, bn_ep_state_name(s), msg);
         return 0;
 }
 
-static json_object *report_build(struct bn_ctl *c, time_t now)
+/* Look at every item once (twice when some went: then with the names seen,
+ * to tell which). */
+static void look_all(struct bn_ctl *c, struct look *eps, struct look *wires)
 {
-        json_object *o = json_object_new_object(), *wires = json_object_new_object();
-        struct ep_ctx x = {json_object_new_object(), old_part(c, "endpoints"), now};
-        json_object *oldw = old_part(c, "wires");
+        struct bn_wire_link *links = ctl_wires_links(c); /* one call to each worker loop */
         char state[400];
 
-        if (!o || !wires || !x.items) {
-                json_object_put(o);
-                json_object_put(wires);
-                json_object_put(x.items);
-                return NULL;
-        }
-        bn_ep_registry_foreach(&c->d->eps, report_ep, &x);
+        bn_ep_registry_foreach(&c->d->eps, look_ep, eps);
         for (size_t i = 0; i < c->n_corms; i++)
                 if (!c->corms[i].ep)
-                        json_object_object_add(
-                            x.items, c->corms[i].name,
-                            report_item(x.old, c->corms[i].name, "error", c->corms[i].error, now));
-        /* the ends' links in one call to each worker loop, not one each */
-        struct bn_wire_link *links = ctl_wires_links(c);
+                        look_item(eps, c->corms[i].name, "error", c->corms[i].error);
         for (size_t i = 0; i < c->n_wires; i++) {
                 ctl_wire_state_link(c, &c->wires[i], links ? &links[2 * i] : NULL, state,
                                     sizeof(state));
-                json_object_object_add(wires, c->wires[i].name,
-                                       report_item(oldw, c->wires[i].name, state, NULL, now));
+                look_item(wires, c->wires[i].name, state, NULL);
         }
         free(links);
-        json_object_object_add(o, "host", json_object_new_string(c->d->host));
-        json_object_object_add(o, "endpoints", x.items);
-        json_object_object_add(o, "wires", wires);
-        return o;
 }
 
-/* Build the report; hand it on when it differs from the last one. */
 static void report_tick(struct bn_loop *loop, struct bn_timer *t, void *arg)
 {
         struct bn_ctl *c = arg;
-        time_t now = time(NULL);
-        json_object *o = report_build(c, now);
-        const char *s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
-        char *text, *same;
+        json_object *batch = json_object_new_object();
+        struct look eps = {0}, wires = {0};
 
         (void)loop, (void)t;
-        if (!s || (c->report_text && !strcmp(s, c->report_text)) || !(same = strdup(s))) {
-                json_object_put(o);
-                return;
+        if (!batch || (!c->report && !(c->report = json_object_new_object())))
+                goto out;
+        eps = (struct look){ctl_json_part(c->report, "endpoints"),
+                            ctl_json_part(batch, "endpoints"), NULL, 0};
+        wires = (struct look){ctl_json_part(c->report, "wires"), ctl_json_part(batch, "wires"),
+                              NULL, 0};
+        if (!eps.last || !eps.changes || !wires.last || !wires.changes)
+                goto out;
+        look_all(c, &eps, &wires);
+        /* every name looked at is in last now: more in last, some went */
+        if ((size_t)json_object_object_length(eps.last) > eps.n ||
+            (size_t)json_object_object_length(wires.last) > wires.n) {
+                eps.seen = json_object_new_object();
+                wires.seen = json_object_new_object();
+                eps.n = wires.n = 0;
+                if (eps.seen && wires.seen) {
+                        look_all(c, &eps, &wires);
+                        look_gone(&eps);
+                        look_gone(&wires);
+                }
+                json_object_put(eps.seen);
+                json_object_put(wires.seen);
         }
-        json_object_object_add(o, "at", json_object_new_int64((int64_t)now));
-        if (!(text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)))) {
-                free(same);
-                json_object_put(o);
-                return;
-        }
-        free(c->report_text);
-        c->report_text = same;
-        json_object_put(c->report);
-        c->report = o;
-        ctl_cluster_report(c, text);
+        if (c->report_sent && !json_object_object_length(eps.changes) &&
+            !json_object_object_length(wires.changes))
+                goto out;
+        json_object_object_add(batch, "full", json_object_new_boolean(!c->report_sent));
+        c->report_sent = true;
+        ctl_cluster_report(c, batch);
+        batch = NULL;
+out:
+        json_object_put(batch);
 }
 
 int ctl_report_start(struct bn_ctl *c)
@@ -143,8 +174,7 @@ void ctl_report_stop(struct bn_ctl *c)
         c->report_timer = NULL;
         json_object_put(c->report);
         c->report = NULL;
-        free(c->report_text);
-        c->report_text = NULL;
+        c->report_sent = false;
 }
 
 /* ---- the cluster, as the view says ---- */
