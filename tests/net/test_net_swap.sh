@@ -51,7 +51,7 @@ if [ -z "${BN_NO_IPERF:-}" ]; then
     nl_bg vm1 timeout 40 iperf3 -c 10.77.0.2 -p 5201 -t 11 -J >"$base/iperf.json" 2>"$base/iperf-c.log"
     ipid=$!
 fi
-nl_bg vm1 $RT python3 "$gap" send 10.77.0.2 5301 "$RATE" $count
+nl_bg vm1 $RT python3 "$gap" send 10.77.0.2 5301 "$RATE" $count >"$base/udp-s.out"
 spid=$!
 if [ -n "$RT" ]; then # and so do bananad's threads and the guests
     for p in "${nl_pids[@]}"; do chrt -a -f -p 10 "$p" >/dev/null 2>&1; done
@@ -93,16 +93,7 @@ echo "UDP $RATE frames/s across the swaps: $res"
 # the swap gap: the longest interval between received frames that ended
 # after a swap began and before the next one (the last: within 1 s; every
 # gap over 0.5 ms is in gaps.txt)
-python3 - "$base/swaps.txt" "$base/gaps.txt" "${BN_SWAP_DRY:+no swap, same cadence}" <<'PY'
-import sys
-sw = [float(x) for x in open(sys.argv[1])]
-gp = [tuple(map(float, l.split())) for l in open(sys.argv[2]) if l.strip()]
-ends = sw[1:] + [sw[-1] + 1000] if sw else []
-per = sorted(max([g for t, g in gp if s <= t < e] or [0.0]) for s, e in zip(sw, ends))
-if per:
-    print("NIC swap gap over %d swaps%s: median %.2f ms, worst %.1f ms (gaps under 0.5 ms count as 0)"
-          % (len(per), " (%s)" % sys.argv[3] if sys.argv[3] else "", per[len(per) // 2], per[-1]))
-PY
+python3 "$gap" swaps "$base/swaps.txt" "$base/gaps.txt" "${BN_SWAP_DRY:+no swap, same cadence}"
 if [ -n "${BN_NO_IPERF:-}" ]; then
     echo "ok: $SWAPS swaps shm <-> vxlan under a UDP stream (no iperf3)"
     exit 0
