@@ -112,7 +112,7 @@ bool ctl_swap_wanted(const struct rt_wire *w, const struct bn_topo_wire *dw, con
                 return false; /* both ends changed: another wire */
         /* a Corm end moved, maybe with a new type and its options (shm to
          * this host's bridge <-> vxlan to another host's) */
-        k = same0 ? 0 : 1;    /* the end that stays must be this host's Spike */
+        k = same0 ? 0 : 1; /* the end that stays must be this host's Spike */
         return local[k] && w->local[k] && w->port[k] && w->ep[k] && w->ep[k]->kind == BN_EP_SPIKE;
 }
 
