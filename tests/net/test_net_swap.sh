@@ -17,7 +17,9 @@
 # counters and every gap over 0.5 ms, BN_SWAP_KEEP=DIR keeps the swaps' and
 # gaps' times and bananad's log there; BN_NO_IPERF=1 runs the UDP stream
 # alone, BN_SWAP_DRY=1 the same stream and cadence without swapping (the
-# machine's own gaps), BN_SWAP_RT=1 see below (bench/swap/run). Bounded: SWAPS swaps, an 11 s iperf3, about 20 s in all.
+# machine's own gaps), BN_SWAP_SHARED=1 puts vm1's wire on vxlan first, on
+# the UDP sockets vm2's vxlan ports then join, BN_SWAP_RT=1 see below
+# (bench/swap/run). Bounded: SWAPS swaps, an 11 s iperf3, about 20 s in all.
 # Needs root (network namespaces, TAP, bridges): exit 77 otherwise.
 XENSIM=$1 BANANAD=$2 BANANACTL=$3 NG=$4
 . "$(dirname "$0")/netlib.sh"
@@ -39,6 +41,11 @@ nl_guest vm1 1
 nl_guest vm2 2
 # the vxlan wire carries 1450 bytes of payload: the guests send no more
 for vm in vm1 vm2; do nl_in $vm ip link set eth0 mtu 1400 || nl_fail "mtu of $vm"; done
+if [ -n "${BN_SWAP_SHARED:-}" ]; then # vm1's wire on the UDP sockets vm2's vxlan ports join
+    ctl swap vm1-net vxlan -o vni=4242 -o end0.addr=127.0.0.1 -o "end0.port=$P0" \
+        -o end1.addr=127.0.0.1 -o "end1.port=$P1" >"$base/swap.out" 2>&1 || nl_fail "vm1 to vxlan: $(cat "$base/swap.out")"
+    nl_wait 10 bash -c "'$BANANACTL' wires vm1-net | grep -Eq 'vxlan .* up'" || nl_fail "vm1-net not up as vxlan"
+fi
 nl_in vm1 ping -c 1 -W 5 10.77.0.2 >/dev/null || nl_fail "no ping before the swaps"
 
 nl_bg vm2 iperf3 -s -1 -p 5201 >"$base/iperf-s.out" 2>&1
