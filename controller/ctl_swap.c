@@ -108,11 +108,11 @@ bool ctl_swap_wanted(const struct rt_wire *w, const struct bn_topo_wire *dw, con
         if (same0 && same1) /* a new type may come with its own options */
                 return strcmp(dw->type, w->type) != 0 && local[0] == w->local[0] &&
                        local[1] == w->local[1];
-        if (!bn_kvlist_equal(&dw->opts, &w->opts))
-                return false;
         if (same0 == same1)
                 return false; /* both ends changed: another wire */
-        k = same0 ? 0 : 1;    /* the end that stays must be this host's Spike */
+        /* a Corm end moved, maybe with a new type and its options (shm to
+         * this host's bridge <-> vxlan to another host's) */
+        k = same0 ? 0 : 1; /* the end that stays must be this host's Spike */
         return local[k] && w->local[k] && w->port[k] && w->ep[k] && w->ep[k]->kind == BN_EP_SPIKE;
 }
 

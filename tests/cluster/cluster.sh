@@ -226,10 +226,12 @@ cl_peer_ns() {
 # cl_xfer FROM_NS TO_NS TO_ADDR FILE [WHY_CMD]: FILE sent over TCP from
 # namespace FROM_NS to a receiver at TO_ADDR:5001 in TO_NS, which must see
 # the same bytes (sha256 and length); WHY_CMD's output joins a failure.
+# CL_XFER_RATE=BYTES_PER_S paces the sender (a transfer that lasts through
+# a test's swaps); CL_XFER_S bounds it (default 90 s).
 cl_xfer() {
-    local from=$1 to=$2 addr=$3 file=$4 why=${5:-true} want got srv
+    local from=$1 to=$2 addr=$3 file=$4 why=${5:-true} want got srv lim=${CL_XFER_S:-90}
     want="$(sha256sum "$file" | cut -d' ' -f1) $(stat -c %s "$file")"
-    timeout 90 ip netns exec "$to" python3 -c 'import hashlib, socket, sys
+    timeout "$lim" ip netns exec "$to" python3 -c 'import hashlib, socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], 5001)); s.listen(1); s.settimeout(30)
 c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
@@ -243,7 +245,7 @@ print(h.hexdigest(), n)' "$addr" >"$CL_BASE/recv.out" 2>&1 &
     cl_pids+=($srv)
     wait_for 10 sh -c "ip netns exec $to ss -ltn | grep -q ':5001 '" ||
         cl_fail "the receiver in $to is not listening: $(cat "$CL_BASE/recv.out")"
-    timeout 90 ip netns exec "$from" python3 -c 'import socket, sys, time
+    timeout "$lim" ip netns exec "$from" python3 -c 'import socket, sys, time
 for i in range(50):
     try:
         s = socket.create_connection((sys.argv[1], 5001), timeout=5)
@@ -253,7 +255,14 @@ for i in range(50):
         time.sleep(0.1)
 else:
     sys.exit("cannot connect: %s" % err)
-s.settimeout(30); s.sendall(open(sys.argv[2], "rb").read()); s.close()' "$addr" "$file" 2>"$CL_BASE/send.err" ||
+s.settimeout(30); d = open(sys.argv[2], "rb").read(); rate = float(sys.argv[3])
+if rate <= 0:
+    s.sendall(d)
+t0, k = time.monotonic(), 1 << 18
+for o in range(0, len(d), k) if rate > 0 else ():
+    time.sleep(max(0.0, t0 + o / rate - time.monotonic()))
+    s.sendall(d[o:o + k])
+s.close()' "$addr" "$file" "${CL_XFER_RATE:-0}" 2>"$CL_BASE/send.err" ||
         cl_fail "sending $from -> $addr: $(cat "$CL_BASE/send.err"); $($why 2>&1)"
     wait $srv || cl_fail "receiving at $addr: $(cat "$CL_BASE/recv.out")"
     got=$(cat "$CL_BASE/recv.out")

@@ -5,8 +5,9 @@
  * thread of its own): writing its configuration, starting openvpn, following
  * its state through the management interface (a Unix socket, `state on`),
  * noticing its exit (a pidfd), restarting it with backoff (1 s doubling to
- * 30 s, back to 1 s once connected) and stopping it when its last wire
- * leaves. The tunnel is `dev tun` (L3) with point-to-point addresses from
+ * 30 s, back to 1 s once connected) and stopping it a linger period
+ * (VPN_TUN_LINGER_MS) after its last wire left, unless a wire came back.
+ * The tunnel is `dev tun` (L3) with point-to-point addresses from
  * 10.250.0.0/16, a /30 derived from the pair of underlay addresses (the
  * lower one is .1 and the TLS server); each wire's frames travel inside it
  * as VXLAN (vpn_wire.c). Trust: OpenVPN's --peer-fingerprint with the
@@ -41,6 +42,9 @@
 #define BACKOFF_MIN  1000u
 #define BACKOFF_MAX  30000u
 #define MGMT_POLL_MS 200u
+#ifndef VPN_TUN_LINGER_MS
+#define VPN_TUN_LINGER_MS 60000u /* a tunnel without wires stays up this long */
+#endif
 
 extern char **environ;
 
@@ -430,6 +434,8 @@ static void stop_call(void *arg)
         t->stopped = true;
         if (t->timer)
                 bn_loop_timer_cancel(l, t->timer);
+        if (t->linger_tm)
+                bn_loop_timer_cancel(l, t->linger_tm);
         mgmt_close(t);
         if (t->pidfd >= 0) {
                 bn_loop_del_fd(l, t->pidfd);
@@ -452,6 +458,61 @@ static void stop_call(void *arg)
         free(t);
 }
 
+/* t out of the context's list when it has no wire and no linger call is
+ * pending (then the caller stops it); under c->mu. */
+static bool unlist_idle(struct vpn_ctx *c, struct vpn_tun *t)
+{
+        if (t->refs || t->linger_calls)
+                return false;
+        for (struct vpn_tun **tp = &c->tuns; *tp; tp = &(*tp)->next)
+                if (*tp == t) {
+                        *tp = t->next;
+                        break;
+                }
+        return true;
+}
+
+/* The linger ended: stop t unless a wire took it again. On the supervisor
+ * loop. */
+static void linger_due(struct bn_loop *loop, struct bn_timer *tm, void *arg)
+{
+        struct vpn_tun *t = arg;
+        struct vpn_ctx *c = t->ctx;
+        bool idle;
+
+        (void)loop;
+        (void)tm;
+        t->linger_tm = NULL;
+        pthread_mutex_lock(&c->mu);
+        idle = unlist_idle(c, t);
+        pthread_mutex_unlock(&c->mu);
+        if (idle) {
+                bn_info(CTX, "tunnel %u to %s: no wire for %u s: stopping it", t->idx,
+                        inet_ntoa(t->peer_ul), VPN_TUN_LINGER_MS / 1000u);
+                stop_call(t);
+        }
+}
+
+/* (Re)arm t's linger timer. On the supervisor loop; t lives until this
+ * call ran (linger_calls). */
+static void linger_call(void *arg)
+{
+        struct vpn_tun *t = arg;
+        struct vpn_ctx *c = t->ctx;
+        struct bn_loop *l = bn_workers_loop(c->sup, 0);
+        bool idle;
+
+        if (t->linger_tm)
+                bn_loop_timer_cancel(l, t->linger_tm);
+        t->linger_tm = NULL;
+        pthread_mutex_lock(&c->mu);
+        t->linger_calls--;
+        idle = !t->refs && !t->linger_calls;
+        pthread_mutex_unlock(&c->mu);
+        if (idle && bn_loop_timer_add(l, VPN_TUN_LINGER_MS, 0, linger_due, t, &t->linger_tm) < 0)
+                linger_due(l, NULL, t); /* no timer: stop it now */
+}
+
 void vpn_tun_put(struct vpn_tun *t)
 {
         struct vpn_ctx *c = t->ctx;
@@ -460,14 +521,40 @@ void vpn_tun_put(struct vpn_tun *t)
         pthread_mutex_lock(&c->mu);
         last = --t->refs == 0;
         if (last)
-                for (struct vpn_tun **tp = &c->tuns; *tp; tp = &(*tp)->next)
-                        if (*tp == t) {
-                                *tp = t->next;
-                                break;
-                        }
+                t->linger_calls++;
         pthread_mutex_unlock(&c->mu);
-        if (last && bn_loop_call(bn_workers_loop(c->sup, 0), stop_call, t) < 0)
-                bn_err(CTX, "cannot stop tunnel %u: out of memory", t->idx);
+        if (last && bn_loop_call(bn_workers_loop(c->sup, 0), linger_call, t) < 0) {
+                bn_err(CTX, "tunnel %u: cannot queue its linger (out of memory): it stays up",
+                       t->idx);
+                pthread_mutex_lock(&c->mu);
+                t->linger_calls--; /* vpn_tun_stop_idle stops it at the latest */
+                pthread_mutex_unlock(&c->mu);
+        }
+}
+
+static void stop_idle_call(void *arg)
+{
+        struct vpn_ctx *c = arg;
+        struct vpn_tun *idle = NULL, *t, *n;
+
+        pthread_mutex_lock(&c->mu);
+        for (t = c->tuns; t; t = n) {
+                n = t->next;
+                if (unlist_idle(c, t)) {
+                        t->next = idle;
+                        idle = t;
+                }
+        }
+        pthread_mutex_unlock(&c->mu);
+        for (t = idle; t; t = n) {
+                n = t->next;
+                stop_call(t);
+        }
+}
+
+void vpn_tun_stop_idle(struct vpn_ctx *c)
+{
+        bn_loop_call_wait(bn_workers_loop(c->sup, 0), stop_idle_call, c);
 }
 
 int vpn_tun_get(struct vpn_ctx *c, struct in_addr ul, struct in_addr peer_ul, unsigned port,

@@ -52,6 +52,10 @@ struct vpn_tun {
         struct bn_timer *timer;
         unsigned backoff_ms, restarts;
         bool stopped;
+        /* lingering without wires (refs 0): the timer that stops it, and
+         * the linger calls queued and not run yet (under ctx->mu) */
+        struct bn_timer *linger_tm;
+        unsigned linger_calls;
 };
 
 /* One vpn port's part of the bookkeeping (after vxlan's in its priv). */
@@ -105,8 +109,13 @@ int vpn_tun_get(struct vpn_ctx *c, struct in_addr ul, struct in_addr peer_ul, un
                 const char *peer_fp, struct vpn_tun **out, bool *fresh, char *err, size_t errlen);
 /* Queue the start of a fresh tunnel on the supervisor loop. */
 int vpn_tun_start(struct vpn_tun *t);
-/* Drop a reference, under nothing; the last one stops the tunnel (queued on
- * the supervisor loop, which frees it). */
+/* Drop a reference, under nothing. The last one leaves the tunnel up for
+ * VPN_TUN_LINGER_MS more (a wire swapped away and back, or the next wire
+ * to that host, finds it up: no renegotiation), then stops it on the
+ * supervisor loop, which frees it. */
 void vpn_tun_put(struct vpn_tun *t);
+/* Stop every tunnel without wires now (the type's fini). On any thread but
+ * the supervisor loop's; waits. */
+void vpn_tun_stop_idle(struct vpn_ctx *c);
 
 #endif

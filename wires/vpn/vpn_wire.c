@@ -100,8 +100,10 @@ static void vpn_class_fini(void *class_ctx)
 
         if (!c)
                 return;
-        /* the tunnels' stops were queued before: let them run */
+        /* the tunnels' linger calls were queued before: let them run, then
+         * stop the tunnels that linger */
         bn_loop_call_wait(bn_workers_loop(c->sup, 0), nothing, NULL);
+        vpn_tun_stop_idle(c);
         bn_workers_stop(c->sup);
         bn_wire_vxlan_class.class_fini(c->vx);
         pthread_mutex_destroy(&c->mu);
