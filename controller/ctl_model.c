@@ -422,7 +422,8 @@ static int load_pair(void *arg, const char *key, const char *value)
                    "seen/, reports/)");
 }
 
-const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT, CTL_K_MIG, NULL};
+const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN,     CTL_K_REPORT, CTL_K_MIG,
+                                         CTL_K_CSWAP,  CTL_K_CSWAP_ST, NULL};
 
 bool ctl_live_key(const char *key)
 {
