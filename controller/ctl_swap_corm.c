@@ -266,6 +266,7 @@ static void event_on_main(void *arg)
 
         if (!c)
                 goto out;
+        bn_debug(CTX, "%s: record %s", wire, ev->value ? ev->value : "removed");
         if (!ev->value) {
                 mirror_finish(c, wire);
                 goto out;
@@ -279,7 +280,9 @@ static void event_on_main(void *arg)
         if (!strcmp(by, c->d->host) || strcmp(step, "copy") != 0 ||
             !bn_ep_registry_find(&c->d->eps, old))
                 goto out;
-        mirror_begin(c, wire, old, target, rate ? strtoull(rate, NULL, 10) : 0, err, sizeof(err));
+        if (mirror_begin(c, wire, old, target, rate ? strtoull(rate, NULL, 10) : 0, err,
+                         sizeof(err)))
+                bn_warn(CTX, "%s: cannot mirror %s for %s: %s", wire, old, by, err);
 out:
         json_object_put(o);
         free(ev->key);
@@ -345,8 +348,11 @@ static void cs_end(struct ctl_cswap *s, enum cs_step st)
         char key[BN_TOPO_NAME_MAX + 32], err[256] = "";
 
         key_of(key, sizeof(key), CTL_K_CSWAP, s->wire);
-        if (bn_store_del(c->store, key, err, sizeof(err)) && err[0])
+        if (c->clustered && bn_store_del(c->store, key, err, sizeof(err)) && err[0])
                 bn_warn(CTX, "%s: cannot remove %s: %s", s->wire, key, err);
+        key_of(key, sizeof(key), CTL_K_CSWAP_ST, s->wire);
+        if (c->clustered)
+                bn_store_del(c->store, key, err, sizeof(err)); /* a start OLD's host refused */
         mirror_finish(c, s->wire); /* OLD here (no watch event to wait for) */
         cs_stop_timer(s);
         cs_server_close(s);
@@ -390,7 +396,7 @@ static int copy_status(struct ctl_cswap *s, uint64_t *copied, uint64_t *total, c
         if (!o)
                 return 0;
         if (!bn_json_get_str(o, "error", &e, why, sizeof(why)) && e[0]) {
-                snprintf(err, len, "%s", e);
+                snprintf(err, len, "%s: %s", s->nw, e);
                 json_object_put(o);
                 return -EIO;
         }
