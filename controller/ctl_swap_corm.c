@@ -442,7 +442,7 @@ static void do_switch(struct ctl_cswap *s)
                 }
         if ((r = ctl_wire_check(c, type, sp->cls, &nw.opts, err, sizeof(err))) ||
             (r = ctl_opbuf_put(&ops, CTL_K_WIRE, s->wire, ctl_wire_json(&nw))) ||
-            (r = put_record(c, s, "switched", &ops, err, sizeof(err))) ||
+            (c->clustered && (r = put_record(c, s, "switched", &ops, err, sizeof(err)))) ||
             (r = ctl_commit(c, &ops, err, sizeof(err)))) {
                 cs_abort(s, err[0] ? err : strerror(-r));
                 goto out;
