@@ -166,8 +166,9 @@ int bn_blk_mirror_open(struct bn_blk_corm **out, struct bn_blk_corm *src, struct
                        const struct bn_blk_mirror_opts *opts);
 bool bn_blk_is_mirror(const struct bn_blk_corm *c);
 void bn_blk_mirror_stats(struct bn_blk_corm *c, struct bn_blk_mirror_stats *st);
-/* Let what is in flight complete (bounded wait), free the mirror and hand
- * back both providers. */
-void bn_blk_mirror_end(struct bn_blk_corm *c, struct bn_blk_corm **src, struct bn_blk_corm **dst);
+/* End the mirror: dst is destroyed first (what it holds completes, its
+ * results dropped), then what is in flight on src completes (bounded
+ * wait); the mirror is freed and src handed back. */
+struct bn_blk_corm *bn_blk_mirror_end(struct bn_blk_corm *c);
 
 #endif

@@ -187,6 +187,11 @@ static void copy_done(struct bn_blk_io *io)
                 release_held(m);
                 return;
         }
+        if (io->op == BN_BLK_IO_READ && m->st.error) {
+                m->copying = false;
+                release_held(m);
+                return;
+        }
         if (io->op == BN_BLK_IO_READ) {
                 copy_submit(m, BN_BLK_IO_WRITE, 1);
                 return;
@@ -345,23 +350,27 @@ static uint32_t mirror_inflight(struct bn_blk_corm *bc)
                m->nheld; /* may count a write twice: never too few */
 }
 
-/* Wait (bounded) until nothing of ours is with either provider. */
-static void drain(struct mirror *m)
+/* End the mirror's use of dst, then wait (bounded) until nothing of ours
+ * is with src. dst's destroy completes what it holds (an NBD peer gone:
+ * -ECANCELED), so a dead new Corm never holds the old one's loop; its
+ * results are dropped (src's answer the writes). */
+static bool drain(struct mirror *m)
 {
+        if (!m->st.error)
+                m->st.error = -ECANCELED; /* nothing more to dst, no more chunks */
+        release_held(m);
+        bn_blk_corm_destroy(m->c[1]);
+        m->c[1] = NULL;
         for (int i = 0; i < 2000 && (m->nlive || m->nheld || m->copying); i++) {
                 release_held(m);
-                if (bn_blk_corm_wait(&m->base, 10) < 0)
-                        break;
+                bn_blk_corm_wait(m->c[0], 10);
         }
+        return !m->nlive && !m->nheld && !m->copying;
 }
 
 static void mirror_destroy(struct bn_blk_corm *bc)
 {
-        struct bn_blk_corm *src = NULL, *dst = NULL;
-
-        bn_blk_mirror_end(bc, &src, &dst);
-        bn_blk_corm_destroy(src);
-        bn_blk_corm_destroy(dst);
+        bn_blk_corm_destroy(bn_blk_mirror_end(bc));
 }
 
 static const struct bn_blk_corm_ops mirror_ops = {
@@ -432,15 +441,16 @@ void bn_blk_mirror_stats(struct bn_blk_corm *c, struct bn_blk_mirror_stats *st)
         st->held = m->nheld;
 }
 
-void bn_blk_mirror_end(struct bn_blk_corm *c, struct bn_blk_corm **src, struct bn_blk_corm **dst)
+struct bn_blk_corm *bn_blk_mirror_end(struct bn_blk_corm *c)
 {
         struct mirror *m = (struct mirror *)c;
+        struct bn_blk_corm *src = m->c[0];
 
-        drain(m);
+        if (!drain(m))
+                return src; /* src still holds some of ours: m must outlive them (leaked) */
         if (m->epfd >= 0)
                 close(m->epfd);
-        *src = m->c[0];
-        *dst = m->c[1];
         free(m->buf);
         free(m);
+        return src;
 }

@@ -103,15 +103,12 @@ static int mirror_start(struct vbd_corm *c, const char *target, const struct bn_
 
 static void mirror_stop(struct vbd_corm *c)
 {
-        struct bn_blk_corm *src = NULL, *dst = NULL;
         struct bn_blk_mirror_stats s;
 
         if (!bn_blk_is_mirror(c->disk))
                 return;
         bn_blk_mirror_stats(c->disk, &s);
-        bn_blk_mirror_end(c->disk, &src, &dst);
-        c->disk = src;
-        bn_blk_corm_destroy(dst);
+        c->disk = bn_blk_mirror_end(c->disk);
         vbd_corm_rearm(c);
         bn_info(c->ep->name,
                 "mirror stopped: %" PRIu64 " of %" PRIu64 " bytes copied, %" PRIu64
