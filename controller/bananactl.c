@@ -54,6 +54,10 @@ static void usage(FILE *f)
             "                                 live-migrate simulated guest VM (run on its host)\n"
             "                                 with its topology; --fail-at pre-copy|\n"
             "                                 stop-and-copy|switch injects a fault (rollback)\n"
+            "  swap-corm WIRE NEW_CORM [--rate BYTES_PER_S] | swap-corm --abort WIRE\n"
+            "                                 move a disk wire's Corm end to NEW_CORM (a file\n"
+            "                                 Corm on this host) once it holds the same bytes\n"
+            "                                 (copy while mirroring writes, then switch)\n"
             "The socket is $BANANA_CONTROL, else %s.\n",
             BN_CTL_DEFAULT_SOCKET);
 }
@@ -496,11 +500,38 @@ static json_object *build(int argc, char **argv, const char **cmd)
                         goto usage;
                 }
                 json_object_object_add(req, "vm", json_object_new_string(vm));
+        } else if (strcmp(c, "swap-corm") == 0) {
+                const char *pos[2] = {NULL, NULL};
+                int npos = 0;
+                bool ab = false;
+                for (int i = 1; i < argc; i++) {
+                        if (strcmp(argv[i], "--abort") == 0) {
+                                ab = true;
+                        } else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc) {
+                                json_object_object_add(req, "rate",
+                                                       json_object_new_string(argv[++i]));
+                        } else if (argv[i][0] == '-' || npos == 2) {
+                                goto swap_corm_usage;
+                        } else {
+                                pos[npos++] = argv[i];
+                        }
+                }
+                if (npos != (ab ? 1 : 2))
+                        goto swap_corm_usage;
+                json_object_object_add(req, "wire", json_object_new_string(pos[0]));
+                if (ab)
+                        json_object_object_add(req, "abort", json_object_new_boolean(1));
+                else
+                        json_object_object_add(req, "corm", json_object_new_string(pos[1]));
         } else {
                 fprintf(stderr, "bananactl: unknown command '%s'\n", c);
                 goto usage;
         }
         return req;
+swap_corm_usage:
+        fprintf(stderr, "bananactl: swap-corm WIRE NEW_CORM [--rate BYTES_PER_S] | swap-corm "
+                        "--abort WIRE\n");
+        goto usage;
 extra:
         fprintf(stderr, "bananactl: too many arguments for %s\n", c);
 usage:
@@ -509,10 +540,11 @@ usage:
         return NULL;
 }
 
-/* After migrate started: follow its steps (the migration op, every 20 ms,
- * at most 60 s), printing each as it is done; 0 when done, else
- * EXIT_REFUSED. */
-static int follow_migration(const char *path, json_object *started, bool json)
+/* After migrate or swap-corm started: follow its steps (op: migration or
+ * corm-swap, asked of key = value every 20 ms, at most 60 s or 10 min),
+ * printing each as it is done; 0 when done, else EXIT_REFUSED. */
+static int follow_steps(const char *path, const char *op, const char *key, const char *value,
+                        int polls, bool json)
 {
         json_object *req = json_object_new_object(), *r = NULL;
         size_t shown = 0;
@@ -520,9 +552,9 @@ static int follow_migration(const char *path, json_object *started, bool json)
 
         if (!req)
                 return rc;
-        json_object_object_add(req, "op", json_object_new_string("migration"));
-        json_object_object_add(req, "vm", json_object_new_string(s(started, "vm")));
-        for (int i = 0; i < 3000; i++) {
+        json_object_object_add(req, "op", json_object_new_string(op));
+        json_object_object_add(req, key, json_object_new_string(value));
+        for (int i = 0; i < polls; i++) {
                 json_object *log, *ok;
                 const char *step;
                 json_object_put(r);
@@ -542,7 +574,7 @@ static int follow_migration(const char *path, json_object *started, bool json)
                                 printf("%s\n",
                                        json_object_to_json_string_ext(r, JSON_C_TO_STRING_PRETTY));
                         else if (!strcmp(step, "failed"))
-                                fprintf(stderr, "bananactl: migrate %s: %s\n", s(r, "vm"),
+                                fprintf(stderr, "bananactl: %s %s: %s\n", op, value,
                                         s(r, "result"));
                         rc = strcmp(step, "done") == 0 ? 0 : EXIT_REFUSED;
                         break;
@@ -635,7 +667,10 @@ int main(int argc, char **argv)
                  ? 0
                  : EXIT_REFUSED;
         if (!rc && strcmp(cmd, "migrate") == 0) {
-                rc = follow_migration(path, reply, json);
+                rc = follow_steps(path, "migration", "vm", s(reply, "vm"), 3000, json);
+        } else if (!rc && strcmp(cmd, "swap-corm") == 0 &&
+                   json_object_object_get_ex(reply, "wire", NULL)) {
+                rc = follow_steps(path, "corm-swap", "wire", s(reply, "wire"), 30000, json);
         } else if (json) {
                 printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
         } else if (rc) {

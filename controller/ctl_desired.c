@@ -48,6 +48,8 @@ void ctl_desired_event(void *arg, uint64_t rev, const char *key, const char *val
         struct bn_ctl *c = d->ctl;
         struct ctl_event *ev;
 
+        if (c && !strncmp(key, CTL_K_CSWAP, strlen(CTL_K_CSWAP)))
+                ctl_swap_corm_event(d, key, value); /* the old Corm's host mirrors */
         if (!c || ctl_live_key(key))
                 return;
         ev = calloc(1, sizeof(*ev));

@@ -117,6 +117,7 @@ struct bn_ctl {
         char gen[24];              /* CTL_K_GEN as the last ctl_desired_load read it ("": absent) */
         uint64_t swap_seq;         /* the last swap's token (ctl_swap.c) */
         struct ctl_mig *migs;      /* ctl_migrate.c: migrations driven from here */
+        struct ctl_cswap *cswaps;  /* ctl_swap_corm.c: swap-corms driven or mirrored here */
         /* ctl_desired.c: the desired state in memory (a cluster's host) */
         bool desired_on;          /* the watch tells its events: keep the cache */
         struct bn_topo *desired;  /* the cache; NULL: read the store next time */
@@ -145,6 +146,10 @@ void ctl_json_add_str(json_object *o, const char *k, const char *v);
 #define CTL_K_SEEN   "seen/"       /* when each host was last alive */
 #define CTL_K_REPORT "reports/"    /* each host's actual state */
 #define CTL_K_MIG    "migrations/" /* a migration under way (ctl_migrate.c) */
+
+/* a swap-corm under way (ctl_swap_corm.c), and its copy as the old Corm's host sees it */
+#define CTL_K_CSWAP    "corm-swaps/"
+#define CTL_K_CSWAP_ST "corm-swap-status/"
 /* Keys a host keeps live (not desired state): NULL-terminated prefixes. */
 extern const char *const ctl_live_prefixes[];
 bool ctl_live_key(const char *key);
@@ -458,6 +463,16 @@ int ctl_name_for(void *arg, const char *vm, const char *dev, char *name, size_t 
 /* At start: a migration from here a previous bananad left is finished
  * (switched) or rolled back (before), and its record removed. */
 void ctl_migrate_recover(struct bn_ctl *c);
+
+/* ctl_swap_corm.c: `bananactl swap-corm` (main loop, except _event: the
+ * store watch's thread, which hands the record to the main loop). */
+json_object *ctl_op_swap_corm(struct bn_ctl *c, json_object *req);
+json_object *ctl_op_corm_swap(struct bn_ctl *c, json_object *req);
+void ctl_swap_corm_event(struct bn_daemon *d, const char *key, const char *value);
+/* appends the copy's progress to a wire's state */
+void ctl_swap_corm_progress(struct bn_ctl *c, const char *wire, char *buf, size_t len);
+void ctl_swap_corm_stop(struct bn_ctl *c);
+void ctl_swap_corm_recover(struct bn_ctl *c);
 
 /* ---- ctl_store_move.c ---- */
 json_object *ctl_op_store_export(struct bn_ctl *c);

@@ -422,10 +422,14 @@ static int load_pair(void *arg, const char *key, const char *value)
                    "seen/, reports/)");
 }
 
-const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN, CTL_K_REPORT, CTL_K_MIG, NULL};
+const char *const ctl_live_prefixes[] = {CTL_K_MEMBER, CTL_K_SEEN,     CTL_K_REPORT,
+                                         CTL_K_MIG,    CTL_K_CSWAP_ST, NULL};
 
 bool ctl_live_key(const char *key)
 {
+        /* live too, but not quiet: the old Corm's host watches them (ctl_swap_corm.c) */
+        if (!strncmp(key, CTL_K_CSWAP, strlen(CTL_K_CSWAP)))
+                return true;
         for (size_t i = 0; ctl_live_prefixes[i]; i++)
                 if (!strncmp(key, ctl_live_prefixes[i], strlen(ctl_live_prefixes[i])))
                         return true;

@@ -354,6 +354,7 @@ static json_object *op_wires(struct bn_ctl *c, json_object *req)
                 }
                 if (c->clustered)
                         ctl_cluster_wire_ends(c, t, w, rw, state, sizeof(state), e);
+                ctl_swap_corm_progress(c, w->name, state, sizeof(state));
                 json_object_object_add(e, "state", json_object_new_string(state));
                 json_object_array_add(arr, e);
         }
@@ -801,9 +802,11 @@ json_object *ctl_handle(struct bn_ctl *c, json_object *req)
                 return ctl_op_store_import(c, req);
         if (strcmp(op, "snapshot") == 0)
                 return ctl_op_snapshot(c, req);
+        if (strcmp(op, "swap-corm") == 0 || strcmp(op, "corm-swap") == 0) /* ctl_swap_corm.c */
+                return op[0] == 's' ? ctl_op_swap_corm(c, req) : ctl_op_corm_swap(c, req);
         return ctl_reply_error(
             "unknown op '%.64s' (known: status, endpoints, wires, connect, "
             "disconnect, swap, apply, diff, migrate, migration, store-export, store-import, "
-            "snapshot)",
+            "snapshot, swap-corm, corm-swap)",
             op);
 }

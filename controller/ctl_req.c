@@ -50,6 +50,9 @@ static const struct op_schema schemas[] = {
     {"store-export", {{NULL, A_STR}}},
     {"store-import", {{"content", A_STR}, {NULL, A_STR}}},
     {"snapshot", {{"endpoint", A_STR}, {"format", A_STR}, {NULL, A_STR}}},
+    {"swap-corm",
+     {{"wire", A_STR}, {"corm", A_STR}, {"rate", A_STR}, {"abort", A_BOOL}, {NULL, A_STR}}},
+    {"corm-swap", {{"wire", A_STR}, {NULL, A_STR}}},
 };
 
 static int only_space(const char *s, size_t n)
@@ -142,7 +145,7 @@ int ctl_req_check(json_object *req, char *err, size_t errlen)
                 snprintf(err, errlen,
                          "unknown op '%.64s' (known: status, endpoints, wires, connect, "
                          "disconnect, swap, apply, diff, migrate, migration, store-export, "
-                         "store-import)",
+                         "store-import, snapshot, swap-corm, corm-swap)",
                          op);
                 return -EINVAL;
         }

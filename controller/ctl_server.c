@@ -529,8 +529,10 @@ int bn_controller_start(struct bn_daemon *d, const struct bn_ctl_opts *opts)
         bn_xenbus_set_loop_for(d->xenbus, ctl_loop_for, c);
         bn_xenbus_set_name_for(d->xenbus, ctl_name_for, c);
         ctl_reconcile(c);
-        if (c->clustered)
+        if (c->clustered) {
                 ctl_migrate_recover(c);
+                ctl_swap_corm_recover(c);
+        }
         if ((r = listen_socket(c, d->control[0] ? d->control : BN_CTL_DEFAULT_SOCKET)))
                 goto fail;
 #ifdef BN_HAVE_SYSTEMD
@@ -574,6 +576,7 @@ void bn_controller_stop(struct bn_daemon *d)
         bn_xenbus_set_loop_for(d->xenbus, NULL, NULL);
         bn_xenbus_set_name_for(d->xenbus, NULL, NULL);
         ctl_migrate_stop(c);
+        ctl_swap_corm_stop(c);
         if (c->reopen_pending)
                 bn_loop_timer_cancel(d->loop, c->reopen_timer);
         if (c->accept_timer)

@@ -45,7 +45,7 @@ TSAN_TESTS=(
 	guest_vbd_nbd guest_vbd_hostile guest_vbd_rewire guest_vbd_restart guest_vbd_restart-usr2
 	vbd_storm_handshake vbd_storm_churn display
 	store_etcd cluster_ctl2 cluster_unreachable vxlan_interop
-	vbd_swap net_swap migrate display_remote
+	vbd_swap net_swap migrate display_remote swap_corm
 )
 tsan_dir=""
 if [ $tsan -eq 1 ]; then

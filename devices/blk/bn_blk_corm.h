@@ -18,6 +18,7 @@
 #ifndef BN_BLK_CORM_H
 #define BN_BLK_CORM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -142,5 +143,32 @@ int bn_blk_nbd_open(struct bn_blk_corm **out, const char *uri, const struct bn_b
 int bn_blk_nbd_connected(struct bn_blk_corm *c);
 /* Reconnections so far. */
 uint64_t bn_blk_nbd_reconnects(struct bn_blk_corm *c);
+
+struct bn_blk_mirror_opts {
+        uint64_t chunk; /* bytes copied at a time (default 1 MiB) */
+        uint64_t rate;  /* copy rate bound in bytes/s (0: none) */
+};
+struct bn_blk_mirror_stats {
+        uint64_t copied;   /* bytes of src copied to dst so far, from 0 */
+        uint64_t total;    /* src's size when the mirror began */
+        uint64_t waited;   /* writes that waited for a chunk being copied */
+        uint32_t inflight; /* mirrored writes, flushes, discards in flight */
+        uint32_t held;     /* waiting behind the copier */
+        int error;         /* dst failed (-errno): the mirror is over, src goes on */
+};
+/* Mirror src to dst (corm_mirror.c): reads from src; writes, discards and
+ * flushes to both, answered when both completed with src's result; a
+ * copier copying src to dst in the background under a range lock, so that
+ * once stats.copied == stats.total (and no error) dst holds what src holds.
+ * -ENOSPC when dst is smaller than src. The mirror owns both until
+ * bn_blk_mirror_end; destroy destroys both. */
+int bn_blk_mirror_open(struct bn_blk_corm **out, struct bn_blk_corm *src, struct bn_blk_corm *dst,
+                       const struct bn_blk_mirror_opts *opts);
+bool bn_blk_is_mirror(const struct bn_blk_corm *c);
+void bn_blk_mirror_stats(struct bn_blk_corm *c, struct bn_blk_mirror_stats *st);
+/* End the mirror: dst is destroyed first (what it holds completes, its
+ * results dropped), then what is in flight on src completes (bounded
+ * wait); the mirror is freed and src handed back. */
+struct bn_blk_corm *bn_blk_mirror_end(struct bn_blk_corm *c);
 
 #endif

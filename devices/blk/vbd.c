@@ -354,6 +354,7 @@ const struct bn_devclass bn_vbd_class = {
     .remove = vbd_remove,
     .corm_open = vbd_corm_open,
     .corm_check = vbd_corm_check,
+    .corm_mirror = vbd_corm_mirror,
     .corm_close = vbd_corm_close,
     .port_attach = vbd_port_attach,
     .port_detach = vbd_port_detach,

@@ -279,7 +279,8 @@ static void corm_rearm(struct vbd_corm *c)
                 }
         }
 
-        if (c->nbd && bn_blk_nbd_reconnects(c->disk) != c->reconnects) {
+        if (c->nbd && !bn_blk_is_mirror(c->disk) &&
+            bn_blk_nbd_reconnects(c->disk) != c->reconnects) {
                 c->reconnects = bn_blk_nbd_reconnects(c->disk);
                 bn_warn(c->ep->name,
                         "NBD server reconnected (%" PRIu64
@@ -310,6 +311,11 @@ static void corm_rearm(struct vbd_corm *c)
         }
         if (tmo >= 0)
                 bn_loop_timer_add(c->ep->loop, (uint64_t)tmo, 0, corm_timer, c, &c->timer);
+}
+
+void vbd_corm_rearm(struct vbd_corm *c)
+{
+        corm_rearm(c);
 }
 
 static void size_check(struct bn_loop *loop, struct bn_timer *t, void *arg)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bn_blk_corm.h"
+#include "bn_devclass.h"
 #include "bn_params.h"
 #include "bn_txq.h"
 #include "bn_xenbus.h"
@@ -251,6 +252,11 @@ unsigned vbd_pg_reclaim(struct vbd *v, uint64_t now_ms, uint64_t idle_ms);
 /* vbd_corm.c */
 int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *err, size_t errlen);
 int vbd_corm_check(const struct bn_params *params, char *err, size_t errlen);
+/* Follow what the Corm's provider waits for now (vbd_corm.c; ep->loop). */
+void vbd_corm_rearm(struct vbd_corm *c);
+/* swap-corm's mirror of the Corm's disk (vbd_mirror.c; bn_devclass.h). */
+int vbd_corm_mirror(struct bn_endpoint *ep, int verb, const char *target,
+                    struct bn_corm_mirror_st *st, char *err, size_t errlen);
 void vbd_corm_close(struct bn_endpoint *ep);
 int vbd_corm_port_attach(struct bn_endpoint *ep, struct bn_wire_port *port);
 void vbd_corm_port_detach(struct bn_endpoint *ep, struct bn_wire_port *port);

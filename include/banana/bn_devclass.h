@@ -123,6 +123,17 @@ struct bn_xb_dev;
 
 #define BN_DEVCLASS_TYPES_MAX 4
 
+/* What a Corm's mirror (swap-corm's copy, corm_mirror below) has done. */
+enum { BN_CORM_MIRROR_START = 1, BN_CORM_MIRROR_STATUS, BN_CORM_MIRROR_STOP };
+struct bn_corm_mirror_st {
+        uint64_t rate;   /* START: copy rate bound, bytes/s (0: none) */
+        uint64_t copied; /* bytes copied so far */
+        uint64_t total;  /* bytes to copy */
+        uint64_t waited; /* writes that waited for a chunk being copied */
+        int active;      /* 1 while mirroring */
+        int error;       /* the new Corm failed (-errno): the mirror stopped */
+};
+
 struct bn_devclass {
         const char *name; /* "vif", "vbd", "test": also the Corm class name */
         /* xenstore back-end types served (backend/<type>/), NULL-terminated;
@@ -184,6 +195,17 @@ struct bn_devclass {
          * another format; err says why. */
         int (*snapshot)(struct bn_endpoint *ep, unsigned index, const char *format, void **data,
                         size_t *len, char *err, size_t errlen);
+
+        /* Optional, Corm, on ep->loop: `bananactl swap-corm`'s copy (a disk
+         * Corm). BN_CORM_MIRROR_START: go on serving, and also write every
+         * write to target (a path or an nbd:// URI: the new Corm), while
+         * copying the device to it in the background (st->rate: bytes/s, 0
+         * none); refused naming both when target is smaller or read-only.
+         * BN_CORM_MIRROR_STATUS: fill st. BN_CORM_MIRROR_STOP: what is in
+         * flight completes, target is closed, the Corm goes on alone.
+         * 0 or -errno with err. */
+        int (*corm_mirror)(struct bn_endpoint *ep, int verb, const char *target,
+                           struct bn_corm_mirror_st *st, char *err, size_t errlen);
 };
 
 /* ---- registry of device classes (one per daemon) ---------------------- */

@@ -1,7 +1,8 @@
 /* test_corm_uring.c: the io_uring Corm against a real file: many writes in
  * flight, a flush after which the bytes are in the file (read directly with
  * pread), reads back through the Corm, discard punching a hole, a file that
- * grows, a read-only disk refusing writes, O_DIRECT. */
+ * grows, a read-only disk refusing writes, O_DIRECT; the mirror provider
+ * (swap-corm's copy) copying one file to another under writes in flight. */
 #include "devices/blk/bn_blk_corm.h"
 
 #include <errno.h>
@@ -193,6 +194,128 @@ static void test_discard_grow_ro(const char *path)
         CHECK(bn_blk_uring_open(&c, "/nonexistent/disk", &o) == -ENOENT);
 }
 
+/* The mirror: src filled, dst zero; 32 writes in flight to distinct blocks
+ * (half at the copier's cursor) and a flush per round while the copier copies in 8 KiB chunks.
+ * At the end both files hold exactly what was last written. A smaller dst
+ * is refused. */
+static void test_mirror(const char *src_path, const char *dir)
+{
+        struct bn_blk_uring_opts o = {.direct = 0};
+        struct bn_blk_mirror_opts mo = {.chunk = BS};
+        struct bn_blk_corm *s = NULL, *d = NULL, *m = NULL, *s2 = NULL;
+        struct bn_blk_mirror_stats st;
+        static uint32_t gen[NBLK];
+        static struct req rs[33];
+        unsigned char *bufs = malloc((size_t)BS * 32), *a = malloc(DISK), *b = malloc(DISK);
+        char dst_path[4096];
+        unsigned seed = 7, rounds = 0;
+        int fd;
+
+        snprintf(dst_path, sizeof(dst_path), "%s/bn-corm-mirror-%d.img", dir, (int)getpid());
+        fd = open(dst_path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+        CHECK(fd >= 0 && ftruncate(fd, (off_t)DISK / 2) == 0);
+        close(fd);
+        fd = open(src_path, O_RDWR);
+        CHECK(fd >= 0);
+        for (uint32_t blk = 0; blk < NBLK; blk++) {
+                fill(a, blk, 100);
+                gen[blk] = 100;
+                CHECK(pwrite(fd, a, BS, (off_t)blk * BS) == BS);
+        }
+        close(fd);
+        CHECK(bn_blk_uring_open(&s, src_path, &o) == 0);
+        CHECK(bn_blk_uring_open(&d, dst_path, &o) == 0);
+        CHECK(bn_blk_mirror_open(&m, s, d, &mo) == -ENOSPC && !m);
+        CHECK(truncate(dst_path, (off_t)DISK) == 0);
+        CHECK(bn_blk_mirror_open(&m, s, d, &mo) == 0);
+        if (!m || !bufs || !a || !b)
+                goto out;
+        do {
+                bool used[NBLK] = {false};
+                for (int i = 0; i < 32; i++) {
+                        uint32_t blk, tries = 0;
+                        bn_blk_mirror_stats(m, &st);
+                        do /* half of them at the copier's cursor: the race it must win */
+                                blk = i % 2 || tries > 16
+                                          ? (uint32_t)rand_r(&seed) % NBLK
+                                          : (uint32_t)((st.copied / BS +
+                                                        (uint32_t)rand_r(&seed) % 8) %
+                                                       NBLK);
+                        while (used[blk] && ++tries < 100000);
+                        used[blk] = true;
+                        gen[blk]++;
+                        fill(bufs + (size_t)i * BS, blk, gen[blk]);
+                        memset(&rs[i], 0, sizeof(rs[i]));
+                        rs[i].iov[0] = (struct iovec){bufs + (size_t)i * BS, BS};
+                        rs[i].io = (struct bn_blk_io){.op = BN_BLK_IO_WRITE,
+                                                      .offset = (uint64_t)blk * BS,
+                                                      .len = BS,
+                                                      .iov = rs[i].iov,
+                                                      .niov = 1,
+                                                      .done = on_done,
+                                                      .opaque = &rs[i]};
+                        CHECK(bn_blk_corm_submit(m, &rs[i].io) == 0);
+                        bn_blk_corm_kick(m);
+                        bn_blk_corm_wait(m, 0); /* the copier moves between the writes */
+                }
+                memset(&rs[32], 0, sizeof(rs[32]));
+                rs[32].io =
+                    (struct bn_blk_io){.op = BN_BLK_IO_FLUSH, .done = on_done, .opaque = &rs[32]};
+                CHECK(bn_blk_corm_submit(m, &rs[32].io) == 0);
+                bn_blk_corm_kick(m);
+                CHECK(run_until(m, rs, 33) == 0);
+                for (int i = 0; i < 33; i++)
+                        CHECK(rs[i].io.result == 0);
+                bn_blk_mirror_stats(m, &st);
+                CHECK(st.error == 0);
+        } while ((st.copied < st.total || ++rounds < 4) && rounds < 1000);
+        CHECK(st.copied == DISK && st.total == DISK);
+        printf("mirror: %llu writes waited for a chunk\n", (unsigned long long)st.waited);
+        /* ended with writes in flight: each is answered once, by src */
+        for (int i = 0; i < 32; i++) {
+                uint32_t blk = (uint32_t)i * 5;
+                gen[blk]++;
+                fill(bufs + (size_t)i * BS, blk, gen[blk]);
+                memset(&rs[i], 0, sizeof(rs[i]));
+                rs[i].iov[0] = (struct iovec){bufs + (size_t)i * BS, BS};
+                rs[i].io = (struct bn_blk_io){.op = BN_BLK_IO_WRITE,
+                                              .offset = (uint64_t)blk * BS,
+                                              .len = BS,
+                                              .iov = rs[i].iov,
+                                              .niov = 1,
+                                              .done = on_done,
+                                              .opaque = &rs[i]};
+                CHECK(bn_blk_corm_submit(m, &rs[i].io) == 0);
+        }
+        bn_blk_corm_kick(m);
+        s2 = bn_blk_mirror_end(m);
+        CHECK(s2 == s);
+        for (int i = 0; i < 32; i++)
+                CHECK(rs[i].completed == 1 && rs[i].io.result == 0);
+        bn_blk_corm_destroy(s2);
+        s = d = m = NULL;
+        fd = open(src_path, O_RDONLY);
+        CHECK(fd >= 0 && pread(fd, a, DISK, 0) == (ssize_t)DISK);
+        close(fd);
+        fd = open(dst_path, O_RDONLY);
+        CHECK(fd >= 0 && pread(fd, b, DISK, 0) == (ssize_t)DISK);
+        close(fd);
+        for (uint32_t blk = 0; blk < NBLK; blk++) {
+                unsigned char want[BS];
+                fill(want, blk, gen[blk]);
+                CHECK(memcmp(a + (size_t)blk * BS, want, BS) == 0);
+                /* dst: all but the blocks written while the mirror ended */
+                CHECK(blk % 5 == 0 || memcmp(b + (size_t)blk * BS, want, BS) == 0);
+        }
+out:
+        if (m)
+                bn_blk_corm_destroy(m);
+        unlink(dst_path);
+        free(bufs);
+        free(a);
+        free(b);
+}
+
 int main(int argc, char **argv)
 {
         const char *dir = argc > 1 ? argv[1] : "/tmp";
@@ -208,6 +331,7 @@ int main(int argc, char **argv)
         close(fd);
         test_rw_flush(path, 0);
         test_discard_grow_ro(path);
+        test_mirror(path, dir);
         /* O_DIRECT where the file system supports it (not tmpfs) */
         fd = open(path, O_RDWR | O_DIRECT);
         if (fd >= 0) {
