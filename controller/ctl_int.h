@@ -63,6 +63,7 @@ struct rt_wire {
         struct bn_timer *old_tm;  /* will close old ends whose Spike is elsewhere */
         void *old_ref;            /* its argument (freed with it) */
         struct bn_loop *old_loop; /* its loop */
+        struct bn_ctl *old_ctl;   /* the controller that began the swap */
         uint64_t swap_token;      /* which swap a late callback belongs to */
 };
 
@@ -284,6 +285,11 @@ int ctl_swap_begin(struct bn_ctl *c, struct rt_wire *w, const struct bn_topo_wir
 /* Does dw differ from w only by what a swap changes (its type, or the Corm
  * end moved with the Spike end the same)? */
 bool ctl_swap_wanted(const struct rt_wire *w, const struct bn_topo_wire *dw, const bool local[2]);
+/* This host's open Corm end of w moves to another host, its Spike elsewhere:
+ * the old end is kept as a swap's until its peer goes or the timer. */
+bool ctl_swap_leaving(const struct rt_wire *w, const struct bn_topo_wire *dw);
+/* A whole reconcile from the main loop, soon (not from inside this call). */
+void ctl_reconcile_soon(struct bn_ctl *c);
 /* After the new ends were opened: start the switch at a Spike end, or
  * close old ends that need no switch. */
 void ctl_swap_progress(struct bn_ctl *c, struct rt_wire *w);

@@ -313,6 +313,17 @@ static int wire_check(struct bn_ctl *c, const struct bn_topo *t, size_t i)
         /* type changed or Corm end moved: swap, make before break (ctl_swap.c) */
         if (dw && (lc[0] || lc[1]) && ctl_swap_wanted(w, dw, lc))
                 return (r = ctl_swap_begin(c, w, dw, lc)) < 0 ? r : 0;
+        /* this host's Corm end moved to another host, the Spike elsewhere:
+         * the old end stays until its peer goes (the Spike drained it) or the
+         * swap's timer, so what is in flight on it is answered */
+        if (dw && !lc[0] && !lc[1] && !w->old_type && ctl_swap_leaving(w, dw)) {
+                if ((r = ctl_swap_begin(c, w, dw, lc)) < 0)
+                        return r;
+                ctl_swap_progress(c, w);
+                return 0;
+        }
+        if (dw && !lc[0] && !lc[1] && w->old_type && !w->local[0] && !w->local[1])
+                return 0; /* that swap still goes on; removed once it ended */
         if (!dw || (!lc[0] && !lc[1]) || strcmp(dw->end[0], w->end[0]) != 0 ||
             strcmp(dw->end[1], w->end[1]) != 0 || lc[0] != w->local[0] || lc[1] != w->local[1] ||
             strcmp(dw->type, w->type) != 0 || !bn_kvlist_equal(&dw->opts, &w->opts)) {
@@ -524,6 +535,11 @@ void ctl_wires_retry_hosts(struct bn_ctl *c)
 static void reconcile_later(void *arg)
 {
         ctl_reconcile(arg);
+}
+
+void ctl_reconcile_soon(struct bn_ctl *c)
+{
+        bn_loop_call(c->d->loop, reconcile_later, c);
 }
 
 void ctl_ep_watch(void *arg, struct bn_endpoint *ep, bool added)

@@ -84,6 +84,8 @@ static void swap_end(struct rt_wire *w)
 {
         if (w->old_port[0] || w->old_port[1] || !w->old_type)
                 return;
+        if (!w->local[0] && !w->local[1] && w->old_ctl) /* it left this host: removed there */
+                ctl_reconcile_soon(w->old_ctl);
         ctl_swap_cancel_timer(w);
         w->last_swap_ms = w->swap_started_ms ? bn_now_ms() - w->swap_started_ms : 0;
         w->swap_started_ms = 0;
@@ -116,6 +118,18 @@ bool ctl_swap_wanted(const struct rt_wire *w, const struct bn_topo_wire *dw, con
         return local[k] && w->local[k] && w->port[k] && w->ep[k] && w->ep[k]->kind == BN_EP_SPIKE;
 }
 
+bool ctl_swap_leaving(const struct rt_wire *w, const struct bn_topo_wire *dw)
+{
+        bool same0 = strcmp(dw->end[0], w->end[0]) == 0, same1 = strcmp(dw->end[1], w->end[1]) == 0;
+        int k;
+
+        if (same0 == same1)
+                return false;
+        k = same0 ? 1 : 0; /* the end that moved: this host's open Corm end */
+        return !w->local[!k] && w->local[k] && w->port[k] && w->ep[k] &&
+               w->ep[k]->kind == BN_EP_CORM;
+}
+
 int ctl_swap_begin(struct bn_ctl *c, struct rt_wire *w, const struct bn_topo_wire *dw,
                    const bool local[2])
 {
@@ -143,6 +157,7 @@ int ctl_swap_begin(struct bn_ctl *c, struct rt_wire *w, const struct bn_topo_wir
         bn_info(CTX, "wire %s: swap %s (%s, %s) -> %s (%s, %s), make before break", w->name,
                 w->type, w->end[0], w->end[1], nt, ne[0], ne[1]);
         w->swap_token = ++c->swap_seq;
+        w->old_ctl = c;
         w->swap_started_ms = bn_now_ms();
         w->old_type = w->type;
         w->type = nt;
