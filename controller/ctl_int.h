@@ -458,6 +458,11 @@ struct ctl_mig;
 /* migrate {"vm", "to", "fail_at"}: start moving VM (running here) to host
  * to; answers at once, the steps run on the main loop. */
 json_object *ctl_op_migrate(struct bn_ctl *c, json_object *req);
+/* ctl_swap_op.c: bananactl swap. */
+json_object *ctl_op_swap(struct bn_ctl *c, json_object *req);
+/* After a change: the wire's local ends opened (or wait for a Spike): 0, or
+ * -EIO with the reason in err (ctl_ops.c). */
+int ctl_wire_outcome(struct bn_ctl *c, const char *name, char *err, size_t errlen);
 /* migration {"vm"}: the step a migration started here is at, and its log. */
 json_object *ctl_op_migration(struct bn_ctl *c, json_object *req);
 /* Cancel the timers and free every migration (bananad stops). */
