@@ -161,6 +161,11 @@ struct vbd {
         struct vbd_journal *journal; /* mapped ring journal, NULL: none */
         bool journal_resumed;        /* it holds the previous bananad's account */
         unsigned nq_want;            /* queues of this connect (journal key) */
+        /* adaptive polling of the rings (bn_loop.h): while the loop polls,
+         * req_event is held back (hold: no RING_FINAL_CHECK_FOR_REQUESTS,
+         * so the front-end does not ring the event channel) */
+        struct bn_loop_poller poller;
+        bool hold;
 };
 
 struct vbd_corm {
@@ -176,7 +181,9 @@ struct vbd_corm {
         uint32_t orphans;                  /* ios whose port left, still on the disk */
         struct cport *ports;
         uint64_t completed;
-        struct cio *spare; /* answered requests kept for reuse, with their buffers */
+        struct bn_loop_poller poller;   /* the disk's completions (bn_blk_corm_ready) */
+        struct bn_loop_work rearm_work; /* corm_rearm once per loop iteration */
+        struct cio *spare;              /* answered requests kept for reuse, with their buffers */
         unsigned nspare;
 };
 

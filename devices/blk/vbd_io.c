@@ -428,6 +428,8 @@ static void serve_queue(struct vbd_queue *q)
                         if (!pump(v))
                                 return;
                 }
+                if (v->hold)
+                        return; /* the loop polls: req_event stays behind, no event channel */
                 RING_FINAL_CHECK_FOR_REQUESTS(b, more);
         } while (more);
 }
@@ -442,6 +444,55 @@ static void serve_all(struct vbd *v)
                 serve_queue(&v->q[i]);
 out:
         push_responses(v);
+}
+
+/* ---- adaptive polling (bn_loop_poller) -------------------------------- */
+
+static uint64_t taken(const struct vbd *v)
+{
+        uint64_t n = 0;
+
+        for (unsigned i = 0; i < v->nq; i++)
+                n += v->q[i].back.req_cons + v->q[i].replay_next;
+        return n;
+}
+
+/* New requests on a ring (one read of each shared producer index): serve
+ * them. true when some were taken. */
+static bool ring_poll(void *arg)
+{
+        struct vbd *v = arg;
+        uint64_t before;
+        bool seen = false;
+
+        if (!v->polling || v->broken)
+                return false;
+        for (unsigned i = 0; i < v->nq && !seen; i++)
+                seen = v->q[i].back.req_cons != *(volatile RING_IDX *)&v->q[i].back.sring->req_prod;
+        if (!seen)
+                return false;
+        before = taken(v);
+        serve_all(v);
+        return taken(v) != before;
+}
+
+static void ring_hold(void *arg)
+{
+        struct vbd *v = arg;
+
+        v->hold = true;
+}
+
+/* The loop will sleep: set req_event (RING_FINAL_CHECK_FOR_REQUESTS) on
+ * every ring, and serve what came in meanwhile. */
+static bool ring_rearm(void *arg)
+{
+        struct vbd *v = arg;
+        uint64_t before = taken(v);
+
+        v->hold = false;
+        serve_all(v);
+        return taken(v) != before;
 }
 
 static void evtchn_ready(struct bn_loop *loop, int fd, uint32_t events, void *arg)
@@ -488,6 +539,11 @@ void vbd_io_start(void *arg)
         }
         bn_txq_fini(&v->txq); /* empty already, unless a disconnect was missed */
         bn_txq_init(&v->txq, chunk_sent, v);
+        bn_loop_poller_del(v->ep->loop, &v->poller); /* a start without a stop */
+        v->poller = (struct bn_loop_poller){
+            .poll = ring_poll, .begin = ring_hold, .end = ring_rearm, .arg = v};
+        v->hold = false;
+        bn_loop_poller_add(v->ep->loop, &v->poller);
         v->polling = true;
         v->connected = true;
         v->broken = false;
@@ -509,6 +565,8 @@ void vbd_io_stop(void *arg)
 
         if (v->polling)
                 bn_loop_del_fd(v->ep->loop, bn_evtchn_fd(v->evtchn));
+        bn_loop_poller_del(v->ep->loop, &v->poller);
+        v->hold = false;
         v->polling = false;
         v->connected = false;
         if (v->pg_timer)
