@@ -444,6 +444,9 @@ void bn_loop_set_poll_max_ns(struct bn_loop *l, uint32_t ns)
                 l->poll_ns = ns;
 }
 
+/* An epoll_wait shorter than this returned without sleeping. */
+#define BN_LOOP_SLEPT_NS 3000u
+
 static uint64_t now_ns(void)
 {
         struct timespec ts;
@@ -515,9 +518,15 @@ int bn_loop_run(struct bn_loop *l)
                         if (pollers_each(l, 2))
                                 timeout = 0;
                 }
+                uint64_t tw = adapt && timeout ? now_ns() : 0;
                 int n = epoll_wait(l->epfd, evs, 64, timeout);
-                if (adapt && timeout)
-                        poll_adapt(l, now_ns() - t0);
+                if (tw) {
+                        uint64_t t1 = now_ns();
+                        /* a wait that did not sleep (an fd was ready) says
+                         * nothing about how long polling would have had to */
+                        if (t1 - tw > BN_LOOP_SLEPT_NS)
+                                poll_adapt(l, t1 - t0);
+                }
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,8 @@
 #include "bn_wire.h"
 
 #define COPY_BATCH 64u
+/* A slot keeps a write buffer up to this size for its next request. */
+#define VBD_SLOT_BUF_KEEP (128u * 1024u)
 
 static void serve_all(struct vbd *v);
 
@@ -56,26 +59,51 @@ int vbd_io_queue_init(struct vbd_queue *q)
         return 0;
 }
 
+/* The slot is free again; its buffers stay with it for the next request. */
 static void req_release(struct vbd_req *r)
 {
         struct vbd_queue *q = r->q;
+        uint8_t *buf = r->buf_slot;
+        size_t cap = r->buf_cap;
 
-        free(r->segs);
-        free(r->buf);
-        memset(r, 0, sizeof(*r));
+        if (r->segs != r->seg_slot)
+                free(r->segs);
+        if (cap > VBD_SLOT_BUF_KEEP) { /* a large indirect write's: not kept */
+                free(buf);
+                buf = NULL;
+                cap = 0;
+        }
+        memset(r, 0, offsetof(struct vbd_req, seg_slot));
         r->q = q;
         r->idx = (uint32_t)(r - q->reqs);
+        r->buf_slot = buf;
+        r->buf_cap = cap;
         q->free_stack[q->nfree++] = r->idx;
+}
+
+/* r->buf with room for r->bytes: the slot's own buffer, grown if need be. */
+static int req_buf(struct vbd_req *r)
+{
+        if (r->bytes > r->buf_cap) {
+                free(r->buf_slot);
+                r->buf_cap = 0;
+                r->buf_slot = malloc(r->bytes);
+                if (!r->buf_slot)
+                        return -ENOMEM;
+                r->buf_cap = r->bytes;
+        }
+        r->buf = r->buf_slot;
+        return 0;
 }
 
 void vbd_io_queue_fini(struct vbd_queue *q)
 {
         if (q->reqs)
-                for (uint32_t i = 0; i < q->nreqs; i++)
-                        if (q->reqs[i].used) {
+                for (uint32_t i = 0; i < q->nreqs; i++) {
+                        if (q->reqs[i].used && q->reqs[i].segs != q->reqs[i].seg_slot)
                                 free(q->reqs[i].segs);
-                                free(q->reqs[i].buf);
-                        }
+                        free(q->reqs[i].buf_slot);
+                }
         free(q->reqs);
         free(q->free_stack);
         free(q->replay);
@@ -346,7 +374,8 @@ static bool take_slot(struct vbd_queue *q, const void *slot, uint32_t jidx)
         r->nr_segs = p->nr_segs;
         r->status = BLKIF_RSP_OKAY;
         if (p->nr_segs && p->op != BN_BLK_OP_DISCARD) {
-                r->segs = malloc(sizeof(*r->segs) * p->nr_segs);
+                r->segs = p->nr_segs <= VBD_SLOT_SEGS ? r->seg_slot
+                                                      : malloc(sizeof(*r->segs) * p->nr_segs);
                 if (!r->segs)
                         goto nomem;
                 memcpy(r->segs, p->seg, sizeof(*r->segs) * p->nr_segs);
@@ -358,8 +387,7 @@ static bool take_slot(struct vbd_queue *q, const void *slot, uint32_t jidx)
         else
                 r->nchunks = r->ndata;
         if (r->op != BN_BLK_OP_READ && r->bytes) {
-                r->buf = malloc(r->bytes);
-                if (!r->buf)
+                if (req_buf(r) < 0)
                         goto nomem;
                 if (copy_segs(v, r, 0, r->bytes, r->buf, false) < 0) {
                         req_release(r);
