@@ -98,17 +98,18 @@ struct vbd_req {
         uint32_t nr_segs;
         struct bn_blk_seg *segs; /* nr_segs: seg_slot, or malloc'd when more (indirect) */
         uint8_t *buf;            /* WRITE payload copied from the guest (buf_slot) */
-        /* kept with the slot from one request to the next: no malloc per
-         * request (a larger request grows them) */
+        uint64_t bytes;          /* READ/WRITE: nr_sectors * 512 */
+        uint32_t ndata;          /* data chunks */
+        uint32_t nchunks;        /* ndata (+1 for a flush) or 1 (discard / flush alone) */
+        uint32_t unsent;         /* bit per chunk the wire has not accepted */
+        uint32_t pending;        /* bit per chunk sent, unanswered */
+        int16_t status;          /* BLKIF_RSP_* so far */
+        /* Last (req_release clears what comes before): kept with the slot
+         * from one request to the next, no malloc per request (a larger
+         * request grows them). */
         struct bn_blk_seg seg_slot[VBD_SLOT_SEGS];
         uint8_t *buf_slot;
         size_t buf_cap;
-        uint64_t bytes;   /* READ/WRITE: nr_sectors * 512 */
-        uint32_t ndata;   /* data chunks */
-        uint32_t nchunks; /* ndata (+1 for a flush) or 1 (discard / flush alone) */
-        uint32_t unsent;  /* bit per chunk the wire has not accepted */
-        uint32_t pending; /* bit per chunk sent, unanswered */
-        int16_t status;   /* BLKIF_RSP_* so far */
 };
 
 struct vbd_queue {
