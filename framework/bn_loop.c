@@ -47,6 +47,7 @@ struct bn_loop {
         pthread_mutex_t lock;       /* protects calls */
         struct bn_call *calls_head, *calls_tail;
         struct bn_loop_work *work_head, *work_tail; /* deferred, loop thread only */
+        struct bn_loop_work *next_head, *next_tail; /* deferred to the next iteration */
         _Atomic int stop;
         _Atomic pthread_t owner;
         _Atomic bool running;
@@ -365,19 +366,40 @@ void bn_loop_defer(struct bn_loop *l, struct bn_loop_work *w)
         l->work_tail = w;
 }
 
-void bn_loop_defer_cancel(struct bn_loop *l, struct bn_loop_work *w)
+void bn_loop_defer_next(struct bn_loop *l, struct bn_loop_work *w)
+{
+        if (w->queued)
+                return;
+        w->queued = true;
+        w->next = NULL;
+        if (l->next_tail)
+                l->next_tail->next = w;
+        else
+                l->next_head = w;
+        l->next_tail = w;
+}
+
+static bool unlink_work(struct bn_loop_work **head, struct bn_loop_work **tail,
+                        struct bn_loop_work *w)
 {
         struct bn_loop_work **pp, *prev = NULL;
 
+        for (pp = head; *pp && *pp != w; pp = &(*pp)->next)
+                prev = *pp;
+        if (!*pp)
+                return false;
+        *pp = w->next;
+        if (*tail == w)
+                *tail = prev;
+        return true;
+}
+
+void bn_loop_defer_cancel(struct bn_loop *l, struct bn_loop_work *w)
+{
         if (!w->queued)
                 return;
-        for (pp = &l->work_head; *pp && *pp != w; pp = &(*pp)->next)
-                prev = *pp;
-        if (*pp) {
-                *pp = w->next;
-                if (l->work_tail == w)
-                        l->work_tail = prev;
-        }
+        if (!unlink_work(&l->work_head, &l->work_tail, w))
+                unlink_work(&l->next_head, &l->next_tail, w);
         w->queued = false;
         w->next = NULL;
 }
@@ -513,6 +535,8 @@ int bn_loop_run(struct bn_loop *l)
 
                 if (adapt && l->poll_ns && poll_before_wait(l, t0))
                         timeout = 0;
+                if (l->next_head)
+                        timeout = 0;         /* work for this iteration: no sleep */
                 if (timeout && l->holding) { /* about to sleep: re-arm, look once more */
                         l->holding = false;
                         if (pollers_each(l, 2))
@@ -543,6 +567,14 @@ int bn_loop_run(struct bn_loop *l)
                         if (r->dead)
                                 continue;
                         r->cb(l, r->fd, evs[i].events, r->arg);
+                }
+                if (l->next_head) { /* what the last iteration left for this one */
+                        if (l->work_tail)
+                                l->work_tail->next = l->next_head;
+                        else
+                                l->work_head = l->next_head;
+                        l->work_tail = l->next_tail;
+                        l->next_head = l->next_tail = NULL;
                 }
                 run_work(l);
                 reap(l);

@@ -168,6 +168,8 @@ static void deliver(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigne
                 atomic_fetch_add(&ep->counters.drops, n);
 }
 
+static void rx_work(void *arg);
+
 static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         (void)loop;
@@ -204,6 +206,14 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                 deliver(port, msgs, (unsigned)n);
                 if (port->cls->release)
                         port->cls->release(port, msgs, (unsigned)n);
+                if (rounds + 1 == RX_ROUNDS) {
+                        /* more may wait: read on in the next iteration (a
+                         * wire that rings by bn_wire_port_kick leaves no fd
+                         * readable for them) */
+                        if (!port->rx_work.fn)
+                                bn_loop_work_init(&port->rx_work, rx_work, port);
+                        bn_loop_defer_next(port->loop, &port->rx_work);
+                }
         }
         bn_wire_port_link_update(port);
         bn_wire_port_writable(port);

@@ -85,6 +85,10 @@ void bn_loop_work_init(struct bn_loop_work *w, bn_call_fn fn, void *arg);
 /* On the loop's thread: queue w (nothing if already queued). Work queued by
  * deferred work runs in the same iteration. */
 void bn_loop_defer(struct bn_loop *loop, struct bn_loop_work *w);
+/* On the loop's thread: queue w for the next iteration (after that
+ * iteration's fd callbacks; the loop does not sleep in between): work that
+ * must go on but not starve the loop's fds. Nothing if already queued. */
+void bn_loop_defer_next(struct bn_loop *loop, struct bn_loop_work *w);
 /* On the loop's thread: unqueue w if queued (before freeing it). */
 void bn_loop_defer_cancel(struct bn_loop *loop, struct bn_loop_work *w);
 
