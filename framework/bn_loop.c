@@ -1,6 +1,6 @@
 /* bn_loop.c: the epoll event loop, timers (one timerfd each), cross-thread
  * calls (an eventfd and a locked queue), deferred work (once per
- * iteration), and the worker pool. */
+ * iteration), adaptive polling before a sleep, and the worker pool. */
 #include "bn_loop.h"
 #include "bn_log.h"
 
@@ -47,9 +47,15 @@ struct bn_loop {
         pthread_mutex_t lock;       /* protects calls */
         struct bn_call *calls_head, *calls_tail;
         struct bn_loop_work *work_head, *work_tail; /* deferred, loop thread only */
+        struct bn_loop_work *next_head, *next_tail; /* deferred to the next iteration */
         _Atomic int stop;
         _Atomic pthread_t owner;
         _Atomic bool running;
+        /* adaptive polling, loop thread only */
+        struct bn_loop_poller *pollers;
+        unsigned poll_gen; /* bumped when a poller leaves: iterations restart */
+        bool holding;      /* begin called, end not yet */
+        uint32_t poll_ns, poll_max_ns;
 };
 
 uint64_t bn_now_ms(void)
@@ -66,6 +72,8 @@ int bn_loop_new(struct bn_loop **out, const char *name)
         if (!l)
                 return -ENOMEM;
         snprintf(l->name, sizeof(l->name), "%s", name ? name : "loop");
+        const char *pm = getenv("BANANA_POLL_MAX_NS");
+        l->poll_max_ns = pm && *pm ? (uint32_t)strtoul(pm, NULL, 10) : BN_LOOP_POLL_MAX_NS;
         l->epfd = epoll_create1(EPOLL_CLOEXEC);
         l->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         pthread_mutex_init(&l->lock, NULL);
@@ -358,19 +366,40 @@ void bn_loop_defer(struct bn_loop *l, struct bn_loop_work *w)
         l->work_tail = w;
 }
 
-void bn_loop_defer_cancel(struct bn_loop *l, struct bn_loop_work *w)
+void bn_loop_defer_next(struct bn_loop *l, struct bn_loop_work *w)
+{
+        if (w->queued)
+                return;
+        w->queued = true;
+        w->next = NULL;
+        if (l->next_tail)
+                l->next_tail->next = w;
+        else
+                l->next_head = w;
+        l->next_tail = w;
+}
+
+static bool unlink_work(struct bn_loop_work **head, struct bn_loop_work **tail,
+                        struct bn_loop_work *w)
 {
         struct bn_loop_work **pp, *prev = NULL;
 
+        for (pp = head; *pp && *pp != w; pp = &(*pp)->next)
+                prev = *pp;
+        if (!*pp)
+                return false;
+        *pp = w->next;
+        if (*tail == w)
+                *tail = prev;
+        return true;
+}
+
+void bn_loop_defer_cancel(struct bn_loop *l, struct bn_loop_work *w)
+{
         if (!w->queued)
                 return;
-        for (pp = &l->work_head; *pp && *pp != w; pp = &(*pp)->next)
-                prev = *pp;
-        if (*pp) {
-                *pp = w->next;
-                if (l->work_tail == w)
-                        l->work_tail = prev;
-        }
+        if (!unlink_work(&l->work_head, &l->work_tail, w))
+                unlink_work(&l->next_head, &l->next_tail, w);
         w->queued = false;
         w->next = NULL;
 }
@@ -407,6 +436,92 @@ static void run_calls(struct bn_loop *l)
         }
 }
 
+void bn_loop_poller_add(struct bn_loop *l, struct bn_loop_poller *p)
+{
+        if (p->added)
+                return;
+        p->added = true;
+        p->next = l->pollers;
+        l->pollers = p;
+}
+
+void bn_loop_poller_del(struct bn_loop *l, struct bn_loop_poller *p)
+{
+        if (!p->added)
+                return;
+        for (struct bn_loop_poller **pp = &l->pollers; *pp; pp = &(*pp)->next)
+                if (*pp == p) {
+                        *pp = p->next;
+                        break;
+                }
+        p->added = false;
+        p->next = NULL;
+        l->poll_gen++;
+}
+
+void bn_loop_set_poll_max_ns(struct bn_loop *l, uint32_t ns)
+{
+        l->poll_max_ns = ns;
+        if (l->poll_ns > ns)
+                l->poll_ns = ns;
+}
+
+/* An epoll_wait shorter than this returned without sleeping. */
+#define BN_LOOP_SLEPT_NS 3000u
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Every poller once (begin, poll or end): true when one found work. A
+ * poller that leaves during the round ends it (the list changed). */
+static bool pollers_each(struct bn_loop *l, int what)
+{
+        unsigned gen = l->poll_gen;
+        bool work = false;
+
+        for (struct bn_loop_poller *p = l->pollers; p && gen == l->poll_gen; p = p->next) {
+                if (what == 0 && p->begin)
+                        p->begin(p->arg);
+                else if (what == 1)
+                        work |= p->poll(p->arg);
+                else if (what == 2 && p->end)
+                        work |= p->end(p->arg);
+        }
+        return work;
+}
+
+/* Poll for up to poll_ns before sleeping: true when there is work (do not
+ * sleep). */
+static bool poll_before_wait(struct bn_loop *l, uint64_t t0)
+{
+        if (!l->holding) {
+                l->holding = true;
+                pollers_each(l, 0);
+        }
+        do {
+                if (pollers_each(l, 1))
+                        return true;
+        } while (now_ns() - t0 < l->poll_ns);
+        return false;
+}
+
+/* After a wait of block_ns (polling included): grow or shrink poll_ns. */
+static void poll_adapt(struct bn_loop *l, uint64_t block_ns)
+{
+        if (block_ns <= l->poll_ns)
+                return; /* polling found it: the sweet spot */
+        if (block_ns > l->poll_max_ns)
+                l->poll_ns = 0; /* would have had to poll too long */
+        else if (l->poll_ns < l->poll_max_ns)
+                l->poll_ns =
+                    l->poll_ns ? (l->poll_ns * 2 < l->poll_max_ns ? l->poll_ns * 2 : l->poll_max_ns)
+                               : (4000 < l->poll_max_ns ? 4000 : l->poll_max_ns);
+}
+
 int bn_loop_run(struct bn_loop *l)
 {
         int rc = 0;
@@ -414,7 +529,28 @@ int bn_loop_run(struct bn_loop *l)
         atomic_store(&l->running, true);
         while (!atomic_load(&l->stop)) {
                 struct epoll_event evs[64];
-                int n = epoll_wait(l->epfd, evs, 64, -1);
+                bool adapt = l->pollers && l->poll_max_ns;
+                uint64_t t0 = adapt ? now_ns() : 0;
+                int timeout = -1;
+
+                if (adapt && l->poll_ns && poll_before_wait(l, t0))
+                        timeout = 0;
+                if (l->next_head)
+                        timeout = 0;         /* work for this iteration: no sleep */
+                if (timeout && l->holding) { /* about to sleep: re-arm, look once more */
+                        l->holding = false;
+                        if (pollers_each(l, 2))
+                                timeout = 0;
+                }
+                uint64_t tw = adapt && timeout ? now_ns() : 0;
+                int n = epoll_wait(l->epfd, evs, 64, timeout);
+                if (tw) {
+                        uint64_t t1 = now_ns();
+                        /* a wait that did not sleep (an fd was ready) says
+                         * nothing about how long polling would have had to */
+                        if (t1 - tw > BN_LOOP_SLEPT_NS)
+                                poll_adapt(l, t1 - t0);
+                }
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -431,6 +567,14 @@ int bn_loop_run(struct bn_loop *l)
                         if (r->dead)
                                 continue;
                         r->cb(l, r->fd, evs[i].events, r->arg);
+                }
+                if (l->next_head) { /* what the last iteration left for this one */
+                        if (l->work_tail)
+                                l->work_tail->next = l->next_head;
+                        else
+                                l->work_head = l->next_head;
+                        l->work_tail = l->next_tail;
+                        l->next_head = l->next_tail = NULL;
                 }
                 run_work(l);
                 reap(l);

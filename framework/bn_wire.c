@@ -170,6 +170,8 @@ static void deliver(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigne
                 atomic_fetch_add(&ep->counters.drops, n);
 }
 
+static void rx_work(void *arg);
+
 static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         (void)loop;
@@ -206,6 +208,14 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                 deliver(port, msgs, (unsigned)n);
                 if (port->cls->release)
                         port->cls->release(port, msgs, (unsigned)n);
+                if (rounds + 1 == RX_ROUNDS) {
+                        /* more may wait: read on in the next iteration (a
+                         * wire that rings by bn_wire_port_kick leaves no fd
+                         * readable for them) */
+                        if (!port->rx_work.fn)
+                                bn_loop_work_init(&port->rx_work, rx_work, port);
+                        bn_loop_defer_next(port->loop, &port->rx_work);
+                }
         }
         bn_wire_port_link_update(port);
         bn_wire_port_writable(port);
@@ -213,12 +223,32 @@ static void port_readable(struct bn_loop *loop, int fd, uint32_t events, void *a
                 bn_ep_swap_poke(ep); /* the last answer, or the link, may be in */
 }
 
+static void rx_work(void *arg)
+{
+        struct bn_wire_port *p = arg;
+
+        if (p->fd_added)
+                port_readable(p->loop, -1, EPOLLIN, p);
+}
+
+void bn_wire_port_kick(struct bn_wire_port *p)
+{
+        if (!p->rx_work.fn)
+                bn_loop_work_init(&p->rx_work, rx_work, p);
+        bn_loop_defer(p->loop, &p->rx_work);
+}
+
 int bn_wire_port_poll(struct bn_wire_port *p)
 {
         int rc = bn_loop_add_fd(p->loop, p->cls->fd(p), EPOLLIN, port_readable, p);
 
-        if (!rc)
+        if (!rc) {
                 p->fd_added = true;
+                /* what a wire kicked (bn_wire_port_kick) while the port was
+                 * not read (fenced) is read now */
+                if (bn_loop_in_thread(p->loop))
+                        bn_wire_port_kick(p);
+        }
         return rc;
 }
 
@@ -299,6 +329,7 @@ out_del:
         p->fd_added = false;
 out_close:
         bn_loop_defer_cancel(p->loop, &p->flush_work); /* port_attach may have sent */
+        bn_loop_defer_cancel(p->loop, &p->rx_work);
         p->cls->close(p);
 }
 
@@ -322,6 +353,7 @@ static void port_close_on_loop(void *arg)
                 p->cls->flush(p);
         }
         p->cls->close(p);
+        bn_loop_defer_cancel(p->loop, &p->rx_work); /* close may have kicked us */
         bn_wire_regions_free(p);
         if (!ep->nports && bn_endpoint_get_state(ep, NULL, 0) == BN_EP_CONNECTED)
                 bn_endpoint_set_state(ep, BN_EP_READY);

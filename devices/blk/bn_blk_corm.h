@@ -75,6 +75,10 @@ struct bn_blk_corm_ops {
         int (*size)(struct bn_blk_corm *c, uint64_t *bytes);
         /* Requests submitted and not yet completed. */
         uint32_t (*inflight)(struct bn_blk_corm *c);
+        /* Optional: are completions waiting for process()? Answered
+         * without a system call (an io_uring CQ in shared memory), for an
+         * owner that polls before sleeping. NULL: only the fd tells. */
+        int (*ready)(struct bn_blk_corm *c);
         /* Complete every outstanding request (waiting for the kernel where
          * it owns buffers; queued NBD requests fail with -ECANCELED), then
          * free the Corm. */
@@ -108,6 +112,10 @@ static inline int bn_blk_corm_size(struct bn_blk_corm *c, uint64_t *bytes)
 static inline uint32_t bn_blk_corm_inflight(struct bn_blk_corm *c)
 {
         return c->ops->inflight(c);
+}
+static inline int bn_blk_corm_ready(struct bn_blk_corm *c)
+{
+        return c->ops->ready ? c->ops->ready(c) : 0;
 }
 static inline void bn_blk_corm_destroy(struct bn_blk_corm *c)
 {

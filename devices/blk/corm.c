@@ -11,6 +11,8 @@ int bn_blk_corm_wait(struct bn_blk_corm *c, int timeout_ms)
         short ev;
 
         bn_blk_corm_kick(c);
+        if (bn_blk_corm_ready(c)) /* completed already (a page-cache read): no poll */
+                return bn_blk_corm_process(c, POLLIN);
         bn_blk_corm_poll(c, &fd, &ev, &tmo);
         if (tmo < 0 || (timeout_ms >= 0 && tmo > timeout_ms))
                 tmo = timeout_ms;

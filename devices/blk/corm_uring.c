@@ -245,6 +245,13 @@ static uint32_t uring_inflight(struct bn_blk_corm *c)
         return U(c)->outstanding;
 }
 
+static int uring_ready(struct bn_blk_corm *c)
+{
+        struct uring_corm *u = U(c);
+
+        return u->done_head || io_uring_cq_ready(&u->ring) > 0;
+}
+
 static void uring_destroy(struct bn_blk_corm *c)
 {
         struct uring_corm *u = U(c);
@@ -280,6 +287,7 @@ static const struct bn_blk_corm_ops uring_ops = {
     .process = uring_process,
     .size = uring_size,
     .inflight = uring_inflight,
+    .ready = uring_ready,
     .destroy = uring_destroy,
 };
 

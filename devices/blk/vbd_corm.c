@@ -318,6 +318,24 @@ void vbd_corm_rearm(struct vbd_corm *c)
         corm_rearm(c);
 }
 
+/* Poll the disk's completions before the loop sleeps (bn_loop_poller). */
+static bool corm_poll(void *arg)
+{
+        struct vbd_corm *c = arg;
+
+        if (!c->disk || !bn_blk_corm_ready(c->disk))
+                return false;
+        bn_blk_corm_process(c->disk, POLLIN);
+        corm_rearm(c);
+        return true;
+}
+
+/* What port_rx submitted in this loop iteration goes to the disk at once. */
+static void rearm_work(void *arg)
+{
+        corm_rearm(arg);
+}
+
 static void size_check(struct bn_loop *loop, struct bn_timer *t, void *arg)
 {
         struct vbd_corm *c = arg;
@@ -408,6 +426,9 @@ int vbd_corm_open(struct bn_endpoint *ep, const struct bn_params *params, char *
                 c->disk = NULL;
                 return rc;
         }
+        bn_loop_work_init(&c->rearm_work, rearm_work, c);
+        c->poller = (struct bn_loop_poller){.poll = corm_poll, .arg = c};
+        bn_loop_poller_add(ep->loop, &c->poller);
         corm_rearm(c);
         bn_info(ep->name, "disk %s (%s) of %" PRIu64 " bytes%s", path ? path : uri,
                 path ? "io_uring" : "nbd", c->size, ro ? ", read-only" : "");
@@ -420,6 +441,8 @@ void vbd_corm_close(struct bn_endpoint *ep)
 
         if (!c->disk)
                 return;
+        bn_loop_poller_del(ep->loop, &c->poller);
+        bn_loop_defer_cancel(ep->loop, &c->rearm_work);
         if (c->size_timer)
                 bn_loop_timer_cancel(ep->loop, c->size_timer);
         c->size_timer = NULL;
@@ -612,6 +635,6 @@ void vbd_corm_port_rx(struct bn_endpoint *ep, struct bn_wire_port *port, struct 
                 }
                 submitted = true;
         }
-        if (submitted)
-                corm_rearm(c);
+        if (submitted) /* once for every batch of this loop iteration */
+                bn_loop_defer(ep->loop, &c->rearm_work);
 }

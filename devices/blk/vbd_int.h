@@ -85,6 +85,8 @@ struct xs_handle;
 struct vbd;
 
 /* One guest request in flight between the ring and the wire. */
+#define VBD_SLOT_SEGS 11 /* BLKIF_MAX_SEGMENTS_PER_REQUEST: a direct request's */
+
 struct vbd_req {
         struct vbd_queue *q;
         uint32_t idx;
@@ -95,14 +97,20 @@ struct vbd_req {
         bool secure;
         uint64_t sector, nr_sectors;
         uint32_t nr_segs;
-        struct bn_blk_seg *segs; /* nr_segs, malloc'd */
-        uint8_t *buf;            /* WRITE payload copied from the guest */
+        struct bn_blk_seg *segs; /* nr_segs: seg_slot, or malloc'd when more (indirect) */
+        uint8_t *buf;            /* WRITE payload copied from the guest (buf_slot) */
         uint64_t bytes;          /* READ/WRITE: nr_sectors * 512 */
         uint32_t ndata;          /* data chunks */
         uint32_t nchunks;        /* ndata (+1 for a flush) or 1 (discard / flush alone) */
         uint32_t unsent;         /* bit per chunk the wire has not accepted */
         uint32_t pending;        /* bit per chunk sent, unanswered */
         int16_t status;          /* BLKIF_RSP_* so far */
+        /* Last (req_release clears what comes before): kept with the slot
+         * from one request to the next, no malloc per request (a larger
+         * request grows them). */
+        struct bn_blk_seg seg_slot[VBD_SLOT_SEGS];
+        uint8_t *buf_slot;
+        size_t buf_cap;
 };
 
 struct vbd_queue {
@@ -162,6 +170,11 @@ struct vbd {
         struct vbd_journal *journal; /* mapped ring journal, NULL: none */
         bool journal_resumed;        /* it holds the previous bananad's account */
         unsigned nq_want;            /* queues of this connect (journal key) */
+        /* adaptive polling of the rings (bn_loop.h): while the loop polls,
+         * req_event is held back (hold: no RING_FINAL_CHECK_FOR_REQUESTS,
+         * so the front-end does not ring the event channel) */
+        struct bn_loop_poller poller;
+        bool hold;
 };
 
 struct vbd_corm {
@@ -177,7 +190,9 @@ struct vbd_corm {
         uint32_t orphans;                  /* ios whose port left, still on the disk */
         struct cport *ports;
         uint64_t completed;
-        struct cio *spare; /* answered requests kept for reuse, with their buffers */
+        struct bn_loop_poller poller;   /* the disk's completions (bn_blk_corm_ready) */
+        struct bn_loop_work rearm_work; /* corm_rearm once per loop iteration */
+        struct cio *spare;              /* answered requests kept for reuse, with their buffers */
         unsigned nspare;
 };
 

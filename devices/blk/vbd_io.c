@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,8 @@
 #include "bn_wire.h"
 
 #define COPY_BATCH 64u
+/* A slot keeps a write buffer up to this size for its next request. */
+#define VBD_SLOT_BUF_KEEP (128u * 1024u)
 
 static void serve_all(struct vbd *v);
 
@@ -56,26 +59,51 @@ int vbd_io_queue_init(struct vbd_queue *q)
         return 0;
 }
 
+/* The slot is free again; its buffers stay with it for the next request. */
 static void req_release(struct vbd_req *r)
 {
         struct vbd_queue *q = r->q;
+        uint8_t *buf = r->buf_slot;
+        size_t cap = r->buf_cap;
 
-        free(r->segs);
-        free(r->buf);
-        memset(r, 0, sizeof(*r));
+        if (r->segs != r->seg_slot)
+                free(r->segs);
+        if (cap > VBD_SLOT_BUF_KEEP) { /* a large indirect write's: not kept */
+                free(buf);
+                buf = NULL;
+                cap = 0;
+        }
+        memset(r, 0, offsetof(struct vbd_req, seg_slot));
         r->q = q;
         r->idx = (uint32_t)(r - q->reqs);
+        r->buf_slot = buf;
+        r->buf_cap = cap;
         q->free_stack[q->nfree++] = r->idx;
+}
+
+/* r->buf with room for r->bytes: the slot's own buffer, grown if need be. */
+static int req_buf(struct vbd_req *r)
+{
+        if (r->bytes > r->buf_cap) {
+                free(r->buf_slot);
+                r->buf_cap = 0;
+                r->buf_slot = malloc(r->bytes);
+                if (!r->buf_slot)
+                        return -ENOMEM;
+                r->buf_cap = r->bytes;
+        }
+        r->buf = r->buf_slot;
+        return 0;
 }
 
 void vbd_io_queue_fini(struct vbd_queue *q)
 {
         if (q->reqs)
-                for (uint32_t i = 0; i < q->nreqs; i++)
-                        if (q->reqs[i].used) {
+                for (uint32_t i = 0; i < q->nreqs; i++) {
+                        if (q->reqs[i].used && q->reqs[i].segs != q->reqs[i].seg_slot)
                                 free(q->reqs[i].segs);
-                                free(q->reqs[i].buf);
-                        }
+                        free(q->reqs[i].buf_slot);
+                }
         free(q->reqs);
         free(q->free_stack);
         free(q->replay);
@@ -346,7 +374,8 @@ static bool take_slot(struct vbd_queue *q, const void *slot, uint32_t jidx)
         r->nr_segs = p->nr_segs;
         r->status = BLKIF_RSP_OKAY;
         if (p->nr_segs && p->op != BN_BLK_OP_DISCARD) {
-                r->segs = malloc(sizeof(*r->segs) * p->nr_segs);
+                r->segs = p->nr_segs <= VBD_SLOT_SEGS ? r->seg_slot
+                                                      : malloc(sizeof(*r->segs) * p->nr_segs);
                 if (!r->segs)
                         goto nomem;
                 memcpy(r->segs, p->seg, sizeof(*r->segs) * p->nr_segs);
@@ -358,8 +387,7 @@ static bool take_slot(struct vbd_queue *q, const void *slot, uint32_t jidx)
         else
                 r->nchunks = r->ndata;
         if (r->op != BN_BLK_OP_READ && r->bytes) {
-                r->buf = malloc(r->bytes);
-                if (!r->buf)
+                if (req_buf(r) < 0)
                         goto nomem;
                 if (copy_segs(v, r, 0, r->bytes, r->buf, false) < 0) {
                         req_release(r);
@@ -428,6 +456,8 @@ static void serve_queue(struct vbd_queue *q)
                         if (!pump(v))
                                 return;
                 }
+                if (v->hold)
+                        return; /* the loop polls: req_event stays behind, no event channel */
                 RING_FINAL_CHECK_FOR_REQUESTS(b, more);
         } while (more);
 }
@@ -442,6 +472,55 @@ static void serve_all(struct vbd *v)
                 serve_queue(&v->q[i]);
 out:
         push_responses(v);
+}
+
+/* ---- adaptive polling (bn_loop_poller) -------------------------------- */
+
+static uint64_t taken(const struct vbd *v)
+{
+        uint64_t n = 0;
+
+        for (unsigned i = 0; i < v->nq; i++)
+                n += v->q[i].back.req_cons + v->q[i].replay_next;
+        return n;
+}
+
+/* New requests on a ring (one read of each shared producer index): serve
+ * them. true when some were taken. */
+static bool ring_poll(void *arg)
+{
+        struct vbd *v = arg;
+        uint64_t before;
+        bool seen = false;
+
+        if (!v->polling || v->broken)
+                return false;
+        for (unsigned i = 0; i < v->nq && !seen; i++)
+                seen = v->q[i].back.req_cons != *(volatile RING_IDX *)&v->q[i].back.sring->req_prod;
+        if (!seen)
+                return false;
+        before = taken(v);
+        serve_all(v);
+        return taken(v) != before;
+}
+
+static void ring_hold(void *arg)
+{
+        struct vbd *v = arg;
+
+        v->hold = true;
+}
+
+/* The loop will sleep: set req_event (RING_FINAL_CHECK_FOR_REQUESTS) on
+ * every ring, and serve what came in meanwhile. */
+static bool ring_rearm(void *arg)
+{
+        struct vbd *v = arg;
+        uint64_t before = taken(v);
+
+        v->hold = false;
+        serve_all(v);
+        return taken(v) != before;
 }
 
 static void evtchn_ready(struct bn_loop *loop, int fd, uint32_t events, void *arg)
@@ -488,6 +567,11 @@ void vbd_io_start(void *arg)
         }
         bn_txq_fini(&v->txq); /* empty already, unless a disconnect was missed */
         bn_txq_init(&v->txq, chunk_sent, v);
+        bn_loop_poller_del(v->ep->loop, &v->poller); /* a start without a stop */
+        v->poller = (struct bn_loop_poller){
+            .poll = ring_poll, .begin = ring_hold, .end = ring_rearm, .arg = v};
+        v->hold = false;
+        bn_loop_poller_add(v->ep->loop, &v->poller);
         v->polling = true;
         v->connected = true;
         v->broken = false;
@@ -509,6 +593,8 @@ void vbd_io_stop(void *arg)
 
         if (v->polling)
                 bn_loop_del_fd(v->ep->loop, bn_evtchn_fd(v->evtchn));
+        bn_loop_poller_del(v->ep->loop, &v->poller);
+        v->hold = false;
         v->polling = false;
         v->connected = false;
         if (v->pg_timer)

@@ -85,8 +85,48 @@ void bn_loop_work_init(struct bn_loop_work *w, bn_call_fn fn, void *arg);
 /* On the loop's thread: queue w (nothing if already queued). Work queued by
  * deferred work runs in the same iteration. */
 void bn_loop_defer(struct bn_loop *loop, struct bn_loop_work *w);
+/* On the loop's thread: queue w for the next iteration (after that
+ * iteration's fd callbacks; the loop does not sleep in between): work that
+ * must go on but not starve the loop's fds. Nothing if already queued. */
+void bn_loop_defer_next(struct bn_loop *loop, struct bn_loop_work *w);
 /* On the loop's thread: unqueue w if queued (before freeing it). */
 void bn_loop_defer_cancel(struct bn_loop *loop, struct bn_loop_work *w);
+
+/* ---- adaptive polling (in the spirit of QEMU's AioContext) ------------
+ *
+ * A source of work that can be looked at without a system call (a ring's
+ * producer index, an io_uring completion queue) registers a poller. Before
+ * the loop sleeps in epoll_wait it polls its pollers for up to poll_ns;
+ * when one finds work the loop does not sleep. poll_ns adapts: a wait that
+ * ended within poll_max_ns makes it grow (x2, from 4 us), a longer one
+ * shrinks it to 0, so that a loop with nothing to do sleeps at once and an
+ * idle daemon uses no CPU. While a loop polls its sources may hold their
+ * notifications back (begin: a Xen ring leaves req_event where it is, so
+ * the front-end does not ring the event channel); end is called before
+ * every sleep and must re-arm them and check once more (the ring's
+ * RING_FINAL_CHECK_FOR_REQUESTS), so that nothing is lost. */
+struct bn_loop_poller {
+        /* Look for work and do it; true when there was some. Must not block. */
+        bool (*poll)(void *arg);
+        /* Optional: polling starts (hold notifications back). */
+        void (*begin)(void *arg);
+        /* Optional: the loop is about to sleep: re-arm notifications and
+         * look once more; true when there was work (then it does not sleep). */
+        bool (*end)(void *arg);
+        void *arg;
+        bool added;
+        struct bn_loop_poller *next;
+};
+
+/* On the loop's thread (or before it runs): add / remove p (owned by the
+ * caller, filled in before add; removing one not added does nothing). */
+void bn_loop_poller_add(struct bn_loop *loop, struct bn_loop_poller *p);
+void bn_loop_poller_del(struct bn_loop *loop, struct bn_loop_poller *p);
+/* Before the loop runs: the most it polls before sleeping (0: never).
+ * Default BN_LOOP_POLL_MAX_NS, or $BANANA_POLL_MAX_NS. */
+#define BN_LOOP_POLL_MAX_NS                                                                        \
+        0u /* off: on a loaded 2-core host it cost CPU at QD1 (docs/architecture.md) */
+void bn_loop_set_poll_max_ns(struct bn_loop *loop, uint32_t ns);
 
 /* Run until bn_loop_stop(). Returns 0, or -errno if epoll fails. */
 int bn_loop_run(struct bn_loop *loop);

@@ -55,6 +55,18 @@
  * the port (deferred work of port->loop), before closing the port, and
  * right after send when called outside the port's loop thread.
  *
+ * Run to completion. When both ends of a wire are in one process on one
+ * loop (a vbd Spike is put on its disk Corm's loop), nothing needs to
+ * cross a thread: the wire type rings the peer with bn_wire_port_kick
+ * (deferred work of the loop: the peer's port is read, and its class's
+ * port_rx called, after the callbacks of the current iteration, in the
+ * same iteration) instead of a doorbell and an epoll wake-up. The deferral
+ * is the queue against re-entry: a port_rx that sends (an answer) never
+ * runs the peer's port_rx inside its own, and everything one iteration sent
+ * reaches the peer as one batch. Across loops or processes the wire rings
+ * a doorbell (an fd the peer's loop polls). A wire type must only kick a
+ * port of the loop it runs on (check bn_loop_in_thread(peer->loop)).
+ *
  * Link. The framework keeps each port's link state (struct bn_wire_link:
  * up, MTU, capabilities, the reason when down) and tells the device class
  * when it changes (port_link). It is up while the wire says linked, no
@@ -350,6 +362,7 @@ struct bn_wire_port {
         bool hello_seen;                /* the peer's HELLO arrived and agreed */
         char hs_fail[160];              /* the handshake failed: why ("" if not) */
         struct bn_loop_work flush_work; /* cls->flush once per iteration */
+        struct bn_loop_work rx_work;    /* bn_wire_port_kick: read in this iteration */
         /* quiesce and swap (bn_quiesce.c, bn_endpoint.h) */
         bool standby;       /* a Spike's next port during a swap: polled, messages delivered,
                              * the class not told yet (port_attach at the switch) */
@@ -443,6 +456,13 @@ bool bn_wire_port_linked(struct bn_wire_port *port);
 /* On port->loop: the wire has room again (a socket drained). If the port
  * was blocked, the class's port_writable is called (now, once). */
 void bn_wire_port_writable(struct bn_wire_port *port);
+/* On port->loop's thread: the port has messages to receive (or its linked
+ * answer changed): the framework reads it as if fd(port) were readable,
+ * once, after the callbacks of this loop iteration (deferred work), with no
+ * system call. A wire whose two ends live in one process on one loop
+ * rings the peer this way instead of a doorbell (see Run to completion
+ * above); a port not read yet (fenced) is read when it is polled. */
+void bn_wire_port_kick(struct bn_wire_port *port);
 /* On port->loop: the wire's linked answer may have changed; tell the class
  * if the link state did. */
 void bn_wire_port_link_update(struct bn_wire_port *port);

@@ -156,6 +156,10 @@ void bn_shm_port_ack(struct bn_shm_port *p);
 /* Ring the peer's doorbell with nothing new: it wakes and looks (e.g. to
  * see that this end has joined). */
 void bn_shm_port_ring_peer(struct bn_shm_port *p);
+/* Ring the peer with fn(arg) instead of its doorbell (when fn returns
+ * true; false: the doorbell after all), e.g. a call into the peer's event
+ * loop when both ends share one thread. fn NULL: the doorbell again. */
+void bn_shm_port_set_ring(struct bn_shm_port *p, bool (*fn)(void *arg), void *arg);
 int bn_shm_port_fd(const struct bn_shm_port *p);      /* our doorbell (eventfd) */
 int bn_shm_port_peer_fd(const struct bn_shm_port *p); /* peer socket, or -1 in-process */
 

@@ -39,7 +39,8 @@
 /* Ends opened in this process whose peer end has not been opened yet. */
 struct shm_pending {
         char wire[256];
-        unsigned end; /* the end that is waiting here */
+        unsigned end;               /* the end that is waiting here */
+        struct bn_wire_port *wport; /* its wire port */
         struct bn_shm_port *port;
         struct shm_pending *next;
 };
@@ -58,6 +59,10 @@ struct shm_priv {
         bool tx_blocked, peer_down;
         bool alone; /* in-process: we made the pair, the other end has not taken its port */
         uint64_t bad_type;
+        /* in-process on the same loop: the other end's port, rung with
+         * bn_wire_port_kick rather than its doorbell (both owned by that
+         * loop; unlinked by whichever closes first) */
+        struct bn_wire_port *peer;
 };
 
 static const char *const shm_known[] = {"ring", "path", NULL};
@@ -129,6 +134,46 @@ static int attach(struct shm_priv *s, struct bn_shm_port *sp)
         return rc;
 }
 
+/* Ring the peer on our common loop: it is read in this iteration, no
+ * doorbell. false (the doorbell) when called off the loop's thread. */
+static bool ring_on_loop(void *arg)
+{
+        struct bn_wire_port *peer = arg;
+
+        if (!bn_loop_in_thread(peer->loop))
+                return false;
+        bn_wire_port_kick(peer);
+        return true;
+}
+
+/* Both ends in this process on one loop (we run on it: open does): each
+ * rings the other by a call (run to completion, bn_wire.h). */
+static void link_on_loop(struct bn_wire_port *a, struct bn_wire_port *b)
+{
+        struct shm_priv *sa = a->priv, *sb = b->priv;
+
+        if (a->loop != b->loop || !sa->sp || !sb->sp)
+                return;
+        sa->peer = b;
+        sb->peer = a;
+        bn_shm_port_set_ring(sa->sp, ring_on_loop, b);
+        bn_shm_port_set_ring(sb->sp, ring_on_loop, a);
+}
+
+static void unlink_peer(struct shm_priv *s)
+{
+        struct shm_priv *sp;
+
+        if (!s->peer)
+                return;
+        sp = s->peer->priv;
+        if (sp->sp)
+                bn_shm_port_set_ring(sp->sp, NULL, NULL); /* it rings nothing of ours */
+        sp->peer = NULL;
+        s->peer = NULL;
+        /* our own ring function stays: closing rings the peer once more */
+}
+
 static int open_inproc(struct bn_wire_port *port, struct shm_priv *s, char *err, size_t errlen)
 {
         struct shm_ctx *c = s->ctx;
@@ -151,8 +196,10 @@ static int open_inproc(struct bn_wire_port *port, struct shm_priv *s, char *err,
                 n = *pp;
                 *pp = n->next;
                 rc = attach(s, n->port);
-                if (rc == 0)
+                if (rc == 0) {
+                        link_on_loop(port, n->wport);
                         bn_shm_port_ring_peer(n->port); /* the first end: we are here */
+                }
                 free(n);
                 n = NULL;
                 goto out;
@@ -170,6 +217,7 @@ static int open_inproc(struct bn_wire_port *port, struct shm_priv *s, char *err,
         }
         snprintf(n->wire, sizeof(n->wire), "%s", port->wire);
         n->end = !port->end;
+        n->wport = port;
         n->port = ends[!port->end];
         rc = attach(s, ends[port->end]);
         if (rc < 0) {
@@ -318,6 +366,7 @@ static void shm_close(struct bn_wire_port *port)
                 }
                 pthread_mutex_unlock(&s->ctx->mu);
         }
+        unlink_peer(s);
         if (s->sp) {
                 if (s->epfd >= 0) {
                         epoll_ctl(s->epfd, EPOLL_CTL_DEL, bn_shm_port_fd(s->sp), NULL);
