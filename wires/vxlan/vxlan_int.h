@@ -5,6 +5,7 @@
 #ifndef BN_WIRE_VXLAN_INT_H
 #define BN_WIRE_VXLAN_INT_H
 
+#include "bn_loop.h"
 #include "bn_wire.h"
 #include "vxlan_proto.h"
 #include "vxlan_wire.h"
@@ -24,6 +25,7 @@
 #define VX_GRO_MAX   65536 /* a datagram read with UDP_GRO: many back to back */
 #define VX_GSO_SEGS  64    /* datagrams in one UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS) */
 #define VX_UDP_MAX   65507 /* the largest UDP payload over IPv4 */
+#define VX_STALL_MS  100   /* the longest the receive loop waits for a full port */
 #define VX_SGRO_BUFS 4     /* merged frames per recv (software GRO) */
 #define VX_SGRO_BUF  (65535u + 18u) /* one merged frame: an IP packet of 64 KiB */
 /* one GSO frame's datagrams, each after its header, back to back */
@@ -44,6 +46,24 @@ struct vx_sock {
         bool gso, gro; /* the kernel has UDP_SEGMENT, and UDP_GRO is on */
         size_t bufsz;  /* bytes of each of the VX_BATCH receive buffers */
         uint8_t *buf;
+        /* the receive loop's last batch: messages [pi, pn) are still to hand
+         * out, message pi from byte poff (a UDP_GRO message is many) */
+        struct mmsghdr mm[VX_BATCH];
+        struct iovec iov[VX_BATCH];
+        struct sockaddr_in src[VX_BATCH];
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } ctl[VX_BATCH];
+        unsigned pi, pn;
+        size_t poff;
+        /* back-pressure: a port's hand-off queue was full, so the receive
+         * loop stopped reading (the kernel's socket buffer holds the rest)
+         * until a port frees slots (vx_release queues sock_resume) or
+         * VX_STALL_MS pass (then what waits for a full queue is dropped) */
+        atomic_bool stalled, resume_queued; /* stalled: set under a port's qmu */
+        bool unpolled, force;               /* the receive loop's */
+        struct bn_timer *stall_t;
 };
 
 struct vx_ctx {
