@@ -18,7 +18,9 @@
 #include <sys/socket.h>
 
 #define VX_BATCH     32          /* datagrams per recvmmsg / sendmmsg */
-#define VX_RXQ       1024        /* frames queued for one port's loop */
+#define VX_RXQ_BYTES (8u << 20)  /* a port's hand-off queue: slots in this many bytes, */
+#define VX_RXQ_MIN   1024u       /* as a power of two from this many */
+#define VX_RXQ_MAX   8192u       /* to this many frames */
 #define VX_DGRAM_MAX 9216        /* the largest datagram read */
 #define VX_FRAME_MAX (9000 + 18) /* the largest inner frame (MTU 9000, VLAN tag) */
 #define VX_GSO_MAX   (64 * 1024 + 256)
@@ -83,9 +85,9 @@ struct vx_port {
         /* hand-off queue: the receive loop fills [head], the port's loop
          * takes from [rpos] and frees up to [tail] at release */
         pthread_mutex_t qmu;
-        uint8_t *q; /* VX_RXQ slots of slot bytes (the MTU's frame) */
+        uint8_t *q; /* nq slots of slot bytes (the MTU's frame) */
         uint32_t slot;
-        uint32_t qlen[VX_RXQ];
+        uint32_t *qlen, nq; /* nq: a power of two (head, tail wrap) */
         unsigned head, rpos, tail;
         atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_too_big;
         atomic_uint_fast64_t rx_short, rx_flags, rx_foreign; /* malformed, by reason */

@@ -135,7 +135,7 @@ static bool deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
                 return true;
         }
         pthread_mutex_lock(&p->qmu);
-        if (p->head - p->tail >= VX_RXQ) {
+        if (p->head - p->tail >= p->nq) {
                 if (s->force)
                         atomic_fetch_add(&p->rx_full, 1);
                 else
@@ -143,8 +143,8 @@ static bool deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
                 done = s->force;
         } else {
                 wake = p->head == p->rpos;
-                memcpy(p->q + (size_t)(p->head % VX_RXQ) * p->slot, d + BN_VXLAN_HLEN, len);
-                p->qlen[p->head % VX_RXQ] = (uint32_t)len;
+                memcpy(p->q + (size_t)(p->head % p->nq) * p->slot, d + BN_VXLAN_HLEN, len);
+                p->qlen[p->head % p->nq] = (uint32_t)len;
                 p->head++;
         }
         pthread_mutex_unlock(&p->qmu);
@@ -537,7 +537,12 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
         p->peer = v.peer;
         p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         p->slot = p->mtu + 18; /* Ethernet header and an 802.1Q tag */
-        p->q = calloc(VX_RXQ, p->slot);
+        /* a burst of UDP_GRO batches at line rate: as many frames as fit in
+         * VX_RXQ_BYTES (4096 at the default MTU) */
+        for (p->nq = VX_RXQ_MIN; p->nq < VX_RXQ_MAX && 2 * p->nq * p->slot <= VX_RXQ_BYTES;)
+                p->nq *= 2;
+        p->q = calloc(p->nq, p->slot);
+        p->qlen = calloc(p->nq, sizeof(*p->qlen));
         p->gbuf = malloc(VX_GBUF);
         p->scratch = malloc(VX_GSO_MAX);
         if (!(getenv("BN_VXLAN_GRO") && strcmp(getenv("BN_VXLAN_GRO"), "0") == 0) &&
@@ -545,7 +550,7 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
                 rc = -ENOMEM;
                 goto fail;
         }
-        if (p->efd < 0 || !p->q || !p->gbuf || !p->scratch) {
+        if (p->efd < 0 || !p->q || !p->qlen || !p->gbuf || !p->scratch) {
                 rc = p->efd < 0 ? -errno : -ENOMEM;
                 goto fail;
         }
@@ -613,6 +618,8 @@ static void vx_close(struct bn_wire_port *port)
                 close(p->efd);
         p->efd = -1;
         free(p->q);
+        free(p->qlen);
+        p->qlen = NULL;
         free(p->gbuf);
         free(p->scratch);
         free(p->sgro);
@@ -676,7 +683,7 @@ static int vx_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned
         head = p->head;
         pthread_mutex_unlock(&p->qmu);
         while (rpos != head && n + (nbuf < VX_SGRO_BUFS && g.len) < max) {
-                unsigned i = rpos % VX_RXQ;
+                unsigned i = rpos % p->nq;
                 const uint8_t *f = p->q + (size_t)i * p->slot;
 
                 if (nbuf < VX_SGRO_BUFS) {
