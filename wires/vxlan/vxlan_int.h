@@ -5,6 +5,7 @@
 #ifndef BN_WIRE_VXLAN_INT_H
 #define BN_WIRE_VXLAN_INT_H
 
+#include "bn_loop.h"
 #include "bn_wire.h"
 #include "vxlan_proto.h"
 #include "vxlan_wire.h"
@@ -17,13 +18,16 @@
 #include <sys/socket.h>
 
 #define VX_BATCH     32          /* datagrams per recvmmsg / sendmmsg */
-#define VX_RXQ       1024        /* frames queued for one port's loop */
+#define VX_RXQ_BYTES (8u << 20)  /* a port's hand-off queue: slots in this many bytes, */
+#define VX_RXQ_MIN   1024u       /* as a power of two from this many */
+#define VX_RXQ_MAX   8192u       /* to this many frames */
 #define VX_DGRAM_MAX 9216        /* the largest datagram read */
 #define VX_FRAME_MAX (9000 + 18) /* the largest inner frame (MTU 9000, VLAN tag) */
 #define VX_GSO_MAX   (64 * 1024 + 256)
 #define VX_GRO_MAX   65536 /* a datagram read with UDP_GRO: many back to back */
 #define VX_GSO_SEGS  64    /* datagrams in one UDP_SEGMENT send (the kernel's UDP_MAX_SEGMENTS) */
 #define VX_UDP_MAX   65507 /* the largest UDP payload over IPv4 */
+#define VX_STALL_MS  100   /* the longest the receive loop waits for a full port */
 #define VX_SGRO_BUFS 4     /* merged frames per recv (software GRO) */
 #define VX_SGRO_BUF  (65535u + 18u) /* one merged frame: an IP packet of 64 KiB */
 /* one GSO frame's datagrams, each after its header, back to back */
@@ -44,6 +48,24 @@ struct vx_sock {
         bool gso, gro; /* the kernel has UDP_SEGMENT, and UDP_GRO is on */
         size_t bufsz;  /* bytes of each of the VX_BATCH receive buffers */
         uint8_t *buf;
+        /* the receive loop's last batch: messages [pi, pn) are still to hand
+         * out, message pi from byte poff (a UDP_GRO message is many) */
+        struct mmsghdr mm[VX_BATCH];
+        struct iovec iov[VX_BATCH];
+        struct sockaddr_in src[VX_BATCH];
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } ctl[VX_BATCH];
+        unsigned pi, pn;
+        size_t poff;
+        /* back-pressure: a port's hand-off queue was full, so the receive
+         * loop stopped reading (the kernel's socket buffer holds the rest)
+         * until a port frees slots (vx_release queues sock_resume) or
+         * VX_STALL_MS pass (then what waits for a full queue is dropped) */
+        atomic_bool stalled, resume_queued; /* stalled: set under a port's qmu */
+        bool unpolled, force;               /* the receive loop's */
+        struct bn_timer *stall_t;
 };
 
 struct vx_ctx {
@@ -63,9 +85,9 @@ struct vx_port {
         /* hand-off queue: the receive loop fills [head], the port's loop
          * takes from [rpos] and frees up to [tail] at release */
         pthread_mutex_t qmu;
-        uint8_t *q; /* VX_RXQ slots of slot bytes (the MTU's frame) */
+        uint8_t *q; /* nq slots of slot bytes (the MTU's frame) */
         uint32_t slot;
-        uint32_t qlen[VX_RXQ];
+        uint32_t *qlen, nq; /* nq: a power of two (head, tail wrap) */
         unsigned head, rpos, tail;
         atomic_uint_fast64_t rx_frames, rx_bytes, rx_full, rx_too_big;
         atomic_uint_fast64_t rx_short, rx_flags, rx_foreign; /* malformed, by reason */

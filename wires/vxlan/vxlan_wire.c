@@ -35,7 +35,9 @@
  * control messages (the peer may be Linux), the MTU above. Drops are counted by reason:
  * drop_too_big (a frame over the MTU), drop_malformed (datagrams with this port's VNI that are
  * short, have bad flags or come from another source than the peer; frames that are not frames),
- * drop_full (the hand-off queue or the socket buffer full), and each malformed one by its reason
+ * drop_full (the socket buffer full on sending; on receiving, a hand-off queue that stayed full
+ * for VX_STALL_MS: until then the receive loop stops reading, back-pressure, so the kernel's
+ * socket buffer holds the burst instead of us dropping it), and each malformed one by its reason
  * in the stats' detail (short, bad_flags, not_from_peer, not_a_frame); datagrams that belong to
  * no port (shorter than a header, an unknown VNI) are counted by their socket, shown on each of
  * its ports as socket_short and socket_unknown_vni, and logged when it closes.
@@ -95,17 +97,20 @@ static void vx_class_fini(void *class_ctx)
         free(c);
 }
 
-/* On the receive loop: one datagram for sock. */
-static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struct sockaddr_in *src)
+/* On the receive loop: one datagram for sock. False: its port's hand-off
+ * queue is full (the socket is marked stalled under the queue's lock, so
+ * that the port's next release sees it); with s->force the datagram is
+ * dropped instead, counted as drop_full. */
+static bool deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struct sockaddr_in *src)
 {
         enum bn_vxlan_bad why;
         struct vx_port *p;
         uint32_t vni = 0;
-        bool wake = false;
+        bool wake = false, done = true;
 
         if (len < BN_VXLAN_HLEN) {
                 atomic_fetch_add(&s->bad[BN_VXLAN_SHORT], 1);
-                return;
+                return true;
         }
         /* whose is it? (the VNI's place, before we know the rest is right) */
         vni = (uint32_t)d[4] << 16 | (uint32_t)d[5] << 8 | d[6];
@@ -113,29 +118,33 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
                 ;
         if (!p) {
                 atomic_fetch_add(&s->unknown_vni, 1);
-                return;
+                return true;
         }
         if ((why = bn_vxlan_parse(d, len, &vni)) != BN_VXLAN_OK) {
                 /* this port's, malformed */
                 atomic_fetch_add(why == BN_VXLAN_SHORT ? &p->rx_short : &p->rx_flags, 1);
-                return;
+                return true;
         }
         if (src->sin_addr.s_addr != p->peer.sin_addr.s_addr) {
                 atomic_fetch_add(&p->rx_foreign, 1); /* not the peer's: forged or stray */
-                return;
+                return true;
         }
         len -= BN_VXLAN_HLEN;
         if (len > p->slot) { /* over the MTU: not a frame this wire carries */
                 atomic_fetch_add(&p->rx_too_big, 1);
-                return;
+                return true;
         }
         pthread_mutex_lock(&p->qmu);
-        if (p->head - p->tail >= VX_RXQ) {
-                atomic_fetch_add(&p->rx_full, 1);
+        if (p->head - p->tail >= p->nq) {
+                if (s->force)
+                        atomic_fetch_add(&p->rx_full, 1);
+                else
+                        atomic_store(&s->stalled, true);
+                done = s->force;
         } else {
                 wake = p->head == p->rpos;
-                memcpy(p->q + (size_t)(p->head % VX_RXQ) * p->slot, d + BN_VXLAN_HLEN, len);
-                p->qlen[p->head % VX_RXQ] = (uint32_t)len;
+                memcpy(p->q + (size_t)(p->head % p->nq) * p->slot, d + BN_VXLAN_HLEN, len);
+                p->qlen[p->head % p->nq] = (uint32_t)len;
                 p->head++;
         }
         pthread_mutex_unlock(&p->qmu);
@@ -144,19 +153,22 @@ static void deliver(struct vx_sock *s, const uint8_t *d, size_t len, const struc
                 if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
                         bn_warn(p->port->wire, "vxlan: cannot wake the port: %s", strerror(errno));
         }
+        return done;
 }
 
-/* Message i of a batch: one datagram, or with UDP_GRO several of one size
- * back to back (the last may be shorter), each validated on its own. */
-static void deliver_msg(struct vx_sock *s, struct mmsghdr *m, const uint8_t *d,
-                        const struct sockaddr_in *src)
+/* Message s->pi of the batch from byte s->poff: one datagram, or with
+ * UDP_GRO several of one size back to back (the last may be shorter), each
+ * validated on its own. False: stopped at a full queue (s->poff is where). */
+static bool deliver_msg(struct vx_sock *s)
 {
+        struct mmsghdr *m = &s->mm[s->pi];
+        const uint8_t *d = s->buf + (size_t)s->pi * s->bufsz;
         size_t len = m->msg_len, gso = 0;
         struct cmsghdr *cm;
 
         if (m->msg_hdr.msg_flags & MSG_TRUNC) {
                 atomic_fetch_add(&s->bad[BN_VXLAN_SHORT], 1);
-                return;
+                return true;
         }
         for (cm = CMSG_FIRSTHDR(&m->msg_hdr); cm; cm = CMSG_NXTHDR(&m->msg_hdr, cm))
                 if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
@@ -165,51 +177,126 @@ static void deliver_msg(struct vx_sock *s, struct mmsghdr *m, const uint8_t *d,
                         memcpy(&g, CMSG_DATA(cm), sizeof(g));
                         gso = g > 0 ? (size_t)g : 0;
                 }
-        if (!gso || gso >= len) {
-                deliver(s, d, len, src);
+        if (!gso || gso >= len)
+                return deliver(s, d, len, &s->src[s->pi]);
+        for (; s->poff < len; s->poff += gso)
+                if (!deliver(s, d + s->poff, len - s->poff < gso ? len - s->poff : gso,
+                             &s->src[s->pi]))
+                        return false;
+        return true;
+}
+
+/* Hand out what is left of the batch (under the table's lock: the table of
+ * ports may change under us, ports leave it before they close). False: a
+ * port's queue is full. */
+static bool deliver_batch(struct vx_sock *s)
+{
+        bool ok = true;
+
+        pthread_mutex_lock(&s->ctx->mu);
+        for (; s->pi < s->pn && (ok = deliver_msg(s)); s->pi++)
+                s->poff = 0;
+        pthread_mutex_unlock(&s->ctx->mu);
+        return ok;
+}
+
+static void sock_stall_expired(struct bn_loop *loop, struct bn_timer *t, void *arg);
+
+/* A port's queue is full: stop polling the socket (the kernel's buffer
+ * holds what comes) until a port frees slots, or VX_STALL_MS pass without
+ * one (the clock starts again at each stall: a port that drains slowly is
+ * waited for). */
+static void sock_stall(struct vx_sock *s, struct bn_loop *loop)
+{
+        if (s->stall_t)
+                bn_loop_timer_cancel(loop, s->stall_t);
+        s->stall_t = NULL;
+        if (!s->unpolled)
+                bn_loop_mod_fd(loop, s->fd, 0);
+        s->unpolled = true;
+        if (bn_loop_timer_add(loop, VX_STALL_MS, 0, sock_stall_expired, s, &s->stall_t) < 0)
+                s->stall_t = NULL; /* then only a release resumes */
+}
+
+static void sock_unstall(struct vx_sock *s, struct bn_loop *loop)
+{
+        if (!s->unpolled)
                 return;
+        s->unpolled = false;
+        if (s->stall_t)
+                bn_loop_timer_cancel(loop, s->stall_t);
+        s->stall_t = NULL;
+        bn_loop_mod_fd(loop, s->fd, EPOLLIN);
+}
+
+/* Read and hand out batches, a bounded number per call. */
+static void sock_drain(struct vx_sock *s, struct bn_loop *loop)
+{
+        for (int rounds = 0; rounds < 8; rounds++) {
+                if (s->pi == s->pn) {
+                        memset(s->mm, 0, sizeof(s->mm));
+                        for (int i = 0; i < VX_BATCH; i++) {
+                                s->iov[i] = (struct iovec){s->buf + (size_t)i * s->bufsz, s->bufsz};
+                                s->mm[i].msg_hdr.msg_iov = &s->iov[i];
+                                s->mm[i].msg_hdr.msg_iovlen = 1;
+                                s->mm[i].msg_hdr.msg_name = &s->src[i];
+                                s->mm[i].msg_hdr.msg_namelen = sizeof(s->src[i]);
+                                if (s->gro) {
+                                        s->mm[i].msg_hdr.msg_control = s->ctl[i].buf;
+                                        s->mm[i].msg_hdr.msg_controllen = sizeof(s->ctl[i].buf);
+                                }
+                        }
+                        int n = recvmmsg(s->fd, s->mm, VX_BATCH, MSG_DONTWAIT, NULL);
+                        if (n <= 0)
+                                break;
+                        s->pn = (unsigned)n;
+                        s->pi = 0;
+                        s->poff = 0;
+                }
+                if (!deliver_batch(s)) {
+                        sock_stall(s, loop);
+                        return;
+                }
+                if (s->pn < VX_BATCH)
+                        break;
         }
-        for (size_t off = 0; off < len; off += gso)
-                deliver(s, d + off, len - off < gso ? len - off : gso, src);
+        sock_unstall(s, loop);
+}
+
+/* The receive loop's: a port freed slots (queued by vx_release). */
+static void sock_resume(void *arg)
+{
+        struct vx_sock *s = arg;
+
+        atomic_store(&s->resume_queued, false);
+        if (!atomic_exchange(&s->stalled, false))
+                return;
+        sock_drain(s, bn_workers_loop(s->ctx->rx, 0));
+}
+
+/* VX_STALL_MS passed and a port's queue is still full (its loop is stuck
+ * or gone): drop what waits for it, drop_full, so the others go on. */
+static void sock_stall_expired(struct bn_loop *loop, struct bn_timer *t, void *arg)
+{
+        struct vx_sock *s = arg;
+
+        (void)t;
+        s->stall_t = NULL; /* a one-shot timer: freed after we return */
+        atomic_store(&s->stalled, false);
+        s->force = true;
+        deliver_batch(s);
+        s->force = false;
+        sock_drain(s, loop);
 }
 
 static void sock_readable(struct bn_loop *loop, int fd, uint32_t events, void *arg)
 {
         struct vx_sock *s = arg;
-        struct mmsghdr mm[VX_BATCH];
-        struct iovec iov[VX_BATCH];
-        struct sockaddr_in src[VX_BATCH];
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } ctl[VX_BATCH];
-        (void)loop;
+
+        (void)fd;
         (void)events;
-        for (int rounds = 0; rounds < 8; rounds++) {
-                memset(mm, 0, sizeof(mm));
-                for (int i = 0; i < VX_BATCH; i++) {
-                        iov[i] = (struct iovec){s->buf + (size_t)i * s->bufsz, s->bufsz};
-                        mm[i].msg_hdr.msg_iov = &iov[i];
-                        mm[i].msg_hdr.msg_iovlen = 1;
-                        mm[i].msg_hdr.msg_name = &src[i];
-                        mm[i].msg_hdr.msg_namelen = sizeof(src[i]);
-                        if (s->gro) {
-                                mm[i].msg_hdr.msg_control = ctl[i].buf;
-                                mm[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
-                        }
-                }
-                int n = recvmmsg(fd, mm, VX_BATCH, MSG_DONTWAIT, NULL);
-                if (n <= 0)
-                        return;
-                /* the table of ports may change under us: hold it while we hand
-                 * the batch out (ports leave it before they close) */
-                pthread_mutex_lock(&s->ctx->mu);
-                for (int i = 0; i < n; i++)
-                        deliver_msg(s, &mm[i], s->buf + (size_t)i * s->bufsz, &src[i]);
-                pthread_mutex_unlock(&s->ctx->mu);
-                if (n < VX_BATCH)
-                        return;
-        }
+        if (!s->unpolled)
+                sock_drain(s, loop);
 }
 
 /* UDP_SEGMENT and UDP_GRO where the kernel has them (Linux 4.18, 5.0), unless
@@ -237,7 +324,7 @@ static int sock_get(struct vx_ctx *c, const struct sockaddr_in *b, struct vx_soc
                     bool *fresh, char *err, size_t errlen)
 {
         struct vx_sock *s;
-        int one = 1, bufsz = 4 << 20, rc;
+        int one = 1, bufsz = 4 << 20, rcvbuf = 16 << 20, rc;
 
         for (s = c->socks; s; s = s->next)
                 if (s->bind.sin_addr.s_addr == b->sin_addr.s_addr &&
@@ -273,8 +360,10 @@ static int sock_get(struct vx_ctx *c, const struct sockaddr_in *b, struct vx_soc
         /* room for bursts: a guest's 64 KiB GSO frame is 45 datagrams */
         if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
                 setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
-        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz)) < 0)
-                setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+        /* and the kernel's buffer holds what comes while a port's hand-off
+         * queue is full (back-pressure: see sock_stall): 40 ms at 3 Gbit/s */
+        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+                setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
         if (bind(s->fd, (const struct sockaddr *)b, sizeof(*b)) < 0) {
                 rc = -errno;
                 snprintf(err, errlen, "vxlan: cannot bind UDP %s:%u: %s", inet_ntoa(b->sin_addr),
@@ -307,6 +396,9 @@ static void rx_poll_on_loop(void *arg)
         struct rx_call *r = arg;
         struct bn_loop *l = bn_workers_loop(r->s->ctx->rx, 0);
 
+        if (!r->add && r->s->stall_t)
+                bn_loop_timer_cancel(l, r->s->stall_t);
+        r->s->stall_t = NULL;
         r->rc = r->add ? bn_loop_add_fd(l, r->s->fd, EPOLLIN, sock_readable, r->s)
                        : bn_loop_del_fd(l, r->s->fd);
 }
@@ -445,7 +537,12 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
         p->peer = v.peer;
         p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         p->slot = p->mtu + 18; /* Ethernet header and an 802.1Q tag */
-        p->q = calloc(VX_RXQ, p->slot);
+        /* a burst of UDP_GRO batches at line rate: as many frames as fit in
+         * VX_RXQ_BYTES (4096 at the default MTU) */
+        for (p->nq = VX_RXQ_MIN; p->nq < VX_RXQ_MAX && 2 * p->nq * p->slot <= VX_RXQ_BYTES;)
+                p->nq *= 2;
+        p->q = calloc(p->nq, p->slot);
+        p->qlen = calloc(p->nq, sizeof(*p->qlen));
         p->gbuf = malloc(VX_GBUF);
         p->scratch = malloc(VX_GSO_MAX);
         if (!(getenv("BN_VXLAN_GRO") && strcmp(getenv("BN_VXLAN_GRO"), "0") == 0) &&
@@ -453,7 +550,7 @@ static int vx_open(struct bn_wire_port *port, const struct bn_params *params, ch
                 rc = -ENOMEM;
                 goto fail;
         }
-        if (p->efd < 0 || !p->q || !p->gbuf || !p->scratch) {
+        if (p->efd < 0 || !p->q || !p->qlen || !p->gbuf || !p->scratch) {
                 rc = p->efd < 0 ? -errno : -ENOMEM;
                 goto fail;
         }
@@ -521,6 +618,8 @@ static void vx_close(struct bn_wire_port *port)
                 close(p->efd);
         p->efd = -1;
         free(p->q);
+        free(p->qlen);
+        p->qlen = NULL;
         free(p->gbuf);
         free(p->scratch);
         free(p->sgro);
@@ -584,7 +683,7 @@ static int vx_recv(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsigned
         head = p->head;
         pthread_mutex_unlock(&p->qmu);
         while (rpos != head && n + (nbuf < VX_SGRO_BUFS && g.len) < max) {
-                unsigned i = rpos % VX_RXQ;
+                unsigned i = rpos % p->nq;
                 const uint8_t *f = p->q + (size_t)i * p->slot;
 
                 if (nbuf < VX_SGRO_BUFS) {
@@ -631,6 +730,11 @@ static void vx_release(struct bn_wire_port *port, struct bn_wire_msg *msgs, unsi
         pthread_mutex_lock(&p->qmu);
         p->tail = p->rel;
         pthread_mutex_unlock(&p->qmu);
+        /* the receive loop stopped at a full queue (maybe ours): go on */
+        if (p->sock && atomic_load(&p->sock->stalled) &&
+            !atomic_exchange(&p->sock->resume_queued, true) &&
+            bn_loop_call(bn_workers_loop(p->ctx->rx, 0), sock_resume, p->sock) < 0)
+                atomic_store(&p->sock->resume_queued, false); /* the timer resumes it */
 }
 
 static void vx_port_caps(struct bn_wire_port *port, struct bn_wire_caps *caps)
