@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xenstore.h>
 
 #include "bn_devclass.h"
@@ -255,6 +256,38 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
         return rc;
 }
 
+struct drain_call {
+        struct bn_endpoint *ep;
+        bool done;
+};
+
+/* On the older incarnation's loop: quiesce its port (a disk sends DRAIN
+ * after its last request) and say whether every answer is in. */
+static void drain_step(void *arg)
+{
+        struct drain_call *d = arg;
+        struct bn_wire_port *p = bn_endpoint_port(d->ep);
+
+        d->done = !p || (bn_endpoint_quiesce(d->ep, p) == 0 && bn_endpoint_drained(d->ep, p));
+}
+
+/* What the older incarnation sent the Corm is done before the new one's
+ * requests go (its guest is suspended: nothing new comes), so a request
+ * blkfront submits again cannot be overtaken by the old copy. Bounded:
+ * about 200 ms, then the take-over goes on (logged). */
+static void drain_older(struct bn_xb_dev *dev, struct bn_endpoint *old)
+{
+        struct drain_call d = {old, false};
+        const struct timespec tick = {0, 2 * 1000 * 1000};
+
+        for (int i = 0; i < 100 && !d.done; i++)
+                if (bn_loop_call_wait(old->loop, drain_step, &d) || d.done ||
+                    nanosleep(&tick, NULL))
+                        break;
+        if (!d.done)
+                bn_warn(dev->name, "the older incarnation did not drain within 200 ms");
+}
+
 void bn_xb_take_name(struct bn_xb_dev *dev)
 {
         struct bn_ep_registry *eps = dev->xb->cfg.eps;
@@ -270,6 +303,7 @@ void bn_xb_take_name(struct bn_xb_dev *dev)
                 return;
         }
         if (older) {
+                drain_older(dev, held);
                 /* its wire ends close with it: answers to its requests are
                  * dropped with them (fenced), nothing reaches this one */
                 bn_ep_registry_remove(eps, held);
