@@ -72,7 +72,7 @@ TOK=$(since | sed -n 's/.*PERSIST-WROTE \([a-z0-9-]*\).*/\1/p' | tail -1)
 bananactl wires > $LAB_RUN/mig.wires0 2>&1
 log "before: domain $D1, token '$TOK', wires: $(grep -c "$H/$G/" $LAB_RUN/mig.wires0)"
 
-# Dom0 pings the guest across the move (busybox ping: its icmp_seq numbers
+# Dom0 pings the guest across the move (busybox ping: its seq= numbers
 # give the longest gap)
 lab_bg $LAB_RUN/mig.ping busybox ping -i 0.2 $GIP
 PPID_=$LAB_BG_PID
@@ -143,9 +143,9 @@ log "after $HOW: domain $D2, $(since | grep -c IO-OK) IO-OK, $(since | grep -c N
 # SIGINT: busybox ping prints its summary and flushes what it buffered
 kill -INT $PPID_ 2> /dev/null
 sleep 2
-# answers, and the longest run of icmp_seq numbers with no answer
+# answers, and the longest run of seq numbers with no answer
 sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' $LAB_RUN/mig.ping)
-gap=$(sed -n 's/.*icmp_seq=\([0-9]*\).*/\1/p' $LAB_RUN/mig.ping |
+gap=$(sed -n 's/.*seq=\([0-9]*\).*/\1/p' $LAB_RUN/mig.ping |
         awk 'NR > 1 && $1 - p > m {m = $1 - p} {p = $1; n++} END {printf "%d %d %.1f", n, p, m * 0.2}')
 set -- $gap
 log "Dom0's ping every 0.2 s: $1 of ${sent:-?} answered; longest gap $3 s (the blackout of $HOW)"
