@@ -135,7 +135,7 @@ static void let_go(struct bn_xb_dev *dev, bool close)
                 dev->cls->remove(dev, dev->ep);
         dev->probed = false;
         if (dev->ep) {
-                bn_ep_registry_remove(dev->xb->cfg.eps, dev->ep);
+                bn_xb_drop_name(dev);
                 bn_endpoint_free(dev->ep);
                 dev->ep = NULL;
         }
@@ -280,6 +280,7 @@ static void do_connect(struct bn_xb_dev *dev)
                 bn_xb_fatal(dev, rc, "cannot open an event-channel handle");
                 return;
         }
+        bn_xb_take_name(dev);
         rc = dev->cls->connect(dev, dev->ep);
         dev->resuming = false;
         if (rc) {
@@ -685,6 +686,7 @@ static void stop_all(struct bn_xenbus *xb, bool close)
 {
         if (!xb)
                 return;
+        xb->stopping = true;
         while (xb->devs) {
                 struct bn_xb_dev *d = xb->devs;
                 if (!d->dead && close) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xenstore.h>
 
 #include "bn_devclass.h"
@@ -141,18 +142,53 @@ int bn_xb_check_frontend(struct bn_xb_dev *dev)
         return 0;
 }
 
+/* The VM's name without the suffix xl gives a domain while a migration
+ * moves it ("<name>--incoming" on the receiving side until it runs,
+ * "<name>--migratedaway" on the sending side until it is destroyed): the
+ * guest is the same VM throughout. */
+static void vm_name_of(char *vm)
+{
+        static const char *const sfx[] = {"--incoming", "--migratedaway"};
+        size_t n = strlen(vm);
+
+        for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+                size_t k = strlen(sfx[i]);
+                if (n > k && strcmp(vm + n - k, sfx[i]) == 0) {
+                        vm[n - k] = '\0';
+                        return;
+                }
+        }
+}
+
+/* The device of another domain whose Spike held is: an older incarnation
+ * of dev (the same guest's device, e.g. the source domain of libxl's
+ * localhost migration, suspended but not yet destroyed). */
+static struct bn_xb_dev *older_incarnation(const struct bn_xb_dev *dev,
+                                           const struct bn_endpoint *held)
+{
+        struct bn_xb_dev *o = held ? held->xbdev : NULL;
+
+        if (!o || held->kind != BN_EP_SPIKE || o == dev || o->xb != dev->xb || o->dead ||
+            o->fe_domid == dev->fe_domid || o->devid != dev->devid || strcmp(o->type, dev->type))
+                return NULL;
+        return o;
+}
+
 int bn_xb_make_endpoint(struct bn_xb_dev *dev)
 {
         struct bn_xenbus *xb = dev->xb;
         char path[64], vm[BN_NAME_COMPONENT_MAX], name[BN_NAME_MAX];
         snprintf(path, sizeof(path), "/local/domain/%u/name", dev->fe_domid);
         char *v = bn_xb_xs_read(xb, path);
-        if (v && *v)
+        if (v && *v) {
+                vm_name_of(v);
                 bn_name_sanitize_component(v, vm, sizeof(vm));
-        else
+        } else {
                 snprintf(vm, sizeof(vm), "dom%u", dev->fe_domid);
+        }
         free(v);
         struct bn_loop *loop = NULL;
+        struct bn_xb_dev *older = NULL;
         uint32_t epoch = 0;
         char part[BN_NAME_COMPONENT_MAX], given[BN_NAME_COMPONENT_MAX];
         int rc = -EEXIST;
@@ -177,8 +213,12 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                         epoch = 0;
                         snprintf(name, sizeof(name), "%s/%s/%s", xb->host, vm, part);
                 }
-                if (bn_ep_registry_find(xb->cfg.eps, name))
+                struct bn_endpoint *held = bn_ep_registry_find(xb->cfg.eps, name);
+                older = older_incarnation(dev, held);
+                if (held && !older)
                         continue;
+                if (older && held->epoch >= epoch)
+                        epoch = held->epoch + 1;
                 if (xb->cfg.loop_for)
                         loop = xb->cfg.loop_for(xb->cfg.loop_for_arg, name);
                 if (!loop)
@@ -189,14 +229,24 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                         return rc;
                 dev->ep->xbdev = dev;
                 dev->ep->epoch = epoch;
+                if (older)
+                        break; /* registered when its front-end connects */
                 rc = bn_ep_registry_add(xb->cfg.eps, dev->ep);
                 if (rc) {
                         bn_endpoint_free(dev->ep);
                         dev->ep = NULL;
+                } else {
+                        dev->registered = true;
                 }
         }
         if (!rc) {
-                if (epoch)
+                if (older)
+                        bn_info(dev->name,
+                                "spike endpoint %s (epoch %u): a new incarnation of domain %u's "
+                                "(the guest is migrating); it takes the name when its front-end "
+                                "connects, on %s",
+                                name, epoch, older->fe_domid, bn_loop_name(loop));
+                else if (epoch)
                         bn_info(dev->name, "spike endpoint %s (epoch %u: it moved here) on %s",
                                 name, epoch, bn_loop_name(loop));
                 else
@@ -204,6 +254,95 @@ int bn_xb_make_endpoint(struct bn_xb_dev *dev)
                 snprintf(dev->name, sizeof(dev->name), "%s", name);
         }
         return rc;
+}
+
+struct drain_call {
+        struct bn_endpoint *ep;
+        bool done;
+};
+
+/* On the older incarnation's loop: quiesce its port (a disk sends DRAIN
+ * after its last request) and say whether every answer is in. */
+static void drain_step(void *arg)
+{
+        struct drain_call *d = arg;
+        struct bn_wire_port *p = bn_endpoint_port(d->ep);
+
+        d->done = !p || (bn_endpoint_quiesce(d->ep, p) == 0 && bn_endpoint_drained(d->ep, p));
+}
+
+/* What the older incarnation sent the Corm is done before the new one's
+ * requests go (its guest is suspended: nothing new comes), so a request
+ * blkfront submits again cannot be overtaken by the old copy. Bounded:
+ * about 200 ms, then the take-over goes on (logged). */
+static void drain_older(struct bn_xb_dev *dev, struct bn_endpoint *old)
+{
+        struct drain_call d = {old, false};
+        const struct timespec tick = {0, 2 * 1000 * 1000};
+
+        for (int i = 0; i < 100 && !d.done; i++)
+                if (bn_loop_call_wait(old->loop, drain_step, &d) || d.done ||
+                    nanosleep(&tick, NULL))
+                        break;
+        if (!d.done)
+                bn_warn(dev->name, "the older incarnation did not drain within 200 ms");
+}
+
+void bn_xb_take_name(struct bn_xb_dev *dev)
+{
+        struct bn_ep_registry *eps = dev->xb->cfg.eps;
+        struct bn_endpoint *held;
+        struct bn_xb_dev *older;
+
+        if (!dev->ep || dev->registered)
+                return;
+        held = bn_ep_registry_find(eps, dev->ep->name);
+        older = older_incarnation(dev, held);
+        if (held && !older) {
+                bn_warn(dev->name, "the name is held by another endpoint: not registered");
+                return;
+        }
+        if (older) {
+                drain_older(dev, held);
+                /* its wire ends close with it: answers to its requests are
+                 * dropped with them (fenced), nothing reaches this one */
+                bn_ep_registry_remove(eps, held);
+                older->registered = false;
+        }
+        if (bn_ep_registry_add(eps, dev->ep) == 0) {
+                dev->registered = true;
+                if (older)
+                        bn_info(dev->name,
+                                "incarnation %u (domain %u) takes over from incarnation %u "
+                                "(domain %u): the old one's wire ends are closed (fenced), its "
+                                "wires open here",
+                                dev->ep->epoch, dev->fe_domid, held->epoch, older->fe_domid);
+        }
+}
+
+void bn_xb_drop_name(struct bn_xb_dev *dev)
+{
+        struct bn_xenbus *xb = dev->xb;
+
+        if (!dev->ep || !dev->registered)
+                return;
+        bn_ep_registry_remove(xb->cfg.eps, dev->ep);
+        dev->registered = false;
+        if (xb->stopping)
+                return;
+        for (struct bn_xb_dev *d = xb->devs; d; d = d->next) {
+                if (d == dev || d->dead || !d->ep || d->registered ||
+                    strcmp(d->ep->name, dev->ep->name) != 0)
+                        continue;
+                if (bn_ep_registry_add(xb->cfg.eps, d->ep) == 0) {
+                        d->registered = true;
+                        bn_info(d->name,
+                                "incarnation %u (domain %u) has the name again: domain %u's went "
+                                "first (a migration that did not finish)",
+                                d->ep->epoch, d->fe_domid, dev->fe_domid);
+                }
+                return;
+        }
 }
 
 int bn_xb_num_queues(struct bn_xb_dev *dev, unsigned *n)

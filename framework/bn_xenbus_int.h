@@ -45,6 +45,11 @@ struct bn_xb_dev {
         /* bn_xenbus_detach is letting go of the device (the class's
          * disconnect keeps what a restart needs, e.g. its ring journal). */
         bool detaching;
+        /* dev->ep is in the registry. Not yet for a new incarnation of a
+         * Spike another device of the same guest holds (libxl's localhost
+         * migration): it takes the name when its front-end connects, and
+         * the name goes back to the older one if it goes first. */
+        bool registered;
         struct bn_xb_dev *next;
 };
 
@@ -58,6 +63,7 @@ struct bn_xenbus {
         struct bn_xb_dev *devs;
         unsigned ndevs;
         uint64_t serial;
+        bool stopping; /* stop_all: no name is given back */
 };
 
 const char *bn_xb_state_name(int st);
@@ -73,7 +79,17 @@ void bn_xb_fatal_v(struct bn_xb_dev *dev, int err, const char *fmt, va_list ap);
 /* Read and validate frontend / frontend-id into dev->fe_path; fatal on
  * error (returns -errno). */
 int bn_xb_check_frontend(struct bn_xb_dev *dev);
-/* Create and register the Spike endpoint of dev. */
+/* Create and register the Spike endpoint of dev (a new incarnation of a
+ * Spike a live device holds is created with the next epoch, not yet
+ * registered: bn_xb_take_name). */
 int bn_xb_make_endpoint(struct bn_xb_dev *dev);
+/* Before connecting dev: when its endpoint is not registered (a new
+ * incarnation), the holder of the name gives it up (removed from the
+ * registry: its wire ends close, fenced) and dev's endpoint is added (its
+ * wires open on it). Main thread. */
+void bn_xb_take_name(struct bn_xb_dev *dev);
+/* Unregister dev's endpoint (it goes); an older incarnation still alive
+ * (a migration that did not finish) gets the name back. Main thread. */
+void bn_xb_drop_name(struct bn_xb_dev *dev);
 
 #endif

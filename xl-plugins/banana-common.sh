@@ -90,6 +90,12 @@ bn_device_env() {
         bn_vm=$(bn_xs_read "/local/domain/$bn_domid/name")
         [ -n "$bn_vm" ] || bn_vm=$(bn_xs_read "$XENBUS_PATH/banana-vm")
         [ -n "$bn_vm" ] || bn_vm=dom$bn_domid
+        # xl names a domain that a migration moves <vm>--incoming (receiving,
+        # until it runs) or <vm>--migratedaway (sending): the same VM
+        case "$bn_vm" in
+        ?*--incoming) bn_vm=${bn_vm%--incoming} ;;
+        ?*--migratedaway) bn_vm=${bn_vm%--migratedaway} ;;
+        esac
         bn_hostname=$(bn_host)
         # the device's part of the name, as bananad makes it: a disk's vdev
         # ("dev", written by libxl: xvda), else <type><devid> (vif0)
@@ -119,10 +125,37 @@ bn_ctl() {
         return $rc
 }
 
+# bn_other_incarnation: the back-end path (backend/<type>/<domid>/<devid>)
+# of this device in another domain whose recorded Spike is this one (an
+# older or newer incarnation of it: the source or the destination of xl's
+# localhost migration, both alive for a while), on stdout; 1 when none.
+bn_other_incarnation() {
+        local d p
+        for d in $(xenstore-list "backend/$bn_type" 2> /dev/null); do
+                [ "$d" = "$bn_domid" ] && continue
+                p=backend/$bn_type/$d/$bn_devid
+                if [ "$(bn_xs_read "$p/banana-spike")" = "$bn_spike" ]; then
+                        echo "$p"
+                        return 0
+                fi
+        done
+        return 1
+}
+
 # bn_connect PEER: wire the Spike to PEER and remember the wire in the
 # back-end directory (banana-spike, banana-peer, banana-wire) for removal.
 bn_connect() {
-        local peer=$1 wire
+        local peer=$1 wire other
+        # a migration: the other incarnation's wire is the Spike's (bananad
+        # moves it to this one when its front-end connects)
+        if other=$(bn_other_incarnation) && [ "$(bn_xs_read "$other/banana-peer")" = "$peer" ] &&
+                wire=$(bn_xs_read "$other/banana-wire") && [ -n "$wire" ]; then
+                bn_log "$bn_spike is also $other's (the guest is migrating): its wire $wire stays"
+                xenstore-write "$XENBUS_PATH/banana-spike" "$bn_spike" "$XENBUS_PATH/banana-peer" "$peer" \
+                        "$XENBUS_PATH/banana-wire" "$wire" "$XENBUS_PATH/banana-vm" "$bn_vm" \
+                        > /dev/null 2>&1
+                return 0
+        fi
         set -- connect "$bn_spike" "$peer"
         [ -n "${BANANA_WIRE:-}" ] && set -- "$@" --wire "$BANANA_WIRE"
         bn_ctl "$@"
@@ -142,10 +175,16 @@ bn_connect() {
 # bn_disconnect: undo bn_connect. Never fails the removal (libxl ignores
 # errors on removal anyway); problems are logged.
 bn_disconnect() {
-        local wire
+        local wire other
         wire=$(bn_xs_read "$XENBUS_PATH/banana-wire")
         if [ -z "$wire" ]; then
                 bn_log "no banana-wire recorded for $bn_spike: nothing to disconnect"
+                return 0
+        fi
+        # a migration: the other incarnation still uses the wire
+        if other=$(bn_other_incarnation) && [ "$(bn_xs_read "$other/banana-wire")" = "$wire" ]; then
+                bn_log "$bn_spike lives on in $other (the guest migrated): its wire $wire stays"
+                xenstore-rm "$XENBUS_PATH/banana-wire" > /dev/null 2>&1
                 return 0
         fi
         bn_ctl disconnect "$wire" || bn_log "warning: bananactl disconnect $wire failed: $bn_out"
