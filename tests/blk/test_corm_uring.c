@@ -198,6 +198,23 @@ static void test_discard_grow_ro(const char *path)
  * (half at the copier's cursor) and a flush per round while the copier copies in 8 KiB chunks.
  * At the end both files hold exactly what was last written. A smaller dst
  * is refused. */
+/* Write block blk, filled for generation gen, from buf through r. */
+static int submit_write(struct bn_blk_corm *c, struct req *r, unsigned char *buf, uint32_t blk,
+                        uint32_t gen)
+{
+        fill(buf, blk, gen);
+        memset(r, 0, sizeof(*r));
+        r->iov[0] = (struct iovec){buf, BS};
+        r->io = (struct bn_blk_io){.op = BN_BLK_IO_WRITE,
+                                   .offset = (uint64_t)blk * BS,
+                                   .len = BS,
+                                   .iov = r->iov,
+                                   .niov = 1,
+                                   .done = on_done,
+                                   .opaque = r};
+        return bn_blk_corm_submit(c, &r->io);
+}
+
 static void test_mirror(const char *src_path, const char *dir)
 {
         struct bn_blk_uring_opts o = {.direct = 0};
@@ -244,17 +261,7 @@ static void test_mirror(const char *src_path, const char *dir)
                         while (used[blk] && ++tries < 100000);
                         used[blk] = true;
                         gen[blk]++;
-                        fill(bufs + (size_t)i * BS, blk, gen[blk]);
-                        memset(&rs[i], 0, sizeof(rs[i]));
-                        rs[i].iov[0] = (struct iovec){bufs + (size_t)i * BS, BS};
-                        rs[i].io = (struct bn_blk_io){.op = BN_BLK_IO_WRITE,
-                                                      .offset = (uint64_t)blk * BS,
-                                                      .len = BS,
-                                                      .iov = rs[i].iov,
-                                                      .niov = 1,
-                                                      .done = on_done,
-                                                      .opaque = &rs[i]};
-                        CHECK(bn_blk_corm_submit(m, &rs[i].io) == 0);
+                        CHECK(submit_write(m, &rs[i], bufs + (size_t)i * BS, blk, gen[blk]) == 0);
                         bn_blk_corm_kick(m);
                         bn_blk_corm_wait(m, 0); /* the copier moves between the writes */
                 }
@@ -275,17 +282,7 @@ static void test_mirror(const char *src_path, const char *dir)
         for (int i = 0; i < 32; i++) {
                 uint32_t blk = (uint32_t)i * 5;
                 gen[blk]++;
-                fill(bufs + (size_t)i * BS, blk, gen[blk]);
-                memset(&rs[i], 0, sizeof(rs[i]));
-                rs[i].iov[0] = (struct iovec){bufs + (size_t)i * BS, BS};
-                rs[i].io = (struct bn_blk_io){.op = BN_BLK_IO_WRITE,
-                                              .offset = (uint64_t)blk * BS,
-                                              .len = BS,
-                                              .iov = rs[i].iov,
-                                              .niov = 1,
-                                              .done = on_done,
-                                              .opaque = &rs[i]};
-                CHECK(bn_blk_corm_submit(m, &rs[i].io) == 0);
+                CHECK(submit_write(m, &rs[i], bufs + (size_t)i * BS, blk, gen[blk]) == 0);
         }
         bn_blk_corm_kick(m);
         s2 = bn_blk_mirror_end(m);
