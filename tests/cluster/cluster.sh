@@ -166,6 +166,12 @@ cl_etcd_start() { # etcd (again) on the same data
     wait_for 20 cl_etcdctl endpoint health || cl_fail "etcd did not become healthy at $CL_ETCD"
 }
 
+cl_etcd_hosts() { # cl_etcd_hosts N [bananad options...]: hosts h1..hN on cl_etcd's store, each at 10.88.0.1I
+    local n=$1 i
+    shift
+    for i in $(seq "$n"); do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.$((10 + i))" "$@"; done
+}
+
 cl_host() { # cl_host I [bananad options...]: xensim and bananad of host hI
     local i=$1 d=$CL_BASE/h$1
     cl_in "$i" "$XENSIM" --dir "$d/sim" --pidfile "$d/xensim.pid" 2>"$d/xensim.log" || cl_fail "h$i: xensim did not start"

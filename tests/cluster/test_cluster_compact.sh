@@ -12,7 +12,7 @@ cl_programs "$B"
 cl_need_root
 cl_underlay 2
 cl_etcd
-for i in 1 2; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.$((10 + i))" --lease-ttl 30; done
+cl_etcd_hosts 2 --lease-ttl 30
 
 topo() { # topo WIRES...: two hosts, Corms and the given wires on h2
     printf 'version: 1\nhosts:\n  h1: {site: t, domain: t}\n  h2: {site: t, domain: t}\nendpoints:\n'

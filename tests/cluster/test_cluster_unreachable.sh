@@ -12,7 +12,7 @@ cl_programs "$B"
 cl_need_root
 cl_underlay 2
 cl_etcd
-for i in 1 2; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.$((10 + i))" --lease-ttl 5; done
+cl_etcd_hosts 2 --lease-ttl 5
 printf 'version: 1\nhosts:\n  h1: {site: t, domain: t}\n  h2: {site: t, domain: t}\nendpoints:\n  h1/a: {kind: corm, class: test}\n  h1/b: {kind: corm, class: test}\nwires:\n  w1: {ends: [h1/a, h1/b], options: {ring: 524288, path: "@%s-w1"}}\n' \
     "$CL_T" >"$CL_BASE/t.yaml"
 cl_ctl 1 apply "$CL_BASE/t.yaml" >/dev/null || cl_fail "apply"

@@ -36,7 +36,7 @@ cl_programs "$B"
 cl_need_root tun
 cl_underlay 3
 cl_etcd
-for i in 1 2 3; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.1$i" --lease-ttl 5; done
+cl_etcd_hosts 3 --lease-ttl 5
 BR=m$CL_T
 cat >"$CL_BASE/topo.yaml" <<YAML
 version: 1

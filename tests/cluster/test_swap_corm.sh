@@ -20,7 +20,7 @@ cl_programs "$B"
 cl_need_root
 cl_underlay 2
 cl_etcd
-for i in 1 2; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.1$i" --lease-ttl 5; done
+cl_etcd_hosts 2 --lease-ttl 5
 D=$CL_BASE
 truncate -s 32M "$D/old.img" "$D/new.img" "$D/new3.img" "$D/ro.img"
 truncate -s 16M "$D/small.img"

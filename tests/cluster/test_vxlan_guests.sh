@@ -17,7 +17,7 @@ cl_need_root tun
 command -v iperf3 >/dev/null || { echo "SKIP: no iperf3"; exit 77; }
 cl_underlay 2
 cl_etcd
-for i in 1 2; do cl_host "$i" --store etcd://10.88.0.2:2379 --address "10.88.0.$((10 + i))"; done
+cl_etcd_hosts 2
 
 cat >"$CL_BASE/topo.yaml" <<YAML
 version: 1
